@@ -1,0 +1,319 @@
+"""irkit.yaml → frozen, validated settings.
+
+Everything is checked before the first API call: an unknown key, a wrong type or a missing
+required value raises :class:`ConfigError` naming the key path (``agents.infra-optimizer.account``),
+which the CLI turns into exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from irkit.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "irkit.yaml"
+CONFIG_ENV = "IRKIT_CONFIG"
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)/(.+)$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
+_ORG_RE = re.compile(r"^o-[a-z0-9]{4,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AwsSettings:
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogArchiveSettings:
+    bucket: str
+    prefix: str = ""
+    organization_id: str | None = None
+    role_arn: str | None = None
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    public_keys: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GitSettings:
+    repo: Path
+    authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TerraformSettings:
+    dir: Path
+    binary: str = "terraform"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    arn: str
+    account: str
+    kind: str  # "user" | "role"
+    name: str  # the last path segment: what IAM APIs take as UserName / RoleName
+
+    @classmethod
+    def parse(cls, arn: str) -> Principal:
+        m = _ARN_RE.match(arn)
+        if not m:
+            raise ValueError(f"not an IAM user or role ARN: {arn!r}")
+        return cls(arn=arn, account=m.group(1), kind=m.group(2), name=m.group(3).rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    name: str
+    account: str
+    principals: tuple[Principal, ...]
+    git: GitSettings | None = None
+    terraform: TerraformSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    aws: AwsSettings
+    log_archive: LogArchiveSettings | None
+    agents: Mapping[str, AgentSettings]
+    source: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def agent(self, name: str) -> AgentSettings:
+        try:
+            return self.agents[name]
+        except KeyError:
+            known = ", ".join(sorted(self.agents)) or "(none)"
+            raise ConfigError(
+                f"unknown agent {name!r}; agents in this file: {known}",
+                key_path="agents",
+                source=str(self.source or ""),
+            ) from None
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_config(path: Path | None = None) -> Settings:
+    """Read and validate irkit.yaml. Never returns a half-valid configuration."""
+    path = resolve_config_path(path)
+    src = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            "configuration file not found (pass --config, set $IRKIT_CONFIG, or run `irkit init`)",
+            source=src,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration: {exc.strerror}", source=src) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"not valid YAML{where}", source=src) from None
+    return parse_config(data, source=src, base_dir=path.parent)
+
+
+def parse_config(data: object, *, source: str = "", base_dir: Path | None = None) -> Settings:
+    v = _Validator(source, base_dir or Path("."))
+    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive"})
+    aws = v.aws(root.get("aws"))
+    archive = v.log_archive(root["log_archive"]) if root.get("log_archive") is not None else None
+    agents = v.agents(root["agents"])
+    return Settings(aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None)
+
+
+class _Validator:
+    def __init__(self, source: str, base_dir: Path) -> None:
+        self.source = source
+        self.base_dir = base_dir
+
+    def fail(self, key_path: str, message: str) -> ConfigError:
+        return ConfigError(message, key_path=key_path or "(top level)", source=self.source)
+
+    def mapping(
+        self, value: object, path: str, *, required: set[str], optional: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                raise self.fail(path, f"keys must be strings, got {key!r}")
+            if key not in required | optional:
+                allowed = ", ".join(sorted(required | optional))
+                raise self.fail(_join(path, key), f"unknown key (allowed here: {allowed})")
+        for key in sorted(required):
+            if key not in value or value[key] is None:
+                raise self.fail(_join(path, key), "required key is missing")
+        return value
+
+    def string(self, value: object, path: str, *, pattern: re.Pattern[str] | None = None, hint: str = "") -> str:
+        if isinstance(value, int) and not isinstance(value, bool) and pattern is _ACCOUNT_RE:
+            # YAML reads an unquoted 12-digit account id as an int; a leading zero would be lost.
+            raise self.fail(path, f"account ids must be quoted strings (\"{value:012d}\"), got a number")
+        if not isinstance(value, str):
+            raise self.fail(path, f"expected a string, got {_kind(value)}")
+        if pattern is not None and not pattern.match(value):
+            raise self.fail(path, f"{value!r} is not {hint or 'valid'}")
+        return value
+
+    def string_list(
+        self, value: object, path: str, *, pattern: re.Pattern[str] | None = None, hint: str = ""
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"expected a list, got {_kind(value)}")
+        return tuple(
+            self.string(item, f"{path}[{i}]", pattern=pattern, hint=hint) for i, item in enumerate(value)
+        )
+
+    def aws(self, value: object) -> AwsSettings:
+        if value is None:
+            return AwsSettings()
+        m = self.mapping(value, "aws", required=set(), optional={"region", "endpoint_url", "profile"})
+        region = self.string(m.get("region", "us-east-1"), "aws.region", pattern=_REGION_RE, hint="an AWS region")
+        endpoint = m.get("endpoint_url")
+        if endpoint is not None:
+            endpoint = self.string(endpoint, "aws.endpoint_url")
+            if not endpoint.startswith(("http://", "https://")):
+                raise self.fail("aws.endpoint_url", "must start with http:// or https://")
+        profile = self.string(m["profile"], "aws.profile") if m.get("profile") is not None else None
+        return AwsSettings(region=region, endpoint_url=endpoint, profile=profile)
+
+    def log_archive(self, value: object) -> LogArchiveSettings:
+        p = "log_archive"
+        m = self.mapping(
+            value,
+            p,
+            required={"bucket"},
+            optional={"prefix", "organization_id", "role_arn", "accounts", "regions", "public_keys"},
+        )
+        bucket = self.string(m["bucket"], f"{p}.bucket")
+        prefix = self.string(m.get("prefix") or "", f"{p}.prefix").strip("/")
+        org = m.get("organization_id")
+        org_id = self.string(org, f"{p}.organization_id", pattern=_ORG_RE, hint="an organization id (o-…)") if org else None
+        role = m.get("role_arn")
+        role_arn = (
+            self.string(role, f"{p}.role_arn", pattern=re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"), hint="a role ARN")
+            if role
+            else None
+        )
+        accounts = self.string_list(m.get("accounts", []), f"{p}.accounts", pattern=_ACCOUNT_RE, hint="a 12-digit account id")
+        regions = self.string_list(m.get("regions", []), f"{p}.regions", pattern=_REGION_RE, hint="an AWS region")
+        keys = tuple(
+            self._path(k) for k in self.string_list(m.get("public_keys", []), f"{p}.public_keys")
+        )
+        return LogArchiveSettings(
+            bucket=bucket,
+            prefix=prefix,
+            organization_id=org_id,
+            role_arn=role_arn,
+            accounts=accounts,
+            regions=regions,
+            public_keys=keys,
+        )
+
+    def agents(self, value: object) -> dict[str, AgentSettings]:
+        if not isinstance(value, dict) or not value:
+            raise self.fail("agents", "expected a mapping of at least one agent name to its settings")
+        out: dict[str, AgentSettings] = {}
+        for name, body in value.items():
+            if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", name):
+                raise self.fail(f"agents.{name}", "agent names use letters, digits, '.', '_' and '-'")
+            out[name] = self.agent(name, body)
+        return out
+
+    def agent(self, name: str, value: object) -> AgentSettings:
+        p = f"agents.{name}"
+        m = self.mapping(value, p, required={"account", "principals"}, optional={"git", "terraform"})
+        account = self.string(m["account"], f"{p}.account", pattern=_ACCOUNT_RE, hint="a 12-digit account id")
+        arns = self.string_list(m["principals"], f"{p}.principals")
+        if not arns:
+            raise self.fail(f"{p}.principals", "list at least one IAM user or role ARN")
+        principals = []
+        for i, arn in enumerate(arns):
+            try:
+                principal = Principal.parse(arn)
+            except ValueError as exc:
+                raise self.fail(f"{p}.principals[{i}]", str(exc)) from None
+            principals.append(principal)
+        git = None
+        if m.get("git") is not None:
+            g = self.mapping(m["git"], f"{p}.git", required={"repo"}, optional={"authors"})
+            git = GitSettings(
+                repo=self._path(self.string(g["repo"], f"{p}.git.repo")),
+                authors=self.string_list(g.get("authors", []), f"{p}.git.authors"),
+            )
+        terraform = None
+        if m.get("terraform") is not None:
+            t = self.mapping(m["terraform"], f"{p}.terraform", required={"dir"}, optional={"binary"})
+            terraform = TerraformSettings(
+                dir=self._path(self.string(t["dir"], f"{p}.terraform.dir")),
+                binary=self.string(t.get("binary", "terraform"), f"{p}.terraform.binary"),
+            )
+        return AgentSettings(name=name, account=account, principals=tuple(principals), git=git, terraform=terraform)
+
+    def _path(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else self.base_dir / path
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+EXAMPLE_CONFIG = """\
+# irkit.yaml: who the agents are and where their audit trail lives.
+# Every key is checked before the first AWS call; an unknown key is an error (exit 2).
+
+aws:
+  region: us-east-1
+  # endpoint_url: http://127.0.0.1:5000    # a simulator (moto server, LocalStack)
+  # profile: responder                      # otherwise the standard credential chain
+
+log_archive:
+  bucket: org-cloudtrail-archive            # the CloudTrail bucket in the log-archive account
+  prefix: ""                                # key prefix before AWSLogs/, if the trail has one
+  # organization_id: o-abc123def4           # org trail: AWSLogs/<org-id>/<account>/...
+  # role_arn: arn:aws:iam::222222222222:role/irkit-log-reader   # cross-account read role
+  accounts: ["111111111111"]
+  # regions: ["us-east-1", "us-west-2"]     # default: every enabled region
+  # public_keys: ["keys/cloudtrail.pem"]    # trusted digest keys when ListPublicKeys is unavailable
+
+agents:
+  infra-optimizer:
+    account: "111111111111"                 # quote account ids: they are strings
+    principals:
+      - arn:aws:iam::111111111111:role/agent-infra-optimizer
+      - arn:aws:iam::111111111111:user/agent-infra-bot
+    # git:
+    #   repo: ../infra-live
+    #   authors: ["agent-infra-optimizer@example.com"]
+    # terraform:
+    #   dir: ../infra-live/prod
+"""
