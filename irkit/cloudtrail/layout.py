@@ -91,4 +91,4 @@ def days_between(start: datetime, end: datetime) -> Iterator[datetime]:
 def in_window(info: KeyInfo, start: datetime, end: datetime) -> bool:
     """Could this file hold events from [start, end]? Delivery is after the events it carries."""
     lag = DIGEST_LAG if info.digest else DELIVERY_LAG
-    return start <= info.delivered and info.delivered - lag <= end + lag
+    return start <= info.delivered <= end + lag

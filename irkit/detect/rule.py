@@ -1,0 +1,65 @@
+"""What a detection rule is, and the findings rules produce.
+
+A rule is a pure function of one :class:`Event` plus metadata (panther-style). It lives in its own
+module under ``irkit/detect/rules/`` whose name equals the rule id, and it carries positive and
+negative CloudTrail records that one parametrized test runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from irkit.detect.event import Event
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high", "critical")
+
+
+def lower(severity: Severity) -> Severity:
+    return SEVERITIES[max(0, SEVERITIES.index(severity) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: str
+    severity: Severity
+    mitre: tuple[str, ...]
+    why: str
+    remediation: str
+    match: Callable[[Event], bool]
+    positive: tuple[Mapping[str, Any], ...]
+    negative: tuple[Mapping[str, Any], ...]
+    describe: Callable[[Event], str] | None = None
+    """A one-line, event-specific detail (``role backdoor-admin trusts 999999999999``)."""
+    failed_calls: Literal["ignore", "attempt", "match"] = "attempt"
+    """Failed calls (``errorCode``): ignore them, report an attempt one severity lower, or match as-is."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    title: str
+    event_ids: tuple[str, ...]
+    principal: str
+    mitre: tuple[str, ...]
+    first_seen: datetime
+    detail: str = ""
+    attribution: str = ""
+    """How the events were tied to the agent (``userIdentity.arn``, ``session of role …``, ``key created by …``)."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_contract(self) -> dict[str, Any]:
+        """The ``analyze --json`` finding shape (DESIGN.md); keep these keys exactly."""
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "title": self.title,
+            "event_ids": list(self.event_ids),
+            "principal": self.principal,
+            "mitre": list(self.mitre),
+        }
