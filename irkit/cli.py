@@ -1,0 +1,57 @@
+"""The ``irkit`` command line: parse, dispatch to a command module, turn errors into exit codes.
+
+Each command lives in ``irkit/commands/<name>.py`` and registers itself on the app; this module
+only assembles them and owns the one place where an :class:`IrkitError` becomes a message and an
+exit code (never a traceback, never a local variable that might hold a secret).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from irkit.commands import COMMAND_MODULES
+from irkit.errors import ExitCode, IrkitError
+
+app = typer.Typer(
+    name="irkit",
+    help="Incident response for AI agents that hold AWS credentials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+
+for _module in COMMAND_MODULES:
+    _module.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point; returns the exit code instead of raising for IrkitError."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except IrkitError as exc:
+        typer.secho(f"irkit: error: {exc}", err=True, fg=typer.colors.RED)
+        return int(exc.exit_code)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        typer.secho("irkit: aborted", err=True)
+        return int(ExitCode.STEP_FAILED)
+    except KeyboardInterrupt:
+        typer.secho("irkit: interrupted; `irkit resume CASE` continues a run", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return int(ExitCode.USAGE)
+        typer.secho(f"irkit: internal error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
+        return int(ExitCode.STEP_FAILED)
+    return int(ExitCode.OK)
+
+
+def entry() -> None:
+    sys.exit(main())

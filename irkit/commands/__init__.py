@@ -1,0 +1,38 @@
+"""One module a command; each exposes ``register(app)``.
+
+Order here is the order of ``irkit --help``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from irkit.commands import (
+    analyze,
+    baseline,
+    collect,
+    contain,
+    drill,
+    init,
+    permissions,
+    restore,
+    resume,
+    rules,
+    runbook,
+    verify,
+)
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    contain,
+    collect,
+    resume,
+    restore,
+    verify,
+    analyze,
+    baseline,
+    drill,
+    runbook,
+    rules,
+    permissions,
+    init,
+)

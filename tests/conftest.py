@@ -1,0 +1,59 @@
+"""Shared fixtures: a real moto server over HTTP, reset between tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+# Never let a test reach a real AWS account, whatever the developer's environment holds.
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server for the session; yields its endpoint URL (http://127.0.0.1:PORT)."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: str) -> Iterator[str]:
+    """A clean AWS world for one test: the server's state is reset before the test."""
+    req = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback moto server only
+        pass
+    yield moto_server
+
+
+@pytest.fixture
+def boto(aws_endpoint: str):  # type: ignore[no-untyped-def]
+    """``boto("iam")`` → a client bound to the test's moto server."""
+
+    def make(service: str, region: str = "us-east-1"):  # type: ignore[no-untyped-def]
+        return boto3.client(service, region_name=region, endpoint_url=aws_endpoint)
+
+    return make
