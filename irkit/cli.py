@@ -30,7 +30,7 @@ for _module in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code instead of raising for IrkitError."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
         typer.secho(f"irkit: error: {exc}", err=True, fg=typer.colors.RED)
         return int(exc.exit_code)

@@ -1,9 +1,89 @@
-"""`irkit contain`: not wired yet."""
+"""`irkit contain AGENT`: run the containment runbook for one agent."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from irkit.commands._common import echo, echo_err, print_json
+from irkit.config import load_config, resolve_config_path
+from irkit.engine.executor import RunOutcome
+from irkit.engine.run import RunResult, resolve_runbook, start_run
+
+
+def contain(
+    agent: str = typer.Argument(..., help="the agent's name in irkit.yaml"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="irkit.yaml (default: $IRKIT_CONFIG or ./irkit.yaml)"),
+    hours: float = typer.Option(24.0, "--hours", help="how far back to collect and analyse CloudTrail"),
+    runbook: str = typer.Option("agent-compromise", "--runbook", help="a shipped runbook name or a YAML file"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="plan only: every mutating AWS call is refused"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="approve every approval gate"),
+    case: str | None = typer.Option(None, "--case", help="case id (default: IR-<time>-<agent>)"),
+    out: Path = typer.Option(Path("irkit-cases"), "--out", help="folder for case folders"),
+    max_actions: int = typer.Option(200, "--max-actions", help="refuse to contain when more actions are planned"),
+    as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+) -> None:
+    """Contain AGENT now: revoke its credentials first, then collect, verify, detect and report."""
+    path = resolve_config_path(config)
+    settings = load_config(path)
+    book = resolve_runbook(runbook)
+    settings.agent(agent)  # unknown agent: exit 2 before anything happens
+    result = start_run(
+        settings,
+        agent_name=agent,
+        runbook=book,
+        hours=hours,
+        out=out,
+        dry_run=dry_run,
+        assume_yes=yes,
+        case_id=case,
+        config_file=path,
+        echo=echo_err if as_json else echo,
+        confirm=lambda q: typer.confirm(q, default=False),
+        max_actions=max_actions,
+    )
+    finish(result, as_json=as_json)
+
+
+def finish(result: RunResult, *, as_json: bool) -> None:
+    outcome = result.outcome
+    if as_json:
+        print_json(outcome_json(result))
+    else:
+        echo("")
+        for gap in outcome.gaps:
+            echo(f"gap: {gap.path}: {gap.reason}")
+        report = result.case.root / "report.md"
+        if report.exists():
+            echo(f"report: {report}")
+        echo(_verdict(outcome, result))
+    raise typer.Exit(int(outcome.exit_code))
+
+
+def _verdict(outcome: RunOutcome, result: RunResult) -> str:
+    if outcome.awaiting:
+        return f"stopped: step {outcome.awaiting} awaits approval: irkit resume {result.case.root} --approve {outcome.awaiting}"
+    if outcome.failed:
+        return f"done with failed steps: {', '.join(outcome.failed)} (exit 1)"
+    if outcome.gaps:
+        return f"done with {len(outcome.gaps)} coverage gaps (exit 3)"
+    return "done"
+
+
+def outcome_json(result: RunResult) -> dict[str, object]:
+    outcome = result.outcome
+    return {
+        "case": result.case.case_id,
+        "case_dir": str(result.case.root),
+        "exit_code": int(outcome.exit_code),
+        "dry_run": result.case.meta.dry_run,
+        "steps": [{"id": s.step_id, "step": s.step, "status": s.status, "summary": s.summary} for s in outcome.steps],
+        "gaps": [g.to_json() for g in outcome.gaps],
+        "awaiting_approval": outcome.awaiting,
+        "report": str(result.case.root / "report.md"),
+    }
 
 
 def register(app: typer.Typer) -> None:
-    """Placeholder until the command lands; registers nothing."""
+    app.command("contain")(contain)

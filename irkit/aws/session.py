@@ -1,0 +1,127 @@
+"""AWS sessions for irkit: one factory, retries on, the dry-run guard installed when asked.
+
+Every client irkit uses comes from :class:`Aws`, so ``aws.endpoint_url`` (a simulator), the
+profile, retries and the dry-run guard apply everywhere without a step having to remember them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from irkit import __version__
+from irkit.aws.guard import refuse_mutations
+from irkit.config import AwsSettings
+from irkit.errors import AwsCallError, DryRunViolation
+
+T = TypeVar("T")
+
+_RETRIES = Config(
+    retries={"mode": "adaptive", "max_attempts": 10},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_extra=f"irkit/{__version__}",
+    max_pool_connections=32,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StaticCredentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def __repr__(self) -> str:  # never print a secret, even in a debugger or a log line
+        return f"StaticCredentials(access_key_id={self.access_key_id!r}, secret_access_key=***)"
+
+
+class Aws:
+    """A boto3 session with irkit's defaults. Clients are cached per (service, region)."""
+
+    def __init__(
+        self,
+        settings: AwsSettings,
+        *,
+        dry_run: bool = False,
+        credentials: StaticCredentials | None = None,
+        session: boto3.Session | None = None,
+    ) -> None:
+        self.settings = settings
+        self.dry_run = dry_run
+        if session is None:
+            if credentials is not None:
+                session = boto3.Session(
+                    aws_access_key_id=credentials.access_key_id,
+                    aws_secret_access_key=credentials.secret_access_key,
+                    aws_session_token=credentials.session_token,
+                    region_name=settings.region,
+                )
+            else:
+                session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+        self._session = session
+        if dry_run:
+            session.events.register("before-call", refuse_mutations, unique_id="irkit-dry-run-guard")
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def region(self) -> str:
+        return self.settings.region
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        key = (service, region or self.settings.region)
+        with self._lock:  # creating clients from one session is not thread-safe; using them is
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=key[1],
+                    endpoint_url=self.settings.endpoint_url,
+                    config=_RETRIES,
+                )
+            return self._clients[key]
+
+    def assume_role(self, role_arn: str, *, session_name: str = "irkit-responder") -> Aws:
+        """A new :class:`Aws` acting as ``role_arn`` (the log-archive reader, say); same dry-run mode."""
+        sts = self.client("sts")
+        creds = aws_call(
+            "sts:AssumeRole",
+            role_arn,
+            lambda: sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600),
+        )["Credentials"]
+        return Aws(
+            self.settings,
+            dry_run=self.dry_run,
+            credentials=StaticCredentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]),
+        )
+
+
+def aws_call(action: str, resource: str, fn: Callable[[], T]) -> T:
+    """Run one AWS call; a failure becomes :class:`AwsCallError` naming the action and resource."""
+    try:
+        return fn()
+    except DryRunViolation:
+        raise
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise AwsCallError(action, resource, str(err.get("Code", "Unknown")), str(err.get("Message", ""))) from None
+    except botocore.exceptions.NoCredentialsError:
+        raise AwsCallError(action, resource, "NoCredentials", "no AWS credentials found") from None
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise AwsCallError(action, resource, "EndpointConnectionError", str(exc)) from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise AwsCallError(action, resource, type(exc).__name__, str(exc)) from None
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError or AwsCallError; '' for anything else."""
+    if isinstance(exc, AwsCallError):
+        return exc.code
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""

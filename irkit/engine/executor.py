@@ -1,0 +1,216 @@
+"""Run a runbook: plan → (approval) → apply, one step at a time, every transition journaled.
+
+A resumed run reads the journal, restores the outputs of completed steps and starts at the first
+step that did not finish. A step that fails is journaled and the run continues (unless the step
+says ``on_error: stop``), so the report is still written; the exit code says what happened.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from irkit.engine.runbook import Runbook, StepSpec
+from irkit.errors import ExitCode, IrkitError
+from irkit.gaps import Gap
+from irkit.redact import redact_text
+from irkit.steps import registry
+from irkit.steps.base import Plan, RunContext, Step, StepResult
+
+
+@dataclass
+class StepOutcome:
+    step_id: str
+    step: str
+    status: str  # done | planned | failed | skipped | awaiting-approval | declined
+    summary: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class RunOutcome:
+    steps: list[StepOutcome] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    awaiting: str | None = None
+
+    @property
+    def failed(self) -> list[str]:
+        return [s.step_id for s in self.steps if s.status == "failed"]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.awaiting:
+            return ExitCode.AWAITING_APPROVAL
+        if self.failed:
+            return ExitCode.STEP_FAILED
+        if self.gaps:
+            return ExitCode.GAPS
+        return ExitCode.OK
+
+
+Confirm = Callable[[str], bool]
+
+
+class Executor:
+    def __init__(
+        self,
+        ctx: RunContext,
+        runbook: Runbook,
+        *,
+        assume_yes: bool = False,
+        approvals: Sequence[str] = (),
+        confirm: Confirm | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.runbook = runbook
+        self.assume_yes = assume_yes
+        self.approvals = set(approvals)
+        self.confirm = confirm
+        for step_id in self.approvals:
+            runbook.step(step_id)  # an unknown --approve is a usage error, before anything runs
+
+    def run(self) -> RunOutcome:
+        journal = self.ctx.journal
+        done = self._completed_steps()
+        outcome = RunOutcome()
+        if not done:
+            journal.append("run.start", runbook=self.runbook.name, dry_run=self.ctx.dry_run)
+        else:
+            journal.append("run.resume", completed=sorted(done))
+        for spec in self.runbook.steps:
+            if spec.id in done:
+                entry = done[spec.id]
+                self._restore_output(spec, entry)
+                outcome.gaps.extend(Gap(str(g["path"]), str(g["reason"])) for g in entry.get("gaps", []))
+                outcome.steps.append(StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier"))
+                continue
+            step_outcome = self._run_step(spec, outcome)
+            outcome.steps.append(step_outcome)
+            if step_outcome.status == "awaiting-approval":
+                outcome.awaiting = spec.id
+                break
+            if step_outcome.status == "failed" and spec.on_error == "stop":
+                self.ctx.echo(f"  step {spec.id} failed and is marked on_error: stop; the run stops here")
+                break
+        journal.append(
+            "run.end",
+            exit_code=int(outcome.exit_code),
+            failed=outcome.failed,
+            awaiting=outcome.awaiting,
+            gaps=len(outcome.gaps),
+        )
+        return outcome
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _run_step(self, spec: StepSpec, outcome: RunOutcome) -> StepOutcome:
+        ctx, journal = self.ctx, self.ctx.journal
+        step = registry()[spec.step](spec.id, spec.options)
+        started = time.monotonic()
+        ctx.echo(f"▶ {spec.id} ({spec.step})")
+        plan_path = ctx.case.plans_dir / f"{spec.id}.json"
+        awaited = any(
+            e["kind"] == "step.awaiting_approval" and e["step"] == spec.id for e in journal.entries()
+        )
+        try:
+            if awaited and plan_path.exists() and self._approved(spec):
+                # Apply exactly the plan the human approved, not a fresh one.
+                plan = Plan.from_json(ctx.case.read_json(f"plans/{spec.id}.json"))
+                journal.append("step.approved", step=spec.id, by="resume --approve" if spec.id in self.approvals else "--yes")
+            else:
+                journal.append("step.start", step=spec.id, type=spec.step)
+                plan = step.plan(ctx)
+                ctx.case.write_json(f"plans/{spec.id}.json", plan.to_json())
+                journal.append(
+                    "step.planned",
+                    step=spec.id,
+                    actions=[a.to_json() for a in plan.actions],
+                    notes=list(plan.notes),
+                )
+                self._echo_plan(plan)
+            if ctx.dry_run and step.mutates:
+                return self._finish(spec, step, StepResult("dry run: planned, not applied"), plan, "planned", started, outcome)
+            if spec.approval and plan.actions and not awaited and not self._approved(spec):
+                decision = self._ask(spec, plan)
+                if decision is None:
+                    journal.append("step.awaiting_approval", step=spec.id, plan=f"plans/{spec.id}.json")
+                    ctx.echo(f"  waiting for approval: irkit resume {ctx.case.root} --approve {spec.id}")
+                    return StepOutcome(spec.id, spec.step, "awaiting-approval", "awaiting approval")
+                if not decision:
+                    return self._finish(spec, step, StepResult("declined by the operator"), plan, "declined", started, outcome)
+                journal.append("step.approved", step=spec.id, by="interactive")
+            result = step.apply(ctx, plan)
+        except IrkitError as exc:
+            return self._fail(spec, exc, started)
+        except Exception as exc:  # noqa: BLE001 - a step's bug must not lose the journal or the report
+            return self._fail(spec, exc, started, internal=True)
+        return self._finish(spec, step, result, plan, "done", started, outcome)
+
+    def _approved(self, spec: StepSpec) -> bool:
+        return self.assume_yes or spec.id in self.approvals
+
+    def _ask(self, spec: StepSpec, plan: Plan) -> bool | None:
+        """True/False from an interactive operator; None when nobody can be asked (exit 4)."""
+        if self.confirm is None or not sys.stdin.isatty():
+            return None
+        return self.confirm(f"Apply step {spec.id!r} ({len(plan.actions)} actions)?")
+
+    def _finish(
+        self,
+        spec: StepSpec,
+        step: Step,
+        result: StepResult,
+        plan: Plan,
+        status: str,
+        started: float,
+        outcome: RunOutcome,
+    ) -> StepOutcome:
+        gaps = list(plan.gaps) + [g for g in result.gaps if g not in plan.gaps]
+        outcome.gaps.extend(gaps)
+        seconds = round(time.monotonic() - started, 3)
+        self.ctx.outputs[spec.step] = result.output
+        self.ctx.outputs[spec.id] = result.output
+        self.ctx.journal.append(
+            "step.done",
+            step=spec.id,
+            type=spec.step,
+            status=status,
+            summary=result.summary,
+            output=dict(result.output),
+            gaps=[g.to_json() for g in gaps],
+            seconds=seconds,
+        )
+        mark = {"done": "✓", "planned": "·", "declined": "✗"}.get(status, "·")
+        self.ctx.echo(f"  {mark} {spec.id}: {result.summary}" + (f" ({len(gaps)} gaps)" if gaps else ""))
+        return StepOutcome(spec.id, spec.step, status, result.summary, seconds)
+
+    def _fail(self, spec: StepSpec, exc: BaseException, started: float, *, internal: bool = False) -> StepOutcome:
+        message = redact_text(str(exc))
+        if internal:
+            message = f"internal error in step {spec.id}: {type(exc).__name__}: {message}"
+        self.ctx.journal.append("step.failed", step=spec.id, type=spec.step, error=message)
+        self.ctx.echo(f"  ✗ {spec.id} failed: {message}")
+        return StepOutcome(spec.id, spec.step, "failed", message, round(time.monotonic() - started, 3))
+
+    def _echo_plan(self, plan: Plan) -> None:
+        for action in plan.actions:
+            self.ctx.echo(f"    - {action.kind} {action.target}" + (f": {action.detail}" if action.detail else ""))
+        for note in plan.notes:
+            self.ctx.echo(f"    note: {note}")
+
+    # -- resume ---------------------------------------------------------------------------------
+
+    def _completed_steps(self) -> dict[str, Mapping[str, Any]]:
+        done: dict[str, Mapping[str, Any]] = {}
+        for entry in self.ctx.journal.entries():
+            if entry["kind"] == "step.done" and entry.get("step"):
+                done[str(entry["step"])] = entry["data"]
+        return done
+
+    def _restore_output(self, spec: StepSpec, entry: Mapping[str, Any]) -> None:
+        output = entry.get("output", {})
+        self.ctx.outputs[spec.step] = output
+        self.ctx.outputs[spec.id] = output

@@ -1,0 +1,129 @@
+"""Start or resume a case: build the context from a configuration and run the runbook.
+
+Both ``irkit contain`` and ``irkit drill`` come through :func:`start_run`; ``irkit resume`` through
+:func:`resume_run`, which reloads the configuration and runbook copied into the case when it began.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from irkit.aws.session import Aws, StaticCredentials
+from irkit.config import Settings, load_config
+from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
+from irkit.engine.executor import Confirm, Executor, RunOutcome
+from irkit.engine.runbook import Runbook, load_runbook, parse_runbook
+from irkit.errors import CaseError, UsageError
+from irkit.steps.base import RunContext
+
+
+@dataclass
+class RunResult:
+    case: Case
+    outcome: RunOutcome
+
+
+def _log_archive_factory(settings: Settings, aws: Aws) -> Callable[[], Aws]:
+    cache: dict[str, Aws] = {}
+
+    def make() -> Aws:
+        if "aws" not in cache:
+            role = settings.log_archive.role_arn if settings.log_archive else None
+            cache["aws"] = aws.assume_role(role, session_name="irkit-log-reader") if role else aws
+        return cache["aws"]
+
+    return make
+
+
+def start_run(
+    settings: Settings,
+    *,
+    agent_name: str,
+    runbook: Runbook,
+    hours: float,
+    out: Path,
+    dry_run: bool = False,
+    assume_yes: bool = False,
+    case_id: str | None = None,
+    config_file: Path | None = None,
+    credentials: StaticCredentials | None = None,
+    echo: Callable[[str], None] = print,
+    confirm: Confirm | None = None,
+    now: datetime | None = None,
+    max_actions: int = 200,
+) -> RunResult:
+    if hours <= 0:
+        raise UsageError("--hours must be positive")
+    agent = settings.agent(agent_name)
+    now = now or utcnow()
+    start = now - timedelta(hours=hours)
+    meta = CaseMeta(
+        case_id=case_id or new_case_id(agent_name, now),
+        agent=agent_name,
+        runbook=runbook.name,
+        hours=hours,
+        dry_run=dry_run,
+        created=now.isoformat(timespec="seconds"),
+        window_start=start.isoformat(timespec="seconds"),
+        window_end=now.isoformat(timespec="seconds"),
+        max_actions=max_actions,
+    )
+    case = Case.create(out, meta, config_file=config_file, runbook_text=runbook.text)
+    echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
+    return _execute(settings, case, runbook, dry_run=dry_run, assume_yes=assume_yes, approvals=(),
+                    credentials=credentials, echo=echo, confirm=confirm)
+
+
+def resume_run(
+    root: Path,
+    *,
+    approvals: Sequence[str] = (),
+    assume_yes: bool = False,
+    credentials: StaticCredentials | None = None,
+    echo: Callable[[str], None] = print,
+    confirm: Confirm | None = None,
+) -> RunResult:
+    case = Case.open(root)
+    if not case.config_copy.exists():
+        raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
+    settings = load_config(case.config_copy)
+    runbook = parse_runbook(case.runbook_copy.read_text(encoding="utf-8"), source=str(case.runbook_copy))
+    echo(f"resuming case {case.case_id}")
+    return _execute(settings, case, runbook, dry_run=case.meta.dry_run, assume_yes=assume_yes,
+                    approvals=approvals, credentials=credentials, echo=echo, confirm=confirm)
+
+
+def _execute(
+    settings: Settings,
+    case: Case,
+    runbook: Runbook,
+    *,
+    dry_run: bool,
+    assume_yes: bool,
+    approvals: Sequence[str],
+    credentials: StaticCredentials | None,
+    echo: Callable[[str], None],
+    confirm: Confirm | None,
+) -> RunResult:
+    aws = Aws(settings.aws, dry_run=dry_run, credentials=credentials)
+    ctx = RunContext(
+        settings=settings,
+        agent=settings.agent(case.meta.agent),
+        case=case,
+        aws=aws,
+        journal=case.journal,
+        window_start=datetime.fromisoformat(case.meta.window_start),
+        window_end=datetime.fromisoformat(case.meta.window_end),
+        dry_run=dry_run,
+        echo=echo,
+        log_archive_aws=_log_archive_factory(settings, aws),
+    )
+    executor = Executor(ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm)
+    return RunResult(case, executor.run())
+
+
+def resolve_runbook(name_or_file: str) -> Runbook:
+    return load_runbook(name_or_file)

@@ -1,0 +1,3 @@
+"""The incident report: timeline assembly, markdown and JSON renderers."""
+
+from __future__ import annotations

@@ -1,0 +1,121 @@
+"""Render a :class:`Report` as the markdown a responder pastes into the incident channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tabulate import tabulate
+
+from irkit.redact import redact_text
+from irkit.report.build import Report, severity_counts
+
+MAX_EVIDENCE_ROWS = 200
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    cleaned = [[str(c).replace("|", "\\|").replace("\n", " ") for c in row] for row in rows]
+    return tabulate(cleaned, headers=headers, tablefmt="github")
+
+
+def render_markdown(report: Report) -> str:
+    counts = severity_counts(report.findings)
+    lines: list[str] = [f"# Incident report {report.case_id}", ""]
+    if report.dry_run:
+        lines += ["> **DRY RUN**: nothing was changed in AWS; the actions below were planned, not applied.", ""]
+    lines += ["## Summary", ""]
+    lines += [
+        f"- **Agent**: `{report.agent}` ({', '.join(f'`{p}`' for p in report.principals)})",
+        f"- **Window**: {report.window[0]} → {report.window[1]}",
+        f"- **Runbook**: `{report.runbook}`",
+        "- **Findings**: "
+        + (", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low") if counts[s]) or "none"),
+        f"- **Containment**: {sum(1 for c in report.containment if c.get('verified'))}/{len(report.containment)} actions verified"
+        + (f", time to contain {report.time_to_contain:.1f} s" if report.time_to_contain is not None else ""),
+        f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
+        f"- **Coverage gaps**: {len(report.gaps)}",
+        f"- **Journal chain**: {'intact' if report.journal_ok else 'BROKEN: the journal was altered'}",
+        "",
+    ]
+    if report.steps:
+        lines += ["### Steps", "", _table([[s["id"], s["status"], s["summary"]] for s in report.steps], ["step", "status", "summary"]), ""]
+
+    lines += ["## Containment actions", ""]
+    if report.containment:
+        lines.append(
+            _table(
+                [[c.get("principal"), c.get("credential"), c.get("action"), "yes" if c.get("verified") else "NO", c.get("time")]
+                 for c in report.containment],
+                ["principal", "credential", "action", "verified", "time"],
+            )
+        )
+    else:
+        lines.append("No containment action was applied." + (" (dry run)" if report.dry_run else ""))
+    lines.append("")
+
+    lines += ["## Findings", ""]
+    if report.findings:
+        lines.append(
+            _table(
+                [[f.get("severity"), f.get("rule_id"), f.get("title"), f.get("principal"), f.get("first_seen"), len(f.get("event_ids", []))]
+                 for f in report.findings],
+                ["severity", "rule", "title", "principal", "first seen", "events"],
+            )
+        )
+        lines.append("")
+        for f in report.findings:
+            lines.append(f"- **{f.get('rule_id')}** — {f.get('detail') or f.get('title')}")
+            if f.get("attribution"):
+                lines.append(f"  - attributed by: {f['attribution']}")
+            if f.get("mitre"):
+                lines.append(f"  - MITRE ATT&CK: {', '.join(f['mitre'])}")
+            lines.append(f"  - events: {', '.join(f.get('event_ids', [])[:10])}")
+    else:
+        lines.append("No finding.")
+    lines.append("")
+
+    if report.chain:
+        lines += ["## Credential chain", "", "What the agent's credentials created or handed out, each with the event that proves it.", ""]
+        lines.append(
+            _table(
+                [[c.get("kind"), c.get("identifier"), c.get("parent"), c.get("event_name"), c.get("event_id"), c.get("event_time")]
+                 for c in report.chain],
+                ["kind", "credential", "created by", "event", "event id", "time"],
+            )
+        )
+        lines.append("")
+
+    lines += ["## Timeline", "", "Flagged events and irkit's own actions, in UTC.", ""]
+    if report.timeline:
+        lines.append(_table([[t["time"], t["who"], t["what"], t.get("detail", "")] for t in report.timeline], ["time", "who", "what", "detail"]))
+    else:
+        lines.append("Nothing to show.")
+    lines.append("")
+
+    lines += ["## Evidence", ""]
+    ev = report.evidence
+    if ev.get("files"):
+        lines.append(f"Manifest `{ev.get('manifest')}` (SHA-256 `{ev.get('manifest_sha256')}`), {ev['files']} objects.")
+        lines.append("")
+        rows = [[o["key"], o.get("version_id") or "", o["sha256"]] for o in ev["objects"][:MAX_EVIDENCE_ROWS]]
+        lines.append(_table(rows, ["key", "version", "sha256"]))
+        if len(ev["objects"]) > MAX_EVIDENCE_ROWS:
+            lines.append(f"\n… {len(ev['objects']) - MAX_EVIDENCE_ROWS} more in the manifest.")
+    else:
+        lines.append("No CloudTrail file was collected.")
+    lines.append("")
+    if report.integrity:
+        lines += ["### Integrity (CloudTrail digest chain)", ""]
+        lines.append(str(report.integrity.get("summary", "")))
+        for problem in report.integrity.get("problems", []):
+            lines.append(f"- **{problem.get('kind')}** `{problem.get('path')}`: {problem.get('detail')}")
+        lines.append("")
+
+    lines += ["## Coverage gaps", ""]
+    if report.gaps:
+        lines.append(_table([[g["path"], g["reason"]] for g in report.gaps], ["what", "why"]))
+    else:
+        lines.append("None: every configured source was read and every action was attempted.")
+    lines.append("")
+    if report.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in report.notes] + [""]
+    return redact_text("\n".join(lines))
