@@ -30,7 +30,7 @@ for _module in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code instead of raising for IrkitError."""
     try:
-        app(args=argv, prog_name="irkit", standalone_mode=False)
+        code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
         typer.secho(f"irkit: error: {exc}", err=True, fg=typer.colors.RED)
         return int(exc.exit_code)
@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(ExitCode.USAGE)
         typer.secho(f"irkit: internal error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
         return int(ExitCode.STEP_FAILED)
-    return int(ExitCode.OK)
+    # Outside standalone mode click returns a typer.Exit's code instead of raising it.
+    return code if isinstance(code, int) else int(ExitCode.OK)
 
 
 def entry() -> None:

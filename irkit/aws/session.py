@@ -19,6 +19,7 @@ from irkit import __version__
 from irkit.aws.guard import refuse_mutations
 from irkit.config import AwsSettings
 from irkit.errors import AwsCallError, DryRunViolation
+from irkit.redact import register_secret
 
 T = TypeVar("T")
 
@@ -36,6 +37,9 @@ class StaticCredentials:
     access_key_id: str
     secret_access_key: str
     session_token: str | None = None
+
+    def __post_init__(self) -> None:
+        register_secret(self.secret_access_key, self.session_token)
 
     def __repr__(self) -> str:  # never print a secret, even in a debugger or a log line
         return f"StaticCredentials(access_key_id={self.access_key_id!r}, secret_access_key=***)"

@@ -1,0 +1,137 @@
+"""Make AWS calls for real against the simulator and write the CloudTrail record each would leave.
+
+The drill's attacker and its benign agent act through :class:`Actor`: every call changes the
+simulated world *and* yields a record with the identity, source IP, user agent, request and
+response CloudTrail would log, so what the logs say matches the state irkit finds.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore import xform_name
+
+from irkit.redact import register_secret
+
+_SERVICE_SOURCES = {"iam": "iam.amazonaws.com", "sts": "sts.amazonaws.com", "ec2": "ec2.amazonaws.com",
+                    "s3": "s3.amazonaws.com", "cloudtrail": "cloudtrail.amazonaws.com", "rds": "rds.amazonaws.com",
+                    "guardduty": "guardduty.amazonaws.com", "lambda": "lambda.amazonaws.com"}
+_GLOBAL = {"iam", "sts"}
+# Never in a CloudTrail record (CloudTrail omits them); never in a drill's evidence either.
+_DROP = re.compile(r"(SecretAccessKey|SessionToken|Password|ResponseMetadata)$")
+
+
+def _lower_camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def to_cloudtrail(value: Any) -> Any:
+    """boto3 shapes → CloudTrail's lowerCamelCase JSON, secrets dropped, times as ISO strings."""
+    if isinstance(value, Mapping):
+        return {_lower_camel(k): to_cloudtrail(v) for k, v in value.items() if not _DROP.search(k)}
+    if isinstance(value, list | tuple):
+        return [to_cloudtrail(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%b %d, %Y %I:%M:%S %p")
+    if isinstance(value, bytes):
+        return None
+    return value
+
+
+@dataclass
+class Actor:
+    """Somebody holding credentials: the agent, or the attacker with the agent's stolen key."""
+
+    endpoint: str
+    account: str
+    arn: str
+    access_key_id: str
+    secret_access_key: str
+    source_ip: str
+    user_agent: str
+    identity_type: str = "IAMUser"
+    session_token: str | None = None
+    issuer_arn: str | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        register_secret(self.secret_access_key, self.session_token)
+
+    def __repr__(self) -> str:  # keep the secret out of any log line
+        return f"Actor({self.arn!r}, key={self.access_key_id})"
+
+    def client(self, service: str, region: str) -> Any:
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            region_name=region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+        )
+
+    def call(self, service: str, operation: str, *, region: str = "us-east-1", when: datetime,
+             **params: Any) -> dict[str, Any]:
+        """Call ``operation`` for real and record it as of ``when``; a refused call records errorCode."""
+        client = self.client(service, region)
+        method = getattr(client, xform_name(operation))
+        error: tuple[str, str] | None = None
+        try:
+            response: dict[str, Any] = method(**params)
+        except botocore.exceptions.ClientError as exc:
+            err = exc.response.get("Error", {})
+            error = (str(err.get("Code", "Error")), str(err.get("Message", "")))
+            response = {}
+        self.records.append(self.record(service, operation, region=region, when=when, request=params,
+                                        response=response, error=error))
+        return response
+
+    def record(self, service: str, operation: str, *, region: str, when: datetime,
+               request: Mapping[str, Any] | None = None, response: Mapping[str, Any] | None = None,
+               error: tuple[str, str] | None = None) -> dict[str, Any]:
+        """The CloudTrail record of one call (also used for synthetic background reads)."""
+        identity: dict[str, Any] = {
+            "type": self.identity_type,
+            "principalId": self.access_key_id,
+            "arn": self.arn,
+            "accountId": self.account,
+            "accessKeyId": self.access_key_id,
+        }
+        if self.identity_type == "IAMUser":
+            identity["userName"] = self.arn.rsplit("/", 1)[-1]
+        if self.issuer_arn:
+            identity["sessionContext"] = {
+                "sessionIssuer": {"type": "Role", "arn": self.issuer_arn, "accountId": self.account,
+                                  "userName": self.issuer_arn.rsplit("/", 1)[-1]},
+                "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "mfaAuthenticated": "false"},
+            }
+        body = {k: v for k, v in (response or {}).items() if k != "ResponseMetadata"}
+        rec: dict[str, Any] = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": _SERVICE_SOURCES.get(service, f"{service}.amazonaws.com"),
+            "eventName": operation,
+            "awsRegion": "us-east-1" if service in _GLOBAL else region,
+            "sourceIPAddress": self.source_ip,
+            "userAgent": self.user_agent,
+            "requestParameters": to_cloudtrail(dict(request)) if request else None,
+            "responseElements": to_cloudtrail(body) if body and not error else None,
+            "requestID": str(uuid.uuid4()),
+            "eventID": str(uuid.uuid4()),
+            "readOnly": operation.startswith(("Describe", "Get", "List", "Head")),
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": self.account,
+            "eventCategory": "Management",
+        }
+        if error:
+            rec["errorCode"], rec["errorMessage"] = error
+        return rec

@@ -1,0 +1,30 @@
+"""The embedded simulator: a moto server on 127.0.0.1, on a free port, for one drill."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def simulator() -> Iterator[str]:
+    """Start moto server on loopback only; yields its endpoint URL and stops it afterwards."""
+    from moto.server import ThreadedMotoServer
+
+    # The simulator's request log is noise on a responder's terminal.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()

@@ -1,0 +1,192 @@
+"""The drill's AWS world: an agent, its credentials, an Object Lock log archive, normal traffic.
+
+Everything is created for real on the simulator; CloudTrail records are written by the actors
+that made the calls (see :mod:`irkit.drill.recorder`) and delivered into the archive bucket in the
+org-trail layout, so irkit reads the same shapes it reads in production.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+
+from irkit.cloudtrail.layout import TrailLayout
+from irkit.drill.recorder import Actor
+
+ACCOUNT = "123456789012"  # the simulator's default account
+ORG_ID = "o-drill0example"
+ARCHIVE_BUCKET = "drill-org-cloudtrail-archive"
+AGENT = "infra-optimizer"
+AGENT_ROLE = "agent-infra-optimizer"
+AGENT_USER = "agent-infra-bot"
+AGENT_IP = "198.51.100.20"
+AGENT_UA = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux lang/python#3.11.7 infra-optimizer/4.2"
+ATTACKER_IP = "203.0.113.66"
+ATTACKER_UA = "aws-cli/2.15.30 md/Botocore#2.4.5 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8"
+OUTSIDE_ACCOUNT = "999999999999"
+HOME_REGION = "us-east-1"
+REGIONS = ("us-east-1", "us-west-2")
+
+_AGENT_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:*", "rds:Describe*", "s3:*", "cloudwatch:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole",
+                                       "iam:CreateAccessKey", "iam:CreateUser"], "Resource": "*"},
+    ],
+}
+
+
+@dataclass
+class World:
+    endpoint: str
+    now: datetime
+    seed: int = 7
+    admin: Any = None
+    agent_user: Actor | None = None
+    agent_role: Actor | None = None
+    attacker: Actor | None = None
+    created_by_attacker: list[dict[str, str]] = field(default_factory=list)
+    """What the attacker made: kind, name, arn; the drill checks which are still there afterwards."""
+    extra_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.admin = boto3.Session(
+            aws_access_key_id="AKIADRILLADMIN000000",
+            aws_secret_access_key="drill-admin-not-a-secret",
+            region_name=HOME_REGION,
+        )
+
+    def client(self, service: str, region: str = HOME_REGION) -> Any:
+        return self.admin.client(service, region_name=region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+    @property
+    def role_arn(self) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:role/{AGENT_ROLE}"
+
+    @property
+    def user_arn(self) -> str:
+        return f"arn:aws:iam::{ACCOUNT}:user/{AGENT_USER}"
+
+    # -- the estate -------------------------------------------------------------------------------
+
+    def build(self) -> None:
+        iam = self.client("iam")
+        trust = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
+        ]}
+        iam.create_role(RoleName=AGENT_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                        Tags=[{"Key": "owner", "Value": "platform"}, {"Key": "agent", "Value": AGENT}])
+        iam.put_role_policy(RoleName=AGENT_ROLE, PolicyName="agent-scope", PolicyDocument=json.dumps(_AGENT_POLICY))
+        iam.create_user(UserName=AGENT_USER, Tags=[{"Key": "agent", "Value": AGENT}])
+        iam.put_user_policy(UserName=AGENT_USER, PolicyName="agent-scope", PolicyDocument=json.dumps(_AGENT_POLICY))
+        iam.create_login_profile(UserName=AGENT_USER, Password="Drill-Only-Passw0rd!", PasswordResetRequired=False)
+        key = iam.create_access_key(UserName=AGENT_USER)["AccessKey"]
+        self.agent_user = Actor(self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"],
+                                AGENT_IP, AGENT_UA)
+        # The attacker holds the very same key: that is the compromise.
+        self.attacker = Actor(self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"],
+                              ATTACKER_IP, ATTACKER_UA)
+        creds = self.client("sts").assume_role(RoleArn=self.role_arn, RoleSessionName="infra-optimizer-run")["Credentials"]
+        self.agent_role = Actor(
+            self.endpoint, ACCOUNT, f"arn:aws:sts::{ACCOUNT}:assumed-role/{AGENT_ROLE}/infra-optimizer-run",
+            creds["AccessKeyId"], creds["SecretAccessKey"], AGENT_IP, AGENT_UA, identity_type="AssumedRole",
+            session_token=creds["SessionToken"], issuer_arn=self.role_arn,
+        )
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=ARCHIVE_BUCKET, ObjectLockEnabledForBucket=True)
+        s3.put_object_lock_configuration(
+            Bucket=ARCHIVE_BUCKET,
+            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled",
+                                     "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}},
+        )
+        s3.create_bucket(Bucket="app-assets-prod")
+        ec2 = self.client("ec2")
+        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+        self.app_sg = ec2.create_security_group(GroupName="app-web", Description="app", VpcId=vpc)["GroupId"]
+
+    def background(self, *, hours: float, calls: int = 600) -> None:
+        """The agent's normal day: mostly reads, a few routine writes, all from its usual place."""
+        assert self.agent_role is not None and self.agent_user is not None
+        start = self.now - timedelta(hours=hours)
+        reads = [("ec2", "DescribeInstances"), ("ec2", "DescribeSecurityGroups"), ("ec2", "DescribeVolumes"),
+                 ("rds", "DescribeDBInstances"), ("s3", "ListBuckets"), ("ec2", "DescribeSubnets"),
+                 ("cloudwatch", "GetMetricData"), ("ec2", "DescribeInstanceStatus")]
+        span = (hours * 3600) - 600
+        for _ in range(calls):
+            when = start + timedelta(seconds=self.rng.uniform(0, span))
+            service, op = self.rng.choice(reads)
+            region = HOME_REGION if self.rng.random() < 0.85 else "us-west-2"
+            actor = self.agent_role if self.rng.random() < 0.8 else self.agent_user
+            self.extra_records.append(actor.record(service, op, region=region, when=when))
+        # A few real, routine writes: a small instance, tags, a metric.
+        when = start + timedelta(minutes=20)
+        run = self.agent_role.call("ec2", "RunInstances", region=HOME_REGION, when=when, ImageId="ami-12c6146b",
+                                   MinCount=1, MaxCount=1, InstanceType="t3.micro")
+        instance_id = run["Instances"][0]["InstanceId"]
+        self.agent_role.call("ec2", "CreateTags", region=HOME_REGION, when=when + timedelta(seconds=5),
+                             Resources=[instance_id], Tags=[{"Key": "team", "Value": "platform"}])
+        self.agent_role.call("ec2", "StopInstances", region=HOME_REGION, when=when + timedelta(hours=1),
+                             InstanceIds=[instance_id])
+        self.agent_role.call("ec2", "ModifyInstanceAttribute", region=HOME_REGION,
+                             when=when + timedelta(hours=1, minutes=2), InstanceId=instance_id,
+                             InstanceType={"Value": "t3.small"})
+        self.agent_role.call("ec2", "StartInstances", region=HOME_REGION, when=when + timedelta(hours=1, minutes=4),
+                             InstanceIds=[instance_id])
+
+    # -- the archive ------------------------------------------------------------------------------
+
+    def all_records(self) -> list[dict[str, Any]]:
+        actors = [a for a in (self.agent_user, self.agent_role, self.attacker) if a is not None]
+        records = [r for a in actors for r in a.records] + self.extra_records
+        return sorted(records, key=lambda r: str(r["eventTime"]))
+
+    def deliver(self) -> int:
+        """Write every record into the archive as CloudTrail would: 5-minute files per region."""
+        layout = TrailLayout(ARCHIVE_BUCKET, "", ORG_ID)
+        files: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
+        for rec in self.all_records():
+            when = datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            slot = when - timedelta(minutes=when.minute % 5, seconds=when.second) + timedelta(minutes=5)
+            files[(rec["awsRegion"], min(slot, self.now))].append(rec)
+        s3 = self.client("s3")
+        for (region, delivered), records in sorted(files.items()):
+            key = layout.log_key(ACCOUNT, region, delivered, uuid.uuid4().hex[:16])
+            body = gzip.compress(orjson.dumps({"Records": records}))
+            s3.put_object(Bucket=ARCHIVE_BUCKET, Key=key, Body=body)
+        return len(files)
+
+    # -- irkit's view ---------------------------------------------------------------------------
+
+    def write_config(self, path: Path) -> Path:
+        text = f"""\
+# Written by `irkit drill`: the embedded simulator at {self.endpoint}
+aws:
+  region: {HOME_REGION}
+  endpoint_url: {self.endpoint}
+log_archive:
+  bucket: {ARCHIVE_BUCKET}
+  organization_id: {ORG_ID}
+  accounts: ["{ACCOUNT}"]
+  regions: [{", ".join(REGIONS)}]
+agents:
+  {AGENT}:
+    account: "{ACCOUNT}"
+    principals:
+      - {self.role_arn}
+      - {self.user_arn}
+"""
+        path.write_text(text, encoding="utf-8")
+        return path
