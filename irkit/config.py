@@ -317,3 +317,35 @@ agents:
     # terraform:
     #   dir: ../infra-live/prod
 """
+
+
+def dump_config(settings: Settings) -> str:
+    """Settings back to irkit.yaml (for a case made from settings built in code, like the drill's)."""
+    data: dict[str, Any] = {"aws": {"region": settings.aws.region}}
+    if settings.aws.endpoint_url:
+        data["aws"]["endpoint_url"] = settings.aws.endpoint_url
+    if settings.aws.profile:
+        data["aws"]["profile"] = settings.aws.profile
+    la = settings.log_archive
+    if la is not None:
+        archive: dict[str, Any] = {"bucket": la.bucket, "prefix": la.prefix}
+        if la.organization_id:
+            archive["organization_id"] = la.organization_id
+        if la.role_arn:
+            archive["role_arn"] = la.role_arn
+        archive["accounts"] = list(la.accounts)
+        if la.regions:
+            archive["regions"] = list(la.regions)
+        if la.public_keys:
+            archive["public_keys"] = [str(p) for p in la.public_keys]
+        data["log_archive"] = archive
+    agents: dict[str, Any] = {}
+    for name, agent in settings.agents.items():
+        body: dict[str, Any] = {"account": agent.account, "principals": [p.arn for p in agent.principals]}
+        if agent.git:
+            body["git"] = {"repo": str(agent.git.repo), "authors": list(agent.git.authors)}
+        if agent.terraform:
+            body["terraform"] = {"dir": str(agent.terraform.dir), "binary": agent.terraform.binary}
+        agents[name] = body
+    data["agents"] = agents
+    return yaml.safe_dump(data, sort_keys=False)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,15 +82,14 @@ class Case:
         return self.root / "runbook.yaml"
 
     @classmethod
-    def create(cls, out: Path, meta: CaseMeta, *, config_file: Path | None, runbook_text: str) -> Case:
+    def create(cls, out: Path, meta: CaseMeta, *, config_text: str, runbook_text: str) -> Case:
         root = out / meta.case_id
         if root.exists():
             raise CaseError(f"case folder {root} already exists (pick another --case, or `irkit resume {root}`)")
         for sub in ("plans", "snapshots", "evidence"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "case.json").write_bytes(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
-        if config_file is not None and config_file.exists():
-            shutil.copyfile(config_file, root / "irkit.yaml")
+        (root / "irkit.yaml").write_text(config_text, encoding="utf-8")
         (root / "runbook.yaml").write_text(runbook_text, encoding="utf-8")
         return cls(root, meta)
 

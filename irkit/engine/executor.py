@@ -76,10 +76,12 @@ class Executor:
         journal = self.ctx.journal
         done = self._completed_steps()
         outcome = RunOutcome()
-        if not done:
+        if not any(e["kind"] == "run.start" for e in journal.entries()):
             journal.append("run.start", runbook=self.runbook.name, dry_run=self.ctx.dry_run)
         else:
             journal.append("run.resume", completed=sorted(done))
+            for step_id in self._open_steps(done):
+                journal.append("step.interrupted", step=step_id, note="started but never finished; running it again")
         for spec in self.runbook.steps:
             if spec.id in done:
                 entry = done[spec.id]
@@ -209,6 +211,11 @@ class Executor:
             if entry["kind"] == "step.done" and entry.get("step"):
                 done[str(entry["step"])] = entry["data"]
         return done
+
+    def _open_steps(self, done: Mapping[str, Any]) -> list[str]:
+        started = [e["step"] for e in self.ctx.journal.entries() if e["kind"] == "step.start"]
+        closed = {e["step"] for e in self.ctx.journal.entries() if e["kind"] in {"step.failed", "step.interrupted"}}
+        return [s for s in dict.fromkeys(started) if s not in done and s not in closed]
 
     def _restore_output(self, spec: StepSpec, entry: Mapping[str, Any]) -> None:
         output = entry.get("output", {})

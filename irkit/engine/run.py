@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from irkit.aws.session import Aws, StaticCredentials
-from irkit.config import Settings, load_config
+from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
 from irkit.engine.runbook import Runbook, load_runbook, parse_runbook
@@ -71,7 +71,13 @@ def start_run(
         window_end=now.isoformat(timespec="seconds"),
         max_actions=max_actions,
     )
-    case = Case.create(out, meta, config_file=config_file, runbook_text=runbook.text)
+    # The case keeps the configuration it ran with (resume reads it back): the file as written,
+    # comments included, or the settings themselves when they were built in code.
+    if config_file is not None and config_file.exists():
+        config_text = config_file.read_text(encoding="utf-8")
+    else:
+        config_text = dump_config(settings)
+    case = Case.create(out, meta, config_text=config_text, runbook_text=runbook.text)
     echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
     return _execute(settings, case, runbook, dry_run=dry_run, assume_yes=assume_yes, approvals=(),
                     credentials=credentials, echo=echo, confirm=confirm)
