@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.secho("irkit: interrupted; `irkit resume CASE` continues a run", err=True)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, not a traceback
+    except Exception as exc:
         import click
 
         if isinstance(exc, click.ClickException):

@@ -133,7 +133,7 @@ def load_config(path: Path | None = None) -> Settings:
 
 
 def parse_config(data: object, *, source: str = "", base_dir: Path | None = None) -> Settings:
-    v = _Validator(source, base_dir or Path("."))
+    v = _Validator(source, base_dir or Path())
     root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive"})
     aws = v.aws(root.get("aws"))
     archive = v.log_archive(root["log_archive"]) if root.get("log_archive") is not None else None
@@ -149,9 +149,7 @@ class _Validator:
     def fail(self, key_path: str, message: str) -> ConfigError:
         return ConfigError(message, key_path=key_path or "(top level)", source=self.source)
 
-    def mapping(
-        self, value: object, path: str, *, required: set[str], optional: set[str]
-    ) -> dict[str, Any]:
+    def mapping(self, value: object, path: str, *, required: set[str], optional: set[str]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.fail(path, f"expected a mapping, got {_kind(value)}")
         for key in value:
@@ -168,7 +166,7 @@ class _Validator:
     def string(self, value: object, path: str, *, pattern: re.Pattern[str] | None = None, hint: str = "") -> str:
         if isinstance(value, int) and not isinstance(value, bool) and pattern is _ACCOUNT_RE:
             # YAML reads an unquoted 12-digit account id as an int; a leading zero would be lost.
-            raise self.fail(path, f"account ids must be quoted strings (\"{value:012d}\"), got a number")
+            raise self.fail(path, f'account ids must be quoted strings ("{value:012d}"), got a number')
         if not isinstance(value, str):
             raise self.fail(path, f"expected a string, got {_kind(value)}")
         if pattern is not None and not pattern.match(value):
@@ -180,9 +178,7 @@ class _Validator:
     ) -> tuple[str, ...]:
         if not isinstance(value, list):
             raise self.fail(path, f"expected a list, got {_kind(value)}")
-        return tuple(
-            self.string(item, f"{path}[{i}]", pattern=pattern, hint=hint) for i, item in enumerate(value)
-        )
+        return tuple(self.string(item, f"{path}[{i}]", pattern=pattern, hint=hint) for i, item in enumerate(value))
 
     def aws(self, value: object) -> AwsSettings:
         if value is None:
@@ -208,18 +204,22 @@ class _Validator:
         bucket = self.string(m["bucket"], f"{p}.bucket")
         prefix = self.string(m.get("prefix") or "", f"{p}.prefix").strip("/")
         org = m.get("organization_id")
-        org_id = self.string(org, f"{p}.organization_id", pattern=_ORG_RE, hint="an organization id (o-…)") if org else None
+        org_id = (
+            self.string(org, f"{p}.organization_id", pattern=_ORG_RE, hint="an organization id (o-…)") if org else None
+        )
         role = m.get("role_arn")
         role_arn = (
-            self.string(role, f"{p}.role_arn", pattern=re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"), hint="a role ARN")
+            self.string(
+                role, f"{p}.role_arn", pattern=re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"), hint="a role ARN"
+            )
             if role
             else None
         )
-        accounts = self.string_list(m.get("accounts", []), f"{p}.accounts", pattern=_ACCOUNT_RE, hint="a 12-digit account id")
-        regions = self.string_list(m.get("regions", []), f"{p}.regions", pattern=_REGION_RE, hint="an AWS region")
-        keys = tuple(
-            self._path(k) for k in self.string_list(m.get("public_keys", []), f"{p}.public_keys")
+        accounts = self.string_list(
+            m.get("accounts", []), f"{p}.accounts", pattern=_ACCOUNT_RE, hint="a 12-digit account id"
         )
+        regions = self.string_list(m.get("regions", []), f"{p}.regions", pattern=_REGION_RE, hint="an AWS region")
+        keys = tuple(self._path(k) for k in self.string_list(m.get("public_keys", []), f"{p}.public_keys"))
         return LogArchiveSettings(
             bucket=bucket,
             prefix=prefix,
@@ -282,9 +282,14 @@ def _join(path: str, key: str) -> str:
 def _kind(value: object) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 EXAMPLE_CONFIG = """\

@@ -43,7 +43,7 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws_endpoint(moto_server: str) -> Iterator[str]:
     """A clean AWS world for one test: the server's state is reset before the test."""
-    req = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    req = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310 - loopback
     with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback moto server only
         pass
     yield moto_server

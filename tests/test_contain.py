@@ -27,7 +27,12 @@ def record(name: str, source: str, when: datetime, **extra: Any) -> dict[str, An
         "sourceIPAddress": "203.0.113.9",
         "userAgent": "aws-cli/2.15.0",
         "eventID": f"evt-{name}-{when:%H%M%S}",
-        "userIdentity": {"type": "IAMUser", "arn": USER_ARN, "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLEKEY000001"},
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": USER_ARN,
+            "accountId": ACCOUNT,
+            "accessKeyId": "AKIAEXAMPLEKEY000001",
+        },
         "recipientAccountId": ACCOUNT,
         **extra,
     }
@@ -36,9 +41,17 @@ def record(name: str, source: str, when: datetime, **extra: Any) -> dict[str, An
 @pytest.fixture
 def world(boto: Any, tmp_path: Path) -> dict[str, Any]:
     iam, s3 = boto("iam"), boto("s3")
-    iam.create_role(RoleName="agent-infra-optimizer", AssumeRolePolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-                                                "Action": "sts:AssumeRole"}]}))
+    iam.create_role(
+        RoleName="agent-infra-optimizer",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
     iam.create_user(UserName="agent-infra-bot")
     keys = [iam.create_access_key(UserName="agent-infra-bot")["AccessKey"]["AccessKeyId"] for _ in range(2)]
     iam.create_login_profile(UserName="agent-infra-bot", Password="Some-Passw0rd!")
@@ -47,13 +60,21 @@ def world(boto: Any, tmp_path: Path) -> dict[str, Any]:
     t = now - timedelta(hours=1)
     records = [
         record("CreateRole", "iam.amazonaws.com", t, requestParameters={"roleName": "backdoor"}),
-        record("AttachRolePolicy", "iam.amazonaws.com", t + timedelta(seconds=30),
-               requestParameters={"roleName": "backdoor", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}),
+        record(
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            t + timedelta(seconds=30),
+            requestParameters={"roleName": "backdoor", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
     ]
     delivered = t + timedelta(minutes=5)
-    key = (f"AWSLogs/o-abc123/{ACCOUNT}/CloudTrail/us-east-1/{delivered:%Y/%m/%d}/"
-           f"{ACCOUNT}_CloudTrail_us-east-1_{delivered:%Y%m%dT%H%MZ}_abcdef0123456789.json.gz")
-    s3.put_object(Bucket="org-cloudtrail-archive", Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode()))
+    key = (
+        f"AWSLogs/o-abc123/{ACCOUNT}/CloudTrail/us-east-1/{delivered:%Y/%m/%d}/"
+        f"{ACCOUNT}_CloudTrail_us-east-1_{delivered:%Y%m%dT%H%MZ}_abcdef0123456789.json.gz"
+    )
+    s3.put_object(
+        Bucket="org-cloudtrail-archive", Key=key, Body=gzip.compress(json.dumps({"Records": records}).encode())
+    )
     config = tmp_path / "irkit.yaml"
     config.write_text(f"""
 aws:
@@ -81,7 +102,10 @@ def state(iam: Any) -> dict[str, Any]:
     except iam.exceptions.NoSuchEntityException:
         login = False
     return {
-        "keys": sorted((k["AccessKeyId"], k["Status"]) for k in iam.list_access_keys(UserName="agent-infra-bot")["AccessKeyMetadata"]),
+        "keys": sorted(
+            (k["AccessKeyId"], k["Status"])
+            for k in iam.list_access_keys(UserName="agent-infra-bot")["AccessKeyMetadata"]
+        ),
         "user_policies": iam.list_user_policies(UserName="agent-infra-bot")["PolicyNames"],
         "role_policies": iam.list_role_policies(RoleName="agent-infra-optimizer")["PolicyNames"],
         "trust": iam.get_role(RoleName="agent-infra-optimizer")["Role"]["AssumeRolePolicyDocument"],
@@ -91,8 +115,9 @@ def state(iam: Any) -> dict[str, Any]:
 
 def test_contain_revokes_everything_and_keeps_the_keys(world: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "cases"
-    code = main(["contain", "infra-optimizer", "--config", str(world["config"]), "--hours", "4", "--yes",
-                 "--out", str(out)])
+    code = main(
+        ["contain", "infra-optimizer", "--config", str(world["config"]), "--hours", "4", "--yes", "--out", str(out)]
+    )
     assert code in (0, 3)
     iam = world["iam"]
     keys = iam.list_access_keys(UserName="agent-infra-bot")["AccessKeyMetadata"]
@@ -116,8 +141,19 @@ def test_contain_dry_run_changes_nothing_and_prints_the_plan(
     world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = state(world["iam"])
-    code = main(["contain", "infra-optimizer", "--config", str(world["config"]), "--hours", "4", "--dry-run",
-                 "--out", str(tmp_path / "cases")])
+    code = main(
+        [
+            "contain",
+            "infra-optimizer",
+            "--config",
+            str(world["config"]),
+            "--hours",
+            "4",
+            "--dry-run",
+            "--out",
+            str(tmp_path / "cases"),
+        ]
+    )
     assert code in (0, 3)
     assert state(world["iam"]) == before
     out = capsys.readouterr().out
@@ -128,8 +164,20 @@ def test_contain_dry_run_changes_nothing_and_prints_the_plan(
 
 
 def test_contain_json_outcome(world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["contain", "infra-optimizer", "--config", str(world["config"]), "--hours", "4", "--yes",
-                 "--out", str(tmp_path / "c"), "--json"])
+    code = main(
+        [
+            "contain",
+            "infra-optimizer",
+            "--config",
+            str(world["config"]),
+            "--hours",
+            "4",
+            "--yes",
+            "--out",
+            str(tmp_path / "c"),
+            "--json",
+        ]
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["exit_code"] == code
-    assert [s["id"] for s in doc["steps"]][0] == "contain"
+    assert doc["steps"][0]["id"] == "contain"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,7 +50,7 @@ def collect_archive(
                 try:
                     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=layout.bucket, Prefix=prefix)
                     keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-                except Exception as exc:  # noqa: BLE001 - any listing failure is a coverage gap
+                except Exception as exc:
                     gaps.append(Gap(f"s3://{layout.bucket}/{prefix}", f"listing failed: {exc}"))
                     continue
                 for key in keys:
@@ -61,7 +60,7 @@ def collect_archive(
                     try:
                         obj = s3.get_object(Bucket=layout.bucket, Key=key)
                         body = obj["Body"].read()
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"download failed: {exc}"))
                         continue
                     path = dest / key
@@ -86,9 +85,14 @@ def collect_archive(
     tmp = manifest.with_suffix(".tmp")
     tmp.write_bytes(
         orjson.dumps(
-            {"format": "irkit-manifest/1", "bucket": layout.bucket, "objects": objects, "gaps": [g.to_json() for g in gaps]},
+            {
+                "format": "irkit-manifest/1",
+                "bucket": layout.bucket,
+                "objects": objects,
+                "gaps": [g.to_json() for g in gaps],
+            },
             option=orjson.OPT_INDENT_2,
         )
     )
-    os.replace(tmp, manifest)
+    tmp.replace(manifest)
     return CollectResult(len(paths), total, 0, manifest, gaps, paths)

@@ -10,6 +10,7 @@ import typer
 
 from irkit.redact import redact, redact_text
 
+
 def echo(line: str) -> None:
     typer.echo(redact_text(line))
 

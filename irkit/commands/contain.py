@@ -14,7 +14,9 @@ from irkit.engine.run import RunResult, resolve_runbook, start_run
 
 def contain(
     agent: str = typer.Argument(..., help="the agent's name in irkit.yaml"),
-    config: Path | None = typer.Option(None, "--config", "-c", help="irkit.yaml (default: $IRKIT_CONFIG or ./irkit.yaml)"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="irkit.yaml (default: $IRKIT_CONFIG or ./irkit.yaml)"
+    ),
     hours: float = typer.Option(24.0, "--hours", help="how far back to collect and analyse CloudTrail"),
     runbook: str = typer.Option("agent-compromise", "--runbook", help="a shipped runbook name or a YAML file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="plan only: every mutating AWS call is refused"),
@@ -63,7 +65,8 @@ def finish(result: RunResult, *, as_json: bool) -> None:
 
 def _verdict(outcome: RunOutcome, result: RunResult) -> str:
     if outcome.awaiting:
-        return f"stopped: step {outcome.awaiting} awaits approval: irkit resume {result.case.root} --approve {outcome.awaiting}"
+        step = outcome.awaiting
+        return f"stopped: step {step} awaits approval: irkit resume {result.case.root} --approve {step}"
     if outcome.failed:
         return f"done with failed steps: {', '.join(outcome.failed)} (exit 1)"
     if outcome.gaps:

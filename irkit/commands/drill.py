@@ -27,8 +27,14 @@ def drill(
     else:
         echo("")
         rows = [
-            [r.name, "PASS" if r.passed else "FAIL", "yes" if r.contained else "no",
-             f"{sum(1 for e in r.expected if e in r.detected)}/{len(r.expected)}", len(r.residual), f"{r.seconds:.1f}s"]
+            [
+                r.name,
+                "PASS" if r.passed else "FAIL",
+                "yes" if r.contained else "no",
+                f"{sum(1 for e in r.expected if e in r.detected)}/{len(r.expected)}",
+                len(r.residual),
+                f"{r.seconds:.1f}s",
+            ]
             for r in results
         ]
         echo(tabulate(rows, headers=["scenario", "result", "contained", "detected", "residual", "time"]))

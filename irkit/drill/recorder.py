@@ -20,9 +20,16 @@ from botocore import xform_name
 
 from irkit.redact import register_secret
 
-_SERVICE_SOURCES = {"iam": "iam.amazonaws.com", "sts": "sts.amazonaws.com", "ec2": "ec2.amazonaws.com",
-                    "s3": "s3.amazonaws.com", "cloudtrail": "cloudtrail.amazonaws.com", "rds": "rds.amazonaws.com",
-                    "guardduty": "guardduty.amazonaws.com", "lambda": "lambda.amazonaws.com"}
+_SERVICE_SOURCES = {
+    "iam": "iam.amazonaws.com",
+    "sts": "sts.amazonaws.com",
+    "ec2": "ec2.amazonaws.com",
+    "s3": "s3.amazonaws.com",
+    "cloudtrail": "cloudtrail.amazonaws.com",
+    "rds": "rds.amazonaws.com",
+    "guardduty": "guardduty.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
+}
 _GLOBAL = {"iam", "sts"}
 # Never in a CloudTrail record (CloudTrail omits them); never in a drill's evidence either.
 _DROP = re.compile(r"(SecretAccessKey|SessionToken|Password|ResponseMetadata)$")
@@ -77,8 +84,9 @@ class Actor:
             aws_session_token=self.session_token,
         )
 
-    def call(self, service: str, operation: str, *, region: str = "us-east-1", when: datetime,
-             **params: Any) -> dict[str, Any]:
+    def call(
+        self, service: str, operation: str, *, region: str = "us-east-1", when: datetime, **params: Any
+    ) -> dict[str, Any]:
         """Call ``operation`` for real and record it as of ``when``; a refused call records errorCode."""
         client = self.client(service, region)
         method = getattr(client, xform_name(operation))
@@ -89,13 +97,22 @@ class Actor:
             err = exc.response.get("Error", {})
             error = (str(err.get("Code", "Error")), str(err.get("Message", "")))
             response = {}
-        self.records.append(self.record(service, operation, region=region, when=when, request=params,
-                                        response=response, error=error))
+        self.records.append(
+            self.record(service, operation, region=region, when=when, request=params, response=response, error=error)
+        )
         return response
 
-    def record(self, service: str, operation: str, *, region: str, when: datetime,
-               request: Mapping[str, Any] | None = None, response: Mapping[str, Any] | None = None,
-               error: tuple[str, str] | None = None) -> dict[str, Any]:
+    def record(
+        self,
+        service: str,
+        operation: str,
+        *,
+        region: str,
+        when: datetime,
+        request: Mapping[str, Any] | None = None,
+        response: Mapping[str, Any] | None = None,
+        error: tuple[str, str] | None = None,
+    ) -> dict[str, Any]:
         """The CloudTrail record of one call (also used for synthetic background reads)."""
         identity: dict[str, Any] = {
             "type": self.identity_type,
@@ -108,8 +125,12 @@ class Actor:
             identity["userName"] = self.arn.rsplit("/", 1)[-1]
         if self.issuer_arn:
             identity["sessionContext"] = {
-                "sessionIssuer": {"type": "Role", "arn": self.issuer_arn, "accountId": self.account,
-                                  "userName": self.issuer_arn.rsplit("/", 1)[-1]},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": self.issuer_arn,
+                    "accountId": self.account,
+                    "userName": self.issuer_arn.rsplit("/", 1)[-1],
+                },
                 "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "mfaAuthenticated": "false"},
             }
         body = {k: v for k, v in (response or {}).items() if k != "ResponseMetadata"}

@@ -41,8 +41,17 @@ _AGENT_POLICY = {
     "Version": "2012-10-17",
     "Statement": [
         {"Effect": "Allow", "Action": ["ec2:*", "rds:Describe*", "s3:*", "cloudwatch:*"], "Resource": "*"},
-        {"Effect": "Allow", "Action": ["iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole",
-                                       "iam:CreateAccessKey", "iam:CreateUser"], "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "iam:CreateRole",
+                "iam:AttachRolePolicy",
+                "iam:PassRole",
+                "iam:CreateAccessKey",
+                "iam:CreateUser",
+            ],
+            "Resource": "*",
+        },
     ],
 }
 
@@ -69,7 +78,7 @@ class World:
         )
 
     def client(self, service: str, region: str = HOME_REGION) -> Any:
-        return self.admin.client(service, region_name=region, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        return self.admin.client(service, region_name=region, endpoint_url=self.endpoint)
 
     @property
     def role_arn(self) -> str:
@@ -83,34 +92,53 @@ class World:
 
     def build(self) -> None:
         iam = self.client("iam")
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
-        ]}
-        iam.create_role(RoleName=AGENT_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
-                        Tags=[{"Key": "owner", "Value": "platform"}, {"Key": "agent", "Value": AGENT}])
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"},
+                {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
+            ],
+        }
+        iam.create_role(
+            RoleName=AGENT_ROLE,
+            AssumeRolePolicyDocument=json.dumps(trust),
+            Tags=[{"Key": "owner", "Value": "platform"}, {"Key": "agent", "Value": AGENT}],
+        )
         iam.put_role_policy(RoleName=AGENT_ROLE, PolicyName="agent-scope", PolicyDocument=json.dumps(_AGENT_POLICY))
         iam.create_user(UserName=AGENT_USER, Tags=[{"Key": "agent", "Value": AGENT}])
         iam.put_user_policy(UserName=AGENT_USER, PolicyName="agent-scope", PolicyDocument=json.dumps(_AGENT_POLICY))
         iam.create_login_profile(UserName=AGENT_USER, Password="Drill-Only-Passw0rd!", PasswordResetRequired=False)
         key = iam.create_access_key(UserName=AGENT_USER)["AccessKey"]
-        self.agent_user = Actor(self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"],
-                                AGENT_IP, AGENT_UA)
+        self.agent_user = Actor(
+            self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"], AGENT_IP, AGENT_UA
+        )
         # The attacker holds the very same key: that is the compromise.
-        self.attacker = Actor(self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"],
-                              ATTACKER_IP, ATTACKER_UA)
-        creds = self.client("sts").assume_role(RoleArn=self.role_arn, RoleSessionName="infra-optimizer-run")["Credentials"]
+        self.attacker = Actor(
+            self.endpoint, ACCOUNT, self.user_arn, key["AccessKeyId"], key["SecretAccessKey"], ATTACKER_IP, ATTACKER_UA
+        )
+        creds = self.client("sts").assume_role(RoleArn=self.role_arn, RoleSessionName="infra-optimizer-run")[
+            "Credentials"
+        ]
         self.agent_role = Actor(
-            self.endpoint, ACCOUNT, f"arn:aws:sts::{ACCOUNT}:assumed-role/{AGENT_ROLE}/infra-optimizer-run",
-            creds["AccessKeyId"], creds["SecretAccessKey"], AGENT_IP, AGENT_UA, identity_type="AssumedRole",
-            session_token=creds["SessionToken"], issuer_arn=self.role_arn,
+            self.endpoint,
+            ACCOUNT,
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{AGENT_ROLE}/infra-optimizer-run",
+            creds["AccessKeyId"],
+            creds["SecretAccessKey"],
+            AGENT_IP,
+            AGENT_UA,
+            identity_type="AssumedRole",
+            session_token=creds["SessionToken"],
+            issuer_arn=self.role_arn,
         )
         s3 = self.client("s3")
         s3.create_bucket(Bucket=ARCHIVE_BUCKET, ObjectLockEnabledForBucket=True)
         s3.put_object_lock_configuration(
             Bucket=ARCHIVE_BUCKET,
-            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled",
-                                     "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}}},
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 365}},
+            },
         )
         s3.create_bucket(Bucket="app-assets-prod")
         ec2 = self.client("ec2")
@@ -121,9 +149,16 @@ class World:
         """The agent's normal day: mostly reads, a few routine writes, all from its usual place."""
         assert self.agent_role is not None and self.agent_user is not None
         start = self.now - timedelta(hours=hours)
-        reads = [("ec2", "DescribeInstances"), ("ec2", "DescribeSecurityGroups"), ("ec2", "DescribeVolumes"),
-                 ("rds", "DescribeDBInstances"), ("s3", "ListBuckets"), ("ec2", "DescribeSubnets"),
-                 ("cloudwatch", "GetMetricData"), ("ec2", "DescribeInstanceStatus")]
+        reads = [
+            ("ec2", "DescribeInstances"),
+            ("ec2", "DescribeSecurityGroups"),
+            ("ec2", "DescribeVolumes"),
+            ("rds", "DescribeDBInstances"),
+            ("s3", "ListBuckets"),
+            ("ec2", "DescribeSubnets"),
+            ("cloudwatch", "GetMetricData"),
+            ("ec2", "DescribeInstanceStatus"),
+        ]
         span = (hours * 3600) - 600
         for _ in range(calls):
             when = start + timedelta(seconds=self.rng.uniform(0, span))
@@ -133,18 +168,43 @@ class World:
             self.extra_records.append(actor.record(service, op, region=region, when=when))
         # A few real, routine writes: a small instance, tags, a metric.
         when = start + timedelta(minutes=20)
-        run = self.agent_role.call("ec2", "RunInstances", region=HOME_REGION, when=when, ImageId="ami-12c6146b",
-                                   MinCount=1, MaxCount=1, InstanceType="t3.micro")
+        run = self.agent_role.call(
+            "ec2",
+            "RunInstances",
+            region=HOME_REGION,
+            when=when,
+            ImageId="ami-12c6146b",
+            MinCount=1,
+            MaxCount=1,
+            InstanceType="t3.micro",
+        )
         instance_id = run["Instances"][0]["InstanceId"]
-        self.agent_role.call("ec2", "CreateTags", region=HOME_REGION, when=when + timedelta(seconds=5),
-                             Resources=[instance_id], Tags=[{"Key": "team", "Value": "platform"}])
-        self.agent_role.call("ec2", "StopInstances", region=HOME_REGION, when=when + timedelta(hours=1),
-                             InstanceIds=[instance_id])
-        self.agent_role.call("ec2", "ModifyInstanceAttribute", region=HOME_REGION,
-                             when=when + timedelta(hours=1, minutes=2), InstanceId=instance_id,
-                             InstanceType={"Value": "t3.small"})
-        self.agent_role.call("ec2", "StartInstances", region=HOME_REGION, when=when + timedelta(hours=1, minutes=4),
-                             InstanceIds=[instance_id])
+        self.agent_role.call(
+            "ec2",
+            "CreateTags",
+            region=HOME_REGION,
+            when=when + timedelta(seconds=5),
+            Resources=[instance_id],
+            Tags=[{"Key": "team", "Value": "platform"}],
+        )
+        self.agent_role.call(
+            "ec2", "StopInstances", region=HOME_REGION, when=when + timedelta(hours=1), InstanceIds=[instance_id]
+        )
+        self.agent_role.call(
+            "ec2",
+            "ModifyInstanceAttribute",
+            region=HOME_REGION,
+            when=when + timedelta(hours=1, minutes=2),
+            InstanceId=instance_id,
+            InstanceType={"Value": "t3.small"},
+        )
+        self.agent_role.call(
+            "ec2",
+            "StartInstances",
+            region=HOME_REGION,
+            when=when + timedelta(hours=1, minutes=4),
+            InstanceIds=[instance_id],
+        )
 
     # -- the archive ------------------------------------------------------------------------------
 

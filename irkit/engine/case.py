@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -111,7 +110,7 @@ class Case:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS, default=str))
-        os.replace(tmp, path)
+        tmp.replace(path)
         return path
 
     def read_json(self, name: str) -> Any:

@@ -87,7 +87,9 @@ class Executor:
                 entry = done[spec.id]
                 self._restore_output(spec, entry)
                 outcome.gaps.extend(Gap(str(g["path"]), str(g["reason"])) for g in entry.get("gaps", []))
-                outcome.steps.append(StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier"))
+                outcome.steps.append(
+                    StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier")
+                )
                 continue
             step_outcome = self._run_step(spec, outcome)
             outcome.steps.append(step_outcome)
@@ -114,14 +116,14 @@ class Executor:
         started = time.monotonic()
         ctx.echo(f"▶ {spec.id} ({spec.step})")
         plan_path = ctx.case.plans_dir / f"{spec.id}.json"
-        awaited = any(
-            e["kind"] == "step.awaiting_approval" and e["step"] == spec.id for e in journal.entries()
-        )
+        awaited = any(e["kind"] == "step.awaiting_approval" and e["step"] == spec.id for e in journal.entries())
         try:
             if awaited and plan_path.exists() and self._approved(spec):
                 # Apply exactly the plan the human approved, not a fresh one.
                 plan = Plan.from_json(ctx.case.read_json(f"plans/{spec.id}.json"))
-                journal.append("step.approved", step=spec.id, by="resume --approve" if spec.id in self.approvals else "--yes")
+                journal.append(
+                    "step.approved", step=spec.id, by="resume --approve" if spec.id in self.approvals else "--yes"
+                )
             else:
                 journal.append("step.start", step=spec.id, type=spec.step)
                 plan = step.plan(ctx)
@@ -134,7 +136,9 @@ class Executor:
                 )
                 self._echo_plan(plan)
             if ctx.dry_run and step.mutates:
-                return self._finish(spec, step, StepResult("dry run: planned, not applied"), plan, "planned", started, outcome)
+                return self._finish(
+                    spec, step, StepResult("dry run: planned, not applied"), plan, "planned", started, outcome
+                )
             if spec.approval and plan.actions and not awaited and not self._approved(spec):
                 decision = self._ask(spec, plan)
                 if decision is None:
@@ -142,12 +146,14 @@ class Executor:
                     ctx.echo(f"  waiting for approval: irkit resume {ctx.case.root} --approve {spec.id}")
                     return StepOutcome(spec.id, spec.step, "awaiting-approval", "awaiting approval")
                 if not decision:
-                    return self._finish(spec, step, StepResult("declined by the operator"), plan, "declined", started, outcome)
+                    return self._finish(
+                        spec, step, StepResult("declined by the operator"), plan, "declined", started, outcome
+                    )
                 journal.append("step.approved", step=spec.id, by="interactive")
             result = step.apply(ctx, plan)
         except IrkitError as exc:
             return self._fail(spec, exc, started)
-        except Exception as exc:  # noqa: BLE001 - a step's bug must not lose the journal or the report
+        except Exception as exc:
             return self._fail(spec, exc, started, internal=True)
         return self._finish(spec, step, result, plan, "done", started, outcome)
 

@@ -57,7 +57,7 @@ def start_run(
 ) -> RunResult:
     if hours <= 0:
         raise UsageError("--hours must be positive")
-    agent = settings.agent(agent_name)
+    settings.agent(agent_name)  # an unknown agent fails before a case folder exists
     now = now or utcnow()
     start = now - timedelta(hours=hours)
     meta = CaseMeta(
@@ -79,8 +79,17 @@ def start_run(
         config_text = dump_config(settings)
     case = Case.create(out, meta, config_text=config_text, runbook_text=runbook.text)
     echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
-    return _execute(settings, case, runbook, dry_run=dry_run, assume_yes=assume_yes, approvals=(),
-                    credentials=credentials, echo=echo, confirm=confirm)
+    return _execute(
+        settings,
+        case,
+        runbook,
+        dry_run=dry_run,
+        assume_yes=assume_yes,
+        approvals=(),
+        credentials=credentials,
+        echo=echo,
+        confirm=confirm,
+    )
 
 
 def resume_run(
@@ -98,8 +107,17 @@ def resume_run(
     settings = load_config(case.config_copy)
     runbook = parse_runbook(case.runbook_copy.read_text(encoding="utf-8"), source=str(case.runbook_copy))
     echo(f"resuming case {case.case_id}")
-    return _execute(settings, case, runbook, dry_run=case.meta.dry_run, assume_yes=assume_yes,
-                    approvals=approvals, credentials=credentials, echo=echo, confirm=confirm)
+    return _execute(
+        settings,
+        case,
+        runbook,
+        dry_run=case.meta.dry_run,
+        assume_yes=assume_yes,
+        approvals=approvals,
+        credentials=credentials,
+        echo=echo,
+        confirm=confirm,
+    )
 
 
 def _execute(

@@ -120,7 +120,7 @@ def parse_runbook(text: str, *, source: str = "") -> Runbook:
         if bad:
             raise RunbookError(f"{at}.{sorted(bad)[0]}: unknown key (allowed: {', '.join(sorted(_STEP_KEYS))})")
         kind = raw.get("step")
-        if kind not in known_steps:
+        if not isinstance(kind, str) or kind not in known_steps:
             valid = ", ".join(sorted(known_steps))
             raise RunbookError(f"{at}.step: unknown step {kind!r} (registered steps: {valid})")
         step_id = raw.get("id", kind)

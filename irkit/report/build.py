@@ -63,8 +63,13 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         data = entry["data"]
         if entry["kind"] == "step.done":
             report.steps.append(
-                {"id": entry["step"], "type": data.get("type", ""), "status": data.get("status", ""),
-                 "summary": data.get("summary", ""), "seconds": data.get("seconds", 0)}
+                {
+                    "id": entry["step"],
+                    "type": data.get("type", ""),
+                    "status": data.get("status", ""),
+                    "summary": data.get("summary", ""),
+                    "seconds": data.get("seconds", 0),
+                }
             )
             output = data.get("output", {})
             if data.get("type") in {"revoke", "revoke_chain", "lock_trust"}:
@@ -82,8 +87,15 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                 if note not in report.notes:
                     report.notes.append(str(note))
         elif entry["kind"] == "step.failed":
-            report.steps.append({"id": entry["step"], "type": data.get("type", ""), "status": "failed",
-                                 "summary": data.get("error", ""), "seconds": 0})
+            report.steps.append(
+                {
+                    "id": entry["step"],
+                    "type": data.get("type", ""),
+                    "status": "failed",
+                    "summary": data.get("error", ""),
+                    "seconds": 0,
+                }
+            )
             key = (f"step {entry['step']}", f"failed: {data.get('error', '')}")
             if key not in seen_gaps:
                 seen_gaps.add(key)
@@ -95,8 +107,12 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         elif entry["kind"] == "action.done":
             action = data.get("action", {})
             report.timeline.append(
-                {"time": entry["ts"], "who": "irkit", "what": f"{action.get('kind')} {action.get('target')}",
-                 "detail": action.get("detail", "")}
+                {
+                    "time": entry["ts"],
+                    "who": "irkit",
+                    "what": f"{action.get('kind')} {action.get('target')}",
+                    "detail": action.get("detail", ""),
+                }
             )
     findings_doc = case.read_json("findings.json") or {}
     report.findings = sorted(
@@ -106,8 +122,12 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     report.chain = findings_doc.get("chain", [])
     for f in report.findings:
         report.timeline.append(
-            {"time": f.get("first_seen", ""), "who": f.get("principal", ""),
-             "what": f"[{f.get('severity')}] {f.get('title')}", "detail": f.get("detail", "")}
+            {
+                "time": f.get("first_seen", ""),
+                "who": f.get("principal", ""),
+                "what": f"[{f.get('severity')}] {f.get('title')}",
+                "detail": f.get("detail", ""),
+            }
         )
     report.timeline.sort(key=lambda row: _sortable(row["time"]))
     report.evidence = _evidence(case)
@@ -123,7 +143,9 @@ def _evidence(case: Case) -> dict[str, Any]:
     return {
         "files": len(objects),
         "bytes": sum(int(o.get("size", 0)) for o in objects),
-        "objects": [{"key": o["key"], "sha256": o.get("sha256", ""), "version_id": o.get("version_id")} for o in objects],
+        "objects": [
+            {"key": o["key"], "sha256": o.get("sha256", ""), "version_id": o.get("version_id")} for o in objects
+        ],
         "manifest": str(manifest_path.relative_to(case.root)),
         "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
         "engine": doc.get("engine", "s3"),

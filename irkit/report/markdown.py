@@ -29,7 +29,8 @@ def render_markdown(report: Report) -> str:
         f"- **Runbook**: `{report.runbook}`",
         "- **Findings**: "
         + (", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low") if counts[s]) or "none"),
-        f"- **Containment**: {sum(1 for c in report.containment if c.get('verified'))}/{len(report.containment)} actions verified"
+        f"- **Containment**: {sum(1 for c in report.containment if c.get('verified'))}/{len(report.containment)}"
+        " actions verified"
         + (f", time to contain {report.time_to_contain:.1f} s" if report.time_to_contain is not None else ""),
         f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
         f"- **Coverage gaps**: {len(report.gaps)}",
@@ -37,14 +38,27 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     if report.steps:
-        lines += ["### Steps", "", _table([[s["id"], s["status"], s["summary"]] for s in report.steps], ["step", "status", "summary"]), ""]
+        lines += [
+            "### Steps",
+            "",
+            _table([[s["id"], s["status"], s["summary"]] for s in report.steps], ["step", "status", "summary"]),
+            "",
+        ]
 
     lines += ["## Containment actions", ""]
     if report.containment:
         lines.append(
             _table(
-                [[c.get("principal"), c.get("credential"), c.get("action"), "yes" if c.get("verified") else "NO", c.get("time")]
-                 for c in report.containment],
+                [
+                    [
+                        c.get("principal"),
+                        c.get("credential"),
+                        c.get("action"),
+                        "yes" if c.get("verified") else "NO",
+                        c.get("time"),
+                    ]
+                    for c in report.containment
+                ],
                 ["principal", "credential", "action", "verified", "time"],
             )
         )
@@ -56,8 +70,17 @@ def render_markdown(report: Report) -> str:
     if report.findings:
         lines.append(
             _table(
-                [[f.get("severity"), f.get("rule_id"), f.get("title"), f.get("principal"), f.get("first_seen"), len(f.get("event_ids", []))]
-                 for f in report.findings],
+                [
+                    [
+                        f.get("severity"),
+                        f.get("rule_id"),
+                        f.get("title"),
+                        f.get("principal"),
+                        f.get("first_seen"),
+                        len(f.get("event_ids", [])),
+                    ]
+                    for f in report.findings
+                ],
                 ["severity", "rule", "title", "principal", "first seen", "events"],
             )
         )
@@ -74,11 +97,25 @@ def render_markdown(report: Report) -> str:
     lines.append("")
 
     if report.chain:
-        lines += ["## Credential chain", "", "What the agent's credentials created or handed out, each with the event that proves it.", ""]
+        lines += [
+            "## Credential chain",
+            "",
+            "What the agent's credentials created or handed out, each with the event that proves it.",
+            "",
+        ]
         lines.append(
             _table(
-                [[c.get("kind"), c.get("identifier"), c.get("parent"), c.get("event_name"), c.get("event_id"), c.get("event_time")]
-                 for c in report.chain],
+                [
+                    [
+                        c.get("kind"),
+                        c.get("identifier"),
+                        c.get("parent"),
+                        c.get("event_name"),
+                        c.get("event_id"),
+                        c.get("event_time"),
+                    ]
+                    for c in report.chain
+                ],
                 ["kind", "credential", "created by", "event", "event id", "time"],
             )
         )
@@ -86,7 +123,12 @@ def render_markdown(report: Report) -> str:
 
     lines += ["## Timeline", "", "Flagged events and irkit's own actions, in UTC.", ""]
     if report.timeline:
-        lines.append(_table([[t["time"], t["who"], t["what"], t.get("detail", "")] for t in report.timeline], ["time", "who", "what", "detail"]))
+        lines.append(
+            _table(
+                [[t["time"], t["who"], t["what"], t.get("detail", "")] for t in report.timeline],
+                ["time", "who", "what", "detail"],
+            )
+        )
     else:
         lines.append("Nothing to show.")
     lines.append("")

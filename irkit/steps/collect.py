@@ -32,8 +32,9 @@ class Collect(Step):
             return Plan(self.step_id, gaps=(Gap("log_archive", "not configured: no CloudTrail collected"),))
         accounts = archive.accounts or (ctx.agent.account,)
         regions = ", ".join(archive.regions) or "every region found in the archive"
+        root = TrailLayout(archive.bucket, archive.prefix, archive.organization_id).account_root("*")
         note = (
-            f"s3://{archive.bucket}/{TrailLayout(archive.bucket, archive.prefix, archive.organization_id).account_root('*')}"
+            f"s3://{archive.bucket}/{root}"
             f" for accounts {', '.join(accounts)}, regions: {regions}, "
             f"{ctx.window_start:%Y-%m-%d %H:%M}Z → {ctx.window_end:%Y-%m-%d %H:%M}Z"
         )

@@ -46,7 +46,7 @@ class Detect(Step):
         if path.exists():
             try:
                 baseline = Baseline.load(path)
-            except Exception as exc:  # noqa: BLE001 - a bad baseline is a gap, not the end of detection
+            except Exception as exc:
                 gaps.append(Gap(str(path), f"baseline unreadable: {exc}"))
         sources = [ctx.case.evidence_dir]
         principals = [p.arn for p in ctx.agent.principals]
@@ -61,17 +61,26 @@ class Detect(Step):
         severities = Counter(f["severity"] for f in findings)
         summary = f"{len(findings)} findings over {stats.events} events in {stats.files} files"
         if severities:
-            summary += " (" + ", ".join(f"{severities[s]} {s}" for s in ("critical", "high", "medium", "low") if severities[s]) + ")"
+            summary += (
+                " ("
+                + ", ".join(f"{severities[s]} {s}" for s in ("critical", "high", "medium", "low") if severities[s])
+                + ")"
+            )
         return StepResult(
             summary,
-            {"events": stats.events, "files": stats.files, "findings": len(findings), "chain": chain,
-             "rule_ids": sorted({f["rule_id"] for f in findings})},
+            {
+                "events": stats.events,
+                "files": stats.files,
+                "findings": len(findings),
+                "chain": chain,
+                "rule_ids": sorted({f["rule_id"] for f in findings}),
+            },
             tuple(gaps),
         )
 
 
 def _finding_json(finding: Any) -> dict[str, Any]:
-    out = finding.to_contract()
+    out: dict[str, Any] = finding.to_contract()
     out.update(
         first_seen=finding.first_seen.isoformat(),
         detail=finding.detail,

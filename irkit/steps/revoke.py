@@ -83,7 +83,9 @@ class Revoke(Step):
                 gaps.append(Gap(principal.arn, str(exc)))
         notes = [PROPAGATION_NOTE]
         if len(actions) > int(self.opts["max_actions"]):
-            notes.append(f"plan has {len(actions)} actions, over max_actions={self.opts['max_actions']}: nothing will be applied")
+            notes.append(
+                f"plan has {len(actions)} actions, over max_actions={self.opts['max_actions']}: nothing will be applied"
+            )
         return Plan(self.step_id, tuple(actions), tuple(notes), tuple(gaps))
 
     def _plan_principal(self, iam: Any, p: Principal) -> list[Action]:

@@ -63,8 +63,10 @@ def test_init_example_is_valid(tmp_path: Path) -> None:
         (("  region: us-east-1\n", "  region: us-east-1\n  regoin: x\n"), "aws.regoin"),
         (("  bucket: org-cloudtrail-archive\n", "  bucket: 12\n"), "log_archive.bucket"),
         (('    account: "111111111111"\n', "    account: 111111111111\n"), "agents.infra-optimizer.account"),
-        (("      - arn:aws:iam::111111111111:user/agent-infra-bot\n", "      - not-an-arn\n"),
-         "agents.infra-optimizer.principals[1]"),
+        (
+            ("      - arn:aws:iam::111111111111:user/agent-infra-bot\n", "      - not-an-arn\n"),
+            "agents.infra-optimizer.principals[1]",
+        ),
         (('  regions: ["us-east-1", "us-west-2"]\n', '  regions: ["moon-1"]\n'), "log_archive.regions[0]"),
         (("    git:\n", "    gti:\n"), "agents.infra-optimizer.gti"),
     ],

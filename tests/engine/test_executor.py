@@ -92,15 +92,31 @@ def book(*steps: str) -> str:
 
 
 def run(endpoint: str, tmp_path: Path, text: str, **kw: Any) -> Any:
-    return start_run(settings(endpoint), agent_name="bot", runbook=parse_runbook(text), hours=1,
-                     out=tmp_path, echo=lambda _: None, **kw)
+    return start_run(
+        settings(endpoint),
+        agent_name="bot",
+        runbook=parse_runbook(text),
+        hours=1,
+        out=tmp_path,
+        echo=lambda _: None,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize(
     ("action", "read"),
-    [("iam:ListUsers", True), ("s3:GetObject", True), ("sts:AssumeRole", True), ("iam:CreateUser", False),
-     ("iam:UpdateAccessKey", False), ("sts:GetFederationToken", False), ("ec2:RunInstances", False),
-     ("secretsmanager:GetSecretValue", False), ("cloudtrail:LookupEvents", True), ("iam:TagRole", False)],
+    [
+        ("iam:ListUsers", True),
+        ("s3:GetObject", True),
+        ("sts:AssumeRole", True),
+        ("iam:CreateUser", False),
+        ("iam:UpdateAccessKey", False),
+        ("sts:GetFederationToken", False),
+        ("ec2:RunInstances", False),
+        ("secretsmanager:GetSecretValue", False),
+        ("cloudtrail:LookupEvents", True),
+        ("iam:TagRole", False),
+    ],
 )
 def test_guard_allows_reads_only(action: str, read: bool) -> None:
     service, op = action.split(":")
@@ -135,8 +151,9 @@ def test_on_error_stop_stops(aws_endpoint: str, tmp_path: Path) -> None:
 
 def test_approval_gate_exits_4_and_resume_applies_the_saved_plan(aws_endpoint: str, tmp_path: Path) -> None:
     CALLS.clear()
-    text = book("{step: test_count, id: first}", "{step: test_count, id: gated, approval: true}",
-                "{step: test_count, id: last}")
+    text = book(
+        "{step: test_count, id: first}", "{step: test_count, id: gated, approval: true}", "{step: test_count, id: last}"
+    )
     result = run(aws_endpoint, tmp_path, text)
     assert result.outcome.exit_code == ExitCode.AWAITING_APPROVAL
     assert result.outcome.awaiting == "gated"

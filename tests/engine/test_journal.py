@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import orjson
@@ -19,7 +20,7 @@ def make(tmp_path: Path, n: int = 4) -> Path:
 def test_each_entry_carries_the_previous_hash(tmp_path: Path) -> None:
     lines = [orjson.loads(x) for x in make(tmp_path).read_bytes().splitlines()]
     assert lines[0]["prev"] == "0" * 64
-    for before, after in zip(lines, lines[1:], strict=False):
+    for before, after in itertools.pairwise(lines):
         assert after["prev"] == before["hash"]
     assert verify_chain(tmp_path / "journal.jsonl") == []
 

@@ -20,17 +20,42 @@ def attack(world: World) -> None:
     assert world.attacker is not None
     a = world.attacker
     t = world.now - timedelta(minutes=95)
-    trust = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE_ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
-    ]}
-    a.call("iam", "CreateRole", when=t, RoleName=ROLE, Path="/", Description="Maintenance automation",
-           AssumeRolePolicyDocument=json.dumps(trust))
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    a.call(
+        "iam",
+        "CreateRole",
+        when=t,
+        RoleName=ROLE,
+        Path="/",
+        Description="Maintenance automation",
+        AssumeRolePolicyDocument=json.dumps(trust),
+    )
     world.created_by_attacker.append({"kind": "role", "name": ROLE, "arn": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"})
-    a.call("iam", "AttachRolePolicy", when=t + timedelta(seconds=41), RoleName=ROLE,
-           PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    a.call(
+        "iam",
+        "AttachRolePolicy",
+        when=t + timedelta(seconds=41),
+        RoleName=ROLE,
+        PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess",
+    )
     key = a.call("iam", "CreateAccessKey", when=t + timedelta(seconds=77), UserName=AGENT_USER)["AccessKey"]
-    world.created_by_attacker.append({"kind": "access_key", "name": key["AccessKeyId"], "user": AGENT_USER,
-                                      "arn": f"arn:aws:iam::{ACCOUNT}:user/{AGENT_USER}"})
+    world.created_by_attacker.append(
+        {
+            "kind": "access_key",
+            "name": key["AccessKeyId"],
+            "user": AGENT_USER,
+            "arn": f"arn:aws:iam::{ACCOUNT}:user/{AGENT_USER}",
+        }
+    )
 
 
 SCENARIO = Scenario(
