@@ -215,6 +215,15 @@ def _residual(world: World) -> list[str]:
                 left.append(f"iam user {item['name']}")
             except iam.exceptions.NoSuchEntityException:
                 continue
+        elif item["kind"] == "instances":
+            ec2 = world.client("ec2", item["region"])
+            ids = [i for i in item["ids"].split(",") if i]
+            found = ec2.describe_instances(InstanceIds=ids)["Reservations"] if ids else []
+            alive = [
+                i for r in found for i in r["Instances"] if i["State"]["Name"] not in ("terminated", "shutting-down")
+            ]
+            if alive:
+                left.append(f"{len(alive)} instances {item['name']} in {item['region']}")
         else:
             left.append(f"{item['kind']} {item['name']}")
     return left

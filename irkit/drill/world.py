@@ -35,6 +35,7 @@ ATTACKER_IP = "203.0.113.66"
 ATTACKER_UA = "aws-cli/2.15.30 md/Botocore#2.4.5 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8"
 OUTSIDE_ACCOUNT = "999999999999"
 HOME_REGION = "us-east-1"
+TRAIL = "org-trail"
 REGIONS = ("us-east-1", "us-west-2")
 
 _AGENT_POLICY = {
@@ -142,8 +143,28 @@ class World:
         )
         s3.create_bucket(Bucket="app-assets-prod")
         ec2 = self.client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-        self.app_sg = ec2.create_security_group(GroupName="app-web", Description="app", VpcId=vpc)["GroupId"]
+        self.vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+        self.app_sg = ec2.create_security_group(GroupName="app-web", Description="app", VpcId=self.vpc_id)["GroupId"]
+        s3.create_bucket(Bucket="vpc-flow-logs-prod")
+        self.flow_log_id = ec2.create_flow_logs(
+            ResourceIds=[self.vpc_id],
+            ResourceType="VPC",
+            TrafficType="ALL",
+            LogDestinationType="s3",
+            LogDestination="arn:aws:s3:::vpc-flow-logs-prod",
+        )["FlowLogIds"][0]
+        trail = self.client("cloudtrail")
+        trail.create_trail(Name=TRAIL, S3BucketName=ARCHIVE_BUCKET, IsMultiRegionTrail=True)
+        trail.start_logging(Name=TRAIL)
+        self.client("rds").create_db_instance(
+            DBInstanceIdentifier="orders-db",
+            Engine="postgres",
+            DBInstanceClass="db.t3.medium",
+            AllocatedStorage=20,
+            MasterUsername="orders",
+            MasterUserPassword="drill-db-password-not-real",
+            PubliclyAccessible=False,
+        )
 
     def background(self, *, hours: float, calls: int = 600) -> None:
         """The agent's normal day: mostly reads, a few routine writes, all from its usual place."""
