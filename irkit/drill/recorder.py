@@ -52,6 +52,59 @@ def to_cloudtrail(value: Any) -> Any:
     return value
 
 
+def _items(value: Any) -> Any:
+    """EC2's query API logs every list as ``{"items": [...]}``."""
+    if isinstance(value, Mapping):
+        return {k: _items(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {"items": [_items(v) for v in value]}
+    return value
+
+
+def ec2_shapes(operation: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> tuple[Any, Any]:
+    """CloudTrail's own shapes for EC2 calls (they differ from boto3's)."""
+    if operation == "RunInstances":
+        req: dict[str, Any] = {
+            "instancesSet": {
+                "items": [
+                    {
+                        "imageId": request.get("ImageId"),
+                        "minCount": request.get("MinCount"),
+                        "maxCount": request.get("MaxCount"),
+                    }
+                ]
+            },
+            "instanceType": request.get("InstanceType"),
+            "blockDeviceMapping": {},
+            "monitoring": {"enabled": False},
+            "disableApiTermination": False,
+        }
+        if "UserData" in request:
+            req["userData"] = "<sensitiveDataRemoved>"
+        instances = response.get("Instances", [])
+        resp = (
+            {
+                "reservationId": response.get("ReservationId"),
+                "ownerId": response.get("OwnerId"),
+                "instancesSet": {
+                    "items": [
+                        {
+                            "instanceId": i.get("InstanceId"),
+                            "imageId": i.get("ImageId"),
+                            "instanceType": i.get("InstanceType"),
+                            "placement": {"availabilityZone": i.get("Placement", {}).get("AvailabilityZone")},
+                        }
+                        for i in instances
+                    ]
+                },
+            }
+            if instances
+            else None
+        )
+        return req, resp
+    return _items(to_cloudtrail(dict(request))), (_items(to_cloudtrail(dict(response))) if response else None)
+
+
 @dataclass
 class Actor:
     """Somebody holding credentials: the agent, or the attacker with the agent's stolen key."""
@@ -134,6 +187,11 @@ class Actor:
                 "attributes": {"creationDate": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "mfaAuthenticated": "false"},
             }
         body = {k: v for k, v in (response or {}).items() if k != "ResponseMetadata"}
+        if service == "ec2":
+            req_out, resp_out = ec2_shapes(operation, request or {}, body)
+        else:
+            req_out = to_cloudtrail(dict(request)) if request else None
+            resp_out = to_cloudtrail(body) if body else None
         rec: dict[str, Any] = {
             "eventVersion": "1.09",
             "userIdentity": identity,
@@ -143,8 +201,8 @@ class Actor:
             "awsRegion": "us-east-1" if service in _GLOBAL else region,
             "sourceIPAddress": self.source_ip,
             "userAgent": self.user_agent,
-            "requestParameters": to_cloudtrail(dict(request)) if request else None,
-            "responseElements": to_cloudtrail(body) if body and not error else None,
+            "requestParameters": req_out or None,
+            "responseElements": resp_out if resp_out and not error else None,
             "requestID": str(uuid.uuid4()),
             "eventID": str(uuid.uuid4()),
             "readOnly": operation.startswith(("Describe", "Get", "List", "Head")),
