@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tabulate import tabulate
@@ -15,6 +16,17 @@ MAX_EVIDENCE_ROWS = 200
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
     cleaned = [[str(c).replace("|", "\\|").replace("\n", " ") for c in row] for row in rows]
     return tabulate(cleaned, headers=headers, tablefmt="github")
+
+
+def _mermaid(timeline: list[dict[str, str]]) -> list[str]:
+    """A mermaid timeline: renders as a picture on GitHub and GitLab, reads as text elsewhere."""
+    out = ["```mermaid", "timeline", "    title Incident timeline (UTC)"]
+    for row in timeline[:60]:
+        stamp = row["time"][11:19] or row["time"]
+        what = re.sub(r"[:#;]", " ", f"{row['who'].rsplit('/', 1)[-1]} {row['what']}")
+        out.append(f"    {stamp} : {what[:100]}")
+    out.append("```")
+    return out
 
 
 def render_markdown(report: Report) -> str:
@@ -123,6 +135,7 @@ def render_markdown(report: Report) -> str:
 
     lines += ["## Timeline", "", "Flagged events and irkit's own actions, in UTC.", ""]
     if report.timeline:
+        lines += [*_mermaid(report.timeline), ""]
         lines.append(
             _table(
                 [[t["time"], t["who"], t["what"], t.get("detail", "")] for t in report.timeline],
