@@ -8,8 +8,9 @@ contained alone, and the rest of that principal is left as it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from irkit.config import Principal
 
@@ -42,6 +43,33 @@ class Target:
     @property
     def arn(self) -> str:
         return self.principal.arn
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.principal
+        return {
+            "arn": p.arn,
+            "account": p.account,
+            "kind": p.kind,
+            "name": p.name,
+            "origin": self.origin,
+            "full": self.full,
+            "key_ids": sorted(self.key_ids),
+            "login_profile": self.login_profile,
+            "role_sessions": self.role_sessions,
+            "proof": list(self.proof),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Target:
+        return cls(
+            Principal(str(d["arn"]), str(d["account"]), str(d["kind"]), str(d["name"])),
+            origin=str(d.get("origin", "chain")),
+            full=bool(d.get("full", True)),
+            key_ids=frozenset(str(k) for k in d.get("key_ids", [])),
+            login_profile=bool(d.get("login_profile", False)),
+            role_sessions=bool(d.get("role_sessions", False)),
+            proof=tuple(str(e) for e in d.get("proof", [])),
+        )
 
     def merge(self, other: Target) -> Target:
         return replace(
