@@ -149,3 +149,41 @@ def test_max_actions_refuses_the_chain_when_exceeded(
     result = run(world, tmp_path / "cases", "detect", "revoke_chain", max_actions=3)
     assert _status(world.iam, "backdoor") == {attack["bkey"]: "Active"}
     assert any("max_actions=3" in g.reason for g in result.outcome.gaps)
+
+
+def test_floor_contain_chain_then_restore_brings_back_the_agent_only(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from irkit.cli import app
+    from irkit.containment.snapshot import comparable, take_snapshot
+
+    agent = world.settings.agent("infra-optimizer").principals
+    ignore = frozenset({"login_profile"})
+    before = {p.arn: comparable(take_snapshot(world.iam, p), ignore=ignore) for p in agent}
+    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain", "report")
+    out = CliRunner().invoke(app, ["restore", str(result.case.root), "--yes"])
+    assert out.exit_code == 3, out.output
+    after = {p.arn: comparable(take_snapshot(world.iam, p), ignore=ignore) for p in agent}
+    assert after == before
+    # what the stolen credentials created stays contained
+    assert _status(world.iam, "backdoor") == {attack["bkey"]: "Inactive"}
+    assert is_locked(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
+    assert "left contained" in out.output and "--include-chain" in out.output
+
+
+def test_restore_include_chain_reopens_chain_principals_exactly(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from irkit.cli import app
+    from irkit.containment.snapshot import comparable
+
+    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain")
+    out = CliRunner().invoke(app, ["restore", str(result.case.root), "--yes", "--include-chain"])
+    assert out.exit_code == 3, out.output  # console passwords (agent, ops-admin) are named gaps
+    assert _status(world.iam, "backdoor") == {attack["bkey"]: "Active"}
+    trust = policy_doc(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
+    assert trust == comparable(result.case.read_json("snapshots/role-ext-admin.json"))["trust_policy"]
