@@ -28,7 +28,10 @@ TRUST = {
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"},
     ],
 }
-READ_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+READ_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}],
+}
 
 
 @dataclass
@@ -71,7 +74,9 @@ def build_agent(iam: Any) -> list[str]:
     iam.put_user_policy(UserName=USER, PolicyName="bot-inline", PolicyDocument=json.dumps(READ_ONLY))
     iam.attach_user_policy(UserName=USER, PolicyArn=arn)
     serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="bot-mfa")["VirtualMFADevice"]["SerialNumber"]
-    iam.enable_mfa_device(UserName=USER, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+    iam.enable_mfa_device(
+        UserName=USER, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     return keys
 
 

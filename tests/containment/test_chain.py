@@ -18,7 +18,9 @@ from tests.containment.conftest import ACCOUNT, OUTSIDE, USER_ARN, World, run, s
 
 EXT_TRUST = {
     "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, "Action": "sts:AssumeRole"}],
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, "Action": "sts:AssumeRole"}
+    ],
 }
 
 
@@ -29,8 +31,13 @@ def link(kind: str, identifier: str, parent: str, name: str | None = None, **ext
         "name": name,
         "parent": parent,
         "event_id": f"evt-{kind}-{identifier[-6:]}",
-        "event_name": {"user": "CreateUser", "access_key": "CreateAccessKey", "role": "CreateRole",
-                       "session": "AssumeRole", "login_profile": "CreateLoginProfile"}[kind],
+        "event_name": {
+            "user": "CreateUser",
+            "access_key": "CreateAccessKey",
+            "role": "CreateRole",
+            "session": "AssumeRole",
+            "login_profile": "CreateLoginProfile",
+        }[kind],
         "event_time": "2026-11-25T20:00:00Z",
         "external_accounts": extra.get("external_accounts", []),
     }
@@ -69,8 +76,15 @@ def attack(world: World) -> dict[str, Any]:
         link("user", f"arn:aws:iam::{ACCOUNT}:user/backdoor2", bkey, "backdoor2"),
         link("access_key", b2key, bkey, "backdoor2"),
     ]
-    return {"first": first, "second": second, "legit": legit, "stolen": stolen, "bkey": bkey, "b2key": b2key,
-            "bystander_key": bystander_key}
+    return {
+        "first": first,
+        "second": second,
+        "legit": legit,
+        "stolen": stolen,
+        "bkey": bkey,
+        "b2key": b2key,
+        "bystander_key": bystander_key,
+    }
 
 
 @pytest.fixture
@@ -82,8 +96,12 @@ def fake_detect(monkeypatch: pytest.MonkeyPatch, attack: dict[str, Any]) -> list
         return Plan(self.step_id, notes=("fake detection",))
 
     def apply(self: Detect, ctx: RunContext, plan: Plan) -> StepResult:
-        ctx.case.write_json("findings.json", {"events": 7, "files": 1, "findings": [], "chain": attack["first"]})
-        return StepResult("fake", {"events": 7, "files": 1, "findings": 0, "chain": attack["first"], "rule_ids": []})
+        ctx.case.write_json(
+            "findings.json", {"events": 7, "files": 1, "findings": [], "chain": attack["first"]}
+        )
+        return StepResult(
+            "fake", {"events": 7, "files": 1, "findings": 0, "chain": attack["first"], "rule_ids": []}
+        )
 
     def analyzer(paths: Sequence[Path], principals: Sequence[str]) -> list[Any]:
         calls.append(list(principals))

@@ -21,7 +21,9 @@ def state(world: World) -> dict[str, dict[str, Any]]:
 
 def same(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> bool:
     ignore = frozenset({"login_profile"})
-    return {k: comparable(v, ignore=ignore) for k, v in a.items()} == {k: comparable(v, ignore=ignore) for k, v in b.items()}
+    return {k: comparable(v, ignore=ignore) for k, v in a.items()} == {
+        k: comparable(v, ignore=ignore) for k, v in b.items()
+    }
 
 
 def test_restore_returns_the_agent_to_its_snapshot_exactly(world: World, tmp_path: Path) -> None:
@@ -61,5 +63,7 @@ def test_restore_without_approval_waits_and_changes_nothing(world: World, tmp_pa
 def test_restore_keeps_a_key_that_was_inactive_before_inactive(world: World, tmp_path: Path) -> None:
     result = run(world, tmp_path / "cases", "revoke")
     runner.invoke(app, ["restore", str(result.case.root), "--yes"])
-    status = {k["AccessKeyId"]: k["Status"] for k in world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]}
+    status = {
+        k["AccessKeyId"]: k["Status"] for k in world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+    }
     assert status == {world.key_ids[0]: "Active", world.key_ids[1]: "Inactive"}

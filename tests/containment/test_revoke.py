@@ -23,8 +23,14 @@ def test_contains_agent_user_and_role_and_verifies(world: World, tmp_path: Path)
     rows = out["contained"]
     assert rows and all(r["verified"] for r in rows)
     assert {r["principal"] for r in rows} == {ROLE_ARN, USER_ARN}
-    assert {r["action"] for r in rows} >= {"deactivate-access-key", "deny-user-sessions", "delete-login-profile",
-                                            "revoke-role-sessions", "lock-trust-policy", "tag-principal"}
+    assert {r["action"] for r in rows} >= {
+        "deactivate-access-key",
+        "deny-user-sessions",
+        "delete-login-profile",
+        "revoke-role-sessions",
+        "lock-trust-policy",
+        "tag-principal",
+    }
     assert out["time_to_contain_seconds"] >= 0
     assert out["facts"][USER_ARN]["mfa_devices"]
     assert out["facts"][ROLE_ARN]["instance_profiles"]
@@ -44,6 +50,14 @@ def test_snapshot_is_written_before_the_first_change(world: World, tmp_path: Pat
     assert not is_locked(role["trust_policy"])
     assert role["instance_profiles"]
     entries = result.case.journal.entries()
-    first_snap = next(i for i, e in enumerate(entries) if e["kind"] == "snapshot.saved" and e["data"]["principal"] == USER_ARN)
-    first_act = next(i for i, e in enumerate(entries) if e["kind"] == "action.start" and e["data"]["action"]["target"] == USER_ARN)
+    first_snap = next(
+        i
+        for i, e in enumerate(entries)
+        if e["kind"] == "snapshot.saved" and e["data"]["principal"] == USER_ARN
+    )
+    first_act = next(
+        i
+        for i, e in enumerate(entries)
+        if e["kind"] == "action.start" and e["data"]["action"]["target"] == USER_ARN
+    )
     assert first_snap < first_act
