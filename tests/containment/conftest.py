@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,9 @@ import pytest
 from irkit.config import Settings, load_config
 from irkit.engine.run import RunResult, start_run
 from irkit.engine.runbook import parse_runbook
+from irkit.steps import revoke_chain
+from irkit.steps.base import Plan, RunContext, StepResult
+from irkit.steps.detect import Detect
 
 ACCOUNT = "123456789012"  # moto's default account
 OUTSIDE = "999988887777"
@@ -117,3 +120,104 @@ def step_output(result: RunResult, step_id: str) -> dict[str, Any]:
         if entry["kind"] == "step.done" and entry["step"] == step_id:
             return dict(entry["data"]["output"])
     raise AssertionError(f"no step.done for {step_id}")
+
+
+EXT_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+def link(kind: str, identifier: str, parent: str, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "identifier": identifier,
+        "name": name,
+        "parent": parent,
+        "event_id": f"evt-{kind}-{identifier[-6:]}",
+        "event_name": {
+            "user": "CreateUser",
+            "access_key": "CreateAccessKey",
+            "role": "CreateRole",
+            "session": "AssumeRole",
+            "login_profile": "CreateLoginProfile",
+        }[kind],
+        "event_time": "2026-11-25T20:00:00Z",
+        "external_accounts": extra.get("external_accounts", []),
+    }
+
+
+@pytest.fixture
+def attack(world: World) -> dict[str, Any]:
+    """What the stolen agent credentials did: a backdoor user with a key, a role trusting an outside
+    account, a key and a console password for an existing admin, and (seen only on re-analysis) a
+    second user created with the backdoor user's key."""
+    iam = world.iam
+    iam.create_user(UserName="backdoor")
+    bkey = iam.create_access_key(UserName="backdoor")["AccessKey"]["AccessKeyId"]
+    iam.create_role(RoleName="ext-admin", AssumeRolePolicyDocument=json.dumps(EXT_TRUST))
+    iam.create_user(UserName="ops-admin")
+    legit = iam.create_access_key(UserName="ops-admin")["AccessKey"]["AccessKeyId"]
+    stolen = iam.create_access_key(UserName="ops-admin")["AccessKey"]["AccessKeyId"]
+    iam.create_login_profile(UserName="ops-admin", Password="Another-Pa55word!")
+    iam.create_user(UserName="backdoor2")
+    b2key = iam.create_access_key(UserName="backdoor2")["AccessKey"]["AccessKeyId"]
+    iam.create_user(UserName="bystander")
+    bystander_key = iam.create_access_key(UserName="bystander")["AccessKey"]["AccessKeyId"]
+    agent_key = world.key_ids[0]
+    ext_arn = f"arn:aws:iam::{ACCOUNT}:role/ext-admin"
+    first = [
+        link("user", f"arn:aws:iam::{ACCOUNT}:user/backdoor", USER_ARN, "backdoor"),
+        link("access_key", bkey, USER_ARN, "backdoor"),
+        link("role", ext_arn, agent_key, "ext-admin", external_accounts=[OUTSIDE]),
+        link("session", f"arn:aws:sts::{ACCOUNT}:assumed-role/ext-admin/x", USER_ARN, "ext-admin"),
+        link("access_key", stolen, f"arn:aws:sts::{ACCOUNT}:assumed-role/ext-admin/x", None),
+        link("login_profile", f"arn:aws:iam::{ACCOUNT}:user/ops-admin", USER_ARN, "ops-admin"),
+        # Not descended from the agent: must be refused, whatever the detector says.
+        link("access_key", bystander_key, "arn:aws:iam::123456789012:user/someone-else", "bystander"),
+    ]
+    second = [
+        link("user", f"arn:aws:iam::{ACCOUNT}:user/backdoor2", bkey, "backdoor2"),
+        link("access_key", b2key, bkey, "backdoor2"),
+    ]
+    return {
+        "first": first,
+        "second": second,
+        "legit": legit,
+        "stolen": stolen,
+        "bkey": bkey,
+        "b2key": b2key,
+        "bystander_key": bystander_key,
+    }
+
+
+@pytest.fixture
+def fake_detect(monkeypatch: pytest.MonkeyPatch, attack: dict[str, Any]) -> list[Sequence[str]]:
+    """Detection stands in: the first chain from `detect`, the rest from re-analysis."""
+    calls: list[Sequence[str]] = []
+
+    def plan(self: Detect, ctx: RunContext) -> Plan:
+        return Plan(self.step_id, notes=("fake detection",))
+
+    def apply(self: Detect, ctx: RunContext, plan: Plan) -> StepResult:
+        ctx.case.write_json(
+            "findings.json", {"events": 7, "files": 1, "findings": [], "chain": attack["first"]}
+        )
+        return StepResult(
+            "fake", {"events": 7, "files": 1, "findings": 0, "chain": attack["first"], "rule_ids": []}
+        )
+
+    def analyzer(paths: Sequence[Path], principals: Sequence[str]) -> list[Any]:
+        calls.append(list(principals))
+        return attack["first"] + (attack["second"] if attack["bkey"] in principals else [])
+
+    monkeypatch.setattr(Detect, "plan", plan)
+    monkeypatch.setattr(Detect, "apply", apply)
+    monkeypatch.setattr(revoke_chain, "ANALYZER", analyzer)
+    return calls
+
+
+def key_status(iam: Any, user: str) -> dict[str, str]:
+    return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
