@@ -103,6 +103,7 @@ def runbook(*steps: str | dict[str, Any]) -> Any:
 
 def run(world: World, out: Path, *steps: str | dict[str, Any], **kwargs: Any) -> RunResult:
     kwargs.setdefault("assume_yes", True)
+    kwargs.setdefault("echo", lambda _line: None)
     return start_run(
         world.settings,
         agent_name="infra-optimizer",
@@ -110,7 +111,6 @@ def run(world: World, out: Path, *steps: str | dict[str, Any], **kwargs: Any) ->
         hours=1,
         out=out,
         config_file=world.config,
-        echo=lambda _line: None,
         **kwargs,
     )
 
