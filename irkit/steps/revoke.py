@@ -33,7 +33,7 @@ from irkit.containment.actions import (
     deny_older_sessions,
     plan_target,
 )
-from irkit.containment.runner import DEFAULT_WORKERS, contain
+from irkit.containment.runner import DEFAULT_WORKERS, bounded_map, contain
 from irkit.containment.snapshot import SNAPSHOT_PERMISSIONS, take_snapshot
 from irkit.containment.targets import Refused, Target
 from irkit.errors import AwsCallError
@@ -63,25 +63,37 @@ def max_actions(ctx: RunContext, opts: Any) -> int:
 
 
 def plan_targets(
-    ctx: RunContext, step_id: str, targets: Sequence[Target], *, lock_trust: bool
+    ctx: RunContext,
+    step_id: str,
+    targets: Sequence[Target],
+    *,
+    lock_trust: bool,
+    workers: int = DEFAULT_WORKERS,
 ) -> tuple[list[TargetPlan], list[Gap], list[str]]:
-    """Plan every target (reads only); refusals and failed reads become gaps and notes."""
+    """Plan every target (reads only, in parallel); refusals and failed reads become gaps and notes."""
     iam = ctx.aws.client("iam")
+
+    def one(target: Target) -> TargetPlan | Gap:
+        try:
+            return plan_target(iam, target, case_id=ctx.case.case_id, lock_trust=lock_trust)
+        except Refused as exc:
+            return Gap(exc.arn, f"refused: {exc.reason}")
+        except AwsCallError as exc:
+            return Gap(
+                f"{exc.action} on {exc.resource}", f"{exc.code}: cannot plan containment of {target.arn}"
+            )
+
     plans: list[TargetPlan] = []
     gaps: list[Gap] = []
     notes: list[str] = []
-    for target in targets:
-        try:
-            plans.append(plan_target(iam, target, case_id=ctx.case.case_id, lock_trust=lock_trust))
-        except Refused as exc:
-            notes.append(f"refused {exc.arn}: {exc.reason}")
-            gaps.append(Gap(exc.arn, f"refused: {exc.reason}"))
-        except AwsCallError as exc:
-            gaps.append(
-                Gap(f"{exc.action} on {exc.resource}", f"{exc.code}: cannot plan containment of {target.arn}")
-            )
-    for tp in plans:
-        notes.extend(fact_notes(tp.target.arn, tp.facts))
+    for outcome in bounded_map(one, list(targets), workers=workers):
+        if isinstance(outcome, Gap):
+            gaps.append(outcome)
+            if outcome.reason.startswith("refused: "):
+                notes.append(f"refused {outcome.path}: {outcome.reason.removeprefix('refused: ')}")
+        else:
+            plans.append(outcome)
+            notes.extend(fact_notes(outcome.target.arn, outcome.facts))
     return plans, gaps, notes
 
 
@@ -141,7 +153,11 @@ class Revoke(Step):
 
     def plan(self, ctx: RunContext) -> Plan:
         plans, gaps, notes = plan_targets(
-            ctx, self.step_id, self.targets(ctx), lock_trust=bool(self.opts["lock_trust"])
+            ctx,
+            self.step_id,
+            self.targets(ctx),
+            lock_trust=bool(self.opts["lock_trust"]),
+            workers=int(self.opts["workers"]),
         )
         actions = [a for tp in plans for a in tp.actions]
         cap = max_actions(ctx, self.opts)

@@ -113,7 +113,11 @@ class RevokeChain(Step):
         res = self._resolver(ctx, gaps).resolve(links)
         targets = merge_targets(res.targets)
         plans, plan_gaps, notes = plan_targets(
-            ctx, self.step_id, targets, lock_trust=bool(self.opts["lock_trust"])
+            ctx,
+            self.step_id,
+            targets,
+            lock_trust=bool(self.opts["lock_trust"]),
+            workers=int(self.opts["workers"]),
         )
         gaps.extend(plan_gaps)
         gaps.extend(Gap(link.identifier, why) for link, why in res.refused)
@@ -174,7 +178,11 @@ class RevokeChain(Step):
             notes.extend(_external_notes(res))
             new = [t for t in merge_targets(res.targets) if t.arn not in done_full]
             plans, plan_gaps, more_notes = plan_targets(
-                ctx, self.step_id, new, lock_trust=bool(self.opts["lock_trust"])
+                ctx,
+                self.step_id,
+                new,
+                lock_trust=bool(self.opts["lock_trust"]),
+                workers=int(self.opts["workers"]),
             )
             gaps.extend(plan_gaps)
             notes.extend(more_notes)
