@@ -101,3 +101,41 @@ def test_restore_include_chain_reopens_chain_principals_exactly(
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Active"}
     trust = policy_doc(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
     assert trust == comparable(result.case.read_json("snapshots/role-ext-admin.json"))["trust_policy"]
+
+
+def test_floor_through_the_cli_with_the_shipped_runbook(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from irkit.cli import app
+
+    out = tmp_path / "cases"
+    res = CliRunner().invoke(
+        app,
+        [
+            "contain",
+            "infra-optimizer",
+            "--config",
+            str(world.config),
+            "--hours",
+            "4",
+            "--yes",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 3, res.output  # gaps: no log archive configured, one refused chain link
+    iam = world.iam
+    assert set(key_status(iam, "agent-infra-bot").values()) == {"Inactive"}
+    assert key_status(iam, "backdoor") == {attack["bkey"]: "Inactive"}
+    assert USER_POLICY in iam.list_user_policies(UserName="backdoor")["PolicyNames"]
+    assert not trusted_principals(
+        policy_doc(iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
+    )
+    (case_dir,) = list(out.iterdir())
+    report = (case_dir / "report.md").read_text()
+    assert "## Credential chain" in report
+    restored = CliRunner().invoke(app, ["restore", str(case_dir), "--yes"])
+    assert restored.exit_code == 3, restored.output
+    assert sorted(key_status(iam, "agent-infra-bot").values()) == ["Active", "Inactive"]
