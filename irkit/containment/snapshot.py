@@ -21,7 +21,7 @@ from irkit.errors import AwsCallError
 CASE_TAG = "irkit:case"
 
 # Fields that change by the mere act of reading, or that restore cannot bring back by design.
-VOLATILE = frozenset({"taken_at", "origin", "case_id"})
+VOLATILE = frozenset({"taken_at", "origin", "case_id", "proof"})
 
 SNAPSHOT_PERMISSIONS = (
     "iam:GetUser",
