@@ -18,10 +18,12 @@ contained in parallel (bounded), every change is re-read to verify it, and the s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from irkit.aws.session import aws_call
 from irkit.config import Principal
 from irkit.containment.actions import (
     MUTATING_PERMISSIONS,
@@ -49,6 +51,8 @@ __all__ = [
     "snapshot_principal",
 ]
 
+_SESSION = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/")
+
 CONTAIN_PERMISSIONS = tuple(dict.fromkeys(SNAPSHOT_PERMISSIONS + MUTATING_PERMISSIONS))
 
 
@@ -72,9 +76,12 @@ def plan_targets(
 ) -> tuple[list[TargetPlan], list[Gap], list[str]]:
     """Plan every target (reads only, in parallel); refusals and failed reads become gaps and notes."""
     iam = ctx.aws.client("iam")
+    me = caller_arn(ctx)
 
     def one(target: Target) -> TargetPlan | Gap:
         try:
+            if me and is_self(target.principal, me):
+                raise Refused(target.arn, f"irkit runs as {me}: containing it would stop containment halfway")
             return plan_target(iam, target, case_id=ctx.case.case_id, lock_trust=lock_trust)
         except Refused as exc:
             return Gap(exc.arn, f"refused: {exc.reason}")
@@ -85,7 +92,9 @@ def plan_targets(
 
     plans: list[TargetPlan] = []
     gaps: list[Gap] = []
-    notes: list[str] = []
+    notes: list[str] = (
+        [] if me else ["could not tell which principal irkit runs as (sts:GetCallerIdentity failed)"]
+    )
     for outcome in bounded_map(one, list(targets), workers=workers):
         if isinstance(outcome, Gap):
             gaps.append(outcome)
@@ -95,6 +104,23 @@ def plan_targets(
             plans.append(outcome)
             notes.extend(fact_notes(outcome.target.arn, outcome.facts))
     return plans, gaps, notes
+
+
+def caller_arn(ctx: RunContext) -> str:
+    """Who irkit runs as (``sts:GetCallerIdentity`` needs no permission); '' when unknown."""
+    sts = ctx.aws.client("sts")
+    try:
+        return str(aws_call("sts:GetCallerIdentity", "caller", sts.get_caller_identity)["Arn"])
+    except AwsCallError:
+        return ""
+
+
+def is_self(p: Principal, caller: str) -> bool:
+    """Is ``caller`` (a user ARN or an assumed-role session ARN) the principal ``p``?"""
+    if caller == p.arn:
+        return True
+    m = _SESSION.match(caller)
+    return bool(m and p.kind == "role" and m.group(1) == p.account and m.group(2) == p.name)
 
 
 def fact_notes(arn: str, facts: dict[str, Any]) -> list[str]:

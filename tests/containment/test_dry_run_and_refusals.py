@@ -208,3 +208,15 @@ def test_bounded_map_runs_in_parallel_within_its_bound() -> None:
 
     assert bounded_map(work, list(range(20)), workers=8) == list(range(20))
     assert 1 < peak[0] <= 8
+
+
+def test_irkit_never_contains_the_principal_it_runs_as(world: World, tmp_path: Path) -> None:
+    from irkit.aws.session import StaticCredentials
+
+    world.iam.delete_access_key(UserName="agent-infra-bot", AccessKeyId=world.key_ids[1])  # two keys at most
+    key = world.iam.create_access_key(UserName="agent-infra-bot")["AccessKey"]
+    creds = StaticCredentials(key["AccessKeyId"], key["SecretAccessKey"])
+    result = run(world, tmp_path / "cases", "revoke", credentials=creds)
+    assert any(g.path == USER_ARN and "irkit runs as" in g.reason for g in result.outcome.gaps)
+    assert key_status(world.iam, "agent-infra-bot")[key["AccessKeyId"]] == "Active"
+    assert ROLE_ARN in {r["principal"] for r in step_output(result, "revoke")["contained"]}

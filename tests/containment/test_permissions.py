@@ -80,8 +80,9 @@ def test_contain_and_chain_need_nothing_beyond_the_generated_policy(
     # the only gap is the link that does not lead back to the agent
     assert reasons == [r for r in reasons if attack["bystander_key"] in r]
     for step_id in ("revoke", "revoke_chain"):
-        rows = step_output(result, step_id)["contained"]
-        assert rows and all(r["verified"] for r in rows)
+        out = step_output(result, step_id)
+        assert out["contained"] and all(r["verified"] for r in out["contained"])
+        assert not [n for n in out["notes"] if "GetCallerIdentity" in n]
     # the unauthenticated fallback was never used: the restore must work under the same policy
     iam_auth(True)
     try:
