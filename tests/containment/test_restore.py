@@ -68,3 +68,20 @@ def test_restore_keeps_a_key_that_was_inactive_before_inactive(world: World, tmp
         k["AccessKeyId"]: k["Status"] for k in world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
     }
     assert status == {world.key_ids[0]: "Active", world.key_ids[1]: "Inactive"}
+
+
+def test_restore_json_reports_the_plan_on_stdout(world: World, tmp_path: Path) -> None:
+    import json
+
+    result = run(world, tmp_path / "cases", "revoke")
+    out = runner.invoke(app, ["restore", str(result.case.root), "--dry-run", "--json"])
+    doc = json.loads(out.stdout)
+    assert doc["dry_run"] is True and doc["exit_code"] == 3
+    kinds = {a["kind"] for a in doc["plan"]["actions"]}
+    assert {
+        "set-access-key-status",
+        "delete-inline-policy",
+        "restore-trust-policy",
+        "untag-principal",
+    } <= kinds
+    assert any("password" in g["reason"] for g in doc["plan"]["gaps"])
