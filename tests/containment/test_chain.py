@@ -139,3 +139,18 @@ def test_floor_through_the_cli_with_the_shipped_runbook(
     restored = CliRunner().invoke(app, ["restore", str(case_dir), "--yes"])
     assert restored.exit_code == 3, restored.output
     assert sorted(key_status(iam, "agent-infra-bot").values()) == ["Active", "Inactive"]
+
+
+def test_an_approval_gated_chain_step_applies_the_approved_plan_on_resume(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    from irkit.engine.run import resume_run
+
+    gated = {"step": "revoke_chain", "approval": True}
+    first = run(world, tmp_path / "cases", "revoke", "detect", gated, assume_yes=False)
+    assert first.outcome.awaiting == "revoke_chain"
+    assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Active"}  # nothing before approval
+    resumed = resume_run(first.case.root, approvals=["revoke_chain"], echo=lambda _l: None)
+    assert resumed.outcome.awaiting is None
+    assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Inactive"}
+    assert is_locked(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
