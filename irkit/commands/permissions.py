@@ -1,9 +1,38 @@
-"""`irkit permissions`: not wired yet."""
+"""`irkit permissions [RUNBOOK]`: the least-privilege IAM policy for the responder (or log-reader) role."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from irkit.commands._common import echo
+from irkit.config import load_config
+from irkit.containment.permissions import archive_policy, responder_policy
+from irkit.engine.run import resolve_runbook
+
+DEFAULT_RUNBOOK = "agent-compromise"
+
+
+def permissions(
+    runbook: Annotated[str, typer.Argument(help="a shipped runbook name or a YAML file")] = DEFAULT_RUNBOOK,
+    role: Annotated[
+        str, typer.Option("--role", help="responder (contain, restore) or log-reader")
+    ] = "responder",
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="irkit.yaml: scope S3 to the archive bucket")
+    ] = None,
+) -> None:
+    """Print the IAM policy JSON the runbook's steps need, from their declared permissions."""
+    if role not in ("responder", "log-reader"):
+        raise typer.BadParameter("expected responder or log-reader", param_hint="--role")
+    book = resolve_runbook(runbook)
+    archive = load_config(config).log_archive if config is not None else None
+    policy = responder_policy(book, archive) if role == "responder" else archive_policy(book, archive)
+    echo(json.dumps(policy, indent=2))
 
 
 def register(app: typer.Typer) -> None:
-    """Placeholder until the command lands; registers nothing."""
+    app.command("permissions")(permissions)

@@ -1,0 +1,12 @@
+"""Containment: who may be touched, what their configuration was, what irkit changes and how it undoes it.
+
+- :mod:`~irkit.containment.targets`: the principals a step may touch (inventory or credential chain)
+- :mod:`~irkit.containment.snapshot`: a principal's full configuration, read before any change
+- :mod:`~irkit.containment.actions`: planning, executing and verifying containment actions
+- :mod:`~irkit.containment.runner`: parallel containment across principals, journaled and verified
+- :mod:`~irkit.containment.chain`: the credential chain (what the agent's credentials created)
+- :mod:`~irkit.containment.restore`: back to the snapshots
+- :mod:`~irkit.containment.permissions`: the least-privilege policies the steps need
+"""
+
+from __future__ import annotations
