@@ -74,7 +74,7 @@ def test_the_guard_stops_containment_that_tries_to_run_in_a_dry_run(world: World
         "2026-11-25T00:00:00+00:00",
         "2026-11-25T01:00:00+00:00",
     )
-    case = Case.create(tmp_path, meta, config_file=None, runbook_text="")
+    case = Case.create(tmp_path, meta, config_text="", runbook_text="")
     ctx = RunContext(
         settings=world.settings,
         agent=world.settings.agent("infra-optimizer"),
