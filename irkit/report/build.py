@@ -59,6 +59,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     )
     start_ts = next((e["ts"] for e in entries if e["kind"] == "run.start"), None)
     seen_gaps: set[tuple[str, str]] = set()
+    chain_from_containment: list[dict[str, Any]] = []
     for entry in entries:
         data = entry["data"]
         if entry["kind"] == "step.done":
@@ -76,6 +77,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                 report.containment.extend(output.get("contained", []))
                 if data.get("type") == "revoke" and start_ts and report.time_to_contain is None:
                     report.time_to_contain = _seconds_between(start_ts, entry["ts"])
+            if data.get("type") == "revoke_chain" and output.get("chain"):
+                chain_from_containment = list(output["chain"])
             if data.get("type") == "verify":
                 report.integrity = output
             for gap in data.get("gaps", []):
@@ -119,7 +122,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         findings_doc.get("findings", []),
         key=lambda f: (SEVERITY_ORDER.get(f.get("severity", "low"), 9), f.get("first_seen", "")),
     )
-    report.chain = findings_doc.get("chain", [])
+    # The containment step's view of the chain is the fuller one: every round, and what was done.
+    report.chain = chain_from_containment or findings_doc.get("chain", [])
     for f in report.findings:
         report.timeline.append(
             {

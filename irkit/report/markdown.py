@@ -125,10 +125,11 @@ def render_markdown(report: Report) -> str:
                         c.get("event_name"),
                         c.get("event_id"),
                         c.get("event_time"),
+                        (c.get("status", "") + (f": {c['reason']}" if c.get("reason") else "")) or "found",
                     ]
                     for c in report.chain
                 ],
-                ["kind", "credential", "created by", "event", "event id", "time"],
+                ["kind", "credential", "created by", "event", "event id", "time", "containment"],
             )
         )
         lines.append("")
