@@ -34,6 +34,7 @@ AGENT_UA = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux lang/python#3.11.7 i
 ATTACKER_IP = "203.0.113.66"
 ATTACKER_UA = "aws-cli/2.15.30 md/Botocore#2.4.5 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8"
 OUTSIDE_ACCOUNT = "999999999999"
+LOG_READER_ROLE = "irkit-log-reader"
 HOME_REGION = "us-east-1"
 TRAIL = "org-trail"
 REGIONS = ("us-east-1", "us-west-2")
@@ -131,6 +132,21 @@ class World:
             identity_type="AssumedRole",
             session_token=creds["SessionToken"],
             issuer_arn=self.role_arn,
+        )
+        # The log archive is read through a dedicated reader role, as in a real log-archive account.
+        iam.create_role(RoleName=LOG_READER_ROLE, AssumeRolePolicyDocument=json.dumps(trust))
+        reader_policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion"],
+                    "Resource": [f"arn:aws:s3:::{ARCHIVE_BUCKET}", f"arn:aws:s3:::{ARCHIVE_BUCKET}/*"],
+                }
+            ],
+        }
+        iam.put_role_policy(
+            RoleName=LOG_READER_ROLE, PolicyName="read-archive", PolicyDocument=json.dumps(reader_policy)
         )
         s3 = self.client("s3")
         s3.create_bucket(Bucket=ARCHIVE_BUCKET, ObjectLockEnabledForBucket=True)
@@ -260,6 +276,7 @@ aws:
 log_archive:
   bucket: {ARCHIVE_BUCKET}
   organization_id: {ORG_ID}
+  role_arn: arn:aws:iam::{ACCOUNT}:role/{LOG_READER_ROLE}
   accounts: ["{ACCOUNT}"]
   regions: [{", ".join(REGIONS)}]
 agents:
