@@ -25,7 +25,9 @@ BOTO_UA = (
     "Boto3/1.34.120 md/Botocore#1.34.120 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 "
     "md/pyimpl#CPython cfg/retry-mode#adaptive Botocore/1.34.120"
 )
-CLI_UA = "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8 command/iam"
+CLI_UA = (
+    "aws-cli/2.15.30 md/awscrt#0.19.19 ua/2.0 os/linux#6.5.0 md/arch#x86_64 lang/python#3.11.8 command/iam"
+)
 _NS = uuid.UUID("6f1f2c1e-3f7c-4b6e-9a51-7d0c1a2b3c4d")
 
 

@@ -55,7 +55,8 @@ class Finding:
     first_seen: datetime
     detail: str = ""
     attribution: str = ""
-    """How the events were tied to the agent (``userIdentity.arn``, ``session of role …``, ``key created by …``)."""
+    """How the events were tied to the agent (``userIdentity.arn``, ``session of role …``,
+    ``access key … created by …``)."""
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
     def to_contract(self) -> dict[str, Any]:

@@ -21,7 +21,9 @@ def _match(event: Event) -> bool:
 
 
 def _describe(event: Event) -> str:
-    return f"{event.event_name} {req(event, 'configurationRecorderName', 'deliveryChannelName') or ''}".strip()
+    return (
+        f"{event.event_name} {req(event, 'configurationRecorderName', 'deliveryChannelName') or ''}".strip()
+    )
 
 
 RULE = Rule(
@@ -37,9 +39,17 @@ RULE = Rule(
     events=_NAMES,
     tactic="defense-evasion",
     positive=(
-        record("StopConfigurationRecorder", "config.amazonaws.com", request={"configurationRecorderName": "default"}),
+        record(
+            "StopConfigurationRecorder",
+            "config.amazonaws.com",
+            request={"configurationRecorderName": "default"},
+        ),
     ),
     negative=(
-        record("StartConfigurationRecorder", "config.amazonaws.com", request={"configurationRecorderName": "default"}),
+        record(
+            "StartConfigurationRecorder",
+            "config.amazonaws.com",
+            request={"configurationRecorderName": "default"},
+        ),
     ),
 )

@@ -16,11 +16,14 @@ from irkit.detect.rules._util import req
 
 
 def _match(event: Event) -> bool:
-    return event.event_name == "ModifyImageAttribute" and bool(ec2_added_principals(event, "launchPermission"))
+    return event.event_name == "ModifyImageAttribute" and bool(
+        ec2_added_principals(event, "launchPermission")
+    )
 
 
 def _describe(event: Event) -> str:
-    return f"AMI {req(event, 'imageId')} shared with {', '.join(ec2_added_principals(event, 'launchPermission'))}"
+    added = ", ".join(ec2_added_principals(event, "launchPermission"))
+    return f"AMI {req(event, 'imageId')} shared with {added}"
 
 
 RULE = Rule(

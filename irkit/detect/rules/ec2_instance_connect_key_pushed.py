@@ -46,9 +46,5 @@ RULE = Rule(
             response={"requestId": "x", "success": True},
         ),
     ),
-    negative=(
-        record(
-            "DescribeInstanceConnectEndpoints", "ec2.amazonaws.com", request={}, read_only=True
-        ),
-    ),
+    negative=(record("DescribeInstanceConnectEndpoints", "ec2.amazonaws.com", request={}, read_only=True),),
 )

@@ -20,14 +20,15 @@ def _match(event: Event) -> bool:
         return False
     if truthy(req(event, "egress")) or str(req(event, "ruleAction") or "").lower() != "allow":
         return False
-    return req(event, "cidrBlock") == "0.0.0.0/0" or req(event, "ipv6CidrBlock") == "::/0"
+    return bool(req(event, "cidrBlock") == "0.0.0.0/0" or req(event, "ipv6CidrBlock") == "::/0")
 
 
 def _describe(event: Event) -> str:
     ports = req(event, "portRange") or {}
+    cidr = req(event, "cidrBlock") or req(event, "ipv6CidrBlock")
     return (
         f"{req(event, 'networkAclId')} rule {req(event, 'ruleNumber')} allows "
-        f"{req(event, 'cidrBlock') or req(event, 'ipv6CidrBlock')} protocol {req(event, 'aclProtocol')} {ports}"
+        f"{cidr} protocol {req(event, 'aclProtocol')} {ports}"
     )
 
 

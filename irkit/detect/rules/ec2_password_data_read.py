@@ -34,9 +34,19 @@ RULE = Rule(
     events=("GetPasswordData",),
     tactic="credential-access",
     positive=(
-        record("GetPasswordData", "ec2.amazonaws.com", request={"instanceId": "i-0abcdef1234567890"}, read_only=True),
+        record(
+            "GetPasswordData",
+            "ec2.amazonaws.com",
+            request={"instanceId": "i-0abcdef1234567890"},
+            read_only=True,
+        ),
     ),
     negative=(
-        record("GetConsoleOutput", "ec2.amazonaws.com", request={"instanceId": "i-0abcdef1234567890"}, read_only=True),
+        record(
+            "GetConsoleOutput",
+            "ec2.amazonaws.com",
+            request={"instanceId": "i-0abcdef1234567890"},
+            read_only=True,
+        ),
     ),
 )

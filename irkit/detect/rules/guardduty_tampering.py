@@ -54,7 +54,11 @@ RULE = Rule(
     events=(*_ALWAYS, "UpdateDetector", "CreateFilter", "UpdateFilter"),
     tactic="defense-evasion",
     positive=(
-        record("DeleteDetector", "guardduty.amazonaws.com", request={"detectorId": "12abc34d567e8fa901bc2d34e56789f0"}),
+        record(
+            "DeleteDetector",
+            "guardduty.amazonaws.com",
+            request={"detectorId": "12abc34d567e8fa901bc2d34e56789f0"},
+        ),
         record(
             "UpdateDetector",
             "guardduty.amazonaws.com",

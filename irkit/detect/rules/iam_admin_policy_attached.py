@@ -63,7 +63,10 @@ RULE = Rule(
         record(
             "AttachRolePolicy",
             "iam.amazonaws.com",
-            request={"roleName": "ops-maintenance", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+            request={
+                "roleName": "ops-maintenance",
+                "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+            },
         ),
         record(
             "PutUserPolicy",

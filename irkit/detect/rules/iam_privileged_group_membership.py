@@ -39,9 +39,15 @@ RULE = Rule(
     events=("AddUserToGroup",),
     tactic="privilege-escalation",
     positive=(
-        record("AddUserToGroup", "iam.amazonaws.com", request={"groupName": "Administrators", "userName": "svc-backup"}),
+        record(
+            "AddUserToGroup",
+            "iam.amazonaws.com",
+            request={"groupName": "Administrators", "userName": "svc-backup"},
+        ),
     ),
     negative=(
-        record("AddUserToGroup", "iam.amazonaws.com", request={"groupName": "readonly-devs", "userName": "jane"}),
+        record(
+            "AddUserToGroup", "iam.amazonaws.com", request={"groupName": "readonly-devs", "userName": "jane"}
+        ),
     ),
 )

@@ -55,13 +55,18 @@ RULE = Rule(
         record(
             "UpdateAssumeRolePolicy",
             "iam.amazonaws.com",
-            request={"roleName": "ops-maintenance", "policyDocument": _trust("arn:aws:iam::999999999999:root")},
+            request={
+                "roleName": "ops-maintenance",
+                "policyDocument": _trust("arn:aws:iam::999999999999:root"),
+            },
         ),
         record(
             "CreateRole",
             "iam.amazonaws.com",
             request={"roleName": "vendor-access", "assumeRolePolicyDocument": quote(_trust("*"))},
-            response={"role": {"roleName": "vendor-access", "arn": "arn:aws:iam::111111111111:role/vendor-access"}},
+            response={
+                "role": {"roleName": "vendor-access", "arn": "arn:aws:iam::111111111111:role/vendor-access"}
+            },
         ),
     ),
     negative=(

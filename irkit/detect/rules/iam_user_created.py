@@ -51,7 +51,5 @@ RULE = Rule(
             },
         ),
     ),
-    negative=(
-        record("GetUser", "iam.amazonaws.com", request={"userName": "svc-backup"}, read_only=True),
-    ),
+    negative=(record("GetUser", "iam.amazonaws.com", request={"userName": "svc-backup"}, read_only=True),),
 )

@@ -16,7 +16,9 @@ from irkit.detect.rules._util import req
 
 
 def _match(event: Event) -> bool:
-    return event.event_source == "lambda.amazonaws.com" and base_name(event.event_name) == "UpdateFunctionCode"
+    return (
+        event.event_source == "lambda.amazonaws.com" and base_name(event.event_name) == "UpdateFunctionCode"
+    )
 
 
 def _describe(event: Event) -> str:

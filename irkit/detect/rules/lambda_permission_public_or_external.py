@@ -57,7 +57,12 @@ RULE = Rule(
         record(
             "AddPermission20150331v2",
             "lambda.amazonaws.com",
-            request={"functionName": "orders-api", "statementId": "s1", "action": "lambda:InvokeFunction", "principal": "*"},
+            request={
+                "functionName": "orders-api",
+                "statementId": "s1",
+                "action": "lambda:InvokeFunction",
+                "principal": "*",
+            },
         ),
         record(
             "AddPermission20150331v2",

@@ -13,7 +13,11 @@ from irkit.detect.records import record
 from irkit.detect.rule import Rule
 from irkit.detect.rules._util import req
 
-_SOURCE_KEYS = ("sourceDBInstanceIdentifier", "sourceDBSnapshotIdentifier", "sourceDBClusterSnapshotIdentifier")
+_SOURCE_KEYS = (
+    "sourceDBInstanceIdentifier",
+    "sourceDBSnapshotIdentifier",
+    "sourceDBClusterSnapshotIdentifier",
+)
 
 
 def source_region(event: Event) -> str | None:
@@ -33,7 +37,9 @@ def _match(event: Event) -> bool:
 
 
 def _describe(event: Event) -> str:
-    target = req(event, "dBInstanceIdentifier", "targetDBSnapshotIdentifier", "targetDBClusterSnapshotIdentifier")
+    target = req(
+        event, "dBInstanceIdentifier", "targetDBSnapshotIdentifier", "targetDBClusterSnapshotIdentifier"
+    )
     return f"{event.event_name} {target} in {event.region} from {source_region(event)}"
 
 

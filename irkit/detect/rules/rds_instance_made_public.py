@@ -48,7 +48,11 @@ RULE = Rule(
         record(
             "ModifyDBInstance",
             "rds.amazonaws.com",
-            request={"dBInstanceIdentifier": "orders-prod", "publiclyAccessible": True, "applyImmediately": True},
+            request={
+                "dBInstanceIdentifier": "orders-prod",
+                "publiclyAccessible": True,
+                "applyImmediately": True,
+            },
         ),
     ),
     negative=(

@@ -45,7 +45,11 @@ RULE = Rule(
         record(
             "ModifyDBSnapshotAttribute",
             "rds.amazonaws.com",
-            request={"dBSnapshotIdentifier": "orders-nightly", "attributeName": "restore", "valuesToAdd": ["all"]},
+            request={
+                "dBSnapshotIdentifier": "orders-nightly",
+                "attributeName": "restore",
+                "valuesToAdd": ["all"],
+            },
         ),
         record(
             "ModifyDBClusterSnapshotAttribute",
@@ -61,7 +65,11 @@ RULE = Rule(
         record(
             "ModifyDBSnapshotAttribute",
             "rds.amazonaws.com",
-            request={"dBSnapshotIdentifier": "orders-nightly", "attributeName": "restore", "valuesToRemove": ["all"]},
+            request={
+                "dBSnapshotIdentifier": "orders-nightly",
+                "attributeName": "restore",
+                "valuesToRemove": ["all"],
+            },
         ),
     ),
 )

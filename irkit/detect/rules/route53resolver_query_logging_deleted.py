@@ -43,8 +43,6 @@ RULE = Rule(
         ),
     ),
     negative=(
-        record(
-            "ListResolverQueryLogConfigs", "route53resolver.amazonaws.com", request={}, read_only=True
-        ),
+        record("ListResolverQueryLogConfigs", "route53resolver.amazonaws.com", request={}, read_only=True),
     ),
 )

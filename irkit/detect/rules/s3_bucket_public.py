@@ -24,7 +24,12 @@ def _public_acl(event: Event) -> bool:
     canned = req(event, "x-amz-acl")
     if any(str(v) in PUBLIC_CANNED for v in as_list(canned)):
         return True
-    for header in ("x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-full-control", "x-amz-grant-read-acp"):
+    for header in (
+        "x-amz-grant-read",
+        "x-amz-grant-write",
+        "x-amz-grant-full-control",
+        "x-amz-grant-read-acp",
+    ):
         if any(g in str(v) for v in as_list(req(event, header)) for g in PUBLIC_GROUPS):
             return True
     acl = sub(req(event, "AccessControlPolicy"), "AccessControlList")
@@ -106,7 +111,11 @@ RULE = Rule(
                 },
             },
         ),
-        record("PutBucketAcl", "s3.amazonaws.com", request={"bucketName": "b", "acl": "", "x-amz-acl": ["public-read"]}),
+        record(
+            "PutBucketAcl",
+            "s3.amazonaws.com",
+            request={"bucketName": "b", "acl": "", "x-amz-acl": ["public-read"]},
+        ),
     ),
     negative=(
         record(
@@ -127,6 +136,10 @@ RULE = Rule(
                 "policy": "",
             },
         ),
-        record("PutBucketAcl", "s3.amazonaws.com", request={"bucketName": "b", "acl": "", "x-amz-acl": ["private"]}),
+        record(
+            "PutBucketAcl",
+            "s3.amazonaws.com",
+            request={"bucketName": "b", "acl": "", "x-amz-acl": ["private"]},
+        ),
     ),
 )

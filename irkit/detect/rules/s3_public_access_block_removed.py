@@ -2,7 +2,8 @@
 
 ```yaml
 id: s3_public_access_block_removed
-events: [DeletePublicAccessBlock, PutPublicAccessBlock, DeleteAccountPublicAccessBlock, PutAccountPublicAccessBlock]
+events: [DeletePublicAccessBlock, PutPublicAccessBlock,
+         DeleteAccountPublicAccessBlock, PutAccountPublicAccessBlock]
 ```
 """
 
@@ -27,7 +28,9 @@ def _weakened(event: Event) -> list[str]:
 def _match(event: Event) -> bool:
     if event.event_name in ("DeletePublicAccessBlock", "DeleteAccountPublicAccessBlock"):
         return True
-    return event.event_name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock") and bool(_weakened(event))
+    return event.event_name in ("PutPublicAccessBlock", "PutAccountPublicAccessBlock") and bool(
+        _weakened(event)
+    )
 
 
 def _describe(event: Event) -> str:
@@ -55,7 +58,11 @@ RULE = Rule(
     ),
     tactic="exposure",
     positive=(
-        record("DeletePublicAccessBlock", "s3.amazonaws.com", request={"bucketName": "customer-exports", "publicAccessBlock": ""}),
+        record(
+            "DeletePublicAccessBlock",
+            "s3.amazonaws.com",
+            request={"bucketName": "customer-exports", "publicAccessBlock": ""},
+        ),
         record(
             "PutPublicAccessBlock",
             "s3.amazonaws.com",

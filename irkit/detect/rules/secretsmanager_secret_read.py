@@ -47,7 +47,10 @@ RULE = Rule(
     ),
     negative=(
         record(
-            "DescribeSecret", "secretsmanager.amazonaws.com", request={"secretId": "prod/orders/db"}, read_only=True
+            "DescribeSecret",
+            "secretsmanager.amazonaws.com",
+            request={"secretId": "prod/orders/db"},
+            read_only=True,
         ),
     ),
 )

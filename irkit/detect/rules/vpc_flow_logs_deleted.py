@@ -42,6 +42,8 @@ RULE = Rule(
         ),
     ),
     negative=(
-        record("DescribeFlowLogs", "ec2.amazonaws.com", request={"DescribeFlowLogsRequest": {}}, read_only=True),
+        record(
+            "DescribeFlowLogs", "ec2.amazonaws.com", request={"DescribeFlowLogsRequest": {}}, read_only=True
+        ),
     ),
 )
