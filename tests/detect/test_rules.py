@@ -79,7 +79,7 @@ def test_registry_ids_match_modules_and_are_unique() -> None:
     assert sorted(ids) == sorted(rule_modules())
     detector_ids = [d.id for d in all_detector_infos()]
     assert len(set(ids + detector_ids)) == len(ids) + len(detector_ids)
-    assert REQUIRED <= set(ids) | set(detector_ids)
+    assert set(ids) | set(detector_ids) >= REQUIRED
 
 
 @pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
