@@ -84,6 +84,7 @@ def record(
     user_agent: str = BOTO_UA,
     read_only: bool = False,
     event_id: str | None = None,
+    request_id: str | None = None,
     account: str = ACCOUNT,
 ) -> dict[str, Any]:
     """One CloudTrail management-event record."""
@@ -103,9 +104,12 @@ def record(
     if error:
         body["errorCode"] = error
         body["errorMessage"] = f"User: {ident.get('arn')} is not authorized to perform: {event_name}"
-    seed = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    body["requestID"] = str(uuid.uuid5(_NS, b"req".hex() + seed.hex()[:512]))
-    body["eventID"] = event_id or str(uuid.uuid5(_NS, seed.decode()))
+    if event_id is None or request_id is None:
+        seed = orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+        event_id = event_id or str(uuid.uuid5(_NS, seed))
+        request_id = request_id or str(uuid.uuid5(_NS, "request:" + seed))
+    body["requestID"] = request_id
+    body["eventID"] = event_id
     body["readOnly"] = read_only
     body["eventType"] = "AwsApiCall"
     body["managementEvent"] = True

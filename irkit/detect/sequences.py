@@ -45,6 +45,8 @@ BURST_INSTANCES = 10
 REGION_SHARE = 0.05
 REGION_MIN_EVENTS = 20
 SEQUENCE_WINDOW = timedelta(hours=6)
+NEW_IP_MIN_CALLS = 100
+NEW_IP_SHARE = 0.01
 DENIED_WINDOW_SECONDS = 600
 DENIED_CALLS = 10
 DENIED_DISTINCT_APIS = 4
@@ -425,6 +427,20 @@ class RoleBackdoor:
         return found
 
 
+def _new_ip(ip: str, creator_ips: Counter[str]) -> bool:
+    """An IP the creator never used, or (for a busy creator) used for under 1 % of its calls.
+
+    A stolen session and the key it minted are often driven from the same attacker host, so
+    "never used by the creator" alone would miss exactly the case that matters; an agent's own
+    hosts carry far more than 1 % of its calls.
+    """
+    used = creator_ips.get(ip, 0)
+    if used == 0:
+        return True
+    total = sum(creator_ips.values())
+    return total >= NEW_IP_MIN_CALLS and used < NEW_IP_SHARE * total
+
+
 class UserBackdoor:
     info = DetectorInfo(
         id="iam_user_backdoor_sequence",
@@ -498,12 +514,12 @@ class UserBackdoor:
         self._grants: dict[str, list[Hit]] = defaultdict(list)
         self._keys: dict[str, tuple[str, Hit]] = {}
         self._uses: dict[str, list[Hit]] = defaultdict(list)
-        self._ips: dict[str, set[str]] = defaultdict(set)
+        self._ips: dict[str, Counter[str]] = defaultdict(Counter)
 
     def feed(self, event: Event, attribution: str) -> None:
         ips = self._ips[event.actor]
-        if len(ips) < self._MAX_IPS:
-            ips.add(event.source_ip)
+        if event.source_ip in ips or len(ips) < self._MAX_IPS:
+            ips[event.source_ip] += 1
         key = event.access_key_id
         if key and key in self._keys and len(self._uses[key]) < 20:
             self._uses[key].append(
@@ -535,9 +551,11 @@ class UserBackdoor:
             created = self._users.get(user)
             if created is None:
                 continue
-            creator_ips = self._ips.get(created.principal, set())
+            creator_ips = self._ips.get(created.principal, Counter())
             uses = [
-                h for h in self._uses.get(key_id, []) if h.extra not in creator_ips and h.time >= key_hit.time
+                h
+                for h in self._uses.get(key_id, [])
+                if h.time >= key_hit.time and _new_ip(str(h.extra), creator_ips)
             ]
             if not uses:
                 continue
