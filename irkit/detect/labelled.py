@@ -1027,7 +1027,7 @@ def generate(*, benign: int = 50_000, seed: int = 7, variants: int = 6) -> Label
             ids = tuple(r["eventID"] for r in recs)
             incidents.append(Incident(technique, frozenset({technique} | extra), ids, attempt=fail))
     for technique, attacks in SCENARIOS.items():
-        for n in range(max(variants, len(attacks))):
+        for n in range(max(variants, len(attacks)) if variants else 0):
             at = g.when()
             recs, extra = attacks[n % len(attacks)](g, at, _attacker(g, at, fail=False))
             records.extend(recs)
