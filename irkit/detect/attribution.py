@@ -151,7 +151,7 @@ class Attributor:
         if not event.succeeded:
             return new
         name = event.event_name
-        parent = event.principal_arn or event.actor
+        parent = self._parent(event, reason)
         if name == "CreateAccessKey":
             key = _get(event.response, "accessKey", "accessKeyId")
             user = _get(event.response, "accessKey", "userName") or event.request.get("userName")
@@ -197,6 +197,13 @@ class Attributor:
             user = event.request.get("userName") or event.principal_arn.rsplit("/", 1)[-1]
             self._link("login_profile", f"arn:aws:iam::{_account(event)}:user/{user}", user, parent, event)
         return new
+
+    def _parent(self, event: Event, reason: str) -> str:
+        """The credential when the event is the agent's through a key it made or obtained (so the
+        containment side can trace the link to that key), else the calling principal."""
+        if event.access_key_id and reason and self._keys.get(event.access_key_id) == reason:
+            return event.access_key_id
+        return event.principal_arn or event.actor
 
     def _link(
         self,

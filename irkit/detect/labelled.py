@@ -38,6 +38,7 @@ from irkit.detect.records import (
     role_identity,
     user_identity,
 )
+from irkit.detect.rules.ec2_large_or_gpu_instance import is_suspicious_type
 
 START = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
 DAYS = 5
@@ -831,6 +832,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
 # -- stateful scenarios ------------------------------------------------------------------------
 def _burst(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
     records, total, t = [], 0, at
+    expected: set[str] = set()
     target = g.rng.randrange(12, 60)
     while total < target:
         count = g.rng.randrange(2, 9)
@@ -841,9 +843,11 @@ def _burst(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], 
         }
         resp = {"instancesSet": {"items": [{"instanceId": _instance(g), "instanceType": itype}] * count}}
         records.append(g.rec("RunInstances", EC2, t, request=req, response=resp, region="us-east-1", **ident))
+        if is_suspicious_type(itype):
+            expected.add("ec2_large_or_gpu_instance")
         total += count
         t += timedelta(seconds=g.rng.randrange(10, 90))
-    return records, set()
+    return records, expected
 
 
 def _unusual_region(region: str) -> Attack:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,7 +38,7 @@ from irkit.detect.records import (
     record,
     user_identity,
 )
-from irkit.detect.rule import Finding
+from irkit.detect.rule import Finding, lower
 from irkit.detect.rules._util import sub
 
 BURST_WINDOW_SECONDS = 600
@@ -271,27 +272,33 @@ _TRUST_OUTSIDE = (
     + OUTSIDE_ACCOUNT
     + ':root"},"Action":"sts:AssumeRole"}]}'
 )
+_TRUST_OWN = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::'
+    + ACCOUNT
+    + ':root"},"Action":"sts:AssumeRole"}]}'
+)
 _ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/ops-maintenance"
 
 
-def _create_role(minutes: float) -> dict[str, Any]:
+def _create_role(minutes: float, *, trust: str = _TRUST_OWN) -> dict[str, Any]:
     return _iam(
         "CreateRole",
         minutes,
-        {"roleName": "ops-maintenance", "assumeRolePolicyDocument": _TRUST_OUTSIDE},
+        {"roleName": "ops-maintenance", "assumeRolePolicyDocument": trust},
         {"role": {"roleName": "ops-maintenance", "arn": _ROLE_ARN, "roleId": "AROAQBACKDOOR0000001"}},
         ip=ATTACKER_IP,
         user_agent=CLI_UA,
     )
 
 
-def _attach_admin(minutes: float) -> dict[str, Any]:
+def _attach_admin(minutes: float, *, error: str | None = None) -> dict[str, Any]:
     return _iam(
         "AttachRolePolicy",
         minutes,
         {"roleName": "ops-maintenance", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
         ip=ATTACKER_IP,
         user_agent=CLI_UA,
+        error=error,
     )
 
 
@@ -307,25 +314,28 @@ def _key_for(user: str, key: str, minutes: float) -> dict[str, Any]:
 
 
 class _Role:
-    __slots__ = ("admin", "arn", "created", "keys", "uses")
+    __slots__ = ("admin", "arn", "created", "trust", "uses")
 
     def __init__(self) -> None:
         self.created: Hit | None = None
         self.arn = ""
         self.admin: list[Hit] = []
+        """Admin grants; ``extra`` is True for a grant that failed (an attempt)."""
         self.uses: list[Hit] = []
-        self.keys: list[Hit] = []
+        self.trust: list[Hit] = []
+        """Trust opened to an outside account or ``*``: the role is reachable without any key."""
 
 
 class RoleBackdoor:
     info = DetectorInfo(
         id="iam_role_backdoor_sequence",
-        title="Hidden admin role: role created, made admin, then keyed or assumed",
+        title="Hidden admin role: role created, made admin, then keyed, assumed or trusted outside",
         severity="critical",
         mitre=("T1098.003", "T1136.003", "T1078.004"),
         why="The seed's healthcare incident: a leaked agent credential created a hidden administrative "
         "role; 'creating an IAM role, then immediately attaching an admin policy, then creating access "
-        "keys' is the backdoor pattern the article names.",
+        "keys' is the backdoor pattern the article names. A failed admin grant in the same sequence is "
+        "reported as an attempt (one severity lower).",
         remediation="Contain the role (revoke sessions, detach policies, reset its trust policy), "
         "deactivate the keys created in the sequence, and audit everything the role did.",
         tactic="persistence",
@@ -343,6 +353,12 @@ class RoleBackdoor:
                     ip=ATTACKER_IP,
                 ),
             ),
+            (_create_role(0, trust=_TRUST_OUTSIDE), _attach_admin(1)),
+            (
+                _create_role(0),
+                _attach_admin(1, error="NoSuchEntity"),
+                _key_for("agent-infra-bot", "AKIAQBACKDOORKEY0004", 2),
+            ),
         ),
         negative=(
             (_create_role(0), _key_for("agent-infra-bot", "AKIAQBACKDOORKEY0002", 2)),
@@ -351,6 +367,7 @@ class RoleBackdoor:
                 _attach_admin(60 * 7),
                 _key_for("agent-infra-bot", "AKIAQBACKDOORKEY0003", 60 * 7 + 1),
             ),
+            (_create_role(0), _attach_admin(1)),
         ),
     )
 
@@ -362,31 +379,45 @@ class RoleBackdoor:
     def _subject(self, event: Event) -> str:
         return "(agent)" if self._context.filtering else event.actor
 
+    def _admin_grant(self, event: Event) -> bool:
+        if event.event_name == "AttachRolePolicy":
+            return is_admin_managed_policy(event.request.get("policyArn"))
+        if event.event_name == "PutRolePolicy":
+            return grants_admin(load_document(event.request.get("policyDocument")))
+        return False
+
     def feed(self, event: Event, attribution: str) -> None:
-        if not event.succeeded:
-            return
         name = event.event_name
-        hit = Hit(event.event_time, event.event_id, attribution, event.actor)
         if event.event_source == "iam.amazonaws.com":
             role = event.request.get("roleName")
-            if name == "CreateRole" and isinstance(role, str):
+            if not isinstance(role, str) and name != "CreateAccessKey":
+                return
+            if not event.succeeded:
+                if isinstance(role, str) and self._admin_grant(event):
+                    hit = Hit(event.event_time, event.event_id, attribution, event.actor, True)
+                    self._roles[role].admin.append(hit)
+                return
+            hit = Hit(event.event_time, event.event_id, attribution, event.actor, False)
+            if name == "CreateAccessKey":
+                self._keys[self._subject(event)].append(hit)
+            elif name == "CreateRole" and isinstance(role, str):
                 state = self._roles[role]
                 state.created = hit
                 created_arn = sub(event.response.get("role"), "arn")
                 state.arn = str(created_arn) if created_arn else ""
-            elif name == "AttachRolePolicy" and isinstance(role, str):
-                if is_admin_managed_policy(event.request.get("policyArn")):
-                    self._roles[role].admin.append(hit)
-            elif name == "PutRolePolicy" and isinstance(role, str):
-                if grants_admin(load_document(event.request.get("policyDocument"))):
-                    self._roles[role].admin.append(hit)
+                doc = load_document(event.request.get("assumeRolePolicyDocument"))
+                if external_principals(doc, _account(event)):
+                    state.trust.append(hit)
+            elif isinstance(role, str) and self._admin_grant(event):
+                self._roles[role].admin.append(hit)
             elif name == "UpdateAssumeRolePolicy" and isinstance(role, str):
                 doc = load_document(event.request.get("policyDocument"))
-                if external_principals(doc, event.account_id):
-                    self._roles[role].uses.append(hit)
-            elif name == "CreateAccessKey":
-                self._keys[self._subject(event)].append(hit)
+                if external_principals(doc, _account(event)):
+                    self._roles[role].trust.append(hit)
             return
+        if not event.succeeded:
+            return
+        hit = Hit(event.event_time, event.event_id, attribution, event.actor)
         if name in ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
             target = event.request.get("roleArn")
             if isinstance(target, str) and target.rsplit("/", 1)[-1] in self._roles:
@@ -404,27 +435,37 @@ class RoleBackdoor:
                 continue
             deadline = created.time + SEQUENCE_WINDOW
             admin = [h for h in state.admin if created.time <= h.time <= deadline]
+            granted = [h for h in admin if not h.extra]
             if not admin:
                 continue
-            after = min(h.time for h in admin)
+            after = min(h.time for h in (granted or admin))
             subject = "(agent)" if self._context.filtering else created.principal
             keys = [h for h in self._keys.get(subject, []) if after <= h.time <= deadline]
             uses = [h for h in state.uses if created.time <= h.time <= deadline]
-            if not keys and not uses:
+            trust = [h for h in state.trust if created.time <= h.time <= deadline]
+            if not keys and not uses and not trust:
                 continue
-            steps = ["CreateRole", "admin policy"]
+            steps = ["CreateRole", "admin policy" if granted else "admin policy (failed)"]
+            steps += ["trusts an outside account"] if trust else []
             steps += ["CreateAccessKey"] if keys else []
             steps += ["AssumeRole/use"] if uses else []
-            found.append(
-                finding(
-                    self.info,
-                    [created, *admin, *keys, *uses],
-                    detail=f"role {role}: {' → '.join(steps)}",
-                    evidence={"role": role, "role_arn": state.arn, "steps": steps},
-                    principal=created.principal,
-                )
+            result = finding(
+                self.info,
+                [created, *admin, *trust, *keys, *uses],
+                detail=f"role {role}: {' → '.join(steps)}",
+                evidence={"role": role, "role_arn": state.arn, "steps": steps, "attempt": not granted},
+                principal=created.principal,
+                severity=None if granted else lower(self.info.severity),
             )
+            if not granted:
+                result = replace(result, title=f"Attempted: {result.title}")
+            found.append(result)
         return found
+
+
+def _account(event: Event) -> str:
+    recipient = event.raw.get("recipientAccountId")
+    return str(recipient) if recipient else event.account_id
 
 
 def _new_ip(ip: str, creator_ips: Counter[str]) -> bool:

@@ -171,3 +171,19 @@ def test_user_principal_matches_by_user_arn() -> None:
     )
     analysis = _run([mine], [AGENT_USER])
     assert analysis.findings[0].attribution == "userIdentity.arn"
+
+
+def test_links_made_through_a_followed_credential_name_that_credential_as_parent() -> None:
+    hop = _assume(OTHER_ROLE, "ASIAHOP0000000000002", identity=role_identity(), time="2026-11-25T10:00:00Z")
+    made = record(
+        "CreateUser",
+        "iam.amazonaws.com",
+        identity=role_identity(OTHER_ROLE, session="s", key="ASIAHOP0000000000002"),
+        time="2026-11-25T10:05:00Z",
+        request={"userName": "svc-x"},
+        response={"user": {"userName": "svc-x", "arn": f"arn:aws:iam::{ACCOUNT}:user/svc-x"}},
+    )
+    analysis = _run([hop, made], [AGENT_ROLE])
+    session, user = analysis.chain
+    assert session.parent.endswith("assumed-role/agent-infra-optimizer/agent-run")
+    assert (user.kind, user.parent) == ("user", "ASIAHOP0000000000002")

@@ -1,4 +1,5 @@
-"""Instances launched with GPU, accelerator or very large types: the cryptominer's choice.
+"""Instances launched with GPU, accelerator, compute-optimised (4xlarge+) or very large (12xlarge+,
+metal) types: the cryptominer's choice.
 
 ```yaml
 id: ec2_large_or_gpu_instance
@@ -20,6 +21,9 @@ from irkit.detect.rules._util import req
 _GPU = re.compile(r"^(p\d|g\d|gr\d|inf\d|trn\d|dl\d|f\d|vt\d)[a-z]*\.", re.I)
 _BIG = re.compile(r"\.(metal.*|\d{2,}xlarge)$", re.I)
 _HUGE_FAMILY = re.compile(r"^(x\d|u-|hpc\d)", re.I)
+# CPU miners favour compute-optimised families: from 4xlarge (16 vCPU) up they are flagged too.
+_COMPUTE = re.compile(r"^c\d+[a-z]*\.(\d+)xlarge$", re.I)
+COMPUTE_MIN_SIZE = 4
 
 
 def instance_types(event: Event) -> list[str]:
@@ -32,6 +36,9 @@ def instance_types(event: Event) -> list[str]:
 
 def is_suspicious_type(itype: str) -> bool:
     if _GPU.match(itype) or _HUGE_FAMILY.match(itype):
+        return True
+    compute = _COMPUTE.match(itype)
+    if compute and int(compute.group(1)) >= COMPUTE_MIN_SIZE:
         return True
     m = re.search(r"\.(\d+)xlarge$", itype)
     return bool(_BIG.search(itype)) and (m is None or int(m.group(1)) >= 12)
@@ -71,9 +78,11 @@ RULE = Rule(
         record("RunInstances", "ec2.amazonaws.com", request=_run("p4d.24xlarge")),
         record("RunInstances", "ec2.amazonaws.com", request=_run("g5.12xlarge")),
         record("RunInstances", "ec2.amazonaws.com", request=_run("c6i.metal")),
+        record("RunInstances", "ec2.amazonaws.com", request=_run("c5.4xlarge")),
     ),
     negative=(
         record("RunInstances", "ec2.amazonaws.com", request=_run("t3.medium")),
         record("RunInstances", "ec2.amazonaws.com", request=_run("m6i.2xlarge")),
+        record("RunInstances", "ec2.amazonaws.com", request=_run("c5.2xlarge")),
     ),
 )
