@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from irkit.detect.catalog import catalog
-from irkit.detect.quality import markdown, measure
+from irkit.detect.quality import baseline_markdown, markdown, measure, measure_baseline
 
 QUALITY_START = "<!-- quality:start -->"
 QUALITY_END = "<!-- quality:end -->"
@@ -119,7 +119,8 @@ def render(quality_md: str | None = None) -> str:
         "The set is ours, written alongside the rules: it shows the rules do what they claim and stay quiet",
         "on routine agent work; it cannot prove recall against techniques we did not think of, and an agent",
         "whose normal job is one of these actions (reading secrets, SSM patching) will see those rules fire",
-        "— that is what the baseline is for.",
+        "— that is what the baseline is for. The baseline's history comes from the same generator, so its",
+        "near-zero noise below is a lower bound: a real agent's quieter APIs will show up as new now and then.",
         "",
         QUALITY_START,
         quality_md if quality_md is not None else "(run `python -m irkit.detect.docs` to measure)",
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
         data = generate(benign=QUALITY_BENIGN, seed=QUALITY_SEED)
         quality_md = markdown(measure(data), benign=QUALITY_BENIGN, seed=QUALITY_SEED)
+        quality_md += "\n\n" + baseline_markdown(measure_baseline(data))
     sys.stdout.write(render(quality_md))
     return 0
 

@@ -79,14 +79,16 @@ class LabelledSet:
 
 
 class _Gen:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, start: datetime = START, days: int = DAYS) -> None:
+        self.start = start
+        self.days = days
         self.rng = Random(seed)  # noqa: S311 - reproducible test data, not secrets
 
     def uid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def when(self) -> datetime:
-        return START + timedelta(seconds=self.rng.randrange(DAYS * 86400))
+        return self.start + timedelta(seconds=self.rng.randrange(self.days * 86400))
 
     def name(self, prefix: str) -> str:
         return f"{prefix}-{self.rng.getrandbits(24):06x}"
@@ -98,7 +100,7 @@ class _Gen:
         return options[self.rng.randrange(len(options))]
 
     def session_key(self, at: datetime) -> str:
-        hour = int((at - START).total_seconds() // 3600)
+        hour = int((at - START).total_seconds() // 3600) % 10**10
         return f"ASIAQAGENT{hour:010d}"
 
     def rec(
@@ -1010,9 +1012,12 @@ def _attacker(g: _Gen, at: datetime, *, fail: bool) -> dict[str, Any]:
     return ident
 
 
-def generate(*, benign: int = 50_000, seed: int = 7, variants: int = 6) -> LabelledSet:
-    """Benign traffic plus ``variants`` incidents per technique (one in each ``variants`` failing)."""
-    g = _Gen(seed)
+def generate(
+    *, benign: int = 50_000, seed: int = 7, variants: int = 6, start: datetime = START, days: int = DAYS
+) -> LabelledSet:
+    """Benign traffic plus ``variants`` incidents per technique (one in each ``variants`` failing),
+    spread over ``days`` from ``start``."""
+    g = _Gen(seed, start, days)
     ops = _benign_ops(g)
     weights = [w for w, _ in ops]
     makers = [m for _, m in ops]

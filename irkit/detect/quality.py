@@ -122,6 +122,82 @@ def measure(data: LabelledSet) -> Quality:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BaselineQuality:
+    history_events: int
+    benign_events: int
+    benign_flagged: int
+    """Benign events inside a baseline finding's sample of event ids."""
+    incidents: int
+    incidents_touched: int
+    """Attack incidents with at least one event in a baseline finding."""
+    per_rule: tuple[tuple[str, int, int], ...]
+    """(rule id, findings, findings touching no attack event)."""
+
+    @property
+    def benign_rate(self) -> float:
+        return self.benign_flagged / self.benign_events if self.benign_events else 0.0
+
+
+def measure_baseline(data: LabelledSet, *, history_days: int = 14) -> BaselineQuality:
+    """Learn a baseline from ``history_days`` of benign traffic before the set, then analyse with it."""
+    from datetime import timedelta
+
+    from irkit.detect.baseline import BASELINE_INFOS, Baseline
+    from irkit.detect.labelled import DAYS, START
+
+    per_day = max(1, len(data.benign_ids) // DAYS)
+    history = generate(
+        benign=per_day * history_days,
+        seed=data.seed + 1000,
+        variants=0,
+        start=START - timedelta(days=history_days),
+        days=history_days,
+    )
+    base = Baseline.learn(
+        (Event.from_record(r) for r in history.records), agent="labelled", principals=data.principals
+    )
+    analyzer = Analyzer(principals=data.principals, baseline=base)
+    for record in data.records:
+        analyzer.feed(Event.from_record(record))
+    findings = [f for f in analyzer.finish().findings if f.rule_id.startswith("baseline_")]
+    attack_ids = {eid for i in data.incidents for eid in i.event_ids}
+    touched = {
+        n for n, i in enumerate(data.incidents) for f in findings if set(f.event_ids) & set(i.event_ids)
+    }
+    flagged = {eid for f in findings for eid in f.event_ids}
+    per_rule = tuple(
+        (
+            info.id,
+            sum(1 for f in findings if f.rule_id == info.id),
+            sum(1 for f in findings if f.rule_id == info.id and not set(f.event_ids) & attack_ids),
+        )
+        for info in BASELINE_INFOS
+    )
+    return BaselineQuality(
+        history_events=base.events,
+        benign_events=len(data.benign_ids),
+        benign_flagged=len(flagged & data.benign_ids),
+        incidents=len(data.incidents),
+        incidents_touched=len(touched),
+        per_rule=per_rule,
+    )
+
+
+def baseline_markdown(q: BaselineQuality) -> str:
+    lines = [
+        f"With a baseline learned from {q.history_events:,} events of the 14 preceding days of the same "
+        f"benign traffic: {q.incidents_touched} of {q.incidents} incidents have events in a baseline "
+        f"finding; benign events in baseline findings: {q.benign_flagged:,} of {q.benign_events:,} "
+        f"({100 * q.benign_rate:.3f} %).",
+        "",
+        "| baseline rule | findings | findings on benign events only |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| `{rule_id}` | {n} | {fp} |" for rule_id, n, fp in q.per_rule]
+    return "\n".join(lines)
+
+
 def markdown(quality: Quality, *, benign: int, seed: int) -> str:
     lines = [
         f"Labelled set: {quality.benign_events:,} benign agent events and "
@@ -185,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     data = generate(benign=args.benign, seed=args.seed)
     quality = measure(data)
     print(markdown(quality, benign=args.benign, seed=args.seed))
+    print()
+    print(baseline_markdown(measure_baseline(data)))
     return 0
 
 
