@@ -120,7 +120,7 @@ def render(quality_md: str | None = None) -> str:
         "on routine agent work; it cannot prove recall against techniques we did not think of, and an agent",
         "whose normal job is one of these actions (reading secrets, SSM patching) will see those rules fire",
         "— that is what the baseline is for. The baseline's history comes from the same generator, so its",
-        "near-zero noise below is a lower bound: a real agent's quieter APIs will show up as new now and then.",
+        "near-zero noise below is a lower bound: a real agent's rarer APIs will show up as new now and then.",
         "",
         QUALITY_START,
         quality_md if quality_md is not None else "(run `python -m irkit.detect.docs` to measure)",
