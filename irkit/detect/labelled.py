@@ -808,6 +808,17 @@ EVENT_ATTACKS: dict[str, Attack] = {
         ),
     ),
     "ec2_serial_console_enabled": _single("EnableSerialConsoleAccess", EC2, lambda g: {}),
+    "ec2_ebs_default_encryption_disabled": _single(
+        "DisableEbsEncryptionByDefault", EC2, lambda g: {"DisableEbsEncryptionByDefaultRequest": ""}
+    ),
+    "kms_key_deletion": _variants(
+        _single(
+            "ScheduleKeyDeletion",
+            "kms.amazonaws.com",
+            lambda g: {"keyId": g.uid(), "pendingWindowInDays": g.pick((7, 10, 30))},
+        ),
+        _single("DisableKey", "kms.amazonaws.com", lambda g: {"keyId": g.uid()}),
+    ),
     "lambda_permission_public_or_external": _single(
         "AddPermission20150331v2",
         "lambda.amazonaws.com",
