@@ -4,7 +4,9 @@ Deterministic for a seed. Benign traffic is what an infrastructure agent does al
 tagging, instance type changes, start/stop, metrics, app-bucket objects, small launches in its
 usual regions, hourly AssumeRole of its own role, Lambda configuration, an occasional denied read)
 plus near-misses that look like attacks but are not (ingress from 10.0.0.0/8, a bucket policy for
-one role, a year-long log retention, GuardDuty being *enabled*). Attacks are randomised variants of
+one role, a year-long log retention, GuardDuty being *enabled*) and a few legitimate changes that
+rules do flag (a Lambda execution role created, HTTPS opened to the world on a load balancer): the
+measured precision includes that cost. Attacks are randomised variants of
 every technique the library covers, one in each ``variants`` failing (an attempt), all made with the
 agent's own (stolen) credentials so that attribution is what ties them to the agent.
 
@@ -193,6 +195,42 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
             request={"bucketName": "app-assets", "bucketPolicy": {"Statement": [stmt]}},
         )
 
+    def lambda_role(at: datetime) -> Record:
+        # legitimate, and still flagged: an infrastructure agent may create execution roles
+        trust = {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ]
+        }
+        role = g.name("fn-exec")
+        return g.rec(
+            "CreateRole",
+            "iam.amazonaws.com",
+            at,
+            region="us-east-1",
+            request={"roleName": role, "assumeRolePolicyDocument": orjson.dumps(trust).decode()},
+            response={"role": {"roleName": role, "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}"}},
+        )
+
+    def public_https(at: datetime) -> Record:
+        # legitimate, and still flagged: a public load balancer's HTTPS listener
+        perm = {
+            "ipProtocol": "tcp",
+            "fromPort": 443,
+            "toPort": 443,
+            "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]},
+        }
+        return g.rec(
+            "AuthorizeSecurityGroupIngress",
+            ec2,
+            at,
+            request={"groupId": "sg-0alb", "ipPermissions": {"items": [perm]}},
+        )
+
     def denied(at: datetime) -> Record:
         name, source = g.pick(
             (("DescribeInstances", ec2), ("DescribeDBInstances", rds), ("GetBucketPolicy", s3))
@@ -360,6 +398,8 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
             ),
         ),
         (0.3, assume_own),
+        (0.01, lambda_role),
+        (0.01, public_https),
     ]
 
 
