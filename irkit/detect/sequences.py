@@ -45,6 +45,8 @@ BURST_WINDOW_SECONDS = 600
 BURST_INSTANCES = 10
 REGION_SHARE = 0.05
 REGION_MIN_EVENTS = 20
+REGION_MIN_HOURS = 3
+REGION_HOURS_SHARE = 0.10
 SEQUENCE_WINDOW = timedelta(hours=6)
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
@@ -206,7 +208,8 @@ class UnusualRegion:
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
-        self._first: dict[tuple[str, str], datetime] = {}
+        self._hours: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._active: dict[str, set[int]] = defaultdict(set)
         self._launches: dict[tuple[str, str], list[Hit]] = defaultdict(list)
 
     def _subject(self, event: Event) -> str:
@@ -219,31 +222,35 @@ class UnusualRegion:
         subject = self._subject(event)
         self._counts[subject][region] += 1
         key = (subject, region)
-        first = self._first.get(key)
-        if first is None or event.event_time < first:
-            self._first[key] = event.event_time
+        hour = int(event.event_time.timestamp()) // 3600
+        self._hours[key].add(hour)
+        self._active[subject].add(hour)
         if event.succeeded and base_name(event.event_name) in LAUNCH_EVENTS:
             self._launches[key].append(Hit(event.event_time, event.event_id, attribution, event.actor))
 
-    def _unusual(self, subject: str, region: str, first_launch: datetime) -> bool:
+    def _usual(self, subject: str, region: str) -> bool:
+        """Known to the baseline; or, without one, a real share of the calls or of the active hours.
+
+        An attacker's work in a fresh region is a handful of calls in a few hours; an agent's own
+        region carries a share of its calls, or at least shows up hour after hour.
+        """
         known = self._context.known_regions
         if known is not None:
-            return region not in known
+            return region in known
         counts = self._counts[subject]
         total = sum(counts.values())
         if total < REGION_MIN_EVENTS or counts[region] >= REGION_SHARE * total:
-            return False
-        # a region first touched shortly before the launch was opened for it
-        return self._first[(subject, region)] >= first_launch - timedelta(hours=1)
+            return True
+        hours = len(self._hours[(subject, region)])
+        return hours >= max(REGION_MIN_HOURS, REGION_HOURS_SHARE * len(self._active[subject]))
 
     def finish(self) -> list[Finding]:
         found = []
         for (subject, region), hits in self._launches.items():
-            first = min(h.time for h in hits)
-            if not self._unusual(subject, region, first):
+            if self._usual(subject, region):
                 continue
             counts = self._counts[subject]
-            usual = [r for r, _ in counts.most_common(5) if r != region]
+            usual = [r for r, _ in counts.most_common() if r != region and self._usual(subject, r)][:5]
             found.append(
                 finding(
                     self.info,

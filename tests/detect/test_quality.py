@@ -12,7 +12,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 
 
 def test_recall_and_benign_noise_meet_the_floor() -> None:
-    data = generate(benign=8_000, seed=3, variants=6)
+    data = generate(benign=20_000, seed=3, variants=6)
     quality = measure(data)
     low = [(r.rule_id, r.recall) for r in quality.rules if r.recall < 0.9]
     assert not low, f"rules under 0.9 recall: {low}"
