@@ -1,9 +1,119 @@
-"""`irkit analyze`: not wired yet."""
+"""`irkit analyze PATH`: run the detection library over local CloudTrail files.
+
+```
+irkit analyze evidence/ --principal arn:aws:iam::111111111111:role/agent-infra-optimizer --json
+```
+Exit 0 when every file was read, 3 when some could not be (the gaps are listed), 2 on bad input.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
 import typer
+from tabulate import tabulate
+
+from irkit.cloudtrail.reader import ReadStats
+from irkit.detect.analyzer import Analysis, analyze_paths
+from irkit.detect.baseline import Baseline
+from irkit.detect.event import format_time
+from irkit.errors import ExitCode, UsageError
+
+_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)/.+$")
+
+
+def load_baseline(path: Path) -> Baseline:
+    try:
+        return Baseline.load(path)
+    except FileNotFoundError:
+        raise UsageError(f"baseline file not found: {path} (create it with `irkit baseline AGENT`)") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot use baseline {path}: {exc}") from None
+
+
+def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
+    """The DESIGN.md ``analyze --json`` object; extra keys are additive."""
+    return {
+        "events": stats.events,
+        "files": stats.files,
+        "findings": [
+            {
+                **f.to_contract(),
+                "first_seen": format_time(f.first_seen),
+                "detail": f.detail,
+                "attribution": f.attribution,
+                "evidence": dict(f.evidence),
+            }
+            for f in analysis.findings
+        ],
+        "gaps": [g.to_json() for g in stats.gaps],
+        "attributed": analysis.attributed,
+        "chain": [link.to_json() for link in analysis.chain],
+    }
+
+
+def render(analysis: Analysis, stats: ReadStats) -> str:
+    lines = [
+        f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
+        f"{len(analysis.findings)} findings"
+    ]
+    if analysis.findings:
+        rows = [
+            [
+                f.severity.upper(),
+                f.rule_id,
+                format_time(f.first_seen),
+                f.principal.rsplit(":", 1)[-1],
+                f.detail or f.title,
+                len(f.event_ids),
+            ]
+            for f in analysis.findings
+        ]
+        lines.append(
+            tabulate(rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"])
+        )
+    if analysis.chain:
+        lines.append("\ncredential chain (contain these too):")
+        lines.extend(
+            f"  {c.kind:13} {c.identifier}  ← {c.parent} ({c.event_name} {format_time(c.event_time)})"
+            + (f"  trusts {', '.join(c.external_accounts)}" if c.external_accounts else "")
+            for c in analysis.chain
+        )
+    if stats.gaps:
+        lines.append(f"\n{len(stats.gaps)} coverage gap(s):")
+        lines.extend(f"  {g.path}: {g.reason}" for g in stats.gaps)
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
-    """Placeholder until the command lands; registers nothing."""
+    @app.command("analyze")
+    def analyze(
+        path: Annotated[Path, typer.Argument(help="A CloudTrail file or folder (.json, .json.gz, .jsonl).")],
+        principal: Annotated[
+            list[str] | None,
+            typer.Option("--principal", help="Analyse only this principal's events (repeatable)."),
+        ] = None,
+        baseline: Annotated[
+            Path | None, typer.Option("--baseline", help="Report deviations from this baseline.")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    ) -> None:
+        """Detect attacker techniques in local CloudTrail logs."""
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {path}")
+        for arn in principal or ():
+            if not _PRINCIPAL.match(arn):
+                raise UsageError(f"--principal {arn!r} is not an IAM user or role ARN")
+        learned = load_baseline(baseline) if baseline is not None else None
+        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned)
+        if as_json:
+            sys.stdout.write(orjson.dumps(contract(analysis, stats)).decode() + "\n")
+        else:
+            typer.echo(render(analysis, stats))
+        for error in analysis.errors:
+            typer.secho(f"irkit: warning: {error}", err=True, fg=typer.colors.YELLOW)
+        raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))

@@ -37,6 +37,11 @@ class Rule:
     """A one-line, event-specific detail (``role backdoor-admin trusts 999999999999``)."""
     failed_calls: Literal["ignore", "attempt", "match"] = "attempt"
     """Failed calls (``errorCode``): ignore them, report an attempt one severity lower, or match as-is."""
+    events: tuple[str, ...] = ()
+    """The event names (version suffix stripped: ``AddPermission``) this rule can match. The analyzer
+    indexes rules by them so an event only runs the rules that could fire; empty means every event."""
+    tactic: str = ""
+    """A short grouping for the docs (``persistence``, ``defense-evasion``, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +55,8 @@ class Finding:
     first_seen: datetime
     detail: str = ""
     attribution: str = ""
-    """How the events were tied to the agent (``userIdentity.arn``, ``session of role …``, ``key created by …``)."""
+    """How the events were tied to the agent (``userIdentity.arn``, ``session of role …``,
+    ``access key … created by …``)."""
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
     def to_contract(self) -> dict[str, Any]:

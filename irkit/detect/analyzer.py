@@ -1,0 +1,255 @@
+"""One streaming pass over events: attribution, indexed rules, stateful detectors, baseline.
+
+```python
+analyzer = Analyzer(principals=["arn:aws:iam::111111111111:role/agent-infra-optimizer"])
+for event in iter_events(paths, stats):
+    analyzer.feed(event)
+analysis = analyzer.finish()
+```
+
+Per event the work is small: one attribution lookup, the rules indexed under the event's name (not
+every rule), and a constant-time update of each detector's compact state. Nothing is read twice.
+
+Events may arrive out of time order (an archive is read region folder by region folder): an event
+that is not (yet) the agent's is parked, a bounded number per identity, and analysed as soon as an
+earlier-read event makes its key or principal the agent's (a key created in us-east-1 and used in
+ap-southeast-1, whose folder sorts first).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from irkit.cloudtrail.reader import ReadStats, iter_events
+from irkit.detect.attribution import Attributor, ChainLink
+from irkit.detect.baseline import Baseline, BaselineMonitor
+from irkit.detect.detector import Detector, DetectorContext
+from irkit.detect.event import Event, format_time
+from irkit.detect.names import base_name
+from irkit.detect.rule import SEVERITIES, Finding, Rule, lower
+from irkit.detect.rules import all_rules, index_rules
+from irkit.detect.sequences import DETECTORS
+
+PARKED_PER_IDENTITY = 200
+PARKED_TOTAL = 20_000
+MAX_RULE_EVENT_IDS = 1_000
+
+
+@dataclass(frozen=True)
+class Analysis:
+    events: int
+    """Every event fed."""
+    attributed: int
+    """Events analysed: the agent's (or every event without principals)."""
+    findings: list[Finding]
+    """Sorted by first_seen, then severity (most severe first)."""
+    chain: list[ChainLink]
+    principals_seen: dict[str, int] = field(default_factory=dict)
+    """Actor ARN → analysed events."""
+    parked_unresolved: int = 0
+    """Events parked for late attribution that never became the agent's (not analysed)."""
+    parked_dropped: int = 0
+    """Events that could not be parked (bounds reached); a late attribution may have missed them."""
+    errors: list[str] = field(default_factory=list)
+    """A rule that raised on an event: named here, analysis went on."""
+
+    def flagged_event_ids(self) -> set[str]:
+        return {eid for f in self.findings for eid in f.event_ids}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "attributed": self.attributed,
+            "findings": [
+                {
+                    **f.to_contract(),
+                    "first_seen": format_time(f.first_seen),
+                    "detail": f.detail,
+                    "attribution": f.attribution,
+                    "evidence": dict(f.evidence),
+                }
+                for f in self.findings
+            ],
+            "chain": [link.to_json() for link in self.chain],
+            "principals_seen": dict(self.principals_seen),
+        }
+
+
+@dataclass(slots=True)
+class _RuleGroup:
+    rule: Rule
+    attempt: bool
+    first: Event
+    attribution: str
+    ids: list[str]
+    count: int = 0
+
+
+class Analyzer:
+    """Feed events one by one; ``finish()`` returns the :class:`Analysis`.
+
+    Without ``principals`` every event is analysed and a finding's ``principal`` is the actor. With
+    ``principals`` (or, when absent, the principals a given ``baseline`` was learned for) only the
+    agent's events are analysed, including those of credentials and principals it created.
+    """
+
+    def __init__(
+        self,
+        *,
+        principals: Sequence[str] | None = None,
+        baseline: Baseline | None = None,
+        rules: Sequence[Rule] | None = None,
+    ) -> None:
+        if principals is None and baseline is not None and baseline.principals:
+            principals = baseline.principals
+        self._rules = tuple(rules) if rules is not None else all_rules()
+        self._by_name, self._wildcard = index_rules(self._rules)
+        self._attributor = Attributor(list(principals) if principals is not None else None)
+        context = DetectorContext(
+            filtering=self._attributor.filtering,
+            known_regions=frozenset(baseline.regions) if baseline is not None else None,
+        )
+        self._detectors: list[Detector] = [make(context) for make in DETECTORS]
+        self._monitor = BaselineMonitor(baseline) if baseline is not None else None
+        self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
+        self._parked: dict[str, list[Event]] = {}
+        self._parked_total = 0
+        self._woken: set[str] = set()
+        self._parked_dropped = 0
+        self._principals: Counter[str] = Counter()
+        self._errors: list[str] = []
+        self.events = 0
+        self.attributed = 0
+
+    def feed(self, event: Event) -> None:
+        self.events += 1
+        reason = self._attributor.attribute(event)
+        if reason is None:
+            self._park(event)
+            return
+        self._analyse(event, reason)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _park(self, event: Event) -> None:
+        """Keep an event that may become the agent's once an identity it names is attributed."""
+        if self._parked_total >= PARKED_TOTAL:
+            self._parked_dropped += 1
+            return
+        parked = False
+        for key in self._attributor.lookup_keys(event):
+            bucket = self._parked.setdefault(key, [])
+            if len(bucket) < PARKED_PER_IDENTITY:
+                bucket.append(event)
+                parked = True
+        if parked:
+            self._parked_total += 1
+        else:
+            self._parked_dropped += 1
+
+    def _analyse(self, event: Event, reason: str) -> None:
+        pending = [(event, reason)]
+        while pending:
+            current, why = pending.pop()
+            self.attributed += 1
+            self._principals[current.actor] += 1
+            for identifier in self._attributor.observe(current, why):
+                for parked in self._parked.pop(identifier, ()):
+                    if parked.event_id in self._woken:
+                        continue
+                    late = self._attributor.attribute(parked)
+                    if late is not None:
+                        self._woken.add(parked.event_id)
+                        self._parked_total -= 1
+                        pending.append((parked, late))
+            self._run_rules(current, why)
+            for detector in self._detectors:
+                detector.feed(current, why)
+            if self._monitor is not None:
+                self._monitor.feed(current, why)
+
+    def _run_rules(self, event: Event, reason: str) -> None:
+        name = base_name(event.event_name)
+        candidates = self._by_name.get(name, ())
+        if self._wildcard:
+            candidates = candidates + self._wildcard
+        if not candidates:
+            return
+        failed = not event.succeeded
+        for rule in candidates:
+            if failed and rule.failed_calls == "ignore":
+                continue
+            try:
+                hit = rule.match(event)
+                detail = rule.describe(event) if hit and rule.describe is not None else ""
+            except Exception as exc:
+                self._errors.append(
+                    f"rule {rule.id} failed on event {event.event_id}: {type(exc).__name__}: {exc}"
+                )
+                continue
+            if not hit:
+                continue
+            attempt = failed and rule.failed_calls == "attempt"
+            key = (rule.id, event.actor, attempt, detail)
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _RuleGroup(rule, attempt, event, reason, [])
+            elif event.event_time < group.first.event_time:
+                group.first = event
+                group.attribution = reason
+            group.count += 1
+            if len(group.ids) < MAX_RULE_EVENT_IDS:
+                group.ids.append(event.event_id)
+
+    def finish(self) -> Analysis:
+        findings: list[Finding] = []
+        for (_, actor, attempt, detail), group in self._groups.items():
+            rule = group.rule
+            findings.append(
+                Finding(
+                    rule_id=rule.id,
+                    severity=lower(rule.severity) if attempt else rule.severity,
+                    title=f"Attempted: {rule.title}" if attempt else rule.title,
+                    event_ids=tuple(group.ids),
+                    principal=actor,
+                    mitre=rule.mitre,
+                    first_seen=group.first.event_time,
+                    detail=detail,
+                    attribution=group.attribution,
+                    evidence={"events": group.count, "error_code": group.first.error_code}
+                    if attempt
+                    else {"events": group.count},
+                )
+            )
+        for detector in self._detectors:
+            findings.extend(detector.finish())
+        if self._monitor is not None:
+            findings.extend(self._monitor.finish())
+        findings.sort(key=lambda f: (f.first_seen, -SEVERITIES.index(f.severity), f.rule_id))
+        return Analysis(
+            events=self.events,
+            attributed=self.attributed,
+            findings=findings,
+            chain=sorted(self._attributor.chain, key=lambda c: (c.event_time, c.event_id)),
+            principals_seen=dict(self._principals.most_common()),
+            parked_unresolved=self._parked_total,
+            parked_dropped=self._parked_dropped,
+            errors=list(self._errors),
+        )
+
+
+def analyze_paths(
+    paths: Sequence[Path],
+    *,
+    principals: Sequence[str] | None = None,
+    baseline: Baseline | None = None,
+) -> tuple[Analysis, ReadStats]:
+    """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
+    stats = ReadStats()
+    analyzer = Analyzer(principals=principals, baseline=baseline)
+    for event in iter_events(paths, stats):
+        analyzer.feed(event)
+    return analyzer.finish(), stats

@@ -1,0 +1,33 @@
+"""Small helpers the rules share (not a rule: the leading underscore keeps it out of the registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from irkit.detect.event import Event
+
+
+def own_account(event: Event) -> str:
+    """The account the call was made in (``recipientAccountId``), else the caller's account."""
+    recipient = event.raw.get("recipientAccountId")
+    return str(recipient) if recipient else event.account_id
+
+
+def req(event: Event, *keys: str) -> Any:
+    """The first present request parameter among ``keys`` (CloudTrail casing varies by service)."""
+    for key in keys:
+        if key in event.request:
+            return event.request[key]
+    return None
+
+
+def sub(value: object, key: str) -> Any:
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def caller_user_name(event: Event) -> str | None:
+    """The IAM user name of the caller, when the caller is an IAM user."""
+    if event.identity_type == "IAMUser":
+        return event.principal_arn.rsplit("/", 1)[-1]
+    return None

@@ -1,0 +1,43 @@
+"""Rules are pure and total: odd shapes in requestParameters never raise, they just don't match."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from irkit.detect.analyzer import Analyzer
+from irkit.detect.event import Event
+from irkit.detect.rule import Rule
+from irkit.detect.rules import all_rules
+
+ODD_VALUES: tuple[Any, ...] = (None, "", "not json %7B", 0, -1, [], [None], {}, {"items": "x"}, True, "*")
+
+
+def _mutations(record: dict[str, Any]) -> list[dict[str, Any]]:
+    request = record.get("requestParameters") or {}
+    out = [{**record, "requestParameters": None}, {**record, "requestParameters": "oops"}]
+    for key in request:
+        for value in ODD_VALUES:
+            out.append({**record, "requestParameters": {**request, key: value}})
+    out.append({**record, "responseElements": {"weird": [1, 2]}})
+    return out
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.id)
+def test_rule_never_raises_on_odd_shapes(rule: Rule) -> None:
+    for record in rule.positive:
+        for mutated in _mutations(dict(record)):
+            event = Event.from_record(mutated)
+            hit = rule.match(event)
+            assert isinstance(hit, bool)
+            if hit and rule.describe is not None:
+                assert isinstance(rule.describe(event), str)
+
+
+def test_analyzer_survives_records_without_identity_or_request() -> None:
+    analyzer = Analyzer(principals=["arn:aws:iam::111111111111:role/agent-infra-optimizer"])
+    for name in ("CreateRole", "AssumeRole", "CreateAccessKey", "RunInstances", "ConsoleLogin"):
+        analyzer.feed(Event.from_record({"eventName": name, "eventTime": "2026-11-25T10:00:00Z"}))
+    analysis = analyzer.finish()
+    assert analysis.events == 5 and analysis.errors == []
