@@ -29,6 +29,7 @@ _SERVICE_SOURCES = {
     "rds": "rds.amazonaws.com",
     "guardduty": "guardduty.amazonaws.com",
     "lambda": "lambda.amazonaws.com",
+    "cloudwatch": "monitoring.amazonaws.com",
 }
 _GLOBAL = {"iam", "sts"}
 # Never in a CloudTrail record (CloudTrail omits them); never in a drill's evidence either.

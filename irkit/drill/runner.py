@@ -200,10 +200,11 @@ def _residual(world: World) -> list[str]:
     for item in world.created_by_attacker:
         if item["kind"] == "role":
             try:
-                iam.get_role(RoleName=item["name"])
-                left.append(f"iam role {item['name']}")
+                trust = iam.get_role(RoleName=item["name"])["Role"]["AssumeRolePolicyDocument"]
             except iam.exceptions.NoSuchEntityException:
                 continue
+            allows = any(s.get("Effect") == "Allow" for s in trust.get("Statement", []))
+            left.append(f"iam role {item['name']}" + ("" if allows else " (trust locked by irkit)"))
         elif item["kind"] == "access_key":
             keys = iam.list_access_keys(UserName=item["user"])["AccessKeyMetadata"]
             status = next((k["Status"] for k in keys if k["AccessKeyId"] == item["name"]), None)

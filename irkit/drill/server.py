@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ def simulator() -> Iterator[str]:
 
     # The simulator's request log is noise on a responder's terminal.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

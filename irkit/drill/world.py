@@ -278,7 +278,7 @@ log_archive:
   organization_id: {ORG_ID}
   role_arn: arn:aws:iam::{ACCOUNT}:role/{LOG_READER_ROLE}
   accounts: ["{ACCOUNT}"]
-  regions: [{", ".join(REGIONS)}]
+  regions: [{", ".join(REGIONS)}, ap-southeast-1, eu-west-1]
 agents:
   {AGENT}:
     account: "{ACCOUNT}"

@@ -11,6 +11,7 @@ from irkit.redact import redact_text
 from irkit.report.build import Report, severity_counts
 
 MAX_EVIDENCE_ROWS = 200
+_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*:(\S+)")
 
 
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -23,7 +24,9 @@ def _mermaid(timeline: list[dict[str, str]]) -> list[str]:
     out = ["```mermaid", "timeline", "    title Incident timeline (UTC)"]
     for row in timeline[:60]:
         stamp = row["time"][11:19] or row["time"]
-        what = re.sub(r"[:#;]", " ", f"{row['who'].rsplit('/', 1)[-1]} {row['what']}")
+        # ARNs shortened to their resource part; mermaid reads ':' and '#' as syntax.
+        text = _ARN.sub(r"\1", f"{row['who'].rsplit('/', 1)[-1]} {row['what']}")
+        what = re.sub(r"[:#;]", " ", text)
         out.append(f"    {stamp} : {what[:100]}")
     out.append("```")
     return out

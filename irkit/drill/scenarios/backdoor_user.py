@@ -47,6 +47,11 @@ def attack(world: World) -> None:
 SCENARIO = Scenario(
     name="backdoor-user",
     summary="CreateUser → AdministratorAccess → CreateAccessKey, then the new key used from elsewhere",
-    expected=("iam_user_created", "iam_access_key_for_other_user", "iam_admin_policy_attached"),
+    expected=(
+        "iam_user_created",
+        "iam_access_key_for_other_user",
+        "iam_admin_policy_attached",
+        "iam_user_backdoor_sequence",
+    ),
     attack=attack,
 )

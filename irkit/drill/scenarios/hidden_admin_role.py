@@ -61,7 +61,7 @@ def attack(world: World) -> None:
 SCENARIO = Scenario(
     name="hidden-admin-role",
     summary="CreateRole trusting an outside account → AdministratorAccess → a new access key",
-    expected=("iam_role_created", "iam_admin_policy_attached", "iam_access_key_created", "seq_role_admin_key"),
+    expected=("iam_role_created", "iam_admin_policy_attached", "iam_access_key_created", "iam_role_backdoor_sequence"),
     attack=attack,
     default=True,
 )
