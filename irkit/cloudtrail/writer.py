@@ -54,7 +54,11 @@ class S3Sink:
 
     def put(self, key: str, body: bytes, metadata: Mapping[str, str]) -> None:
         self.s3.put_object(
-            Bucket=self.bucket, Key=key, Body=body, Metadata=dict(metadata), ContentType="application/json",
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            Metadata=dict(metadata),
+            ContentType="application/json",
             ContentEncoding="gzip",
         )
 
@@ -201,9 +205,7 @@ class ArchiveWriter:
             when = parse_time(str(record["eventTime"]))
             start = when.replace(minute=when.minute - when.minute % 5, second=0, microsecond=0)
             slices.setdefault(start + FILE_PERIOD, []).append(record)
-        return [
-            self.add_log_file(account, region, slices[at], delivered=at) for at in sorted(slices)
-        ]
+        return [self.add_log_file(account, region, slices[at], delivered=at) for at in sorted(slices)]
 
     # -- digests ------------------------------------------------------------------------------
 
