@@ -34,7 +34,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from irkit.cloudtrail.layout import DIGEST_LAG, KeyInfo, in_window, parse_key
+from irkit.cloudtrail.layout import (
+    DELIVERY_LAG,
+    DIGEST_LAG,
+    KeyInfo,
+    TrailLayout,
+    days_between,
+    in_window,
+    parse_key,
+)
 from irkit.cloudtrail.writer import META_SUFFIX, public_key_fingerprint, signing_string
 from irkit.detect.event import MalformedRecord, format_time, parse_time
 from irkit.errors import UsageError
@@ -210,6 +218,14 @@ class S3Source:
 
     def uri(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
+
+    def folders(self, prefix: str) -> list[str]:
+        """Immediate sub-folder names under ``prefix`` (ListObjectsV2 with a delimiter)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        out: list[str] = []
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            out.extend(str(p["Prefix"])[len(prefix) :].strip("/") for p in page.get("CommonPrefixes", []))
+        return out
 
     def history(self, key: str) -> str:
         try:
@@ -596,3 +612,38 @@ class DigestVerifier:
                         + (f"; {history}" if history else ""),
                     )
         return covered
+
+
+def window_prefixes(
+    layout: TrailLayout, accounts: Sequence[str], regions: Sequence[str], start: datetime, end: datetime
+) -> list[str]:
+    """The day folders (logs and digests) that can hold the window's files."""
+    out: list[str] = []
+    for account in accounts:
+        for region in regions:
+            for day in days_between(start, end + DELIVERY_LAG):
+                out.append(layout.day_prefix(account, region, day))
+            for day in days_between(start, end + DIGEST_LAG):
+                out.append(layout.day_prefix(account, region, day, digest=True))
+    return out
+
+
+def verify_s3_window(
+    s3: Any,
+    layout: TrailLayout,
+    keys: PublicKeyRing,
+    *,
+    accounts: Sequence[str],
+    regions: Sequence[str] = (),
+    start: datetime,
+    end: datetime,
+    on_problem: Callable[[IntegrityProblem], None] | None = None,
+) -> VerifyReport:
+    """Verify the archive bucket itself over [start, end] (what ``contain`` runs); empty
+    ``regions`` are discovered from the account's CloudTrail folders."""
+    source = S3Source(s3, layout.bucket)
+    prefixes: list[str] = []
+    for account in accounts:
+        found = list(regions) or [r for r in source.folders(layout.region_root(account)) if r]
+        prefixes.extend(window_prefixes(layout, [account], found, start, end))
+    return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify(prefixes)

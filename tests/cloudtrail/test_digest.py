@@ -27,10 +27,11 @@ from irkit.cloudtrail.digest import (
     S3Source,
     VerifyReport,
     load_public_keys,
+    verify_s3_window,
 )
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.writer import ArchiveWriter, LocalSink, S3Sink, synthetic_record
-from tests.cloudtrail.archive import ACCOUNT, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +232,19 @@ def test_list_public_keys_failure_falls_back_to_files(boto: Any, tmp_path: Path)
     ring = load_public_keys(boto("cloudtrail"), [writer.write_public_key(tmp_path / "k.pem")])
     assert ring.get(writer.fingerprint) is not None
     assert ring.notes and "ListPublicKeys" in ring.notes[0]
+
+
+def test_s3_window_verification_discovers_regions_and_ignores_other_hours(boto: Any, tmp_path: Path) -> None:
+    s3 = boto("s3")
+    s3.create_bucket(Bucket="org-trail")
+    writer = build_archive(S3Sink(s3, "org-trail"))
+    keys = load_public_keys(None, [writer.write_public_key(tmp_path / "k.pem")])
+    s3.delete_object(Bucket="org-trail", Key=digests_of(writer, "us-east-1")[0])  # 00:00-01:00, outside
+    victim = logs_of(writer, "eu-west-1")[14]  # delivered 02:25, inside
+    s3.put_object(Bucket="org-trail", Key=victim, Body=gzip.compress(b'{"Records": []}'))
+    report = verify_s3_window(
+        s3, TrailLayout("org-trail", "", ORG), keys, accounts=[ACCOUNT],
+        start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=3),
+    )  # fmt: skip
+    assert [(p.kind, p.path) for p in report.problems] == [(LOG_TAMPERED, f"s3://org-trail/{victim}")]
+    assert report.digests_checked == 6
