@@ -139,7 +139,8 @@ def run_collect(
         result = collect_athena(
             clients.archive("athena"), layout=layout, principals=principals, accounts=accounts,
             regions=archive.regions, start=start, end=end, dest=evidence,
-            options=AthenaOptions(output_location=f"s3://{archive.bucket}/irkit-athena-results/"),
+            # Results go where the workgroup says: never into the (often write-locked) archive.
+            options=AthenaOptions(),
         )  # fmt: skip
         return CollectOutcome(result, None, evidence)
 

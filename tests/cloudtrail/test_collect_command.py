@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,3 +116,50 @@ def test_unknown_engine_is_a_usage_error(app: typer.Typer, world: tuple[Path, Ar
         app, ["collect", "infra-optimizer", "--config", str(world[0]), "--engine", "bq"]
     )
     assert result.exception is not None and getattr(result.exception, "exit_code", None) == 2
+
+
+def test_collect_with_athena_engine_writes_the_query_to_the_manifest(
+    app: typer.Typer, world: tuple[Path, ArchiveWriter, Any], aws_endpoint: str, tmp_path: Path
+) -> None:
+    # the Athena calls run as the log-archive role, so moto answers from account 222222222222
+    body = json.dumps(
+        {
+            "account_id": "222222222222",
+            "results": [
+                {"rows": []},
+                {"rows": []},
+                {
+                    "rows": [
+                        {"Data": [{"VarCharValue": "eventname"}, {"VarCharValue": "eventtime"}]},
+                        {"Data": [{"VarCharValue": "CreateUser"}, {"VarCharValue": "2026-11-25T01:00:00Z"}]},
+                    ],
+                    "column_info": [
+                        {"Name": "eventname", "Type": "varchar"},
+                        {"Name": "eventtime", "Type": "varchar"},
+                    ],
+                },
+            ],
+        }
+    )
+    url = f"{aws_endpoint}/moto-api/static/athena/query-results"
+    req = urllib.request.Request(url, data=body.encode(), method="POST")  # noqa: S310 - loopback moto
+    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback moto server only
+        pass
+    out = tmp_path / "athena-evidence"
+    args = [
+        "collect",
+        "infra-optimizer",
+        "--config",
+        str(world[0]),
+        "--engine",
+        "athena",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 3, result.output  # done, with the "not digest-verified" gap
+    manifest = orjson.loads((out / "manifest.json").read_bytes())
+    events_query = manifest["athena"]["queries"][-1]
+    assert "agent-infra-bot" in events_query["sql"]
+    assert manifest["objects"][0]["rows"] == 1
