@@ -397,14 +397,24 @@ class DigestVerifier:
 
         loaded = {stream: self._load_digests(items) for stream, items in sorted(digests.items())}
         newest = {s: max(d.end for d in ds) for s, ds in loaded.items() if ds}
-        reference = self.end or max(newest.values(), default=None)
+        # How far digests should reach: the window's end, else the newest digest of any stream,
+        # else (no digest at all) the newest log: an archive of logs without digests proves nothing.
+        reference = (
+            self.end
+            or max(newest.values(), default=None)
+            or max((i.delivered for ls in logs.values() for i in ls.values()), default=None)
+        )
 
         for stream in sorted(set(logs) | set(loaded)):
             chain = loaded.get(stream, [])
             self._check_chain(chain)
             covered = self._check_logs(chain, logs.get(stream, {}))
             stream_newest = newest.get(stream)
-            if reference is not None and (stream_newest is None or stream_newest < reference - DIGEST_LAG):
+            oldest_log = min((i.delivered for i in logs.get(stream, {}).values()), default=None)
+            if reference is not None and (
+                (stream_newest is None and oldest_log is not None and oldest_log < reference - DIGEST_LAG)
+                or (stream_newest is not None and stream_newest < reference - DIGEST_LAG)
+            ):
                 where = self._digest_folder(stream, logs.get(stream, {}), chain)
                 last = format_time(stream_newest) if stream_newest else "never"
                 self._report(

@@ -248,3 +248,13 @@ def test_s3_window_verification_discovers_regions_and_ignores_other_hours(boto: 
     )  # fmt: skip
     assert [(p.kind, p.path) for p in report.problems] == [(LOG_TAMPERED, f"s3://org-trail/{victim}")]
     assert report.digests_checked == 6
+
+
+def test_logs_without_any_digest_do_not_verify(tmp_path: Path, keys: PublicKeyRing) -> None:
+    writer = ArchiveWriter(TrailLayout("org-trail"), LocalSink(tmp_path, bucket="org-trail"))
+    writer.add_records(
+        ACCOUNT, "us-east-1", [synthetic_record(T0 + timedelta(minutes=m)) for m in range(0, 180, 20)]
+    )
+    found = kinds(verify(tmp_path, keys))
+    assert len(found[DIGESTS_STOPPED]) == 1
+    assert len(found[LOG_NOT_IN_DIGEST]) == 5  # delivered before 01:45 (newest log 02:45 - 1h15)
