@@ -223,3 +223,29 @@ def test_lookup_fallback_writes_unverified_jsonl_at_two_requests_a_second(boto: 
     assert manifest["verified"] is False and manifest["engine"] == "lookup-events"
     stats = ReadStats()
     assert len(list(iter_events([tmp_path], stats))) == 2
+
+
+class ThrottleOnce:
+    """The real client, except that the first GetObject of each key is throttled."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.throttled: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        if kwargs["Key"] not in self.throttled:
+            self.throttled.add(kwargs["Key"])
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+            )
+        return self._client.get_object(**kwargs)
+
+
+def test_throttled_downloads_are_retried(s3: Any, org_archive: ArchiveWriter, tmp_path: Path) -> None:
+    client = ThrottleOnce(s3)
+    result = collect(client, tmp_path / "ev", regions=("us-east-1",))
+    assert result.files == 11 and not result.gaps
+    assert len(client.throttled) == 11
