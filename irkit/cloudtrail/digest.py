@@ -657,3 +657,18 @@ def verify_s3_window(
         found = list(regions) or [r for r in source.folders(layout.region_root(account)) if r]
         prefixes.extend(window_prefixes(layout, [account], found, start, end))
     return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify(prefixes)
+
+
+def verify_evidence(
+    dest: Path,
+    keys: PublicKeyRing,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    on_problem: Callable[[IntegrityProblem], None] | None = None,
+) -> VerifyReport:
+    """Verify a collected evidence folder; the window defaults to the one its manifest records."""
+    source = LocalSource(dest)
+    if start is None and end is None and source.window is not None:
+        start, end = source.window
+    return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify()

@@ -16,7 +16,7 @@ import typer
 
 from irkit.cloudtrail.athena import AthenaOptions, collect_athena
 from irkit.cloudtrail.collect import CollectResult, collect_archive, lookup_fallback
-from irkit.cloudtrail.digest import DigestVerifier, LocalSource, VerifyReport, load_public_keys
+from irkit.cloudtrail.digest import VerifyReport, load_public_keys, verify_evidence
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.config import AgentSettings, LogArchiveSettings, Settings, load_config
 from irkit.errors import AwsCallError, ConfigError, ExitCode, UsageError
@@ -172,7 +172,7 @@ def run_collect(
                           result.paths),
             None, evidence,
         )  # fmt: skip
-    report = DigestVerifier(LocalSource(evidence), keys, start=start, end=end).verify()
+    report = verify_evidence(evidence, keys, start=start, end=end)
     return CollectOutcome(result, report, evidence)
 
 

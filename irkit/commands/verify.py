@@ -12,7 +12,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from irkit.cloudtrail.digest import DigestVerifier, LocalSource, PublicKeyRing, VerifyReport, load_public_keys
+from irkit.cloudtrail.digest import PublicKeyRing, VerifyReport, load_public_keys, verify_evidence
 from irkit.config import load_config, resolve_config_path
 from irkit.errors import ExitCode, UsageError
 
@@ -39,9 +39,7 @@ def run_verify(path: Path, keys: PublicKeyRing) -> VerifyReport:
         raise UsageError(f"{path}: no such file or directory")
     if not path.is_dir():
         raise UsageError(f"{path}: expected a folder that mirrors the archive's S3 keys")
-    source = LocalSource(path)
-    start, end = source.window if source.window else (None, None)
-    return DigestVerifier(source, keys, start=start, end=end).verify()
+    return verify_evidence(path, keys)
 
 
 def render(report: VerifyReport) -> str:
