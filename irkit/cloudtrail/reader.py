@@ -12,6 +12,7 @@ the two equal). See docs/performance.md for what is left on the table and why.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import mmap
 import os
@@ -322,16 +323,31 @@ def iter_events(paths: Iterable[Path], stats: ReadStats, *, workers: int | None 
         if data is None:
             stats.gaps.append(Gap(str(path), error or "unreadable"))
             continue
-        records, gaps = parse_records(path, data)
+        events = _file_events(path, data, stats)
         if isinstance(data, mmap.mmap):
             data.close()
         del data
+        yield from events
+
+
+def _file_events(path: Path, data: bytes | mmap.mmap, stats: ReadStats) -> list[Event]:
+    """One file's events, built with the cyclic GC paused: records and events form no cycles, and
+    the collector would otherwise walk the file's ~40 objects a record over and over (≈15 % of
+    reading time). Paused only here, never while the caller runs between events."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        records, gaps = parse_records(path, data)
         stats.gaps.extend(gaps)
+        events: list[Event] = []
         for index, record in enumerate(records):
             try:
-                event = event_from_record(record)
+                events.append(event_from_record(record))
             except MalformedRecord as exc:
                 stats.gaps.append(Gap(f"{path}#{index}", f"malformed record: {exc}"))
-                continue
-            stats.events += 1
-            yield event
+        stats.events += len(events)
+        return events
+    finally:
+        if paused:
+            gc.enable()
