@@ -6,8 +6,8 @@ a line). A file or record that cannot be read becomes a :class:`Gap`; reading go
 Speed: with many files, decompression runs in worker processes (bounded read-ahead, results
 consumed in file order, so output is deterministic and memory flat) while this process parses
 with orjson and builds events through a dict-specialised copy of :meth:`Event.from_record`
-(about twice as fast; it falls back to ``from_record`` for anything unusual, and a test holds
-the two equal). See docs/performance.md for what is left on the table and why.
+(it falls back to ``from_record`` for anything unusual, and a test holds the two equal), with the
+cyclic GC paused per file. See docs/performance.md for the numbers and what is left on the table.
 """
 
 from __future__ import annotations
