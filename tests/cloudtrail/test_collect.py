@@ -249,3 +249,13 @@ def test_throttled_downloads_are_retried(s3: Any, org_archive: ArchiveWriter, tm
     result = collect(client, tmp_path / "ev", regions=("us-east-1",))
     assert result.files == 11 and not result.gaps
     assert len(client.throttled) == 11
+
+
+def test_accounts_are_discovered_when_none_are_configured(
+    s3: Any, org_archive: ArchiveWriter, tmp_path: Path
+) -> None:
+    result = collect(s3, tmp_path / "ev", accounts=())
+    doc = orjson.loads(result.manifest.read_bytes())
+    assert doc["accounts"] == [ACCOUNT]
+    assert doc["regions"] == ["eu-west-1", "us-east-1"]
+    assert result.files == 22
