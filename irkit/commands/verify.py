@@ -39,7 +39,10 @@ def run_verify(path: Path, keys: PublicKeyRing) -> VerifyReport:
         raise UsageError(f"{path}: no such file or directory")
     if not path.is_dir():
         raise UsageError(f"{path}: expected a folder that mirrors the archive's S3 keys")
-    return verify_evidence(path, keys)
+    report = verify_evidence(path, keys)
+    if not (report.digests_checked or report.logs_checked or report.problems or report.pending):
+        raise UsageError(f"{path}: no CloudTrail logs or digests found (expected AWSLogs/… keys below it)")
+    return report
 
 
 def render(report: VerifyReport) -> str:

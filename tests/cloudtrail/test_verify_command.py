@@ -69,3 +69,11 @@ def test_verify_of_a_missing_path_is_a_usage_error(
 ) -> None:
     result = CliRunner().invoke(app, ["verify", "/nonexistent/evidence", "--public-key", str(archive[1])])
     assert isinstance(result.exception, UsageError)
+
+
+def test_verify_of_a_folder_without_cloudtrail_is_a_usage_error(
+    app: typer.Typer, archive: tuple[Path, Path, list[str]], tmp_path: Path
+) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(app, ["verify", str(tmp_path / "empty"), "--public-key", str(archive[1])])
+    assert isinstance(result.exception, UsageError)
