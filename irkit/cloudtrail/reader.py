@@ -292,7 +292,14 @@ def _inflated(files: list[Path], workers: int) -> Iterator[tuple[Path, bytes | m
             inflated, error = _inflate(str(path))
             yield path, inflated, error
         return
-    pool = [_Worker(SHARED_MEMORY) for _ in range(workers)]
+    pool: list[_Worker] = []
+    try:
+        pool.extend(_Worker(SHARED_MEMORY) for _ in range(workers))
+    except OSError:  # no interpreter to start (embedded, sandboxed): inflate here instead
+        for worker in pool:
+            worker.close()
+        yield from _inflated(files, 0)
+        return
     pending: deque[tuple[Path, _Worker]] = deque()
     try:
         todo = iter(files)
