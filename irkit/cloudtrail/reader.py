@@ -12,6 +12,7 @@ cyclic GC paused per file. See docs/performance.md for the numbers and what is l
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import gzip
 import mmap
@@ -275,7 +276,8 @@ class _Worker:
 
     def close(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.closed:
-            self.proc.stdin.close()
+            with contextlib.suppress(OSError):  # a dead worker's pipe
+                self.proc.stdin.close()
         # unread replies name files in shared memory: drain and remove them
         if self.proc.stdout is not None:
             for line in self.proc.stdout:
@@ -285,44 +287,35 @@ class _Worker:
 
 
 def _inflated(files: list[Path], workers: int) -> Iterator[tuple[Path, bytes | mmap.mmap | None, str | None]]:
-    """(path, decompressed bytes or None, error) in file order; in worker processes when it pays."""
+    """(path, decompressed bytes or None, error) in file order; in worker processes when it pays.
+
+    A worker that cannot start or dies mid-way costs speed, never data: the files not yet
+    handed out are inflated here instead."""
     shm_ok = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK)
-    if workers < 1 or len(files) < PARALLEL_MIN_FILES or not shm_ok:
-        for path in files:
-            inflated, error = _inflate(str(path))
-            yield path, inflated, error
-        return
-    pool: list[_Worker] = []
-    try:
-        pool.extend(_Worker(SHARED_MEMORY) for _ in range(workers))
-    except OSError:  # no interpreter to start (embedded, sandboxed): inflate here instead
-        for worker in pool:
-            worker.close()
-        yield from _inflated(files, 0)
-        return
-    pending: deque[tuple[Path, _Worker]] = deque()
-    try:
-        todo = iter(files)
-        for n, path in enumerate(todo):
-            worker = pool[n % workers]
-            worker.send(path)
-            pending.append((path, worker))
-            if len(pending) >= workers * READ_AHEAD:
-                break
-        sent = len(pending)
-        while pending:
-            path, worker = pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                nxt_worker = pool[sent % workers]
-                nxt_worker.send(nxt)
-                pending.append((nxt, nxt_worker))
-                sent += 1
-            data, error = worker.receive()
-            yield path, data, error
-    finally:
-        for worker in pool:
-            worker.close()
+    done = 0
+    if workers >= 1 and len(files) >= PARALLEL_MIN_FILES and shm_ok:
+        pool: list[_Worker] = []
+        try:
+            pool.extend(_Worker(SHARED_MEMORY) for _ in range(workers))
+            pending: deque[_Worker] = deque()
+            sent = 0
+            while done < len(files):
+                while sent < len(files) and len(pending) < workers * READ_AHEAD:
+                    worker = pool[sent % workers]
+                    worker.send(files[sent])
+                    pending.append(worker)
+                    sent += 1
+                data, error = pending.popleft().receive()
+                done += 1
+                yield files[done - 1], data, error
+        except OSError:
+            pass  # fall through: the rest is inflated in this process
+        finally:
+            for worker in pool:
+                worker.close()
+    for path in files[done:]:
+        inflated, error = _inflate(str(path))
+        yield path, inflated, error
 
 
 def default_workers() -> int:

@@ -123,3 +123,19 @@ def test_sidecars_digests_and_manifests_are_not_logs(tmp_path: Path) -> None:
     stats = ReadStats()
     assert len(list(iter_events([tmp_path], stats))) == 3
     assert stats.gaps == [] and stats.files == 1
+
+
+def test_a_worker_that_dies_costs_speed_not_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 4)
+    monkeypatch.setattr(reader, "SHARED_MEMORY", tmp_path / "shm")
+    (tmp_path / "shm").mkdir()
+    # the real worker, but it exits after its third file
+    dying = reader._WORKER.replace(
+        "for line in sys.stdin:", "for n, line in enumerate(sys.stdin):\n    if n == 3: break"
+    )
+    monkeypatch.setattr(reader, "_WORKER", dying)
+    ids = _archive(tmp_path / "logs", 20)
+    stats = ReadStats()
+    assert [e.event_id for e in iter_events([tmp_path / "logs"], stats, workers=1)] == ids
+    assert stats.gaps == []
+    assert list((tmp_path / "shm").iterdir()) == []
