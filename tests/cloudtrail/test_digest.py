@@ -11,10 +11,14 @@ from typing import Any
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 from irkit.cloudtrail.digest import (
     BAD_SIGNATURE,
+    CHAIN_BROKEN,
     CHAIN_GAP,
+    CHAIN_RESTART,
     DIGEST_MISSING,
     DIGEST_MOVED,
     DIGESTS_STOPPED,
@@ -30,7 +34,7 @@ from irkit.cloudtrail.digest import (
     verify_s3_window,
 )
 from irkit.cloudtrail.layout import TrailLayout
-from irkit.cloudtrail.writer import ArchiveWriter, LocalSink, S3Sink, synthetic_record
+from irkit.cloudtrail.writer import ArchiveWriter, LocalSink, S3Sink, signing_string, synthetic_record
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
 
 
@@ -258,3 +262,39 @@ def test_logs_without_any_digest_do_not_verify(tmp_path: Path, keys: PublicKeyRi
     found = kinds(verify(tmp_path, keys))
     assert len(found[DIGESTS_STOPPED]) == 1
     assert len(found[LOG_NOT_IN_DIGEST]) == 5  # delivered before 01:45 (newest log 02:45 - 1h15)
+
+
+def _resign(root: Path, key: str, writer: ArchiveWriter, edit: Any) -> None:
+    """Rewrite a digest and sign it again with the trail's key: only the chain can tell."""
+    doc = orjson.loads(gzip.decompress((root / key).read_bytes()))
+    edit(doc)
+    body = orjson.dumps(doc)
+    message = signing_string(
+        doc["digestEndTime"], doc["digestS3Bucket"], key, body, doc["previousDigestSignature"]
+    )
+    signature = writer.private_key.sign(message, padding.PKCS1v15(), hashes.SHA256()).hex()
+    (root / key).write_bytes(gzip.compress(body))
+    meta = root / (key + ".meta.json")
+    meta.write_bytes(orjson.dumps({"signature": signature, "signature-algorithm": "SHA256withRSA"}))
+
+
+def test_validly_signed_digest_with_a_foreign_previous_signature_breaks_the_chain(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    victim, successor = digests_of(writer, "us-east-1")[2:4]
+    _resign(root, victim, writer, lambda d: d.update(previousDigestSignature="00" * 256))
+    found = kinds(verify(root, keys))
+    # its own link is wrong, and its new signature is not the one its successor carries
+    assert found[CHAIN_BROKEN] == [str(root / victim), str(root / successor)]
+    assert BAD_SIGNATURE not in found
+
+
+def test_a_chain_that_starts_again_means_logging_stopped(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    victim = digests_of(writer, "eu-west-1")[3]
+    fields = ("S3Object", "S3Bucket", "Signature", "HashValue", "HashAlgorithm")
+    _resign(root, victim, writer, lambda d: d.update({f"previousDigest{f}": None for f in fields}))
+    assert kinds(verify(root, keys)) == {CHAIN_RESTART: [str(root / victim)]}
