@@ -1,29 +1,327 @@
-"""Minimal archive collection (sequential); the evidence work replaces it with the full engine."""
+"""Collect the CloudTrail archive for a window into an evidence folder that mirrors the S3 keys.
+
+Listing goes by day prefix (the window widened by the delivery lag), files are chosen by the
+delivery time in their names, logs *and* the digests that cover them are downloaded in a bounded
+thread pool with their signature metadata beside them (``<key>.meta.json``), and ``manifest.json``
+records every object (key, version id, size, SHA-256 of the stored and of the decompressed bytes,
+fetched-at). Nothing is ever held whole: objects stream to disk in chunks.
+
+A prefix that cannot be listed, an object that cannot be fetched or a bucket that does not exist
+becomes a :class:`Gap` naming the exact ``s3://bucket/key``; everything else is still collected.
+A second run over the same folder fetches only what is missing or differs (resumable).
+"""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-from collections.abc import Sequence
+import re
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from irkit.cloudtrail.layout import DELIVERY_LAG, TrailLayout, days_between, in_window, parse_key
+from irkit.cloudtrail.layout import DELIVERY_LAG, DIGEST_LAG, TrailLayout, days_between, in_window, parse_key
+from irkit.cloudtrail.writer import META_SUFFIX
+from irkit.detect.event import format_time
 from irkit.gaps import Gap
 
+MANIFEST_FORMAT = "irkit-manifest/1"
+MANIFEST_NAME = "manifest.json"
+READ_ONLY = 0o444
+_CHUNK = 1 << 20
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "ServiceUnavailable",
+        "503",
+        "500",
+    }
+)
+_ACCOUNT_DIR = re.compile(r"^\d{12}$")
+_REGION_DIR = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class CollectResult:
     files: int
+    """Objects downloaded by this run."""
     bytes: int
     skipped: int
+    """Objects already in the folder with the hash the manifest records (a resumed run)."""
     manifest: Path
-    gaps: list[Gap] = field(default_factory=list)
-    paths: list[Path] = field(default_factory=list)
+    gaps: tuple[Gap, ...]
+    paths: tuple[Path, ...]
+    """Every log file of the window in the evidence folder (for the reader), digests excluded."""
+    verified: bool = True
+    """False for evidence that no digest chain can vouch for (LookupEvents)."""
+
+
+@dataclass(slots=True)
+class _Entry:
+    key: str
+    version_id: str | None
+    size: int
+    sha256: str
+    sha256_decompressed: str | None
+    fetched_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version_id": self.version_id,
+            "size": self.size,
+            "sha256": self.sha256,
+            "sha256_decompressed": self.sha256_decompressed,
+            "fetched_at": self.fetched_at,
+        }
+
+
+class _BucketUnavailable(Exception):
+    def __init__(self, gap: Gap) -> None:
+        super().__init__(gap.reason)
+        self.gap = gap
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    return ""
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, ClientError):
+        return _error_code(exc) in _TRANSIENT_CODES
+    return isinstance(exc, ConnectionError | ReadTimeoutError)
+
+
+# botocore's adaptive mode retries inside a call; this outer retry covers what it gives up on
+# (a throttled burst that outlasts its budget, a stream cut mid-download).
+_retrying = retry(
+    retry=retry_if_exception(_transient),
+    wait=wait_exponential_jitter(multiplier=0.2, max=8),
+    stop=stop_after_attempt(5),
+    reraise=True,
+)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Lister:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.gaps: list[Gap] = []
+
+    def _pages(self, prefix: str, delimiter: str | None) -> Iterator[dict[str, Any]]:
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+            if delimiter:
+                kwargs["Delimiter"] = delimiter
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = _retrying(self.s3.list_objects_v2)(**kwargs)
+            yield page
+            if not page.get("IsTruncated"):
+                return
+            token = page.get("NextContinuationToken")
+
+    def _guard(self, prefix: str, exc: Exception) -> None:
+        code = _error_code(exc)
+        uri = f"s3://{self.bucket}/{prefix}"
+        if code in {"NoSuchBucket", "AllAccessDisabled"}:
+            raise _BucketUnavailable(Gap(f"s3://{self.bucket}", f"cannot read the archive: {_describe(exc)}"))
+        self.gaps.append(Gap(uri, f"cannot list: {_describe(exc)}"))
+
+    def keys(self, prefix: str) -> list[tuple[str, int]]:
+        out: list[tuple[str, int]] = []
+        try:
+            for page in self._pages(prefix, None):
+                out.extend((str(o["Key"]), int(o.get("Size", 0))) for o in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
+            self._guard(prefix, exc)
+        return out
+
+    def folders(self, prefix: str) -> list[str]:
+        out: list[str] = []
+        try:
+            for page in self._pages(prefix, "/"):
+                out.extend(str(p["Prefix"])[len(prefix) :].strip("/") for p in page.get("CommonPrefixes", []))
+        except (ClientError, BotoCoreError) as exc:
+            self._guard(prefix, exc)
+        return out
+
+
+def plan_keys(
+    s3: Any,
+    *,
+    layout: TrailLayout,
+    accounts: Sequence[str],
+    regions: Sequence[str],
+    start: datetime,
+    end: datetime,
+) -> tuple[list[tuple[str, int]], list[Gap], list[str], list[str]]:
+    """(key, size) of every log and digest for the window, the listing gaps, accounts, regions."""
+    lister = _Lister(s3, layout.bucket)
+    if not accounts:
+        root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
+        accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
+    found: list[tuple[str, int]] = []
+    all_regions: set[str] = set()
+    for account in accounts:
+        account_regions = list(regions) or [
+            r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)
+        ]
+        all_regions.update(account_regions)
+        for region in account_regions:
+            for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG)):
+                for day in days_between(start, end + lag):
+                    for key, size in lister.keys(layout.day_prefix(account, region, day, digest=digest)):
+                        info = parse_key(key)
+                        if info is not None and info.digest == digest and in_window(info, start, end):
+                            found.append((key, size))
+    return found, lister.gaps, list(accounts), sorted(all_regions)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_read_only(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)  # a read-only leftover of an interrupted run
+    tmp.write_bytes(data)
+    tmp.chmod(READ_ONLY)
+    tmp.replace(path)
+
+
+class _Fetcher:
+    def __init__(self, s3: Any, bucket: str, dest: Path) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.dest = dest
+
+    def fetch(self, key: str) -> tuple[_Entry, Gap | None]:
+        return _retrying(self._fetch)(key)
+
+    def _fetch(self, key: str) -> tuple[_Entry, Gap | None]:
+        path = self.dest / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.unlink(missing_ok=True)
+        resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+        stored = hashlib.sha256()
+        plain = hashlib.sha256()
+        inflater: Any = zlib.decompressobj(wbits=47)
+        size = 0
+        gap: Gap | None = None
+        body = resp["Body"]
+        with tmp.open("wb") as out:
+            for chunk in iter(lambda: body.read(_CHUNK), b""):
+                out.write(chunk)
+                stored.update(chunk)
+                size += len(chunk)
+                if inflater is not None:
+                    try:
+                        plain.update(inflater.decompress(chunk))
+                    except zlib.error as exc:
+                        inflater = None
+                        gap = Gap(
+                            f"s3://{self.bucket}/{key}", f"not a valid gzip file ({exc}); kept as fetched"
+                        )
+        if inflater is not None:
+            plain.update(inflater.flush())
+            if not inflater.eof:
+                inflater = None
+                gap = Gap(f"s3://{self.bucket}/{key}", "truncated gzip file; kept as fetched")
+        tmp.chmod(READ_ONLY)
+        tmp.replace(path)
+        version = resp.get("VersionId")
+        version = None if version in (None, "null") else str(version)
+        info = parse_key(key)
+        if info is not None and info.digest:
+            meta = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
+            meta["version_id"] = version or ""
+            _write_read_only(
+                path.with_name(path.name + META_SUFFIX), orjson.dumps(meta, option=orjson.OPT_INDENT_2)
+            )
+        entry = _Entry(
+            key=key,
+            version_id=version,
+            size=size,
+            sha256=stored.hexdigest(),
+            sha256_decompressed=plain.hexdigest() if inflater is not None else None,
+            fetched_at=format_time(datetime.now(UTC)),
+        )
+        return entry, gap
+
+
+def _load_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        doc = orjson.loads(path.read_bytes())
+        return {str(o["key"]): o for o in doc.get("objects", []) if isinstance(o, dict) and "key" in o}
+    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError):
+        return {}
+
+
+def _present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
+    """Already collected: the file is there with the hash recorded (and its metadata, for digests)."""
+    if not known:
+        return False
+    path = dest / key
+    if not path.is_file() or _sha256_file(path) != known.get("sha256"):
+        return False
+    info = parse_key(key)
+    return not (info is not None and info.digest and not path.with_name(path.name + META_SUFFIX).is_file())
+
+
+def write_manifest(dest: Path, doc: dict[str, Any]) -> Path:
+    path = dest / MANIFEST_NAME
+    _write_read_only(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return path
+
+
+def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(advance, close); a rich bar only on a terminal, nothing otherwise."""
+    if not enabled or not sys.stderr.isatty():
+        return (lambda: None), (lambda: None)
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("collecting CloudTrail", total=total)
+    bar.start()
+    lock = threading.Lock()
+
+    def advance() -> None:
+        with lock:
+            bar.advance(task)
+
+    return advance, bar.stop
 
 
 def collect_archive(
@@ -38,61 +336,196 @@ def collect_archive(
     workers: int = 8,
     progress: bool = False,
 ) -> CollectResult:
+    """Download the window's logs and digests from the archive bucket into ``dest``.
+
+    ``s3`` is a client made by the caller (adaptive retries, the log-archive role); empty
+    ``accounts`` or ``regions`` are discovered from the bucket's folders.
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    objects: list[dict[str, Any]] = []
+    manifest_path = dest / MANIFEST_NAME
+    known = _load_manifest(manifest_path)
     gaps: list[Gap] = []
-    paths: list[Path] = []
-    total = 0
-    for account in accounts:
-        for region in regions:
-            for day in days_between(start, end + DELIVERY_LAG):
-                prefix = layout.day_prefix(account, region, day)
-                try:
-                    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=layout.bucket, Prefix=prefix)
-                    keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
-                except Exception as exc:
-                    gaps.append(Gap(f"s3://{layout.bucket}/{prefix}", f"listing failed: {exc}"))
-                    continue
-                for key in keys:
-                    info = parse_key(key)
-                    if info is None or not in_window(info, start, end):
-                        continue
-                    try:
-                        obj = s3.get_object(Bucket=layout.bucket, Key=key)
-                        body = obj["Body"].read()
-                    except Exception as exc:
-                        gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"download failed: {exc}"))
-                        continue
-                    path = dest / key
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    if path.exists():
-                        path.chmod(0o644)
-                    path.write_bytes(body)
-                    path.chmod(0o444)
-                    paths.append(path)
-                    total += len(body)
-                    objects.append(
-                        {
-                            "key": key,
-                            "version_id": obj.get("VersionId"),
-                            "size": len(body),
-                            "sha256": hashlib.sha256(body).hexdigest(),
-                            "sha256_decompressed": hashlib.sha256(gzip.decompress(body)).hexdigest(),
-                            "fetched_at": datetime.now(UTC).isoformat(),
-                        }
-                    )
-    manifest = dest / "manifest.json"
-    tmp = manifest.with_suffix(".tmp")
-    tmp.write_bytes(
-        orjson.dumps(
-            {
-                "format": "irkit-manifest/1",
-                "bucket": layout.bucket,
-                "objects": objects,
-                "gaps": [g.to_json() for g in gaps],
-            },
-            option=orjson.OPT_INDENT_2,
+    try:
+        planned, list_gaps, accounts, regions = plan_keys(
+            s3, layout=layout, accounts=accounts, regions=regions, start=start, end=end
         )
+        gaps.extend(list_gaps)
+    except _BucketUnavailable as exc:
+        planned, accounts, regions = [], list(accounts), list(regions)
+        gaps.append(exc.gap)
+
+    entries: dict[str, dict[str, Any]] = {}
+    to_fetch: list[str] = []
+    skipped = 0
+    for key, _size in sorted(set(planned)):
+        if _present(dest, key, known.get(key)):
+            entries[key] = known[key]
+            skipped += 1
+        else:
+            to_fetch.append(key)
+
+    fetched = 0
+    fetched_bytes = 0
+    fetcher = _Fetcher(s3, layout.bucket, dest)
+    advance, close = _progress_bar(progress, len(to_fetch))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            futures = {pool.submit(fetcher.fetch, key): key for key in to_fetch}
+            for future in as_completed(futures):
+                key = futures[future]
+                advance()
+                try:
+                    entry, gap = future.result()
+                except (ClientError, BotoCoreError, OSError) as exc:
+                    gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {_describe(exc)}"))
+                    continue
+                entries[key] = entry.to_json()
+                fetched += 1
+                fetched_bytes += entry.size
+                if gap is not None:
+                    gaps.append(gap)
+    finally:
+        close()
+
+    gaps.sort(key=lambda g: (g.path, g.reason))
+    doc = {
+        "format": MANIFEST_FORMAT,
+        "engine": "s3",
+        "bucket": layout.bucket,
+        "prefix": layout.prefix,
+        "organization_id": layout.organization_id,
+        "accounts": list(accounts),
+        "regions": list(regions),
+        "window": {"start": format_time(start), "end": format_time(end)},
+        "objects": [entries[k] for k in sorted(entries)],
+        "gaps": [g.to_json() for g in gaps],
+    }
+    path = write_manifest(dest, doc)
+    log_paths = tuple(
+        dest / k for k in sorted(entries) if (info := parse_key(k)) is not None and not info.digest
     )
-    tmp.replace(manifest)
-    return CollectResult(len(paths), total, 0, manifest, gaps, paths)
+    return CollectResult(
+        files=fetched, bytes=fetched_bytes, skipped=skipped, manifest=path, gaps=tuple(gaps), paths=log_paths
+    )
+
+
+# -- LookupEvents fallback -------------------------------------------------------------------------
+
+LOOKUP_RATE = 2.0  # LookupEvents: 2 requests a second per account and region
+UNVERIFIED = (
+    "UNVERIFIED evidence from cloudtrail:LookupEvents: management events only, last 90 days, "
+    "no digest chain vouches for it"
+)
+
+
+def _lookup_attribute(principal: str) -> dict[str, str]:
+    if re.match(r"^(AKIA|ASIA)[A-Z0-9]{12,}$", principal):
+        return {"AttributeKey": "AccessKeyId", "AttributeValue": principal}
+    # Users appear under their name; role sessions under the session name, which for agents is
+    # usually the role name; sessions named otherwise are only found by their access key id.
+    return {"AttributeKey": "Username", "AttributeValue": principal.rsplit("/", 1)[-1]}
+
+
+@dataclass(slots=True)
+class _Throttle:
+    rate: float
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    _last: float | None = field(default=None)
+
+    def wait(self) -> None:
+        if self._last is not None:
+            delay = 1.0 / self.rate - (self.clock() - self._last)
+            if delay > 0:
+                self.sleep(delay)
+        self._last = self.clock()
+
+
+def lookup_fallback(
+    cloudtrail: Any,
+    principals: Iterable[str],
+    start: datetime,
+    end: datetime,
+    dest: Path,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> CollectResult:
+    """Management events of each principal (ARN or access key id) via LookupEvents, to
+    ``dest/lookup/<name>.jsonl``; every result is marked unverified. Use only when the archive
+    cannot be read."""
+    folder = dest / "lookup"
+    folder.mkdir(parents=True, exist_ok=True)
+    throttle = _Throttle(LOOKUP_RATE, sleep, clock)
+    gaps = [Gap("cloudtrail:LookupEvents", UNVERIFIED)]
+    if end - start > timedelta(days=90):
+        gaps.append(
+            Gap("cloudtrail:LookupEvents", "LookupEvents keeps 90 days; older events are not covered")
+        )
+    paths: list[Path] = []
+    objects: list[dict[str, Any]] = []
+    total = 0
+    for principal in principals:
+        attr = _lookup_attribute(principal)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", attr["AttributeValue"])
+        path = folder / f"{attr['AttributeKey']}-{name}.jsonl"
+        kwargs: dict[str, Any] = {
+            "LookupAttributes": [attr],
+            "StartTime": start,
+            "EndTime": end,
+            "MaxResults": 50,
+        }
+        lines: list[bytes] = []
+        try:
+            while True:
+                throttle.wait()
+                resp = _retrying(cloudtrail.lookup_events)(**kwargs)
+                for event in resp.get("Events", []):
+                    raw = event.get("CloudTrailEvent")
+                    if isinstance(raw, str):
+                        lines.append(orjson.dumps(orjson.loads(raw)))
+                token = resp.get("NextToken")
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+        except (ClientError, BotoCoreError, orjson.JSONDecodeError) as exc:
+            gaps.append(
+                Gap(
+                    f"cloudtrail:LookupEvents {attr['AttributeKey']}={attr['AttributeValue']}",
+                    f"lookup stopped: {_describe(exc)}",
+                )
+            )
+        data = b"\n".join(lines) + (b"\n" if lines else b"")
+        _write_read_only(path, data)
+        paths.append(path)
+        total += len(data)
+        objects.append(
+            {
+                "key": path.relative_to(dest).as_posix(),
+                "principal": principal,
+                "events": len(lines),
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "fetched_at": format_time(datetime.now(UTC)),
+                "verified": False,
+            }
+        )
+    doc = {
+        "format": MANIFEST_FORMAT,
+        "engine": "lookup-events",
+        "verified": False,
+        "window": {"start": format_time(start), "end": format_time(end)},
+        "objects": objects,
+        "gaps": [g.to_json() for g in gaps],
+    }
+    manifest = folder / MANIFEST_NAME
+    _write_read_only(manifest, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    return CollectResult(
+        files=len(paths),
+        bytes=total,
+        skipped=0,
+        manifest=manifest,
+        gaps=tuple(gaps),
+        paths=tuple(paths),
+        verified=False,
+    )

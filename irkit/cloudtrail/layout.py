@@ -46,10 +46,12 @@ class TrailLayout:
             f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%MZ}_{file_id}.json.gz"
         )
 
-    def digest_key(self, account: str, region: str, end: datetime) -> str:
+    def digest_key(self, account: str, region: str, end: datetime, *, trail_name: str | None = None) -> str:
+        # Real digests name the trail too: <acct>_CloudTrail-Digest_<region>_<trail>_<region>_<end>.json.gz
+        trail = f"{trail_name}_{region}_" if trail_name else ""
         return (
             f"{self.day_prefix(account, region, end, digest=True)}"
-            f"{account}_CloudTrail-Digest_{region}_{end:%Y%m%dT%H%M%SZ}.json.gz"
+            f"{account}_CloudTrail-Digest_{region}_{trail}{end:%Y%m%dT%H%M%SZ}.json.gz"
         )
 
 
@@ -61,8 +63,10 @@ class KeyInfo:
     digest: bool
 
 
+# The trail-name part (``<trail>_<region>_``) and the ``_backfill`` suffix are optional.
 _DIGEST_NAME_RE = re.compile(
-    r"(?P<account>\d{12})_CloudTrail-Digest_(?P<region>[a-z0-9-]+)_(?P<stamp>\d{8}T\d{6}Z)\.json\.gz$"
+    r"(?P<account>\d{12})_CloudTrail-Digest_(?P<region>[a-z0-9-]+)_(?:[^/]+_)?"
+    r"(?P<stamp>\d{8}T\d{6}Z)(?:_backfill)?\.json\.gz$"
 )
 
 

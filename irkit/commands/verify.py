@@ -1,9 +1,91 @@
-"""`irkit verify`: not wired yet."""
+"""`irkit verify PATH`: check the digest chain over a local copy of a CloudTrail archive.
+
+Exit 0 when every digest and log verifies, 1 on any integrity problem, 2 when there is nothing
+to verify with (no such path, no trusted public key).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import orjson
 import typer
+
+from irkit.cloudtrail.digest import PublicKeyRing, VerifyReport, load_public_keys, verify_evidence
+from irkit.config import load_config, resolve_config_path
+from irkit.errors import ExitCode, UsageError
+
+
+def _keys(public_keys: list[Path], config: Path | None) -> PublicKeyRing:
+    files = list(public_keys)
+    if not files:
+        # Without --public-key, the trusted keys of irkit.yaml (when there is one) are used.
+        path = resolve_config_path(config)
+        if config is not None or path.is_file():
+            settings = load_config(path)
+            if settings.log_archive is not None:
+                files = list(settings.log_archive.public_keys)
+    ring = load_public_keys(None, files)
+    if not len(ring):
+        raise UsageError(
+            "no trusted public key: pass --public-key FILE (PEM or DER) or set log_archive.public_keys"
+        )
+    return ring
+
+
+def run_verify(path: Path, keys: PublicKeyRing) -> VerifyReport:
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    if not path.is_dir():
+        raise UsageError(f"{path}: expected a folder that mirrors the archive's S3 keys")
+    report = verify_evidence(path, keys)
+    if not (report.digests_checked or report.logs_checked or report.problems or report.pending):
+        raise UsageError(f"{path}: no CloudTrail logs or digests found (expected AWSLogs/… keys below it)")
+    return report
+
+
+def render(report: VerifyReport) -> str:
+    lines = [
+        f"digests checked: {report.digests_checked}   logs checked: {report.logs_checked}   "
+        f"pending (newer than the newest digest): {len(report.pending)}"
+    ]
+    if report.problems:
+        width = max(len(p.kind) for p in report.problems)
+        lines.append("")
+        lines.append(f"{'PROBLEM'.ljust(width)}  PATH / DETAIL")
+        for p in report.problems:
+            lines.append(f"{p.kind.ljust(width)}  {p.path}")
+            lines.append(f"{''.ljust(width)}    {p.detail}")
+        lines.append("")
+        lines.append(f"INTEGRITY FAILURE: {len(report.problems)} problem(s); see docs/evidence.md")
+    else:
+        lines.append("OK: the digest chain and every log it lists verify")
+    return "\n".join(lines)
 
 
 def register(app: typer.Typer) -> None:
-    """Placeholder until the command lands; registers nothing."""
+    @app.command("verify")
+    def verify(
+        path: Annotated[
+            Path, typer.Argument(help="A folder mirroring the archive's keys (e.g. a case's evidence/).")
+        ],
+        public_key: Annotated[
+            list[Path] | None,
+            typer.Option("--public-key", help="Trusted CloudTrail public key (PEM or DER); repeatable."),
+        ] = None,
+        config: Annotated[
+            Path | None, typer.Option("--config", help="irkit.yaml (for log_archive.public_keys).")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    ) -> None:
+        """Verify the CloudTrail digest chain over a local copy of an archive (awscli cannot)."""
+        keys = _keys(list(public_key or []), config)
+        report = run_verify(path, keys)
+        for note in report.notes:
+            typer.secho(f"irkit: warning: {note}", err=True, fg=typer.colors.YELLOW)
+        if as_json:
+            typer.echo(orjson.dumps(report.to_json()).decode())
+        else:
+            typer.echo(render(report))
+        raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.STEP_FAILED))

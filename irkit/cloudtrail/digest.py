@@ -1,0 +1,677 @@
+"""Digest-chain verification: is this CloudTrail archive complete and untouched?
+
+The same algorithm as ``aws cloudtrail validate-logs``, split the way awscli splits it (a source
+of objects, a ring of public keys, a verifier that reports problems as data and keeps going), with
+two differences: it runs on a local copy as well as on S3, and it does not lose track of the chain
+when several digests in a row are gone (awscli jumps to the next digest it can list and misses them).
+
+What is checked, per account and region:
+
+* each digest is where it claims to be (``digestS3Bucket``/``digestS3Object``), is signed
+  (``signature`` metadata) by a known key, and the signature verifies over
+  ``digestEndTime\\n<bucket>/<key>\\n<sha256 hex of the decompressed digest>\\n<previous signature|null>``;
+* the chain is whole: each digest names the one before it (``previousDigestS3Object``), carries its
+  signature, and starts where it ended; a named digest that is absent, a gap in time longer than
+  one digest, a chain that restarts, or digests that stop before the others are all reported;
+* each log a digest lists exists and hashes (SHA-256 of the decompressed bytes) to ``hashValue``;
+* each log older than the newest digest is listed by some digest; newer logs are *pending*.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from irkit.cloudtrail.layout import (
+    DELIVERY_LAG,
+    DIGEST_LAG,
+    KeyInfo,
+    TrailLayout,
+    days_between,
+    in_window,
+    parse_key,
+)
+from irkit.cloudtrail.writer import META_SUFFIX, public_key_fingerprint, signing_string
+from irkit.detect.event import MalformedRecord, format_time, parse_time
+from irkit.errors import UsageError
+from irkit.gaps import Gap
+
+MANIFEST_NAME = "manifest.json"
+DIGEST_PERIOD = timedelta(hours=1)
+# A digest period is about an hour; a hole longer than this between two digests means one is gone.
+_SLACK = timedelta(minutes=15)
+
+# Problem kinds: stable strings, documented in docs/evidence.md.
+LOG_TAMPERED = "log-tampered"
+LOG_MISSING = "log-missing"
+LOG_NOT_IN_DIGEST = "log-not-in-digest"
+DIGEST_MISSING = "digest-missing"
+CHAIN_GAP = "chain-gap"
+CHAIN_BROKEN = "chain-broken"
+CHAIN_RESTART = "chain-restart"
+DIGEST_MOVED = "digest-moved"
+BAD_SIGNATURE = "bad-signature"
+UNSIGNED = "digest-unsigned"
+UNKNOWN_KEY = "unknown-key"
+DIGEST_UNREADABLE = "digest-unreadable"
+DIGESTS_STOPPED = "digests-stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityProblem:
+    kind: str
+    path: str
+    """The exact ``s3://bucket/key`` (or local path) concerned."""
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+
+    def to_gap(self) -> Gap:
+        return Gap(self.path, f"integrity: {self.kind}: {self.detail}")
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    logs_checked: int
+    digests_checked: int
+    problems: list[IntegrityProblem]
+    pending: list[str]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def gaps(self) -> list[Gap]:
+        return [p.to_gap() for p in self.problems]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "logs_checked": self.logs_checked,
+            "digests_checked": self.digests_checked,
+            "problems": [p.to_json() for p in self.problems],
+            "pending": list(self.pending),
+            "notes": list(self.notes),
+        }
+
+
+# -- sources ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    key: str
+    body: bytes
+    metadata: Mapping[str, str]
+
+
+class ArchiveSource(Protocol):
+    bucket: str | None
+    """The bucket the archive lives in, when known (a local copy may not know it)."""
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]: ...
+
+    def get(self, key: str) -> StoredObject | None: ...
+
+    def uri(self, key: str) -> str: ...
+
+    def history(self, key: str) -> str:
+        """A short note on the object's versions, for a tampered log ("" when unknown)."""
+        ...
+
+
+class LocalSource:
+    """A folder that mirrors S3 keys (``irkit collect`` output or a copy of a bucket).
+
+    Digest metadata sits beside each digest as ``<key>.meta.json``; ``manifest.json``, when present,
+    names the bucket and the collected window.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bucket: str | None = None
+        self.window: tuple[datetime, datetime] | None = None
+        self._versions: dict[str, str | None] = {}
+        manifest = root / MANIFEST_NAME
+        if manifest.is_file():
+            try:
+                doc = orjson.loads(manifest.read_bytes())
+                self.bucket = doc.get("bucket") or None
+                win = doc.get("window") or {}
+                if win.get("start") and win.get("end"):
+                    self.window = (parse_time(win["start"]), parse_time(win["end"]))
+                for obj in doc.get("objects", []):
+                    self._versions[obj["key"]] = obj.get("version_id")
+            except (orjson.JSONDecodeError, MalformedRecord, KeyError, TypeError, AttributeError):
+                pass  # a damaged manifest only loses the window hint; the digests decide integrity
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*.json.gz")):
+            if path.is_file():
+                yield path.relative_to(self.root).as_posix()
+
+    def get(self, key: str) -> StoredObject | None:
+        path = self.root / key
+        try:
+            body = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        meta: dict[str, str] = {}
+        sidecar = path.with_name(path.name + META_SUFFIX)
+        if sidecar.is_file():
+            try:
+                raw = orjson.loads(sidecar.read_bytes())
+                if isinstance(raw, dict):
+                    meta = {str(k).lower(): str(v) for k, v in raw.items() if isinstance(v, str)}
+            except orjson.JSONDecodeError:
+                pass  # reported as an unsigned digest below
+        return StoredObject(key, body, meta)
+
+    def uri(self, key: str) -> str:
+        return str(self.root / key)
+
+    def history(self, key: str) -> str:
+        version = self._versions.get(key)
+        return f"collected version {version}" if version else ""
+
+
+class S3Source:
+    """The archive bucket itself (read-only calls: ListObjectsV2, GetObject, ListObjectVersions)."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket: str | None = bucket
+        self._bucket = bucket
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])
+
+    def get(self, key: str) -> StoredObject | None:
+        try:
+            resp = self.s3.get_object(Bucket=self._bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+        meta = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
+        return StoredObject(key, resp["Body"].read(), meta)
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
+    def folders(self, prefix: str) -> list[str]:
+        """Immediate sub-folder names under ``prefix`` (ListObjectsV2 with a delimiter)."""
+        paginator = self.s3.get_paginator("list_objects_v2")
+        out: list[str] = []
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            out.extend(str(p["Prefix"])[len(prefix) :].strip("/") for p in page.get("CommonPrefixes", []))
+        return out
+
+    def history(self, key: str) -> str:
+        try:
+            resp = self.s3.list_object_versions(Bucket=self._bucket, Prefix=key)
+        except (ClientError, BotoCoreError):
+            return ""
+        versions = [v for v in resp.get("Versions", []) if v.get("Key") == key]
+        if len(versions) > 1:
+            return f"the object has {len(versions)} versions: it was overwritten after delivery"
+        return ""
+
+
+# -- public keys -----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PublicKeyRing:
+    """Trusted digest-signing keys by fingerprint (MD5 hex of the PKCS#1 DER key)."""
+
+    keys: dict[str, rsa.RSAPublicKey] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, key: rsa.RSAPublicKey, fingerprint: str | None = None) -> str:
+        fp = (fingerprint or public_key_fingerprint(key)).lower()
+        self.keys[fp] = key
+        return fp
+
+    def get(self, fingerprint: str) -> rsa.RSAPublicKey | None:
+        return self.keys.get(fingerprint.lower())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def load_key_bytes(data: bytes, name: str = "key") -> rsa.RSAPublicKey:
+    """A PEM or DER RSA public key, SubjectPublicKeyInfo or PKCS#1."""
+    try:
+        key = (
+            serialization.load_pem_public_key(data)
+            if data.lstrip().startswith(b"-----")
+            else serialization.load_der_public_key(data)
+        )
+    except ValueError as exc:
+        raise UsageError(f"{name}: not a PEM or DER public key ({exc})") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise UsageError(f"{name}: not an RSA public key")
+    return key
+
+
+def load_public_keys(
+    cloudtrail: Any | None,
+    files: Iterable[Path] = (),
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> PublicKeyRing:
+    """Keys from ``cloudtrail:ListPublicKeys`` when it answers, plus every given PEM/DER file.
+
+    A failing ListPublicKeys (no permission, a simulator that does not implement it) is a note,
+    not an error: the files are the fallback. No keys at all is for the caller to refuse.
+    """
+    ring = PublicKeyRing()
+    if cloudtrail is not None:
+        kwargs: dict[str, Any] = {}
+        if start is not None:
+            kwargs["StartTime"] = start
+        if end is not None:
+            kwargs["EndTime"] = end
+        try:
+            while True:
+                resp = cloudtrail.list_public_keys(**kwargs)
+                for item in resp.get("PublicKeyList", []):
+                    ring.add(load_key_bytes(item["Value"], "ListPublicKeys"), item.get("Fingerprint"))
+                token = resp.get("NextToken")
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+        except (ClientError, BotoCoreError, UsageError) as exc:
+            ring.notes.append(f"cloudtrail:ListPublicKeys unavailable ({exc}); using public key files")
+    for path in files:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise UsageError(f"cannot read public key {path}: {exc.strerror}") from None
+        ring.add(load_key_bytes(data, str(path)))
+    return ring
+
+
+# -- the verifier ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Digest:
+    key: str
+    claimed_key: str
+    start: datetime
+    end: datetime
+    previous_key: str | None
+    previous_signature: str | None
+    signature: str | None
+    log_files: list[Mapping[str, Any]]
+
+
+def gunzip_sha256(body: bytes) -> str:
+    """SHA-256 hex of the decompressed bytes, streamed (a log can be large)."""
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, auto-detected
+    digest = hashlib.sha256()
+    view = memoryview(body)
+    for offset in range(0, len(body), 1 << 20):
+        digest.update(inflater.decompress(view[offset : offset + (1 << 20)]))
+    digest.update(inflater.flush())
+    if not inflater.eof:
+        raise zlib.error("truncated gzip stream")
+    return digest.hexdigest()
+
+
+class DigestVerifier:
+    """Verify one archive source; problems go to ``on_problem`` as they are found and into the report."""
+
+    def __init__(
+        self,
+        source: ArchiveSource,
+        keys: PublicKeyRing,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        on_problem: Callable[[IntegrityProblem], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.keys = keys
+        self.start = start
+        self.end = end
+        self.on_problem = on_problem
+        self._problems: list[IntegrityProblem] = []
+        self._pending: list[str] = []
+        self._logs_checked = 0
+        self._digests_checked = 0
+
+    def _report(self, kind: str, key: str, detail: str, *, uri: bool = True) -> None:
+        problem = IntegrityProblem(kind, self.source.uri(key) if uri else key, detail)
+        self._problems.append(problem)
+        if self.on_problem is not None:
+            self.on_problem(problem)
+
+    def _wanted(self, info: KeyInfo) -> bool:
+        if self.start is None and self.end is None:
+            return True
+        start = self.start or datetime.min.replace(tzinfo=info.delivered.tzinfo)
+        end = self.end or datetime.max.replace(tzinfo=info.delivered.tzinfo) - DIGEST_LAG
+        return in_window(info, start, end)
+
+    def verify(self, prefixes: Sequence[str] = ("",)) -> VerifyReport:
+        logs: dict[tuple[str, str], dict[str, KeyInfo]] = {}
+        digests: dict[tuple[str, str], list[tuple[str, KeyInfo]]] = {}
+        seen: set[str] = set()
+        for prefix in prefixes:
+            for key in self.source.list_keys(prefix):
+                if key in seen:
+                    continue
+                seen.add(key)
+                info = parse_key(key)
+                if info is None or not self._wanted(info):
+                    continue
+                stream = (info.account, info.region)
+                if info.digest:
+                    digests.setdefault(stream, []).append((key, info))
+                else:
+                    logs.setdefault(stream, {})[key] = info
+
+        loaded = {stream: self._load_digests(items) for stream, items in sorted(digests.items())}
+        newest = {s: max(d.end for d in ds) for s, ds in loaded.items() if ds}
+        # How far digests should reach: the window's end, else the newest digest of any stream,
+        # else (no digest at all) the newest log: an archive of logs without digests proves nothing.
+        reference = (
+            self.end
+            or max(newest.values(), default=None)
+            or max((i.delivered for ls in logs.values() for i in ls.values()), default=None)
+        )
+
+        for stream in sorted(set(logs) | set(loaded)):
+            chain = loaded.get(stream, [])
+            self._check_chain(chain)
+            covered = self._check_logs(chain, logs.get(stream, {}))
+            stream_newest = newest.get(stream)
+            oldest_log = min((i.delivered for i in logs.get(stream, {}).values()), default=None)
+            if reference is not None and (
+                (stream_newest is None and oldest_log is not None and oldest_log < reference - DIGEST_LAG)
+                or (stream_newest is not None and stream_newest < reference - DIGEST_LAG)
+            ):
+                where = self._digest_folder(stream, logs.get(stream, {}), chain)
+                last = format_time(stream_newest) if stream_newest else "never"
+                self._report(
+                    DIGESTS_STOPPED,
+                    where,
+                    f"{stream[0]} {stream[1]}: the newest digest ends {last}, digests are expected up to "
+                    f"{format_time(reference - DIGEST_LAG)}: logging stopped or the newest digests "
+                    "were deleted",
+                )
+            for key, info in sorted(logs.get(stream, {}).items()):
+                if key in covered:
+                    continue
+                if stream_newest is not None and info.delivered < stream_newest:
+                    self._report(
+                        LOG_NOT_IN_DIGEST,
+                        key,
+                        f"delivered {format_time(info.delivered)}, "
+                        f"before the newest digest ({format_time(stream_newest)}), yet no digest lists it",
+                    )
+                elif reference is not None and info.delivered < reference - DIGEST_LAG:
+                    self._report(
+                        LOG_NOT_IN_DIGEST,
+                        key,
+                        f"delivered {format_time(info.delivered)} but no digest covers its hour",
+                    )
+                else:
+                    self._pending.append(self.source.uri(key))
+        return VerifyReport(
+            logs_checked=self._logs_checked,
+            digests_checked=self._digests_checked,
+            problems=list(self._problems),
+            pending=list(self._pending),
+            notes=list(self.keys.notes),
+        )
+
+    @staticmethod
+    def _digest_folder(
+        stream: tuple[str, str], stream_logs: Mapping[str, KeyInfo], chain: Sequence[_Digest]
+    ) -> str:
+        if chain:
+            return chain[-1].key
+        sample = next(iter(sorted(stream_logs)), "")
+        return sample.replace("/CloudTrail/", "/CloudTrail-Digest/", 1).rsplit("/", 4)[0] + "/"
+
+    # digests ---------------------------------------------------------------------------------
+
+    def _load_digests(self, items: list[tuple[str, KeyInfo]]) -> list[_Digest]:
+        out: list[_Digest] = []
+        for key, _info in sorted(items, key=lambda kv: kv[1].delivered):
+            digest = self._load_digest(key)
+            if digest is not None:
+                out.append(digest)
+        out.sort(key=lambda d: d.end)
+        return out
+
+    def _load_digest(self, key: str) -> _Digest | None:
+        obj = self.source.get(key)
+        if obj is None:
+            self._report(DIGEST_MISSING, key, "listed but could not be read back")
+            return None
+        self._digests_checked += 1
+        try:
+            raw = gzip.decompress(obj.body)
+            doc = orjson.loads(raw)
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+            end_text = str(doc["digestEndTime"])
+            digest = _Digest(
+                key=key,
+                claimed_key=str(doc["digestS3Object"]),
+                start=parse_time(str(doc["digestStartTime"])),
+                end=parse_time(end_text),
+                previous_key=doc.get("previousDigestS3Object") or None,
+                previous_signature=doc.get("previousDigestSignature") or None,
+                signature=obj.metadata.get("signature"),
+                log_files=[f for f in doc.get("logFiles") or [] if isinstance(f, dict)],
+            )
+        except (
+            OSError,
+            EOFError,
+            zlib.error,
+            orjson.JSONDecodeError,
+            ValueError,
+            KeyError,
+            TypeError,
+        ) as exc:
+            self._report(DIGEST_UNREADABLE, key, f"not a readable digest file ({exc})")
+            return None
+        claimed_bucket = str(doc.get("digestS3Bucket") or "")
+        if digest.claimed_key != key or (self.source.bucket and claimed_bucket != self.source.bucket):
+            self._report(
+                DIGEST_MOVED,
+                key,
+                f"the digest says it was delivered to s3://{claimed_bucket}/{digest.claimed_key}",
+            )
+        self._check_signature(digest, doc, raw, claimed_bucket, end_text)
+        return digest
+
+    def _check_signature(
+        self, digest: _Digest, doc: Mapping[str, Any], raw: bytes, bucket: str, end_text: str
+    ) -> None:
+        if not digest.signature:
+            self._report(UNSIGNED, digest.key, "no `signature` metadata on the digest object")
+            return
+        fingerprint = str(doc.get("digestPublicKeyFingerprint") or "")
+        key = self.keys.get(fingerprint)
+        if key is None:
+            self._report(
+                UNKNOWN_KEY,
+                digest.key,
+                f"signed with key {fingerprint or '(none)'}, which is not among the trusted public keys",
+            )
+            return
+        # The signature covers the location the digest *claims*; a moved digest is reported above.
+        message = signing_string(end_text, bucket, digest.claimed_key, raw, digest.previous_signature)
+        try:
+            key.verify(bytes.fromhex(digest.signature), message, padding.PKCS1v15(), hashes.SHA256())
+        except (InvalidSignature, ValueError):
+            # Never show more than the verdict: a verification error's internals help nobody here.
+            self._report(BAD_SIGNATURE, digest.key, "the signature does not verify: the digest was altered")
+
+    def _check_chain(self, digests: Sequence[_Digest]) -> None:
+        present = {d.claimed_key for d in digests} | {d.key for d in digests}
+        # Backfill digests (``…_backfill.json.gz``) add late logs to an hour; they are signed and
+        # their logs checked, but they are not links of the hourly chain.
+        chain = [d for d in digests if not d.key.endswith("_backfill.json.gz")]
+        for i, cur in enumerate(chain):
+            prev = chain[i - 1] if i else None
+            if cur.previous_key is None:
+                if prev is not None:
+                    self._report(
+                        CHAIN_RESTART,
+                        cur.key,
+                        f"a new chain starts at {format_time(cur.start)} "
+                        f"after one that ended {format_time(prev.end)}: logging was stopped and restarted",
+                    )
+                continue
+            if cur.previous_key not in present:
+                pointed = parse_key(cur.previous_key)
+                pointed_end = pointed.delivered if pointed else cur.start
+                if prev is None and self.start is not None and pointed_end < self.start:
+                    continue  # the predecessor lies before the window we were asked about
+                self._report(
+                    DIGEST_MISSING,
+                    cur.previous_key,
+                    f"named as previous digest by {cur.key}, but it is not in the archive",
+                )
+                hole_start = prev.end if prev is not None else self.start
+                if hole_start is not None and pointed_end - DIGEST_PERIOD - hole_start > _SLACK:
+                    self._report(
+                        CHAIN_GAP,
+                        cur.previous_key,
+                        f"no digest covers {format_time(hole_start)} to "
+                        f"{format_time(pointed_end - DIGEST_PERIOD)}: earlier digests were deleted too",
+                    )
+                continue
+            if prev is None:
+                continue
+            if cur.previous_key not in {prev.claimed_key, prev.key}:
+                self._report(
+                    CHAIN_BROKEN,
+                    cur.key,
+                    f"names {cur.previous_key} as previous digest, but the digest before it is {prev.key}",
+                )
+            elif prev.signature and cur.previous_signature != prev.signature:
+                self._report(
+                    CHAIN_BROKEN,
+                    cur.key,
+                    f"previousDigestSignature does not match the signature of {prev.key}",
+                )
+            elif abs(cur.start - prev.end) > _SLACK:
+                self._report(
+                    CHAIN_GAP,
+                    cur.key,
+                    f"starts {format_time(cur.start)} but the previous digest ends {format_time(prev.end)}",
+                )
+
+    # logs ------------------------------------------------------------------------------------
+
+    def _check_logs(self, chain: Sequence[_Digest], present: Mapping[str, KeyInfo]) -> set[str]:
+        covered: set[str] = set()
+        for digest in chain:
+            for entry in digest.log_files:
+                key = str(entry.get("s3Object") or "")
+                info = parse_key(key)
+                if info is None or not self._wanted(info):
+                    continue
+                covered.add(key)
+                if key not in present:
+                    self._report(LOG_MISSING, key, f"listed in {digest.key} but not in the archive")
+                    continue
+                obj = self.source.get(key)
+                if obj is None:
+                    self._report(LOG_MISSING, key, f"listed in {digest.key} but could not be read")
+                    continue
+                self._logs_checked += 1
+                try:
+                    actual = gunzip_sha256(obj.body)
+                except zlib.error as exc:
+                    self._report(LOG_TAMPERED, key, f"not a valid gzip file any more ({exc})")
+                    continue
+                if actual != str(entry.get("hashValue") or "").lower():
+                    history = self.source.history(key)
+                    self._report(
+                        LOG_TAMPERED,
+                        key,
+                        f"SHA-256 {actual} differs from {entry.get('hashValue')} recorded in {digest.key}"
+                        + (f"; {history}" if history else ""),
+                    )
+        return covered
+
+
+def window_prefixes(
+    layout: TrailLayout, accounts: Sequence[str], regions: Sequence[str], start: datetime, end: datetime
+) -> list[str]:
+    """The day folders (logs and digests) that can hold the window's files."""
+    out: list[str] = []
+    for account in accounts:
+        for region in regions:
+            for day in days_between(start, end + DELIVERY_LAG):
+                out.append(layout.day_prefix(account, region, day))
+            for day in days_between(start, end + DIGEST_LAG):
+                out.append(layout.day_prefix(account, region, day, digest=True))
+    return out
+
+
+def verify_s3_window(
+    s3: Any,
+    layout: TrailLayout,
+    keys: PublicKeyRing,
+    *,
+    accounts: Sequence[str],
+    regions: Sequence[str] = (),
+    start: datetime,
+    end: datetime,
+    on_problem: Callable[[IntegrityProblem], None] | None = None,
+) -> VerifyReport:
+    """Verify the archive bucket itself over [start, end] (what ``contain`` runs); empty
+    ``regions`` are discovered from the account's CloudTrail folders."""
+    source = S3Source(s3, layout.bucket)
+    prefixes: list[str] = []
+    for account in accounts:
+        found = list(regions) or [r for r in source.folders(layout.region_root(account)) if r]
+        prefixes.extend(window_prefixes(layout, [account], found, start, end))
+    return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify(prefixes)
+
+
+def verify_evidence(
+    dest: Path,
+    keys: PublicKeyRing,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    on_problem: Callable[[IntegrityProblem], None] | None = None,
+) -> VerifyReport:
+    """Verify a collected evidence folder; the window defaults to the one its manifest records."""
+    source = LocalSource(dest)
+    if start is None and end is None and source.window is not None:
+        start, end = source.window
+    return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify()
