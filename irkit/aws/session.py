@@ -31,6 +31,14 @@ _RETRIES = Config(
     max_pool_connections=32,
 )
 
+# Optional calls that have a fallback (ListPublicKeys → key files) should not retry for a minute.
+_QUICK = Config(
+    retries={"mode": "standard", "max_attempts": 2},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra=f"irkit/{__version__}",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class StaticCredentials:
@@ -71,22 +79,23 @@ class Aws:
         self._session = session
         if dry_run:
             session.events.register("before-call", refuse_mutations, unique_id="irkit-dry-run-guard")
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, bool], Any] = {}
         self._lock = threading.Lock()
 
     @property
     def region(self) -> str:
         return self.settings.region
 
-    def client(self, service: str, region: str | None = None) -> Any:
-        key = (service, region or self.settings.region)
+    def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
+        """A client for ``service``; ``quick`` for optional calls with a fallback (fail fast, few retries)."""
+        key = (service, region or self.settings.region, quick)
         with self._lock:  # creating clients from one session is not thread-safe; using them is
             if key not in self._clients:
                 self._clients[key] = self._session.client(
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self.settings.endpoint_url,
-                    config=_RETRIES,
+                    config=_QUICK if quick else _RETRIES,
                 )
             return self._clients[key]
 
@@ -129,3 +138,33 @@ def error_code(exc: BaseException) -> str:
     if isinstance(exc, botocore.exceptions.ClientError):
         return str(exc.response.get("Error", {}).get("Code", ""))
     return ""
+
+
+class Clients:
+    """What reading the trail needs: clients in the agent's account and in the log-archive account.
+
+    The log-archive side assumes ``log_archive.role_arn`` once, on first use (a run that never
+    reads the archive never assumes it).
+    """
+
+    def __init__(self, home: Aws, role_arn: str | None = None) -> None:
+        self.home = home
+        self._role_arn = role_arn
+        self._archive: Aws | None = None
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
+        return self.home.client(service, region, quick=quick)
+
+    def archive_aws(self) -> Aws:
+        with self._lock:
+            if self._archive is None:
+                self._archive = (
+                    self.home.assume_role(self._role_arn, session_name="irkit-log-reader")
+                    if self._role_arn
+                    else self.home
+                )
+            return self._archive
+
+    def archive(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
+        return self.archive_aws().client(service, region, quick=quick)

@@ -304,7 +304,10 @@ def load_public_keys(
                     break
                 kwargs["NextToken"] = token
         except (ClientError, BotoCoreError, UsageError) as exc:
-            ring.notes.append(f"cloudtrail:ListPublicKeys unavailable ({exc}); using public key files")
+            # The code, not the message: a simulator's 500 carries a whole HTML page.
+            code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+            why = code or type(exc).__name__
+            ring.notes.append(f"cloudtrail:ListPublicKeys unavailable ({why}); using public key files")
     for path in files:
         try:
             data = Path(path).read_bytes()

@@ -86,7 +86,8 @@ def run_scenario(
         scenario.attack(world)
         files = world.deliver()
         echo(f"drill {scenario.name}: world ready at {endpoint} ({len(world.all_records())} events in {files} files)")
-        config_path = world.write_config(out / f"{scenario.name}.irkit.yaml")
+        key = world.write_public_key(out / f"{scenario.name}.cloudtrail-key.pem")
+        config_path = world.write_config(out / f"{scenario.name}.irkit.yaml", public_key=key.resolve())
         before = iam_state(world)
         result = start_run(
             load_config(config_path),
@@ -111,6 +112,7 @@ def run_scenario(
         else:
             problems.extend(_containment_problems(after))
             contained = not problems
+        problems.extend(_integrity_problems(result.case.journal.entries(), scenario.integrity))
         missing = [r for r in scenario.expected if r not in detected]
         if missing:
             problems.append(f"not detected: {', '.join(missing)}")
@@ -182,6 +184,20 @@ def _containment_problems(state: dict[str, Any]) -> list[str]:
     if state["login_profile"]:
         problems.append("the agent user still has a console login")
     return problems
+
+
+def _integrity_problems(entries: list[dict[str, Any]], expected: tuple[str, ...]) -> list[str]:
+    """The verify step must find exactly the tampering the scenario did, and nothing on a clean trail."""
+    outputs = [
+        e["data"].get("output", {}) for e in entries if e["kind"] == "step.done" and e["data"].get("type") == "verify"
+    ]
+    if not outputs:
+        return ["the digest chain was not verified"]
+    kinds = {str(p.get("kind")) for p in outputs[-1].get("problems", [])}
+    if not expected and kinds:
+        return [f"digest chain reported on an untampered trail: {', '.join(sorted(kinds))}"]
+    missing = [k for k in expected if k not in kinds]
+    return [f"digest chain did not report: {', '.join(missing)}"] if missing else []
 
 
 def _detected_rules(case_root: Path) -> set[str]:

@@ -22,7 +22,9 @@ def simulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     # The simulator's request log is noise on a responder's terminal.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Its request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
+    # before its key-file fallback) are noise on a responder's terminal.
+    logging.getLogger("werkzeug").disabled = True
     # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     port = free_port()

@@ -7,20 +7,21 @@ org-trail layout, so irkit reads the same shapes it reads in production.
 
 from __future__ import annotations
 
-import gzip
 import json
 import random
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
-import orjson
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
+from irkit.detect.event import parse_time
 from irkit.drill.recorder import Actor
 
 ACCOUNT = "123456789012"  # the simulator's default account
@@ -70,9 +71,12 @@ class World:
     created_by_attacker: list[dict[str, str]] = field(default_factory=list)
     """What the attacker made: kind, name, arn; the drill checks which are still there afterwards."""
     extra_records: list[dict[str, Any]] = field(default_factory=list)
+    logging_stopped_at: datetime | None = None
+    """Set by a scenario that stops the trail: CloudTrail delivers nothing after it."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.trail_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.admin = boto3.Session(
             aws_access_key_id="AKIADRILLADMIN000000",
             aws_secret_access_key="drill-admin-not-a-secret",
@@ -251,23 +255,36 @@ class World:
         return sorted(records, key=lambda r: str(r["eventTime"]))
 
     def deliver(self) -> int:
-        """Write every record into the archive as CloudTrail would: 5-minute files per region."""
-        layout = TrailLayout(ARCHIVE_BUCKET, "", ORG_ID)
-        files: dict[tuple[str, datetime], list[dict[str, Any]]] = defaultdict(list)
+        """Write every record into the archive as CloudTrail would: 5-minute files per region, and
+        the hourly digests signed with the trail's key. After ``logging_stopped_at`` nothing is
+        delivered any more: no log, no digest."""
+        writer = ArchiveWriter(TrailLayout(ARCHIVE_BUCKET, "", ORG_ID), S3Sink(self.client("s3"), ARCHIVE_BUCKET),
+                               private_key=self.trail_key, trail_name=TRAIL)  # fmt: skip
+        stop = self.logging_stopped_at
+        by_region: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for rec in self.all_records():
-            when = datetime.strptime(rec["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            slot = when - timedelta(minutes=when.minute % 5, seconds=when.second) + timedelta(minutes=5)
-            files[(rec["awsRegion"], min(slot, self.now))].append(rec)
-        s3 = self.client("s3")
-        for (region, delivered), records in sorted(files.items()):
-            key = layout.log_key(ACCOUNT, region, delivered, uuid.uuid4().hex[:16])
-            body = gzip.compress(orjson.dumps({"Records": records}))
-            s3.put_object(Bucket=ARCHIVE_BUCKET, Key=key, Body=body)
-        return len(files)
+            if stop is None or parse_time(rec["eventTime"]) <= stop:
+                by_region[rec["awsRegion"]].append(rec)
+        files = sum(len(writer.add_records(ACCOUNT, region, recs)) for region, recs in sorted(by_region.items()))
+        if stop is None:
+            writer.seal_digests(until=self.now)
+        else:
+            # A stopped trail still delivers the digest of its last hour, then nothing.
+            writer.seal_digests(until=stop.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+        return files
+
+    def write_public_key(self, path: Path) -> Path:
+        """The trail's digest public key, as `log_archive.public_keys` names it (moto has no ListPublicKeys)."""
+        path.write_bytes(
+            self.trail_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        return path
 
     # -- irkit's view ---------------------------------------------------------------------------
 
-    def write_config(self, path: Path) -> Path:
+    def write_config(self, path: Path, *, public_key: Path) -> Path:
         text = f"""\
 # Written by `irkit drill`: the embedded simulator at {self.endpoint}
 aws:
@@ -277,6 +294,7 @@ log_archive:
   bucket: {ARCHIVE_BUCKET}
   organization_id: {ORG_ID}
   role_arn: arn:aws:iam::{ACCOUNT}:role/{LOG_READER_ROLE}
+  public_keys: ["{public_key}"]
   accounts: ["{ACCOUNT}"]
   regions: [{", ".join(REGIONS)}, ap-southeast-1, eu-west-1]
 agents:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from irkit.aws.session import Aws, StaticCredentials
+from irkit.aws.session import Aws, Clients, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
@@ -24,18 +24,6 @@ from irkit.steps.base import RunContext
 class RunResult:
     case: Case
     outcome: RunOutcome
-
-
-def _log_archive_factory(settings: Settings, aws: Aws) -> Callable[[], Aws]:
-    cache: dict[str, Aws] = {}
-
-    def make() -> Aws:
-        if "aws" not in cache:
-            role = settings.log_archive.role_arn if settings.log_archive else None
-            cache["aws"] = aws.assume_role(role, session_name="irkit-log-reader") if role else aws
-        return cache["aws"]
-
-    return make
 
 
 def start_run(
@@ -143,7 +131,7 @@ def _execute(
         window_end=datetime.fromisoformat(case.meta.window_end),
         dry_run=dry_run,
         echo=echo,
-        log_archive_aws=_log_archive_factory(settings, aws),
+        clients=Clients(aws, settings.log_archive.role_arn if settings.log_archive else None),
     )
     executor = Executor(ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm)
     return RunResult(case, executor.run())

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from irkit.aws.session import Clients
 from irkit.errors import RunbookError
 from irkit.gaps import Gap
 
 if TYPE_CHECKING:
-    from irkit.aws.session import Aws
+    from irkit.aws.session import Aws, Clients
     from irkit.config import AgentSettings, Settings
     from irkit.engine.case import Case
     from irkit.engine.journal import Journal
@@ -107,8 +108,12 @@ class RunContext:
     outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """Outputs of completed steps, by step type (the latest wins) and by step id."""
     echo: Callable[[str], None] = print
-    log_archive_aws: Callable[[], Aws] | None = None
-    """Clients for the log-archive account (assumes ``log_archive.role_arn`` when set)."""
+    clients: Clients | None = None
+    """Clients in the agent's account and the log-archive account (assumes ``log_archive.role_arn``)."""
+
+    @property
+    def trail(self) -> Clients:
+        return self.clients or Clients(self.aws)
 
     def output(self, step_type: str) -> Mapping[str, Any]:
         return self.outputs.get(step_type, {})

@@ -20,6 +20,8 @@ class Scenario:
     expected: tuple[str, ...]
     attack: Callable[[World], None]
     default: bool = False
+    integrity: tuple[str, ...] = ()
+    """Digest-chain problem kinds the verify step must report; none at all when empty."""
 
 
 def all_scenarios() -> dict[str, Scenario]:

@@ -11,7 +11,7 @@ from irkit.drill.world import TRAIL, World
 def attack(world: World) -> None:
     assert world.attacker is not None
     a = world.attacker
-    t = world.now - timedelta(minutes=50)
+    t = world.now - timedelta(minutes=150)
     a.call(
         "cloudtrail",
         "PutEventSelectors",
@@ -21,6 +21,8 @@ def attack(world: World) -> None:
     )
     a.call("ec2", "DeleteFlowLogs", when=t + timedelta(minutes=1), FlowLogIds=[world.flow_log_id])
     a.call("cloudtrail", "StopLogging", when=t + timedelta(minutes=2), Name=TRAIL)
+    # From here on CloudTrail delivers nothing: the digest chain stops early too.
+    world.logging_stopped_at = t + timedelta(minutes=2)
     world.created_by_attacker.append({"kind": "trail", "name": f"{TRAIL} (logging stopped)"})
     world.created_by_attacker.append({"kind": "flow-log", "name": f"{world.flow_log_id} (deleted)"})
 
@@ -30,4 +32,5 @@ SCENARIO = Scenario(
     summary="CloudTrail event selectors narrowed, VPC flow logs deleted, then logging stopped",
     expected=("cloudtrail_tampering", "vpc_flow_logs_deleted"),
     attack=attack,
+    integrity=("digests-stopped",),
 )
