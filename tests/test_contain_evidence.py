@@ -1,0 +1,108 @@
+"""`contain` against a signed archive: a rewritten log and a deleted digest are named in the report."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from irkit.cli import main
+from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
+
+ACCOUNT = "123456789012"
+BUCKET = "org-trail-archive"
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/agent-bot"
+
+
+def rec(when: datetime, name: str, n: int) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.09",
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "ec2.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.20",
+        "userAgent": "Boto3/1.34",
+        "eventID": f"evt-{n}",
+        "readOnly": True,
+        "userIdentity": {
+            "type": "IAMUser",
+            "arn": USER_ARN,
+            "accountId": ACCOUNT,
+            "accessKeyId": "AKIAEXAMPLE000000001",
+        },
+        "recipientAccountId": ACCOUNT,
+    }
+
+
+@pytest.fixture
+def archive(boto: Any, tmp_path: Path) -> dict[str, Any]:
+    iam, s3 = boto("iam"), boto("s3")
+    iam.create_user(UserName="agent-bot")
+    iam.create_access_key(UserName="agent-bot")
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = (now - timedelta(hours=3)).replace(minute=0)
+    writer = ArchiveWriter(TrailLayout(BUCKET, "", "o-abc123"), S3Sink(s3, BUCKET))
+    records = [
+        rec(start + timedelta(minutes=7 * i), "DescribeInstances", i)
+        for i in range(int((now - start).total_seconds() // 420))
+    ]
+    writer.add_records(ACCOUNT, "us-east-1", records)
+    writer.seal_digests(until=now)
+    key_file = writer.write_public_key(tmp_path / "trail.pem")
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        f"""
+aws: {{region: us-east-1, endpoint_url: "{s3.meta.endpoint_url}"}}
+log_archive:
+  bucket: {BUCKET}
+  organization_id: o-abc123
+  accounts: ["{ACCOUNT}"]
+  public_keys: ["{key_file}"]
+agents:
+  bot:
+    account: "{ACCOUNT}"
+    principals: [{USER_ARN}]
+"""
+    )
+    return {"s3": s3, "config": config, "logs": writer.log_keys, "digests": writer.digest_keys}
+
+
+def contain(config: Path, out: Path) -> tuple[int, str]:
+    code = main(["contain", "bot", "--config", str(config), "--hours", "4", "--yes", "--out", str(out)])
+    (case,) = out.iterdir()
+    return code, (case / "report.md").read_text()
+
+
+def test_clean_signed_archive_verifies(archive: dict[str, Any], tmp_path: Path) -> None:
+    code, report = contain(archive["config"], tmp_path / "cases")
+    assert code == 0, report
+    assert "digest chain intact" in report
+
+
+def test_rewritten_log_is_named_as_tampered(archive: dict[str, Any], tmp_path: Path) -> None:
+    s3, key = archive["s3"], archive["logs"][3]
+    body = json.loads(gzip.decompress(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+    body["Records"] = body["Records"][:-1]  # the attacker drops an event: a new object version
+    s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(orjson.dumps(body)))
+    code, report = contain(archive["config"], tmp_path / "cases")
+    assert code == 3
+    assert "log-tampered" in report
+    tampered = [line for line in report.splitlines() if "log-tampered" in line]
+    assert any(key in line for line in tampered)
+
+
+def test_deleted_digest_is_reported_as_a_gap(archive: dict[str, Any], tmp_path: Path) -> None:
+    s3 = archive["s3"]
+    s3.delete_object(Bucket=BUCKET, Key=archive["digests"][1])
+    code, report = contain(archive["config"], tmp_path / "cases")
+    assert code == 3
+    assert "digest-missing" in report
+    assert "## Coverage gaps" in report
