@@ -181,3 +181,24 @@ def test_contain_json_outcome(world: dict[str, Any], tmp_path: Path, capsys: pyt
     doc = json.loads(capsys.readouterr().out)
     assert doc["exit_code"] == code
     assert doc["steps"][0]["id"] == "contain"
+
+
+def test_missing_profile_is_a_config_error_before_any_case(world: dict[str, Any], tmp_path: Path) -> None:
+    config = world["config"]
+    config.write_text(config.read_text().replace("  region: us-east-1\n", "  region: us-east-1\n  profile: nope\n", 1))
+    out = tmp_path / "cases"
+    assert main(["contain", "infra-optimizer", "--config", str(config), "--yes", "--out", str(out)]) == 2
+    assert not out.exists()
+
+
+def test_unreadable_public_key_is_a_gap_not_a_failure(
+    world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = world["config"]
+    config.write_text(config.read_text().replace("  regions:", '  public_keys: ["keys/none.pem"]\n  regions:', 1))
+    code = main(["contain", "infra-optimizer", "--config", str(config), "--hours", "4", "--yes",
+                 "--out", str(tmp_path / "cases")])  # fmt: skip
+    assert code == 3
+    out = capsys.readouterr().out
+    assert "gap: digest-chain: cannot read public key" in out
+    assert "collect: 1 files" in out

@@ -18,7 +18,7 @@ from botocore.config import Config
 from irkit import __version__
 from irkit.aws.guard import refuse_mutations
 from irkit.config import AwsSettings
-from irkit.errors import AwsCallError, DryRunViolation
+from irkit.errors import AwsCallError, ConfigError, DryRunViolation
 from irkit.redact import register_secret
 
 T = TypeVar("T")
@@ -75,7 +75,13 @@ class Aws:
                     region_name=settings.region,
                 )
             else:
-                session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+                try:
+                    session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+                except botocore.exceptions.ProfileNotFound:
+                    raise ConfigError(
+                        f"AWS profile {settings.profile!r} not found in the AWS config or credentials files",
+                        key_path="aws.profile",
+                    ) from None
         self._session = session
         if dry_run:
             session.events.register("before-call", refuse_mutations, unique_id="irkit-dry-run-guard")

@@ -114,6 +114,8 @@ def run_collect(
         warn(LOOKUP_WARNING)
         fallback = lookup_fallback(clients.client("cloudtrail"), principals, start, end, evidence)
         return CollectOutcome(result, None, evidence, fallback)
+    if not verify:
+        return CollectOutcome(result, None, evidence)
     keys = load_public_keys(
         clients.archive("cloudtrail", quick=True),
         archive.public_keys,
@@ -129,8 +131,6 @@ def run_collect(
                           result.paths),
             None, evidence,
         )  # fmt: skip
-    if not verify:
-        return CollectOutcome(result, None, evidence)
     report = verify_evidence(evidence, keys, start=start, end=end)
     return CollectOutcome(result, report, evidence)
 

@@ -46,6 +46,8 @@ def start_run(
     if hours <= 0:
         raise UsageError("--hours must be positive")
     settings.agent(agent_name)  # an unknown agent fails before a case folder exists
+    # So does a missing AWS profile: the session is made before anything is written.
+    aws = Aws(settings.aws, dry_run=dry_run, credentials=credentials)
     now = now or utcnow()
     start = now - timedelta(hours=hours)
     meta = CaseMeta(
@@ -67,17 +69,7 @@ def start_run(
         config_text = dump_config(settings)
     case = Case.create(out, meta, config_text=config_text, runbook_text=runbook.text)
     echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
-    return _execute(
-        settings,
-        case,
-        runbook,
-        dry_run=dry_run,
-        assume_yes=assume_yes,
-        approvals=(),
-        credentials=credentials,
-        echo=echo,
-        confirm=confirm,
-    )
+    return _execute(settings, case, runbook, aws, assume_yes=assume_yes, approvals=(), echo=echo, confirm=confirm)
 
 
 def resume_run(
@@ -96,31 +88,23 @@ def resume_run(
     runbook = parse_runbook(case.runbook_copy.read_text(encoding="utf-8"), source=str(case.runbook_copy))
     echo(f"resuming case {case.case_id}")
     return _execute(
-        settings,
-        case,
-        runbook,
-        dry_run=case.meta.dry_run,
-        assume_yes=assume_yes,
-        approvals=approvals,
-        credentials=credentials,
-        echo=echo,
-        confirm=confirm,
-    )
+        settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
+        assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm,
+    )  # fmt: skip
 
 
 def _execute(
     settings: Settings,
     case: Case,
     runbook: Runbook,
+    aws: Aws,
     *,
-    dry_run: bool,
     assume_yes: bool,
     approvals: Sequence[str],
-    credentials: StaticCredentials | None,
     echo: Callable[[str], None],
     confirm: Confirm | None,
 ) -> RunResult:
-    aws = Aws(settings.aws, dry_run=dry_run, credentials=credentials)
+    dry_run = aws.dry_run
     ctx = RunContext(
         settings=settings,
         agent=settings.agent(case.meta.agent),
