@@ -24,8 +24,9 @@ from irkit.redact import register_secret
 T = TypeVar("T")
 
 _RETRIES = Config(
-    retries={"mode": "adaptive", "max_attempts": 10},
-    connect_timeout=10,
+    # Enough to ride out throttling; few enough that an unreachable endpoint fails in seconds.
+    retries={"mode": "adaptive", "max_attempts": 6},
+    connect_timeout=5,
     read_timeout=60,
     user_agent_extra=f"irkit/{__version__}",
     max_pool_connections=32,

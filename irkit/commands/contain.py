@@ -56,11 +56,30 @@ def finish(result: RunResult, *, as_json: bool) -> None:
         echo("")
         for gap in outcome.gaps:
             echo(f"gap: {gap.path}: {gap.reason}")
+        incomplete = containment_gaps(result)
+        if incomplete:
+            typer.secho(
+                f"CONTAINMENT INCOMPLETE: {incomplete} containment gap(s) above; those credentials may still work",
+                fg=typer.colors.RED,
+                bold=True,
+            )
         report = result.case.root / "report.md"
         if report.exists():
             echo(f"report: {report}")
         echo(_verdict(outcome, result))
     raise typer.Exit(int(outcome.exit_code))
+
+
+def containment_gaps(result: RunResult) -> int:
+    """How many gaps the containment steps left: what a responder must fix by hand, now."""
+    count = 0
+    for entry in result.case.journal.entries():
+        data = entry["data"]
+        if entry["kind"] == "step.done" and data.get("type") in {"revoke", "revoke_chain"}:
+            count += len(data.get("gaps", []))
+        elif entry["kind"] == "step.failed" and data.get("type") in {"revoke", "revoke_chain"}:
+            count += 1
+    return count
 
 
 def _verdict(outcome: RunOutcome, result: RunResult) -> str:

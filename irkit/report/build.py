@@ -38,6 +38,8 @@ class Report:
     gaps: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     journal_ok: bool = True
+    containment_gaps: list[dict[str, str]] = field(default_factory=list)
+    """Gaps of the containment steps: credentials that may still work."""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = redact(self.__dict__.copy())
@@ -75,6 +77,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
             output = data.get("output", {})
             if data.get("type") in {"revoke", "revoke_chain", "lock_trust"}:
                 report.containment.extend(output.get("contained", []))
+                report.containment_gaps.extend({"path": str(g["path"]), "reason": str(g["reason"])}
+                                               for g in data.get("gaps", []))  # fmt: skip
                 if data.get("type") == "revoke" and start_ts and report.time_to_contain is None:
                     report.time_to_contain = _seconds_between(start_ts, entry["ts"])
             if data.get("type") == "revoke_chain" and output.get("chain"):

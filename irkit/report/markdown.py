@@ -37,6 +37,12 @@ def render_markdown(report: Report) -> str:
     lines: list[str] = [f"# Incident report {report.case_id}", ""]
     if report.dry_run:
         lines += ["> **DRY RUN**: nothing was changed in AWS; the actions below were planned, not applied.", ""]
+    if report.containment_gaps:
+        lines += [
+            f"> **CONTAINMENT INCOMPLETE**: {len(report.containment_gaps)} containment gap(s); those credentials "
+            "may still work. Fix them by hand now (see Coverage gaps).",
+            "",
+        ]
     lines += ["## Summary", ""]
     lines += [
         f"- **Agent**: `{report.agent}` ({', '.join(f'`{p}`' for p in report.principals)})",
