@@ -79,6 +79,8 @@ class AgentSettings:
     principals: tuple[Principal, ...]
     git: GitSettings | None = None
     terraform: TerraformSettings | None = None
+    baseline: Path | None = None
+    """The agent's learned baseline (``irkit baseline AGENT``); detection flags deviations from it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +244,7 @@ class _Validator:
 
     def agent(self, name: str, value: object) -> AgentSettings:
         p = f"agents.{name}"
-        m = self.mapping(value, p, required={"account", "principals"}, optional={"git", "terraform"})
+        m = self.mapping(value, p, required={"account", "principals"}, optional={"git", "terraform", "baseline"})
         account = self.string(m["account"], f"{p}.account", pattern=_ACCOUNT_RE, hint="a 12-digit account id")
         arns = self.string_list(m["principals"], f"{p}.principals")
         if not arns:
@@ -268,7 +270,10 @@ class _Validator:
                 dir=self._path(self.string(t["dir"], f"{p}.terraform.dir")),
                 binary=self.string(t.get("binary", "terraform"), f"{p}.terraform.binary"),
             )
-        return AgentSettings(name=name, account=account, principals=tuple(principals), git=git, terraform=terraform)
+        baseline = self._path(self.string(m["baseline"], f"{p}.baseline")) if m.get("baseline") is not None else None
+        return AgentSettings(
+            name=name, account=account, principals=tuple(principals), git=git, terraform=terraform, baseline=baseline
+        )
 
     def _path(self, raw: str) -> Path:
         path = Path(raw).expanduser()
@@ -321,6 +326,7 @@ agents:
     #   authors: ["agent-infra-optimizer@example.com"]
     # terraform:
     #   dir: ../infra-live/prod
+    # baseline: irkit-baselines/infra-optimizer.json   # `irkit baseline infra-optimizer` writes it
 """
 
 
@@ -351,6 +357,8 @@ def dump_config(settings: Settings) -> str:
             body["git"] = {"repo": str(agent.git.repo), "authors": list(agent.git.authors)}
         if agent.terraform:
             body["terraform"] = {"dir": str(agent.terraform.dir), "binary": agent.terraform.binary}
+        if agent.baseline:
+            body["baseline"] = str(agent.baseline)
         agents[name] = body
     data["agents"] = agents
     return yaml.safe_dump(data, sort_keys=False)

@@ -7,6 +7,7 @@ response CloudTrail would log, so what the logs say matches the state irkit find
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -103,7 +104,29 @@ def ec2_shapes(operation: str, request: Mapping[str, Any], response: Mapping[str
             else None
         )
         return req, resp
+    if operation == "DeleteFlowLogs":
+        ids = [{"tag": i + 1, "content": fl} for i, fl in enumerate(request.get("FlowLogIds", []))]
+        return {"DeleteFlowLogsRequest": {"FlowLogId": ids[0] if len(ids) == 1 else ids}}, {
+            "DeleteFlowLogsResponse": {"unsuccessful": ""}
+        }
     return _items(to_cloudtrail(dict(request))), (_items(to_cloudtrail(dict(response))) if response else None)
+
+
+def s3_shapes(request: Mapping[str, Any]) -> dict[str, Any]:
+    """S3 logs the bucket as ``bucketName`` and a bucket policy parsed, as ``bucketPolicy``."""
+    out: dict[str, Any] = {}
+    for key, value in request.items():
+        if key == "Bucket":
+            out["bucketName"] = value
+        elif key == "Policy" and isinstance(value, str):
+            try:
+                out["bucketPolicy"] = json.loads(value)
+            except ValueError:
+                out["policy"] = value
+        else:
+            out[_lower_camel(key)] = to_cloudtrail(value)
+    out["Host"] = f"{request.get('Bucket', '')}.s3.amazonaws.com"
+    return out
 
 
 @dataclass
@@ -190,6 +213,8 @@ class Actor:
         body = {k: v for k, v in (response or {}).items() if k != "ResponseMetadata"}
         if service == "ec2":
             req_out, resp_out = ec2_shapes(operation, request or {}, body)
+        elif service == "s3" and request:
+            req_out, resp_out = s3_shapes(request), None
         else:
             req_out = to_cloudtrail(dict(request)) if request else None
             resp_out = to_cloudtrail(body) if body else None

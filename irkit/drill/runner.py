@@ -87,7 +87,10 @@ def run_scenario(
         files = world.deliver()
         echo(f"drill {scenario.name}: world ready at {endpoint} ({len(world.all_records())} events in {files} files)")
         key = world.write_public_key(out / f"{scenario.name}.cloudtrail-key.pem")
-        config_path = world.write_config(out / f"{scenario.name}.irkit.yaml", public_key=key.resolve())
+        baseline = world.write_baseline(out / f"{scenario.name}.baseline.json")
+        config_path = world.write_config(
+            out / f"{scenario.name}.irkit.yaml", public_key=key.resolve(), baseline=baseline.resolve()
+        )
         before = iam_state(world)
         result = start_run(
             load_config(config_path),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
-from irkit.detect.event import parse_time
+from irkit.detect.baseline import Baseline
+from irkit.detect.event import Event, parse_time
 from irkit.drill.recorder import Actor
 
 ACCOUNT = "123456789012"  # the simulator's default account
@@ -57,6 +59,25 @@ _AGENT_POLICY = {
         },
     ],
 }
+
+
+_READS = (
+    ("ec2", "DescribeInstances"),
+    ("ec2", "DescribeSecurityGroups"),
+    ("ec2", "DescribeVolumes"),
+    ("rds", "DescribeDBInstances"),
+    ("s3", "ListBuckets"),
+    ("ec2", "DescribeSubnets"),
+    ("cloudwatch", "GetMetricData"),
+    ("ec2", "DescribeInstanceStatus"),
+)
+_ROUTINE_WRITES = (
+    ("ec2", "RunInstances"),
+    ("ec2", "CreateTags"),
+    ("ec2", "StopInstances"),
+    ("ec2", "StartInstances"),
+    ("ec2", "ModifyInstanceAttribute"),
+)
 
 
 @dataclass
@@ -186,27 +207,35 @@ class World:
             PubliclyAccessible=False,
         )
 
+    def _normal_calls(self, start: datetime, span_seconds: float, calls: int) -> Iterator[dict[str, Any]]:
+        """The agent's reads, from its usual place, through its role (mostly) or its user."""
+        assert self.agent_role is not None and self.agent_user is not None
+        for _ in range(calls):
+            when = start + timedelta(seconds=self.rng.uniform(0, span_seconds))
+            service, op = self.rng.choice(_READS)
+            region = HOME_REGION if self.rng.random() < 0.85 else "us-west-2"
+            actor = self.agent_role if self.rng.random() < 0.8 else self.agent_user
+            yield actor.record(service, op, region=region, when=when)
+
+    def history(self, *, days: int = 14, per_hour: int = 80) -> Iterator[dict[str, Any]]:
+        """The agent's two weeks before the window: what ``irkit baseline`` would learn from.
+
+        The same reads as its normal day plus its routine writes, hour by hour (not delivered to
+        the archive: the drill learns the baseline directly, as `irkit baseline --from` would)."""
+        assert self.agent_role is not None
+        first = self.now - timedelta(days=days)
+        for hour in range(days * 24 - 6):
+            start = first + timedelta(hours=hour)
+            yield from self._normal_calls(start, 3600, per_hour)
+            for service, op in _ROUTINE_WRITES:
+                if self.rng.random() < 0.2:
+                    yield self.agent_role.record(service, op, region=HOME_REGION, when=start + timedelta(minutes=30))
+
     def background(self, *, hours: float, calls: int = 600) -> None:
         """The agent's normal day: mostly reads, a few routine writes, all from its usual place."""
         assert self.agent_role is not None and self.agent_user is not None
         start = self.now - timedelta(hours=hours)
-        reads = [
-            ("ec2", "DescribeInstances"),
-            ("ec2", "DescribeSecurityGroups"),
-            ("ec2", "DescribeVolumes"),
-            ("rds", "DescribeDBInstances"),
-            ("s3", "ListBuckets"),
-            ("ec2", "DescribeSubnets"),
-            ("cloudwatch", "GetMetricData"),
-            ("ec2", "DescribeInstanceStatus"),
-        ]
-        span = (hours * 3600) - 600
-        for _ in range(calls):
-            when = start + timedelta(seconds=self.rng.uniform(0, span))
-            service, op = self.rng.choice(reads)
-            region = HOME_REGION if self.rng.random() < 0.85 else "us-west-2"
-            actor = self.agent_role if self.rng.random() < 0.8 else self.agent_user
-            self.extra_records.append(actor.record(service, op, region=region, when=when))
+        self.extra_records.extend(self._normal_calls(start, hours * 3600 - 600, calls))
         # A few real, routine writes: a small instance, tags, a metric.
         when = start + timedelta(minutes=20)
         run = self.agent_role.call(
@@ -284,7 +313,13 @@ class World:
 
     # -- irkit's view ---------------------------------------------------------------------------
 
-    def write_config(self, path: Path, *, public_key: Path) -> Path:
+    def write_baseline(self, path: Path) -> Path:
+        """Learn the agent's baseline from its history and save it where irkit.yaml points."""
+        events = (Event.from_record(r) for r in self.history())
+        Baseline.learn(events, agent=AGENT, principals=[self.role_arn, self.user_arn]).save(path)
+        return path
+
+    def write_config(self, path: Path, *, public_key: Path, baseline: Path) -> Path:
         text = f"""\
 # Written by `irkit drill`: the embedded simulator at {self.endpoint}
 aws:
@@ -303,6 +338,7 @@ agents:
     principals:
       - {self.role_arn}
       - {self.user_arn}
+    baseline: {baseline}
 """
         path.write_text(text, encoding="utf-8")
         return path

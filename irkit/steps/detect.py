@@ -15,6 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from irkit.detect.analyzer import analyze_paths
+from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.gaps import Gap
 from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
 
@@ -26,10 +28,10 @@ class Detect(Step):
     options = {"baseline": Option(str, None, "path of the agent's baseline (irkit baseline AGENT)")}
 
     def _baseline_path(self, ctx: RunContext) -> Path:
-        from irkit.detect.baseline import default_baseline_path
-
         raw = self.opts.get("baseline")
-        return Path(raw) if raw else default_baseline_path(ctx.agent.name)
+        if raw:
+            return Path(raw)
+        return ctx.agent.baseline or default_baseline_path(ctx.agent.name)
 
     def plan(self, ctx: RunContext) -> Plan:
         path = self._baseline_path(ctx)
@@ -37,13 +39,12 @@ class Detect(Step):
         return Plan(self.step_id, notes=(note,))
 
     def apply(self, ctx: RunContext, plan: Plan) -> StepResult:
-        from irkit.detect.analyzer import analyze_paths
-        from irkit.detect.baseline import Baseline
-
         gaps: list[Gap] = []
         baseline = None
         path = self._baseline_path(ctx)
-        if path.exists():
+        if not path.exists() and (self.opts.get("baseline") or ctx.agent.baseline):
+            gaps.append(Gap(str(path), "the configured baseline does not exist: no deviation was checked"))
+        elif path.exists():
             try:
                 baseline = Baseline.load(path)
             except Exception as exc:

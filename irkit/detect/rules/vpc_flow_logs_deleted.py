@@ -18,8 +18,23 @@ def _match(event: Event) -> bool:
     return event.event_name == "DeleteFlowLogs"
 
 
+def _flow_log_ids(event: Event) -> list[str]:
+    """CloudTrail logs ``{"DeleteFlowLogsRequest": {"FlowLogId": {"content": id} | [...]}}``;
+    older or re-shaped records carry ``flowLogIds`` (a list, or EC2's ``{"items": [...]}``)."""
+    wrapped = req(event, "DeleteFlowLogsRequest")
+    raw = wrapped.get("FlowLogId") if isinstance(wrapped, dict) else req(event, "flowLogIds")
+    if isinstance(raw, dict) and "items" in raw:
+        raw = raw["items"]
+    ids = []
+    for item in raw if isinstance(raw, list) else [raw]:
+        value = item.get("content") if isinstance(item, dict) else item
+        if isinstance(value, str):
+            ids.append(value)
+    return ids
+
+
 def _describe(event: Event) -> str:
-    return f"deleted flow logs {req(event, 'DeleteFlowLogsRequest', 'flowLogIds')}"
+    return f"deleted flow logs {', '.join(_flow_log_ids(event)) or '(ids not logged)'}"
 
 
 RULE = Rule(
@@ -42,8 +57,6 @@ RULE = Rule(
         ),
     ),
     negative=(
-        record(
-            "DescribeFlowLogs", "ec2.amazonaws.com", request={"DescribeFlowLogsRequest": {}}, read_only=True
-        ),
+        record("DescribeFlowLogs", "ec2.amazonaws.com", request={"DescribeFlowLogsRequest": {}}, read_only=True),
     ),
 )

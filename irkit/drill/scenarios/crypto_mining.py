@@ -40,6 +40,6 @@ def attack(world: World) -> None:
 SCENARIO = Scenario(
     name="crypto-mining",
     summary="34 GPU/compute instances launched in a burst, most in a region the agent never uses",
-    expected=("ec2_large_or_gpu_instance", "ec2_instance_burst", "ec2_unusual_region"),
+    expected=("ec2_large_or_gpu_instance", "ec2_instance_burst", "ec2_unusual_region", "baseline_new_region"),
     attack=attack,
 )

@@ -61,7 +61,14 @@ def attack(world: World) -> None:
 SCENARIO = Scenario(
     name="hidden-admin-role",
     summary="CreateRole trusting an outside account → AdministratorAccess → a new access key",
-    expected=("iam_role_created", "iam_admin_policy_attached", "iam_access_key_created", "iam_role_backdoor_sequence"),
+    expected=(
+        "iam_role_created",
+        "iam_admin_policy_attached",
+        "iam_access_key_created",
+        "iam_role_backdoor_sequence",
+        "baseline_new_api",
+        "baseline_new_network",
+    ),
     attack=attack,
     default=True,
 )
