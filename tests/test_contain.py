@@ -202,3 +202,14 @@ def test_unreadable_public_key_is_a_gap_not_a_failure(
     out = capsys.readouterr().out
     assert "gap: digest-chain: cannot read public key" in out
     assert "collect: 1 files" in out
+
+
+def test_a_configured_baseline_that_is_missing_is_a_gap(
+    world: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = world["config"]
+    config.write_text(config.read_text() + "    baseline: nowhere/baseline.json\n")
+    code = main(["contain", "infra-optimizer", "--config", str(config), "--hours", "4", "--yes",
+                 "--out", str(tmp_path / "cases")])  # fmt: skip
+    assert code == 3
+    assert "the configured baseline does not exist" in capsys.readouterr().out

@@ -118,3 +118,9 @@ def test_init_writes_a_loadable_file(tmp_path: Path) -> None:
     assert load_config(target).agents
     again = main(["init", "--path", str(target)])
     assert again == 2
+
+
+def test_agent_baseline_path_is_relative_to_the_config(tmp_path: Path) -> None:
+    text = DESIGN_EXAMPLE.replace("    terraform:\n", "    baseline: baselines/bot.json\n    terraform:\n", 1)
+    agent = load_config(write(tmp_path, text)).agent("infra-optimizer")
+    assert agent.baseline == tmp_path / "baselines/bot.json"
