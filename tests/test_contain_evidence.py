@@ -216,7 +216,7 @@ def test_no_matching_version_leaves_the_evidence_and_names_the_gap(hidden: dict[
     report = (case / "report.md").read_text()
     assert code == 3, report
     assert "iam_user_created" not in rules_found(case)
-    assert "no version matching the digest was recovered" in report
+    assert "the evidence holds the rewrite" in report
     assert "single version" in report
     evidence = case / "evidence"
     assert not list(evidence.rglob("*.tampered-*"))

@@ -65,8 +65,8 @@ def _recovered(integrity: dict[str, Any]) -> list[str]:
         ]
     for path in unrecovered:
         lines.append(
-            f"- `{path}` was rewritten and **no version matching the digest was recovered**: the events it "
-            "held are not in the analysis (see the detail above)."
+            f"- `{path}` was rewritten and **the evidence holds the rewrite**, not the version the digest vouches "
+            "for: the events removed from it are not in the analysis (see the detail above and the gaps)."
         )
     lines.append("")
     return lines
