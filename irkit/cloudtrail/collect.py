@@ -479,10 +479,11 @@ def adopt_authentic_version(
     """Make ``dest/<key>`` the authentic version of a rewritten log and keep the rewrite beside it.
 
     The authentic version is fetched by version id and checked again against the digest's hash
-    (``expected_sha256``, of the decompressed log) before it replaces anything; the rewritten version
-    is never deleted: the file collected (when it is that version) or a fresh download of it is kept
-    as ``<key>.tampered-<version>``. ``manifest.json`` then records both objects (``authentic``
-    true/false) and ``record`` under ``recoveries``. Idempotent: a second call changes nothing.
+    (``expected_sha256``, of the decompressed log) before it replaces anything. No rewrite is ever
+    deleted: the file collected (unless it is the authentic version) and ``tampered_version`` (copied
+    or downloaded) are kept as ``<key>.tampered-<version>``. ``manifest.json`` then records every
+    copy (``authentic`` true/false) and ``record`` under ``recoveries``. Idempotent: a second call
+    changes nothing.
     """
     manifest_path = dest / MANIFEST_NAME
     doc = _manifest_doc(manifest_path)
@@ -494,18 +495,23 @@ def adopt_authentic_version(
     copy_path = dest / copy_key
 
     # 1. The rewrite, preserved first: nothing is replaced until the evidence of tampering is safe.
+    # The file collected is kept whatever version it is (unless it is the authentic one): an attacker
+    # who rewrote again between collect and verify leaves two rewrites, and both are evidence.
+    current = objects.get(key)
+    if (
+        current is not None
+        and current.get("version_id")
+        and current.get("version_id") != authentic_version
+        and not current.get("authentic")
+        and _present(dest, key, current)
+    ):
+        collected_key = tampered_name(key, str(current["version_id"]))
+        if not _present(dest, collected_key, objects.get(collected_key)):
+            _copy_read_only(path, dest / collected_key)
+        objects[collected_key] = dict(current, key=collected_key, authentic=False, tampered_copy_of=key)
     tampered = objects.get(copy_key)
     if tampered is None or not _present(dest, copy_key, tampered):
-        current = objects.get(key)
-        if current is not None and current.get("version_id") == tampered_version and _present(dest, key, current):
-            tmp = copy_path.with_name(copy_path.name + ".part")
-            tmp.unlink(missing_ok=True)
-            shutil.copyfile(path, tmp)
-            tmp.chmod(READ_ONLY)
-            tmp.replace(copy_path)
-            tampered = dict(current, key=copy_key)
-        else:
-            tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
+        tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
     tampered.update(authentic=False, tampered_copy_of=key)
 
     # 2. The authentic version, checked before it takes the log's place (write, then rename: atomic).
@@ -535,6 +541,14 @@ def adopt_authentic_version(
                                key=lambda r: str(r["key"]))  # fmt: skip
     write_manifest(dest, doc)
     return Adopted(key, authentic, tampered)
+
+
+def _copy_read_only(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(dst.name + ".part")
+    tmp.unlink(missing_ok=True)
+    shutil.copyfile(src, tmp)
+    tmp.chmod(READ_ONLY)
+    tmp.replace(dst)
 
 
 def _manifest_doc(path: Path) -> dict[str, Any]:

@@ -177,3 +177,27 @@ def test_a_version_that_no_longer_matches_replaces_nothing(
 def only_version_oldest(s3: Any, key: str) -> str:
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix=key)["Versions"]
     return str(next(v for v in versions if not v["IsLatest"])["VersionId"])
+
+
+def test_a_rewrite_made_after_collection_keeps_the_collected_rewrite_too(
+    archive: tuple[Any, ArchiveWriter, PublicKeyRing], tmp_path: Path
+) -> None:
+    s3, writer, keys = archive
+    victim = writer.log_keys[4]
+    first = rewrite(s3, victim, drop=1)
+    dest = tmp_path / "evidence"
+    collect_archive(s3, layout=TrailLayout(BUCKET, "", ORG), accounts=(ACCOUNT,), regions=("us-east-1",),
+                    start=T0, end=T0 + timedelta(hours=2), dest=dest)  # fmt: skip
+    second = rewrite(s3, victim, drop=2)  # between collect and verify
+    rec = tampered(DigestVerifier(S3Source(s3, BUCKET), keys).verify()).recovered
+    assert rec is not None and rec.tampered_version == second
+    adopt_authentic_version(
+        s3, BUCKET, dest, key=victim, authentic_version=rec.authentic_version,
+        tampered_version=rec.tampered_version, expected_sha256=rec.sha256_decompressed, record=rec.to_json(),
+    )  # fmt: skip
+    assert (dest / tampered_name(victim, first)).is_file()
+    assert (dest / tampered_name(victim, second)).is_file()
+    objects = {o["key"]: o for o in orjson.loads((dest / "manifest.json").read_bytes())["objects"]}
+    assert objects[tampered_name(victim, first)]["version_id"] == first
+    assert objects[tampered_name(victim, second)]["version_id"] == second
+    assert objects[victim]["authentic"] is True
