@@ -52,3 +52,18 @@ def test_dry_run_drill_leaves_the_world_alone(tmp_path: Path, capsys: pytest.Cap
 def test_unknown_scenario_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "nope", "--out", str(tmp_path)]) == 2
     assert "hidden-admin-role" in capsys.readouterr().err
+
+
+def test_log_rewrite_drill_finds_the_backdoor_the_rewrite_hid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, card = drill(["log-rewrite", "--out", str(tmp_path)], capsys)
+    (scenario,) = card["scenarios"]  # type: ignore[misc]
+    assert scenario["passed"] is True, scenario.get("problems")
+    assert code == 0
+    assert {"iam_user_created", "iam_access_key_for_other_user"} <= set(scenario["detected"])
+    report = Path(scenario["report"]).read_text()
+    assert "log-tampered" in report
+    assert "irkit analysed the original" in report
+    assert "svc-log-shipper" in report
+    assert any("svc-log-shipper (Inactive)" in r for r in scenario["residual"])  # its key was contained too

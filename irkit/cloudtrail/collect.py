@@ -13,8 +13,10 @@ A second run over the same folder fetches only what is missing or differs (resum
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
+import shutil
 import sys
 import threading
 import time
@@ -387,6 +389,13 @@ def collect_archive(
     finally:
         close()
 
+    # Evidence of tampering that the verify step added (the rewritten version of a log) is not in
+    # the bucket listing any more; a resumed collection keeps it while the file is there.
+    for key, kept in known.items():
+        if key not in entries and kept.get("tampered_copy_of") and _present(dest, key, kept):
+            entries[key] = kept
+    recoveries = _load_recoveries(manifest_path)
+
     gaps.sort(key=lambda g: (g.path, g.reason))
     doc = {
         "format": MANIFEST_FORMAT,
@@ -400,6 +409,8 @@ def collect_archive(
         "objects": [entries[k] for k in sorted(entries)],
         "gaps": [g.to_json() for g in gaps],
     }
+    if recoveries:
+        doc["recoveries"] = recoveries
     path = write_manifest(dest, doc)
     log_paths = tuple(
         dest / k for k in sorted(entries) if (info := parse_key(k)) is not None and not info.digest
@@ -407,6 +418,150 @@ def collect_archive(
     return CollectResult(
         files=fetched, bytes=fetched_bytes, skipped=skipped, manifest=path, gaps=tuple(gaps), paths=log_paths
     )
+
+
+# -- a rewritten log: the authentic version replaces the analysed file ------------------------------
+
+TAMPERED_MARK = ".tampered-"
+
+
+def tampered_name(key: str, version_id: str) -> str:
+    """Where the rewritten version of ``key`` is kept: beside it, under a name no reader takes for a log
+    (``is_log_path`` reads only ``*.json``/``*.json.gz``/``*.jsonl(.gz)``)."""
+    return f"{key}{TAMPERED_MARK}{re.sub(r'[^A-Za-z0-9_-]', '_', version_id)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    """The evidence folder after a rewritten log was replaced by its authentic version."""
+
+    key: str
+    authentic: dict[str, Any]
+    """Manifest entry of the authentic version, now at ``evidence/<key>``."""
+    tampered: dict[str, Any]
+    """Manifest entry of the rewritten version, kept at ``evidence/<tampered_name>``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "evidence": self.authentic["key"], "tampered_evidence": self.tampered["key"]}
+
+
+def _fetch_version(s3: Any, bucket: str, key: str, version_id: str, path: Path) -> dict[str, Any]:
+    """Stream one object version to ``path`` (atomically, read-only); its manifest entry."""
+    resp = _retrying(s3.get_object)(Bucket=bucket, Key=key, VersionId=version_id)
+    body = resp["Body"].read()
+    try:
+        plain: str | None = hashlib.sha256(gzip.decompress(body)).hexdigest()
+    except (OSError, EOFError, zlib.error):
+        plain = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_read_only(path, body)
+    return {
+        "key": key,
+        "version_id": version_id,
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "sha256_decompressed": plain,
+        "fetched_at": format_time(datetime.now(UTC)),
+    }
+
+
+def adopt_authentic_version(
+    s3: Any,
+    bucket: str,
+    dest: Path,
+    *,
+    key: str,
+    authentic_version: str,
+    tampered_version: str,
+    expected_sha256: str,
+    record: dict[str, Any],
+) -> Adopted:
+    """Make ``dest/<key>`` the authentic version of a rewritten log and keep the rewrite beside it.
+
+    The authentic version is fetched by version id and checked again against the digest's hash
+    (``expected_sha256``, of the decompressed log) before it replaces anything. No rewrite is ever
+    deleted: the file collected (unless it is the authentic version) and ``tampered_version`` (copied
+    or downloaded) are kept as ``<key>.tampered-<version>``. ``manifest.json`` then records every
+    copy (``authentic`` true/false) and ``record`` under ``recoveries``. Idempotent: a second call
+    changes nothing.
+    """
+    manifest_path = dest / MANIFEST_NAME
+    doc = _manifest_doc(manifest_path)
+    objects: dict[str, dict[str, Any]] = {
+        str(o["key"]): o for o in doc.get("objects", []) if isinstance(o, dict) and "key" in o
+    }
+    path = dest / key
+    copy_key = tampered_name(key, tampered_version)
+    copy_path = dest / copy_key
+
+    # 1. The rewrite, preserved first: nothing is replaced until the evidence of tampering is safe.
+    # The file collected is kept whatever version it is (unless it is the authentic one): an attacker
+    # who rewrote again between collect and verify leaves two rewrites, and both are evidence.
+    current = objects.get(key)
+    if (
+        current is not None
+        and current.get("version_id")
+        and current.get("version_id") != authentic_version
+        and not current.get("authentic")
+        and _present(dest, key, current)
+    ):
+        collected_key = tampered_name(key, str(current["version_id"]))
+        if not _present(dest, collected_key, objects.get(collected_key)):
+            _copy_read_only(path, dest / collected_key)
+        objects[collected_key] = dict(current, key=collected_key, authentic=False, tampered_copy_of=key)
+    tampered = objects.get(copy_key)
+    if tampered is None or not _present(dest, copy_key, tampered):
+        tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
+    tampered.update(authentic=False, tampered_copy_of=key)
+
+    # 2. The authentic version, checked before it takes the log's place (write, then rename: atomic).
+    authentic = objects.get(key)
+    if not (
+        authentic is not None
+        and authentic.get("version_id") == authentic_version
+        and authentic.get("sha256_decompressed") == expected_sha256
+        and _present(dest, key, authentic)
+    ):
+        staging = path.with_name(path.name + ".authentic")
+        authentic = _fetch_version(s3, bucket, key, authentic_version, staging)
+        if authentic["sha256_decompressed"] != expected_sha256:
+            staging.chmod(0o644)
+            staging.unlink()
+            raise ValueError(
+                f"s3://{bucket}/{key} version {authentic_version} no longer matches the digest; nothing replaced"
+            )
+        staging.replace(path)
+    authentic.update(authentic=True, recovered=True, replaces_version=tampered_version)
+
+    objects[key] = authentic
+    objects[copy_key] = tampered
+    doc["objects"] = [objects[k] for k in sorted(objects)]
+    recoveries = [r for r in doc.get("recoveries", []) if isinstance(r, dict) and r.get("key") != key]
+    doc["recoveries"] = sorted([*recoveries, dict(record, key=key, tampered_evidence=copy_key)],
+                               key=lambda r: str(r["key"]))  # fmt: skip
+    write_manifest(dest, doc)
+    return Adopted(key, authentic, tampered)
+
+
+def _copy_read_only(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(dst.name + ".part")
+    tmp.unlink(missing_ok=True)
+    shutil.copyfile(src, tmp)
+    tmp.chmod(READ_ONLY)
+    tmp.replace(dst)
+
+
+def _manifest_doc(path: Path) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {"format": MANIFEST_FORMAT, "objects": []}
+    return doc if isinstance(doc, dict) else {"format": MANIFEST_FORMAT, "objects": []}
+
+
+def _load_recoveries(path: Path) -> list[dict[str, Any]]:
+    recoveries = _manifest_doc(path).get("recoveries", [])
+    return [r for r in recoveries if isinstance(r, dict)] if isinstance(recoveries, list) else []
 
 
 # -- LookupEvents fallback -------------------------------------------------------------------------

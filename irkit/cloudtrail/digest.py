@@ -52,6 +52,9 @@ MANIFEST_NAME = "manifest.json"
 DIGEST_PERIOD = timedelta(hours=1)
 # A digest period is about an hour; a hole longer than this between two digests means one is gone.
 _SLACK = timedelta(minutes=15)
+# A rewritten log's versions: how many are listed, and how many downloaded to look for the original.
+MAX_VERSIONS_LISTED = 1000
+MAX_VERSIONS_CHECKED = 20
 
 # Problem kinds: stable strings, documented in docs/evidence.md.
 LOG_TAMPERED = "log-tampered"
@@ -70,14 +73,63 @@ DIGESTS_STOPPED = "digests-stopped"
 
 
 @dataclass(frozen=True, slots=True)
+class RecoveredVersion:
+    """A rewritten log's authentic version, found among the object's versions by its digest hash.
+
+    Object Lock keeps the version CloudTrail delivered; an attacker with ``s3:PutObject`` on the
+    archive can only add a newer one. The digest's ``hashValue`` says which version is the original.
+    """
+
+    key: str
+    authentic_version: str
+    authentic_written: str
+    """When the authentic version was written (S3 LastModified, ISO 8601 UTC)."""
+    tampered_version: str
+    tampered_written: str
+    sha256_decompressed: str
+    """The digest's ``hashValue``, which the authentic version matches."""
+    tampered_sha256_decompressed: str
+    digest: str
+    """The digest that vouches for the authentic version."""
+    versions: int
+    """How many versions the object has."""
+
+    def to_json(self) -> dict[str, str | int]:
+        return {
+            "key": self.key,
+            "authentic_version": self.authentic_version,
+            "authentic_written": self.authentic_written,
+            "tampered_version": self.tampered_version,
+            "tampered_written": self.tampered_written,
+            "sha256_decompressed": self.sha256_decompressed,
+            "tampered_sha256_decompressed": self.tampered_sha256_decompressed,
+            "digest": self.digest,
+            "versions": self.versions,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSearch:
+    """What a source can say about a tampered log's versions: the authentic one, if found, and a note."""
+
+    recovered: RecoveredVersion | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class IntegrityProblem:
     kind: str
     path: str
     """The exact ``s3://bucket/key`` (or local path) concerned."""
     detail: str
+    recovered: RecoveredVersion | None = None
+    """For ``log-tampered`` on S3: the version the digest vouches for, when one is still there."""
 
-    def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "path": self.path, "detail": self.detail}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "path": self.path, "detail": self.detail}
+        if self.recovered is not None:
+            out["recovered"] = self.recovered.to_json()
+        return out
 
     def to_gap(self) -> Gap:
         return Gap(self.path, f"integrity: {self.kind}: {self.detail}")
@@ -98,6 +150,11 @@ class VerifyReport:
     def gaps(self) -> list[Gap]:
         return [p.to_gap() for p in self.problems]
 
+    @property
+    def recovered(self) -> list[RecoveredVersion]:
+        """Rewritten logs whose authentic version was found (S3 only)."""
+        return [p.recovered for p in self.problems if p.recovered is not None]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -117,6 +174,8 @@ class StoredObject:
     key: str
     body: bytes
     metadata: Mapping[str, str]
+    version_id: str | None = None
+    """The S3 version read (None for a local file or an unversioned bucket)."""
 
 
 class ArchiveSource(Protocol):
@@ -129,8 +188,9 @@ class ArchiveSource(Protocol):
 
     def uri(self, key: str) -> str: ...
 
-    def history(self, key: str) -> str:
-        """A short note on the object's versions, for a tampered log ("" when unknown)."""
+    def find_authentic(self, key: str, expected: str, current: StoredObject, digest: str) -> VersionSearch:
+        """For a tampered log: the version whose decompressed SHA-256 is ``expected`` (the digest's
+        ``hashValue``), if the source keeps versions, and a short note on the object's history."""
         ...
 
 
@@ -187,9 +247,10 @@ class LocalSource:
     def uri(self, key: str) -> str:
         return str(self.root / key)
 
-    def history(self, key: str) -> str:
+    def find_authentic(self, key: str, expected: str, current: StoredObject, digest: str) -> VersionSearch:
+        # A local copy has one version of each file: name the one collected, recover nothing.
         version = self._versions.get(key)
-        return f"collected version {version}" if version else ""
+        return VersionSearch(note=f"collected version {version}" if version else "")
 
 
 class S3Source:
@@ -214,7 +275,8 @@ class S3Source:
                 return None
             raise
         meta = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
-        return StoredObject(key, resp["Body"].read(), meta)
+        version = resp.get("VersionId")
+        return StoredObject(key, resp["Body"].read(), meta, None if version in (None, "null") else str(version))
 
     def uri(self, key: str) -> str:
         return f"s3://{self._bucket}/{key}"
@@ -227,15 +289,83 @@ class S3Source:
             out.extend(str(p["Prefix"])[len(prefix) :].strip("/") for p in page.get("CommonPrefixes", []))
         return out
 
-    def history(self, key: str) -> str:
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        """The key's versions, newest first, at most :data:`MAX_VERSIONS_LISTED`."""
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Bucket": self._bucket, "Prefix": key}
+        while len(out) < MAX_VERSIONS_LISTED:
+            resp = self.s3.list_object_versions(**kwargs)
+            out.extend(v for v in resp.get("Versions", []) if v.get("Key") == key)
+            if not resp.get("IsTruncated") or resp.get("NextKeyMarker") != key:
+                break
+            kwargs.update(KeyMarker=resp["NextKeyMarker"], VersionIdMarker=resp.get("NextVersionIdMarker", ""))
+        return out[:MAX_VERSIONS_LISTED]
+
+    def find_authentic(self, key: str, expected: str, current: StoredObject, digest: str) -> VersionSearch:
         try:
-            resp = self.s3.list_object_versions(Bucket=self._bucket, Prefix=key)
-        except (ClientError, BotoCoreError):
-            return ""
-        versions = [v for v in resp.get("Versions", []) if v.get("Key") == key]
-        if len(versions) > 1:
-            return f"the object has {len(versions)} versions: it was overwritten after delivery"
+            versions = self.versions(key)
+        except (ClientError, BotoCoreError) as exc:
+            return VersionSearch(note=f"its versions could not be listed ({_client_error(exc)})")
+        if len(versions) < 2:
+            return VersionSearch(
+                note="the object has a single version: the original was overwritten without versioning "
+                "or deleted permanently, and no authentic copy is left in the bucket"
+            )
+        history = f"the object has {len(versions)} versions: it was overwritten after delivery"
+        latest = next((v for v in versions if v.get("IsLatest")), versions[0])
+        tampered_id = current.version_id or str(latest.get("VersionId"))
+        tampered = next((v for v in versions if v.get("VersionId") == tampered_id), latest)
+        # Oldest first: CloudTrail's delivery is the first version, so one download usually settles it.
+        candidates = [v for v in reversed(versions) if v.get("VersionId") != tampered_id][:MAX_VERSIONS_CHECKED]
+        for version in candidates:
+            vid = str(version["VersionId"])
+            try:
+                resp = self.s3.get_object(Bucket=self._bucket, Key=key, VersionId=vid)
+                actual = gunzip_sha256(resp["Body"].read())
+            except (ClientError, BotoCoreError, zlib.error):
+                continue  # an unreadable version cannot be the authentic one; the others still can
+            if actual == expected:
+                recovered = RecoveredVersion(
+                    key=key,
+                    authentic_version=vid,
+                    authentic_written=_written(version),
+                    tampered_version=tampered_id,
+                    tampered_written=_written(tampered),
+                    sha256_decompressed=expected,
+                    tampered_sha256_decompressed=_safe_sha(current.body),
+                    digest=digest,
+                    versions=len(versions),
+                )
+                note = (
+                    f"{history}; version {vid} (written {recovered.authentic_written}) matches the digest "
+                    f"and is authentic; version {tampered_id} (written {recovered.tampered_written}) is the rewrite"
+                )
+                return VersionSearch(recovered, note)
+        checked = len(candidates)
+        bound = f" (the oldest {checked} checked)" if len(versions) - 1 > checked else ""
+        return VersionSearch(
+            note=f"{history}; none of its other {len(versions) - 1} versions{bound} matches the digest: "
+            "the original is gone (deleted permanently where no Object Lock protects it) and its events "
+            "stay hidden"
+        )
+
+
+def _written(version: Mapping[str, Any]) -> str:
+    when = version.get("LastModified")
+    return format_time(when) if isinstance(when, datetime) else str(when or "unknown")
+
+
+def _safe_sha(body: bytes) -> str:
+    try:
+        return gunzip_sha256(body)
+    except zlib.error:
         return ""
+
+
+def _client_error(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "") or "error")
+    return type(exc).__name__
 
 
 # -- public keys -----------------------------------------------------------------------------------
@@ -367,8 +497,10 @@ class DigestVerifier:
         self._logs_checked = 0
         self._digests_checked = 0
 
-    def _report(self, kind: str, key: str, detail: str, *, uri: bool = True) -> None:
-        problem = IntegrityProblem(kind, self.source.uri(key) if uri else key, detail)
+    def _report(
+        self, kind: str, key: str, detail: str, *, uri: bool = True, recovered: RecoveredVersion | None = None
+    ) -> None:
+        problem = IntegrityProblem(kind, self.source.uri(key) if uri else key, detail, recovered)
         self._problems.append(problem)
         if self.on_problem is not None:
             self.on_problem(problem)
@@ -614,19 +746,16 @@ class DigestVerifier:
                     self._report(LOG_MISSING, key, f"listed in {digest.key} but could not be read")
                     continue
                 self._logs_checked += 1
+                expected = str(entry.get("hashValue") or "").lower()
                 try:
                     actual = gunzip_sha256(obj.body)
+                    why = f"SHA-256 {actual} differs from {entry.get('hashValue')} recorded in {digest.key}"
                 except zlib.error as exc:
-                    self._report(LOG_TAMPERED, key, f"not a valid gzip file any more ({exc})")
-                    continue
-                if actual != str(entry.get("hashValue") or "").lower():
-                    history = self.source.history(key)
-                    self._report(
-                        LOG_TAMPERED,
-                        key,
-                        f"SHA-256 {actual} differs from {entry.get('hashValue')} recorded in {digest.key}"
-                        + (f"; {history}" if history else ""),
-                    )
+                    actual, why = "", f"not a valid gzip file any more ({exc})"
+                if actual != expected:
+                    search = self.source.find_authentic(key, expected, obj, digest.key)
+                    detail = why + (f"; {search.note}" if search.note else "")
+                    self._report(LOG_TAMPERED, key, detail, recovered=search.recovered)
         return covered
 
 

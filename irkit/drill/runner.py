@@ -85,6 +85,8 @@ def run_scenario(
         world.background(hours=DRILL_HOURS - 0.5)
         scenario.attack(world)
         files = world.deliver()
+        if scenario.after_delivery is not None:
+            scenario.after_delivery(world)
         echo(f"drill {scenario.name}: world ready at {endpoint} ({len(world.all_records())} events in {files} files)")
         key = world.write_public_key(out / f"{scenario.name}.cloudtrail-key.pem")
         baseline = world.write_baseline(out / f"{scenario.name}.baseline.json")

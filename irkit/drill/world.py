@@ -165,7 +165,7 @@ class World:
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectVersion"],
+                    "Action": ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion"],
                     "Resource": [f"arn:aws:s3:::{ARCHIVE_BUCKET}", f"arn:aws:s3:::{ARCHIVE_BUCKET}/*"],
                 }
             ],

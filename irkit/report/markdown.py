@@ -11,6 +11,7 @@ from irkit.redact import redact_text
 from irkit.report.build import Report, severity_counts
 
 MAX_EVIDENCE_ROWS = 200
+_RECOVERED_COLUMNS = ("key", "authentic_version", "authentic_written", "tampered_version", "tampered_written")
 _ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*:(\S+)")
 
 
@@ -30,6 +31,45 @@ def _mermaid(timeline: list[dict[str, str]]) -> list[str]:
         out.append(f"    {stamp} : {what[:100]}")
     out.append("```")
     return out
+
+
+def _integrity_summary(integrity: dict[str, Any]) -> list[str]:
+    recovered = integrity.get("recovered") or []
+    if not recovered:
+        return []
+    keys = ", ".join(f"`{str(r.get('key')).rsplit('/', 1)[-1]}`" for r in recovered)
+    return [f"- **Rewritten logs recovered**: {len(recovered)} ({keys}): the authentic versions were analysed"]
+
+
+def _recovered(integrity: dict[str, Any]) -> list[str]:
+    """Rewritten logs: which version was analysed, which is the attacker's, where each is kept."""
+    recovered = integrity.get("recovered") or []
+    unrecovered = integrity.get("unrecovered") or []
+    if not recovered and not unrecovered:
+        return []
+    lines = ["#### Rewritten logs", ""]
+    for r in recovered:
+        lines.append(
+            f"- The attacker rewrote `{r.get('key')}` at {r.get('tampered_written')} (version "
+            f"`{r.get('tampered_version')}`); **irkit analysed the original**, version `{r.get('authentic_version')}` "
+            f"written {r.get('authentic_written')}, which matches the digest `{r.get('digest')}`. The rewrite is kept "
+            f"as evidence `{r.get('tampered_evidence')}`."
+        )
+    if recovered:
+        lines += [
+            "",
+            _table(
+                [[r.get(k) for k in _RECOVERED_COLUMNS] for r in recovered],
+                ["log", "authentic version (analysed)", "written", "tampered version (kept)", "written"],
+            ),
+        ]
+    for path in unrecovered:
+        lines.append(
+            f"- `{path}` was rewritten and **the evidence holds the rewrite**, not the version the digest vouches "
+            "for: the events removed from it are not in the analysis (see the detail above and the gaps)."
+        )
+    lines.append("")
+    return lines
 
 
 def render_markdown(report: Report) -> str:
@@ -55,6 +95,7 @@ def render_markdown(report: Report) -> str:
         + (f", time to contain {report.time_to_contain:.1f} s" if report.time_to_contain is not None else ""),
         f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
         f"- **Coverage gaps**: {len(report.gaps)}",
+        *_integrity_summary(report.integrity),
         f"- **Journal chain**: {'intact' if report.journal_ok else 'BROKEN: the journal was altered'}",
         "",
     ]
@@ -174,6 +215,7 @@ def render_markdown(report: Report) -> str:
         for problem in report.integrity.get("problems", []):
             lines.append(f"- **{problem.get('kind')}** `{problem.get('path')}`: {problem.get('detail')}")
         lines.append("")
+        lines += _recovered(report.integrity)
 
     lines += ["## Coverage gaps", ""]
     if report.gaps:

@@ -2,6 +2,7 @@
 
 ```yaml
 - step: verify
+  with: {recover: true}   # default: a rewritten log's authentic version replaces it in evidence/
 ```
 Runs on the archive bucket itself (S3, every object version), for the case's window: a log
 rewritten (a new object version), a log listed in a digest but missing, a log covered by no digest,
@@ -9,17 +10,26 @@ a missing digest (a break in the chain, two in a row included), a digest found a
 it claims, a bad signature, digests that stop early. Every problem is named in the report as a
 coverage gap and checking goes on. Trusted keys come from ``cloudtrail:ListPublicKeys`` or, when
 that is unavailable, from ``log_archive.public_keys``.
+
+A rewritten log hides events from whoever analyses it. Object Lock keeps the version CloudTrail
+delivered, and the digest's hash says which version that is: this step puts that version in
+``evidence/<key>`` (so ``detect``, which runs next, analyses the original) and keeps the rewrite
+beside it as ``evidence/<key>.tampered-<version>``, both recorded in ``manifest.json``.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from irkit.cloudtrail.digest import load_public_keys, verify_s3_window
+from botocore.exceptions import BotoCoreError, ClientError
+
+from irkit.cloudtrail.collect import Adopted, adopt_authentic_version, tampered_name
+from irkit.cloudtrail.digest import LOG_TAMPERED, RecoveredVersion, load_public_keys, verify_s3_window
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.errors import UsageError
 from irkit.gaps import Gap
-from irkit.steps.base import Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Action, Option, Plan, RunContext, Step, StepResult, register
 
 
 @register
@@ -28,12 +38,18 @@ class Verify(Step):
     summary = "Check the window's logs against CloudTrail's signed digest chain (on S3)."
     archive_permissions = ("s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject", "s3:GetObjectVersion",
                            "cloudtrail:ListPublicKeys")  # fmt: skip
+    options = {
+        "recover": Option(bool, True, "replace a rewritten log in evidence/ by the version its digest vouches for"),
+    }
 
     def plan(self, ctx: RunContext) -> Plan:
         archive = ctx.settings.log_archive
         if archive is None:
             return Plan(self.step_id, gaps=(Gap("log_archive", "not configured: nothing to verify"),))
-        return Plan(self.step_id, notes=(f"digest chain of s3://{archive.bucket} over the case window",))
+        notes = [f"digest chain of s3://{archive.bucket} over the case window"]
+        if self.opts["recover"]:
+            notes.append("a rewritten log is replaced in evidence/ by its authentic version (the rewrite is kept)")
+        return Plan(self.step_id, notes=tuple(notes))
 
     def apply(self, ctx: RunContext, plan: Plan) -> StepResult:
         archive = ctx.settings.log_archive
@@ -68,5 +84,79 @@ class Verify(Step):
             f"digest chain {state}: {report.digests_checked} digests, {report.logs_checked} logs checked, "
             f"{len(report.pending)} pending"
         )
-        output = report.to_json() | {"summary": summary, "notes": [*keys.notes, *report.notes]}
-        return StepResult(summary, output, tuple(report.gaps()))
+        recovered, failed = self._recover(ctx, archive.bucket, report.recovered)
+        gaps: list[Gap] = []
+        for problem in report.problems:
+            done = recovered.get(problem.recovered.key) if problem.recovered is not None else None
+            if problem.kind == LOG_TAMPERED and done is not None:
+                gaps.append(Gap(problem.path, f"integrity: {LOG_TAMPERED}: {_recovery_text(done)}"))
+            else:
+                gaps.append(problem.to_gap())
+        gaps.extend(failed)
+        if recovered:
+            summary += f"; {len(recovered)} rewritten log(s) recovered from object versions and analysed"
+        unrecovered = [
+            p.path
+            for p in report.problems
+            if p.kind == LOG_TAMPERED and (p.recovered is None or p.recovered.key not in recovered)
+        ]
+        output = report.to_json() | {
+            "summary": summary,
+            "notes": [*keys.notes, *report.notes],
+            "recovered": [recovered[k] for k in sorted(recovered)],
+            "unrecovered": unrecovered,
+        }
+        return StepResult(summary, output, tuple(gaps))
+
+    def _recover(
+        self, ctx: RunContext, bucket: str, found: list[RecoveredVersion]
+    ) -> tuple[dict[str, dict[str, Any]], list[Gap]]:
+        """Put each authentic version in evidence/ (journaled as an action); what was done, and gaps."""
+        done: dict[str, dict[str, Any]] = {}
+        gaps: list[Gap] = []
+        if not found:
+            return done, gaps
+        uri = f"s3://{bucket}/"
+        engine = str(ctx.output("collect").get("engine", "s3"))
+        if not self.opts["recover"] or engine != "s3":
+            why = "recover: false" if not self.opts["recover"] else f"{engine} evidence"
+            for rec in found:
+                reason = f"authentic version {rec.authentic_version} not analysed ({why}): evidence holds the rewrite"
+                gaps.append(Gap(uri + rec.key, reason))
+            return done, gaps
+        s3 = ctx.trail.archive("s3")
+        evidence = ctx.case.evidence_dir
+        for rec in found:
+            copy = tampered_name(rec.key, rec.tampered_version)
+            action = Action(
+                "adopt-authentic-log",
+                uri + rec.key,
+                f"version {rec.authentic_version} (written {rec.authentic_written}) matches the digest and "
+                f"replaces the rewrite {rec.tampered_version} (written {rec.tampered_written}) in evidence/; "
+                f"the rewrite is kept as evidence/{copy}",
+                {"authentic_version": rec.authentic_version, "tampered_version": rec.tampered_version},
+            )
+
+            def adopt(rec: RecoveredVersion = rec) -> Adopted:
+                return adopt_authentic_version(
+                    s3, bucket, evidence, key=rec.key, authentic_version=rec.authentic_version,
+                    tampered_version=rec.tampered_version, expected_sha256=rec.sha256_decompressed,
+                    record=rec.to_json(),
+                )  # fmt: skip
+
+            try:
+                adopted = ctx.act(self.step_id, action, adopt)
+            except (ClientError, BotoCoreError, OSError, ValueError) as exc:
+                reason = f"authentic version {rec.authentic_version} not adopted ({exc}): evidence holds the rewrite"
+                gaps.append(Gap(uri + rec.key, reason))
+                continue
+            done[rec.key] = rec.to_json() | adopted.to_json() | {"analysed": "authentic"}
+        return done, gaps
+
+
+def _recovery_text(done: dict[str, Any]) -> str:
+    return (
+        f"rewritten at {done['tampered_written']} (version {done['tampered_version']}); irkit analysed the "
+        f"original, version {done['authentic_version']} written {done['authentic_written']}, which matches "
+        f"the digest; the rewrite is kept as evidence/{done['tampered_evidence']}"
+    )

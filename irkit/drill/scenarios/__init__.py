@@ -22,6 +22,8 @@ class Scenario:
     default: bool = False
     integrity: tuple[str, ...] = ()
     """Digest-chain problem kinds the verify step must report; none at all when empty."""
+    after_delivery: Callable[[World], None] | None = None
+    """What the attacker does once CloudTrail has delivered the logs (e.g. rewrite one in the archive)."""
 
 
 def all_scenarios() -> dict[str, Scenario]:
