@@ -41,6 +41,25 @@ def rec(when: datetime, name: str, n: int) -> dict[str, Any]:
     }
 
 
+def write_config(folder: Path, endpoint: str, key_file: Path) -> Path:
+    config = folder / "irkit.yaml"
+    config.write_text(
+        f"""
+aws: {{region: us-east-1, endpoint_url: "{endpoint}"}}
+log_archive:
+  bucket: {BUCKET}
+  organization_id: o-abc123
+  accounts: ["{ACCOUNT}"]
+  public_keys: ["{key_file}"]
+agents:
+  bot:
+    account: "{ACCOUNT}"
+    principals: [{USER_ARN}]
+"""
+    )
+    return config
+
+
 @pytest.fixture
 def archive(boto: Any, tmp_path: Path) -> dict[str, Any]:
     iam, s3 = boto("iam"), boto("s3")
@@ -57,21 +76,7 @@ def archive(boto: Any, tmp_path: Path) -> dict[str, Any]:
     writer.add_records(ACCOUNT, "us-east-1", records)
     writer.seal_digests(until=now)
     key_file = writer.write_public_key(tmp_path / "trail.pem")
-    config = tmp_path / "irkit.yaml"
-    config.write_text(
-        f"""
-aws: {{region: us-east-1, endpoint_url: "{s3.meta.endpoint_url}"}}
-log_archive:
-  bucket: {BUCKET}
-  organization_id: o-abc123
-  accounts: ["{ACCOUNT}"]
-  public_keys: ["{key_file}"]
-agents:
-  bot:
-    account: "{ACCOUNT}"
-    principals: [{USER_ARN}]
-"""
-    )
+    config = write_config(tmp_path, s3.meta.endpoint_url, key_file)
     return {"s3": s3, "config": config, "logs": writer.log_keys, "digests": writer.digest_keys}
 
 
@@ -148,21 +153,7 @@ def hidden(boto: Any, tmp_path: Path) -> dict[str, Any]:
     body["Records"] = [r for r in body["Records"] if r["eventName"] != "CreateUser"]
     rewritten = s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(orjson.dumps(body)))["VersionId"]
     key_file = writer.write_public_key(tmp_path / "trail.pem")
-    config = tmp_path / "irkit.yaml"
-    config.write_text(
-        f"""
-aws: {{region: us-east-1, endpoint_url: "{s3.meta.endpoint_url}"}}
-log_archive:
-  bucket: {BUCKET}
-  organization_id: o-abc123
-  accounts: ["{ACCOUNT}"]
-  public_keys: ["{key_file}"]
-agents:
-  bot:
-    account: "{ACCOUNT}"
-    principals: [{USER_ARN}]
-"""
-    )
+    config = write_config(tmp_path, s3.meta.endpoint_url, key_file)
     return {"s3": s3, "config": config, "key": key, "original": original, "rewritten": rewritten}
 
 
