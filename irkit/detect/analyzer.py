@@ -19,13 +19,14 @@ ap-southeast-1, whose folder sorts first).
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from irkit.cloudtrail.reader import ReadStats, iter_events
-from irkit.detect.attribution import Attributor, ChainLink
+from irkit.detect.attribution import CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
 from irkit.detect.event import Event, format_time
@@ -37,6 +38,7 @@ from irkit.detect.sequences import DETECTORS
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
 MAX_RULE_EVENT_IDS = 1_000
+Feed = Callable[[Event, str], None]
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,13 @@ class Analysis:
 
 @dataclass(slots=True)
 class _RuleGroup:
+    """One future finding: what it needs of its events, never the events themselves (a kept
+    Event holds its whole parsed record, and distinct groups can number in the hundred thousands)."""
+
     rule: Rule
     attempt: bool
-    first: Event
+    first_time: datetime
+    first_error: str | None
     attribution: str
     ids: list[str]
     count: int = 0
@@ -115,6 +121,20 @@ class Analyzer:
         )
         self._detectors: list[Detector] = [make(context) for make in DETECTORS]
         self._monitor = BaselineMonitor(baseline) if baseline is not None else None
+        # Detectors are fed by what they declare: every event, events of some names, failed calls.
+        self._every: list[Feed] = []
+        self._by_event: dict[str, list[Feed]] = {}
+        self._failed: list[Feed] = []
+        for detector in self._detectors:
+            if detector.failed_only:
+                self._failed.append(detector.feed)
+            elif detector.events is None:
+                self._every.append(detector.feed)
+            else:
+                for name in detector.events:
+                    self._by_event.setdefault(name, []).append(detector.feed)
+        if self._monitor is not None:
+            self._every.append(self._monitor.feed)
         self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
         self._parked: dict[str, list[Event]] = {}
         self._parked_total = 0
@@ -152,32 +172,41 @@ class Analyzer:
 
     def _analyse(self, event: Event, reason: str) -> None:
         pending = [(event, reason)]
+        attributor = self._attributor
+        # Only the agent's learning (filtering) or the few credential-creating calls can grow the
+        # chain: skip the call for the bulk of the traffic.
+        learning = attributor.filtering
         while pending:
             current, why = pending.pop()
             self.attributed += 1
             self._principals[current.actor] += 1
-            for identifier in self._attributor.observe(current, why):
-                for parked in self._parked.pop(identifier, ()):
-                    if parked.event_id in self._woken:
-                        continue
-                    late = self._attributor.attribute(parked)
-                    if late is not None:
-                        self._woken.add(parked.event_id)
-                        self._parked_total -= 1
-                        pending.append((parked, late))
-            self._run_rules(current, why)
-            for detector in self._detectors:
-                detector.feed(current, why)
-            if self._monitor is not None:
-                self._monitor.feed(current, why)
+            if learning or current.event_name in CHAIN_EVENTS:
+                for identifier in attributor.observe(current, why):
+                    for parked in self._parked.pop(identifier, ()):
+                        if parked.event_id in self._woken:
+                            continue
+                        late = attributor.attribute(parked)
+                        if late is not None:
+                            self._woken.add(parked.event_id)
+                            self._parked_total -= 1
+                            pending.append((parked, late))
+            name = base_name(current.event_name)
+            if name in self._by_name or self._wildcard:
+                self._run_rules(current, name, why)
+            for feed in self._every:
+                feed(current, why)
+            named = self._by_event.get(name)
+            if named is not None:
+                for feed in named:
+                    feed(current, why)
+            if current.error_code:
+                for feed in self._failed:
+                    feed(current, why)
 
-    def _run_rules(self, event: Event, reason: str) -> None:
-        name = base_name(event.event_name)
+    def _run_rules(self, event: Event, name: str, reason: str) -> None:
         candidates = self._by_name.get(name, ())
         if self._wildcard:
             candidates = candidates + self._wildcard
-        if not candidates:
-            return
         failed = not event.succeeded
         for rule in candidates:
             if failed and rule.failed_calls == "ignore":
@@ -196,9 +225,12 @@ class Analyzer:
             key = (rule.id, event.actor, attempt, detail)
             group = self._groups.get(key)
             if group is None:
-                group = self._groups[key] = _RuleGroup(rule, attempt, event, reason, [])
-            elif event.event_time < group.first.event_time:
-                group.first = event
+                group = self._groups[key] = _RuleGroup(
+                    rule, attempt, event.event_time, event.error_code, reason, []
+                )
+            elif event.event_time < group.first_time:
+                group.first_time = event.event_time
+                group.first_error = event.error_code
                 group.attribution = reason
             group.count += 1
             if len(group.ids) < MAX_RULE_EVENT_IDS:
@@ -216,10 +248,10 @@ class Analyzer:
                     event_ids=tuple(group.ids),
                     principal=actor,
                     mitre=rule.mitre,
-                    first_seen=group.first.event_time,
+                    first_seen=group.first_time,
                     detail=detail,
                     attribution=group.attribution,
-                    evidence={"events": group.count, "error_code": group.first.error_code}
+                    evidence={"events": group.count, "error_code": group.first_error}
                     if attempt
                     else {"events": group.count},
                 )

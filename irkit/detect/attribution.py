@@ -31,6 +31,12 @@ _SESSION_CALLS = frozenset(
     {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken", "GetFederationToken"}
 )
 ALL_PRINCIPALS = "all principals analysed"
+CHAIN_EVENTS = frozenset(
+    {"CreateAccessKey", "CreateUser", "CreateRole", "UpdateAssumeRolePolicy", "CreateLoginProfile"}
+    | {"UpdateLoginProfile"}
+    | _SESSION_CALLS
+)
+"""The only calls from which :meth:`Attributor.observe` learns anything when not filtering."""
 
 
 @dataclass(frozen=True, slots=True)
