@@ -18,6 +18,7 @@ ap-southeast-1, whose folder sorts first).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from irkit.cloudtrail.reader import ReadStats, iter_events
-from irkit.detect.attribution import CHAIN_EVENTS, Attributor, ChainLink
+from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
 from irkit.detect.event import Event, format_time
@@ -115,6 +116,7 @@ class Analyzer:
         self._rules = tuple(rules) if rules is not None else all_rules()
         self._by_name, self._wildcard = index_rules(self._rules)
         self._attributor = Attributor(list(principals) if principals is not None else None)
+        self._filtering = self._attributor.filtering
         context = DetectorContext(
             filtering=self._attributor.filtering,
             known_regions=frozenset(baseline.regions) if baseline is not None else None,
@@ -147,6 +149,10 @@ class Analyzer:
 
     def feed(self, event: Event) -> None:
         self.events += 1
+        if not self._filtering:
+            # every event is analysed and nothing is ever parked: the straight path
+            self._analyse_one(event, ALL_PRINCIPALS)
+            return
         reason = self._attributor.attribute(event)
         if reason is None:
             self._park(event)
@@ -173,35 +179,42 @@ class Analyzer:
     def _analyse(self, event: Event, reason: str) -> None:
         pending = [(event, reason)]
         attributor = self._attributor
-        # Only the agent's learning (filtering) or the few credential-creating calls can grow the
-        # chain: skip the call for the bulk of the traffic.
-        learning = attributor.filtering
         while pending:
             current, why = pending.pop()
-            self.attributed += 1
-            self._principals[current.actor] += 1
-            if learning or current.event_name in CHAIN_EVENTS:
-                for identifier in attributor.observe(current, why):
-                    for parked in self._parked.pop(identifier, ()):
-                        if parked.event_id in self._woken:
-                            continue
-                        late = attributor.attribute(parked)
-                        if late is not None:
-                            self._woken.add(parked.event_id)
-                            self._parked_total -= 1
-                            pending.append((parked, late))
-            name = base_name(current.event_name)
-            if name in self._by_name or self._wildcard:
-                self._run_rules(current, name, why)
-            for feed in self._every:
-                feed(current, why)
-            named = self._by_event.get(name)
-            if named is not None:
-                for feed in named:
-                    feed(current, why)
-            if current.error_code:
-                for feed in self._failed:
-                    feed(current, why)
+            for identifier in self._analyse_one(current, why):
+                for parked in self._parked.pop(identifier, ()):
+                    if parked.event_id in self._woken:
+                        continue
+                    late = attributor.attribute(parked)
+                    if late is not None:
+                        self._woken.add(parked.event_id)
+                        self._parked_total -= 1
+                        pending.append((parked, late))
+
+    def _analyse_one(self, event: Event, why: str) -> list[str]:
+        """Analyse one attributed event; returns the identifiers it made attributable."""
+        self.attributed += 1
+        actor = event.issuer_arn or event.principal_arn
+        principals = self._principals
+        principals[actor] = principals.get(actor, 0) + 1
+        learned: list[str] = []
+        # Only the agent's own learning (filtering) or the few credential-creating calls can grow
+        # the chain: the bulk of the traffic skips the call.
+        if self._filtering or event.event_name in CHAIN_EVENTS:
+            learned = self._attributor.observe(event, why)
+        name = base_name(event.event_name)
+        if name in self._by_name or self._wildcard:
+            self._run_rules(event, name, why)
+        for feed in self._every:
+            feed(event, why)
+        named = self._by_event.get(name)
+        if named is not None:
+            for feed in named:
+                feed(event, why)
+        if event.error_code:
+            for feed in self._failed:
+                feed(event, why)
+        return learned
 
     def _run_rules(self, event: Event, name: str, reason: str) -> None:
         candidates = self._by_name.get(name, ())
@@ -235,6 +248,16 @@ class Analyzer:
             group.count += 1
             if len(group.ids) < MAX_RULE_EVENT_IDS:
                 group.ids.append(event.event_id)
+
+    def state_size(self) -> int:
+        """Items the analyzer holds between events (groups and their ids, parked events, counters,
+        detector state): what must stay bounded by principals, values and time, not by events."""
+        size = len(self._groups) + sum(len(g.ids) for g in self._groups.values())
+        size += self._parked_total + len(self._woken) + len(self._principals)
+        size += sum(detector.size() for detector in self._detectors)
+        if self._monitor is not None:
+            size += self._monitor.size()
+        return size
 
     def finish(self) -> Analysis:
         findings: list[Finding] = []
@@ -282,6 +305,18 @@ def analyze_paths(
     """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)
-    for event in iter_events(paths, stats):
-        analyzer.feed(event)
+    # The cyclic collector is paused for the pass: records, events and the analyzer's state form
+    # no reference cycles (refcounting frees them), yet with it on, every file's fresh objects
+    # are scanned on their way to the old generation and each full collection re-walks the
+    # analyzer's growing state: ~20 % of the pass at 1M events (docs/performance.md).
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        feed = analyzer.feed
+        for event in iter_events(paths, stats):
+            feed(event)
+    finally:
+        if paused:
+            gc.enable()
     return analyzer.finish(), stats

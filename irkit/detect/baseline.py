@@ -373,6 +373,11 @@ class BaselineMonitor:
         }[rule_id]
         return list(source)[:20]
 
+    def size(self) -> int:
+        """Items held: one group per new value and per hour, each with at most MAX_EVENT_IDS ids."""
+        groups = (*self._groups.values(), *self._hours.values())
+        return len(groups) + sum(len(g.ids) for g in groups)
+
     def finish(self) -> list[Finding]:
         found: list[Finding] = []
         for (rule_id, value), group in self._groups.items():

@@ -56,6 +56,10 @@ class Detector(Protocol):
 
     def finish(self) -> list[Finding]: ...
 
+    def size(self) -> int:
+        """Items held (hits, cells, counters): bounded by subjects and time, not by events."""
+        ...
+
 
 @dataclass(slots=True)
 class Hit:

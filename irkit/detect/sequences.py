@@ -169,6 +169,10 @@ class InstanceBurst:
         if event.event_name == "RunInstances" and event.succeeded:
             self._cells.add(event.actor, event, attribution, weight=launched_count(event))
 
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return self._cells.size()
+
     def finish(self) -> list[Finding]:
         found = []
         for actor in self._cells.subjects():
@@ -225,6 +229,7 @@ class UnusualRegion:
         self._context = context
         # (subject, region, hour) → calls: one dict update an event; the per-region counts and
         # active hours are derived in finish(). Bounded by subjects x regions x hours.
+        self._filtering = context.filtering
         self._cells: dict[tuple[str, str, int], int] = {}
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
         self._hours: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -235,11 +240,11 @@ class UnusualRegion:
         region = event.region
         if not region:
             return
-        subject = "(agent)" if self._context.filtering else event.actor
+        subject = "(agent)" if self._filtering else (event.issuer_arn or event.principal_arn)
         cell = (subject, region, int(event.event_time.timestamp()) // 3600)
         cells = self._cells
         cells[cell] = cells.get(cell, 0) + 1
-        if not event.error_code and base_name(event.event_name) in LAUNCH_EVENTS:
+        if event.error_code is None and base_name(event.event_name) in LAUNCH_EVENTS:
             self._launches.add((subject, region), event, attribution)
 
     def _fold(self) -> None:
@@ -264,6 +269,10 @@ class UnusualRegion:
             return True
         hours = len(self._hours[(subject, region)])
         return hours >= max(REGION_MIN_HOURS, REGION_HOURS_SHARE * len(self._active[subject]))
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return len(self._cells) + self._launches.size()
 
     def finish(self) -> list[Finding]:
         self._fold()
@@ -484,6 +493,10 @@ class RoleBackdoor:
             if len(state.uses) < 20:
                 state.uses.append(Hit(event.event_time, event.event_id, attribution, event.actor))
 
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return len(self._roles) + sum(len(kept) for m in self._keys.values() for kept in m.values())
+
     def finish(self) -> list[Finding]:
         found = []
         for role, state in self._roles.items():
@@ -623,7 +636,7 @@ class UserBackdoor:
         self._ips: dict[str, Counter[str]] = defaultdict(Counter)
 
     def feed(self, event: Event, attribution: str) -> None:
-        ips = self._ips[event.actor]
+        ips = self._ips[event.issuer_arn or event.principal_arn]
         ip = event.source_ip
         if ip in ips:
             ips[ip] += 1
@@ -653,6 +666,16 @@ class UserBackdoor:
             "CreateLoginProfile",
         ):
             self._grants[user].append(hit)
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return (
+            len(self._users)
+            + sum(len(g) for g in self._grants.values())
+            + len(self._keys)
+            + sum(len(u) for u in self._uses.values())
+            + sum(len(c) for c in self._ips.values())
+        )
 
     def finish(self) -> list[Finding]:
         found = []
@@ -722,6 +745,10 @@ class AccessDeniedBurst:
     def feed(self, event: Event, attribution: str) -> None:
         if event.error_code in DENIED_CODES:
             self._cells.add(event.actor, event, attribution, tag=event.action)
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return self._cells.size()
 
     def finish(self) -> list[Finding]:
         found = []
