@@ -39,6 +39,10 @@ from irkit.detect.sequences import DETECTORS
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
 MAX_RULE_EVENT_IDS = 1_000
+MAX_DETAILS_PER_RULE = 100
+"""Distinct details (one finding each) a rule reports for one principal; further hits of that rule
+and principal fold into one finding, so the findings (and memory) stay bounded by principals."""
+FOLDED = "\x00folded"
 Feed = Callable[[Event, str], None]
 
 
@@ -138,6 +142,7 @@ class Analyzer:
         if self._monitor is not None:
             self._every.append(self._monitor.feed)
         self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
+        self._details: dict[tuple[str, str, bool], int] = {}
         self._parked: dict[str, list[Event]] = {}
         self._parked_total = 0
         self._woken: set[str] = set()
@@ -235,8 +240,18 @@ class Analyzer:
             if not hit:
                 continue
             attempt = failed and rule.failed_calls == "attempt"
-            key = (rule.id, event.actor, attempt, detail)
+            actor = event.issuer_arn or event.principal_arn
+            key = (rule.id, actor, attempt, detail)
             group = self._groups.get(key)
+            if group is None:
+                family = (rule.id, actor, attempt)
+                distinct = self._details.get(family, 0)
+                if distinct >= MAX_DETAILS_PER_RULE:
+                    # one more distinct detail for a rule and principal: fold it, keep counting
+                    key = (rule.id, actor, attempt, FOLDED)
+                    group = self._groups.get(key)
+                else:
+                    self._details[family] = distinct + 1
             if group is None:
                 group = self._groups[key] = _RuleGroup(
                     rule, attempt, event.event_time, event.error_code, reason, []
@@ -252,7 +267,7 @@ class Analyzer:
     def state_size(self) -> int:
         """Items the analyzer holds between events (groups and their ids, parked events, counters,
         detector state): what must stay bounded by principals, values and time, not by events."""
-        size = len(self._groups) + sum(len(g.ids) for g in self._groups.values())
+        size = len(self._groups) + sum(len(g.ids) for g in self._groups.values()) + len(self._details)
         size += self._parked_total + len(self._woken) + len(self._principals)
         size += sum(detector.size() for detector in self._detectors)
         if self._monitor is not None:
@@ -263,6 +278,11 @@ class Analyzer:
         findings: list[Finding] = []
         for (_, actor, attempt, detail), group in self._groups.items():
             rule = group.rule
+            if detail == FOLDED:
+                detail = (
+                    f"{group.count} more call(s) with other details than the "
+                    f"{MAX_DETAILS_PER_RULE} reported for this principal"
+                )
             findings.append(
                 Finding(
                     rule_id=rule.id,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -59,7 +59,8 @@ SEQUENCE_WINDOW = timedelta(hours=6)
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
 DENIED_WINDOW_SECONDS = 600
-KEYS_PER_MINUTE = 8
+KEYS_PER_HOUR = 8
+LAUNCH_SAMPLE = 100
 DENIED_CALLS = 10
 DENIED_DISTINCT_APIS = 4
 LAUNCH_EVENTS = frozenset(
@@ -198,6 +199,28 @@ class InstanceBurst:
         return found
 
 
+@dataclass(slots=True)
+class _Launches:
+    """Launches of one subject in one region: the earliest, the count, and a sample of ids."""
+
+    first: Hit
+    count: int
+    sample: list[Hit]
+
+    def add(self, hit: Hit) -> None:
+        self.count += 1
+        if (hit.time, hit.event_id) < (self.first.time, self.first.event_id):
+            self.first = hit
+        if len(self.sample) < LAUNCH_SAMPLE:
+            self.sample.append(hit)
+            if len(self.sample) == LAUNCH_SAMPLE:
+                self.sample.sort(key=lambda h: (h.time, h.event_id))
+        elif hit.time < self.sample[-1].time:
+            # keep the earliest launches: the sample is what the finding lists, earliest first
+            self.sample[-1] = hit
+            self.sample.sort(key=lambda h: (h.time, h.event_id))
+
+
 class UnusualRegion:
     info = DetectorInfo(
         id="ec2_unusual_region",
@@ -234,7 +257,7 @@ class UnusualRegion:
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
         self._hours: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._active: dict[str, set[int]] = defaultdict(set)
-        self._launches = TimeCells()
+        self._launches: dict[tuple[str, str], _Launches] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
         region = event.region
@@ -245,7 +268,13 @@ class UnusualRegion:
         cells = self._cells
         cells[cell] = cells.get(cell, 0) + 1
         if event.error_code is None and base_name(event.event_name) in LAUNCH_EVENTS:
-            self._launches.add((subject, region), event, attribution)
+            key = (subject, region)
+            hit = Hit(event.event_time, event.event_id, attribution, event.issuer_arn or event.principal_arn)
+            launches = self._launches.get(key)
+            if launches is None:
+                self._launches[key] = _Launches(hit, 1, [hit])
+            else:
+                launches.add(hit)
 
     def _fold(self) -> None:
         for (subject, region, hour), calls in self._cells.items():
@@ -272,17 +301,17 @@ class UnusualRegion:
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
-        return len(self._cells) + self._launches.size()
+        return len(self._cells) + sum(1 + len(x.sample) for x in self._launches.values())
 
     def finish(self) -> list[Finding]:
         self._fold()
         found = []
-        for key in self._launches.subjects():
+        for key, launches in self._launches.items():
             subject, region = key
             if self._usual(subject, region):
                 continue
-            hits = self._launches.hits(key)
-            calls = sum(h.extra.count for h in hits)
+            hits = [launches.first]
+            calls = launches.count
             counts = self._counts[subject]
             usual = [r for r, _ in counts.most_common() if r != region and self._usual(subject, r)][:5]
             found.append(
@@ -297,7 +326,7 @@ class UnusualRegion:
                         "usual_regions": usual,
                         "baseline_regions": sorted(self._context.known_regions or ()),
                     },
-                    samples=self._launches.samples(key, hits),
+                    samples=[(h.time, h.event_id) for h in launches.sample],
                 )
             )
         return found
@@ -420,19 +449,20 @@ class RoleBackdoor:
         self._context = context
         self._roles: dict[str, _Role] = defaultdict(_Role)
         self._keys: dict[str, dict[int, list[Hit]]] = defaultdict(dict)
-        """Access keys created, per subject and minute: a bounded sample (see ``_keep_key``)."""
+        """Access keys created, per subject and hour: a bounded sample (see ``_keep_key``)."""
 
     def _keep_key(self, subject: str, hit: Hit) -> None:
-        """Keep at most ``KEYS_PER_MINUTE`` keys a subject and minute, always including the
-        minute's earliest and latest: whether any key falls inside a sequence's window (whose
-        edges may cut a minute) stays exact, memory stays bounded by subjects x minutes."""
+        """Keep at most ``KEYS_PER_HOUR`` keys a subject and hour, always including the hour's
+        earliest and latest: whether any key falls inside a sequence's window (whose edges may
+        cut an hour) stays exact, memory stays bounded by subjects x hours. A sequence lists the
+        kept keys; an agent minting more than eight keys an hour is a finding of its own."""
         minutes = self._keys[subject]
-        minute = int(hit.time.timestamp()) // 60
+        minute = int(hit.time.timestamp()) // 3600
         kept = minutes.get(minute)
         if kept is None:
             minutes[minute] = [hit]
             return
-        if len(kept) < KEYS_PER_MINUTE:
+        if len(kept) < KEYS_PER_HOUR:
             kept.append(hit)
             return
         times = [h.time for h in kept]

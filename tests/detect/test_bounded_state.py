@@ -112,3 +112,17 @@ def test_repeated_launches_and_denied_calls_fold_per_instant() -> None:
     assert analyzer.state_size() < 1_000
     [burst] = [f for f in analyzer.finish().findings if f.rule_id == "ec2_instance_burst"]
     assert burst.evidence["launches"] == 10_000 and len(burst.event_ids) == 100
+
+
+def test_a_rule_reports_at_most_a_hundred_details_per_principal_then_folds() -> None:
+    analyzer = Analyzer()
+    for n in range(150):
+        analyzer.feed(
+            event_from_record(
+                record("CreateUser", "iam.amazonaws.com", request={"userName": f"u{n}"}, event_id=f"cu-{n}")
+            )
+        )
+    findings = [f for f in analyzer.finish().findings if f.rule_id == "iam_user_created"]
+    assert len(findings) == 101
+    [folded] = [f for f in findings if f.evidence["events"] == 50]
+    assert folded.detail.startswith("50 more call(s)") and len(folded.event_ids) == 50
