@@ -9,7 +9,7 @@ regions) into a temporary folder, then measures, each in its own child process:
 
 * ``zcat``: ``find … -name '*.json.gz' -print0 | xargs -0 zcat > /dev/null`` — the floor;
 * ``iter_events``: every event through :func:`irkit.cloudtrail.reader.iter_events`;
-* ``analyze``: ``irkit analyze PATH --json`` when that command is available.
+* ``analyze``: ``irkit analyze PATH --json`` (every principal, the whole archive).
 
 Prints wall times, the ratio to zcat and the peak RSS of each. A script, never a timed test.
 """
@@ -238,7 +238,10 @@ def main() -> int:
               f"ratio {ratio:4.2f}x   ({info['events']} events, {info['gaps']} gaps)")  # fmt: skip
         results.update(iter_events_seconds=best[0], iter_events_ratio=ratio, iter_events_rss_kib=best[1])
 
-        seconds, rss, _, code, tail = measure_python(_CHILD_ANALYZE.format(root=str(ROOT), path=str(root)))
+        runs = [
+            measure_python(_CHILD_ANALYZE.format(root=str(ROOT), path=str(root))) for _ in range(args.repeat)
+        ]
+        seconds, rss, _, code, tail = min(runs, key=lambda r: r[0])
         if code in (0, 3):
             ratio = seconds / zcat[0]
             print(

@@ -111,7 +111,14 @@ def register(app: typer.Typer) -> None:
         learned = load_baseline(baseline) if baseline is not None else None
         analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned)
         if as_json:
-            sys.stdout.write(orjson.dumps(contract(analysis, stats)).decode() + "\n")
+            document = orjson.dumps(contract(analysis, stats)) + b"\n"
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:
+                sys.stdout.write(document.decode())
+            else:  # bytes straight to the stream: no decoded copy of a possibly large document
+                sys.stdout.flush()
+                buffer.write(document)
+                buffer.flush()
         else:
             typer.echo(render(analysis, stats))
         for error in analysis.errors:

@@ -18,14 +18,16 @@ ap-southeast-1, whose folder sorts first).
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from irkit.cloudtrail.reader import ReadStats, iter_events
-from irkit.detect.attribution import Attributor, ChainLink
+from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
 from irkit.detect.event import Event, format_time
@@ -37,6 +39,11 @@ from irkit.detect.sequences import DETECTORS
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
 MAX_RULE_EVENT_IDS = 1_000
+MAX_DETAILS_PER_RULE = 100
+"""Distinct details (one finding each) a rule reports for one principal; further hits of that rule
+and principal fold into one finding, so the findings (and memory) stay bounded by principals."""
+FOLDED = "\x00folded"
+Feed = Callable[[Event, str], None]
 
 
 @dataclass(frozen=True)
@@ -81,9 +88,13 @@ class Analysis:
 
 @dataclass(slots=True)
 class _RuleGroup:
+    """One future finding: what it needs of its events, never the events themselves (a kept
+    Event holds its whole parsed record, and distinct groups can number in the hundred thousands)."""
+
     rule: Rule
     attempt: bool
-    first: Event
+    first_time: datetime
+    first_error: str | None
     attribution: str
     ids: list[str]
     count: int = 0
@@ -109,13 +120,29 @@ class Analyzer:
         self._rules = tuple(rules) if rules is not None else all_rules()
         self._by_name, self._wildcard = index_rules(self._rules)
         self._attributor = Attributor(list(principals) if principals is not None else None)
+        self._filtering = self._attributor.filtering
         context = DetectorContext(
             filtering=self._attributor.filtering,
             known_regions=frozenset(baseline.regions) if baseline is not None else None,
         )
         self._detectors: list[Detector] = [make(context) for make in DETECTORS]
         self._monitor = BaselineMonitor(baseline) if baseline is not None else None
+        # Detectors are fed by what they declare: every event, events of some names, failed calls.
+        self._every: list[Feed] = []
+        self._by_event: dict[str, list[Feed]] = {}
+        self._failed: list[Feed] = []
+        for detector in self._detectors:
+            if detector.failed_only:
+                self._failed.append(detector.feed)
+            elif detector.events is None:
+                self._every.append(detector.feed)
+            else:
+                for name in detector.events:
+                    self._by_event.setdefault(name, []).append(detector.feed)
+        if self._monitor is not None:
+            self._every.append(self._monitor.feed)
         self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
+        self._details: dict[tuple[str, str, bool], int] = {}
         self._parked: dict[str, list[Event]] = {}
         self._parked_total = 0
         self._woken: set[str] = set()
@@ -127,6 +154,10 @@ class Analyzer:
 
     def feed(self, event: Event) -> None:
         self.events += 1
+        if not self._filtering:
+            # every event is analysed and nothing is ever parked: the straight path
+            self._analyse_one(event, ALL_PRINCIPALS)
+            return
         reason = self._attributor.attribute(event)
         if reason is None:
             self._park(event)
@@ -152,32 +183,48 @@ class Analyzer:
 
     def _analyse(self, event: Event, reason: str) -> None:
         pending = [(event, reason)]
+        attributor = self._attributor
         while pending:
             current, why = pending.pop()
-            self.attributed += 1
-            self._principals[current.actor] += 1
-            for identifier in self._attributor.observe(current, why):
+            for identifier in self._analyse_one(current, why):
                 for parked in self._parked.pop(identifier, ()):
                     if parked.event_id in self._woken:
                         continue
-                    late = self._attributor.attribute(parked)
+                    late = attributor.attribute(parked)
                     if late is not None:
                         self._woken.add(parked.event_id)
                         self._parked_total -= 1
                         pending.append((parked, late))
-            self._run_rules(current, why)
-            for detector in self._detectors:
-                detector.feed(current, why)
-            if self._monitor is not None:
-                self._monitor.feed(current, why)
 
-    def _run_rules(self, event: Event, reason: str) -> None:
+    def _analyse_one(self, event: Event, why: str) -> list[str]:
+        """Analyse one attributed event; returns the identifiers it made attributable."""
+        self.attributed += 1
+        actor = event.issuer_arn or event.principal_arn
+        principals = self._principals
+        principals[actor] = principals.get(actor, 0) + 1
+        learned: list[str] = []
+        # Only the agent's own learning (filtering) or the few credential-creating calls can grow
+        # the chain: the bulk of the traffic skips the call.
+        if self._filtering or event.event_name in CHAIN_EVENTS:
+            learned = self._attributor.observe(event, why)
         name = base_name(event.event_name)
+        if name in self._by_name or self._wildcard:
+            self._run_rules(event, name, why)
+        for feed in self._every:
+            feed(event, why)
+        named = self._by_event.get(name)
+        if named is not None:
+            for feed in named:
+                feed(event, why)
+        if event.error_code:
+            for feed in self._failed:
+                feed(event, why)
+        return learned
+
+    def _run_rules(self, event: Event, name: str, reason: str) -> None:
         candidates = self._by_name.get(name, ())
         if self._wildcard:
             candidates = candidates + self._wildcard
-        if not candidates:
-            return
         failed = not event.succeeded
         for rule in candidates:
             if failed and rule.failed_calls == "ignore":
@@ -193,21 +240,49 @@ class Analyzer:
             if not hit:
                 continue
             attempt = failed and rule.failed_calls == "attempt"
-            key = (rule.id, event.actor, attempt, detail)
+            actor = event.issuer_arn or event.principal_arn
+            key = (rule.id, actor, attempt, detail)
             group = self._groups.get(key)
             if group is None:
-                group = self._groups[key] = _RuleGroup(rule, attempt, event, reason, [])
-            elif event.event_time < group.first.event_time:
-                group.first = event
+                family = (rule.id, actor, attempt)
+                distinct = self._details.get(family, 0)
+                if distinct >= MAX_DETAILS_PER_RULE:
+                    # one more distinct detail for a rule and principal: fold it, keep counting
+                    key = (rule.id, actor, attempt, FOLDED)
+                    group = self._groups.get(key)
+                else:
+                    self._details[family] = distinct + 1
+            if group is None:
+                group = self._groups[key] = _RuleGroup(
+                    rule, attempt, event.event_time, event.error_code, reason, []
+                )
+            elif event.event_time < group.first_time:
+                group.first_time = event.event_time
+                group.first_error = event.error_code
                 group.attribution = reason
             group.count += 1
             if len(group.ids) < MAX_RULE_EVENT_IDS:
                 group.ids.append(event.event_id)
 
+    def state_size(self) -> int:
+        """Items the analyzer holds between events (groups and their ids, parked events, counters,
+        detector state): what must stay bounded by principals, values and time, not by events."""
+        size = len(self._groups) + sum(len(g.ids) for g in self._groups.values()) + len(self._details)
+        size += self._parked_total + len(self._woken) + len(self._principals)
+        size += sum(detector.size() for detector in self._detectors)
+        if self._monitor is not None:
+            size += self._monitor.size()
+        return size
+
     def finish(self) -> Analysis:
         findings: list[Finding] = []
         for (_, actor, attempt, detail), group in self._groups.items():
             rule = group.rule
+            if detail == FOLDED:
+                detail = (
+                    f"{group.count} more call(s) with other details than the "
+                    f"{MAX_DETAILS_PER_RULE} reported for this principal"
+                )
             findings.append(
                 Finding(
                     rule_id=rule.id,
@@ -216,10 +291,10 @@ class Analyzer:
                     event_ids=tuple(group.ids),
                     principal=actor,
                     mitre=rule.mitre,
-                    first_seen=group.first.event_time,
+                    first_seen=group.first_time,
                     detail=detail,
                     attribution=group.attribution,
-                    evidence={"events": group.count, "error_code": group.first.error_code}
+                    evidence={"events": group.count, "error_code": group.first_error}
                     if attempt
                     else {"events": group.count},
                 )
@@ -250,6 +325,18 @@ def analyze_paths(
     """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)
-    for event in iter_events(paths, stats):
-        analyzer.feed(event)
+    # The cyclic collector is paused for the pass: records, events and the analyzer's state form
+    # no reference cycles (refcounting frees them), yet with it on, every file's fresh objects
+    # are scanned on their way to the old generation and each full collection re-walks the
+    # analyzer's growing state: ~20 % of the pass at 1M events (docs/performance.md).
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        feed = analyzer.feed
+        for event in iter_events(paths, stats):
+            feed(event)
+    finally:
+        if paused:
+            gc.enable()
     return analyzer.finish(), stats

@@ -31,6 +31,12 @@ _SESSION_CALLS = frozenset(
     {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken", "GetFederationToken"}
 )
 ALL_PRINCIPALS = "all principals analysed"
+CHAIN_EVENTS = frozenset(
+    {"CreateAccessKey", "CreateUser", "CreateRole", "UpdateAssumeRolePolicy", "CreateLoginProfile"}
+    | {"UpdateLoginProfile"}
+    | _SESSION_CALLS
+)
+"""The only calls from which :meth:`Attributor.observe` learns anything when not filtering."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +162,16 @@ class Attributor:
             key = _get(event.response, "accessKey", "accessKeyId")
             user = _get(event.response, "accessKey", "userName") or event.request.get("userName")
             if isinstance(key, str):
-                self._keys[key] = f"access key {key} created by {parent} ({event.event_id})"
+                if self.filtering:  # unfiltered, every event is attributed anyway: keep nothing
+                    self._keys[key] = f"access key {key} created by {parent} ({event.event_id})"
                 new.append(key)
                 self._link("access_key", key, user, parent, event)
         elif name in _SESSION_CALLS:
             key = _get(event.response, "credentials", "accessKeyId")
             if isinstance(key, str):
                 target = event.request.get("roleArn") or event.request.get("name")
-                self._keys[key] = f"session {key} from {name} by {parent} ({event.event_id})"
+                if self.filtering:  # unfiltered, every event is attributed anyway: keep nothing
+                    self._keys[key] = f"session {key} from {name} by {parent} ({event.event_id})"
                 new.append(key)
                 self._link("session", key, str(target) if target else None, parent, event)
         elif name == "CreateUser":
@@ -172,7 +180,8 @@ class Attributor:
                 f"arn:aws:iam::{_account(event)}:user/{user}" if user else None
             )
             if isinstance(arn, str):
-                self._created_users[arn] = f"principal {arn} created by {parent} ({event.event_id})"
+                if self.filtering:  # unfiltered, every event is attributed anyway: keep nothing
+                    self._created_users[arn] = f"principal {arn} created by {parent} ({event.event_id})"
                 new.append(arn)
                 self._link("user", arn, user, parent, event)
         elif name == "CreateRole":
@@ -182,7 +191,7 @@ class Attributor:
             )
             if isinstance(arn, str):
                 key = role_key(arn)
-                if key is not None:
+                if key is not None and self.filtering:  # unfiltered: every event is attributed anyway
                     self._created_roles[key] = f"principal {arn} created by {parent} ({event.event_id})"
                 new.append(arn)
                 trust = load_document(event.request.get("assumeRolePolicyDocument"))

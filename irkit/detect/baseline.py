@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def default_baseline_path(agent: str) -> Path:
     return Path("irkit-baselines") / f"{agent}.json"
 
 
+@lru_cache(maxsize=8192)  # agents call from few addresses; parsing one costs microseconds
 def network_of(ip: str) -> str | None:
     """``203.0.113.0/24`` for IPv4, the /48 for IPv6; None for service names (``ec2.amazonaws.com``)."""
     try:
@@ -67,6 +69,7 @@ _UA_FAMILIES = (
 )
 
 
+@lru_cache(maxsize=4096)  # a dozen regexes an event otherwise; clients are few
 def user_agent_family(user_agent: str) -> str:
     """A client family with its major version (``boto3/1``, ``aws-cli/2``), not the full string.
 
@@ -369,6 +372,11 @@ class BaselineMonitor:
             "baseline_new_user_agent": base.user_agents,
         }[rule_id]
         return list(source)[:20]
+
+    def size(self) -> int:
+        """Items held: one group per new value and per hour, each with at most MAX_EVENT_IDS ids."""
+        groups = (*self._groups.values(), *self._hours.values())
+        return len(groups) + sum(len(g.ids) for g in groups)
 
     def finish(self) -> list[Finding]:
         found: list[Finding] = []

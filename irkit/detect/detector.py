@@ -7,7 +7,7 @@ region by region), so anything time-based is decided at the end over the compact
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -47,10 +47,18 @@ class DetectorContext:
 
 class Detector(Protocol):
     info: DetectorInfo
+    events: frozenset[str] | None
+    """Event names (version suffix stripped) the detector looks at; None: every analysed event."""
+    failed_only: bool
+    """Fed only failed calls (``errorCode`` set), whatever their name."""
 
     def feed(self, event: Event, attribution: str) -> None: ...
 
     def finish(self) -> list[Finding]: ...
+
+    def size(self) -> int:
+        """Items held (hits, cells, counters): bounded by subjects and time, not by events."""
+        ...
 
 
 @dataclass(slots=True)
@@ -69,6 +77,10 @@ class Episode:
     hits: list[Hit] = field(default_factory=list)
 
 
+MAX_FINDING_EVENT_IDS = 1_000
+"""A finding lists at most this many event ids (earliest first); its evidence carries the counts."""
+
+
 def finding(
     info: DetectorInfo,
     hits: Sequence[Hit],
@@ -77,14 +89,20 @@ def finding(
     evidence: Mapping[str, Any] | None = None,
     severity: Severity | None = None,
     principal: str | None = None,
+    samples: Sequence[tuple[datetime, str]] | None = None,
 ) -> Finding:
+    """A finding over ``hits`` (the earliest one names time, principal and attribution); its event
+    ids come from the hits, or from ``samples`` (time, id) when the detector kept only a sample."""
     ordered = sorted(hits, key=lambda h: (h.time, h.event_id))
+    listed = sorted(samples) if samples is not None else [(h.time, h.event_id) for h in ordered]
     ids: list[str] = []
     seen: set[str] = set()
-    for hit in ordered:
-        if hit.event_id not in seen:
-            seen.add(hit.event_id)
-            ids.append(hit.event_id)
+    for _, event_id in listed:
+        if event_id not in seen:
+            seen.add(event_id)
+            ids.append(event_id)
+            if len(ids) >= MAX_FINDING_EVENT_IDS:
+                break
     return Finding(
         rule_id=info.id,
         severity=severity or info.severity,
@@ -127,3 +145,89 @@ def windows(hits: Sequence[Hit], *, seconds: float, weight: Any, enough: Any) ->
         else:
             episodes.append([hit])
     return episodes
+
+
+SAMPLE_BUCKET_SECONDS = 600
+SAMPLE_PER_BUCKET = 100
+
+
+@dataclass(slots=True)
+class Cell:
+    """Every hit of one subject at one instant, folded into counts."""
+
+    weight: int
+    count: int
+    first_id: str
+    """The smallest event id at this instant (findings order hits by time, then id)."""
+    attribution: str
+    principal: str
+    tags: set[str] | None = None
+
+
+class TimeCells:
+    """Hits folded per (subject, instant), plus a bounded sample of event ids per subject and
+    10 minutes: memory grows with subjects x distinct instants (bounded by the time window),
+    never with the number of events. Sliding windows over cells give the same episodes as over
+    the hits they fold, for any ``enough`` that holds for a superset of a qualifying window."""
+
+    def __init__(self) -> None:
+        self._cells: dict[Hashable, dict[datetime, Cell]] = {}
+        self._samples: dict[tuple[Hashable, int], list[tuple[datetime, str]]] = {}
+
+    def add(
+        self,
+        subject: Hashable,
+        event: Event,
+        attribution: str,
+        *,
+        weight: int = 1,
+        tag: str | None = None,
+    ) -> None:
+        when = event.event_time
+        event_id = event.event_id
+        cells = self._cells.get(subject)
+        if cells is None:
+            cells = self._cells[subject] = {}
+        cell = cells.get(when)
+        if cell is None:
+            cell = cells[when] = Cell(weight, 1, event_id, attribution, event.actor)
+        else:
+            cell.weight += weight
+            cell.count += 1
+            if event_id < cell.first_id:
+                cell.first_id, cell.attribution, cell.principal = event_id, attribution, event.actor
+        if tag is not None:
+            if cell.tags is None:
+                cell.tags = set()
+            cell.tags.add(tag)
+        bucket = (subject, int(when.timestamp()) // SAMPLE_BUCKET_SECONDS)
+        sample = self._samples.get(bucket)
+        if sample is None:
+            self._samples[bucket] = [(when, event_id)]
+        elif len(sample) < SAMPLE_PER_BUCKET:
+            sample.append((when, event_id))
+
+    def subjects(self) -> list[Any]:
+        return list(self._cells)
+
+    def hits(self, subject: Hashable) -> list[Hit]:
+        """One :class:`Hit` a cell; ``extra`` is the :class:`Cell`."""
+        return [
+            Hit(when, cell.first_id, cell.attribution, cell.principal, cell)
+            for when, cell in self._cells.get(subject, {}).items()
+        ]
+
+    def samples(self, subject: Hashable, hits: Sequence[Hit]) -> list[tuple[datetime, str]]:
+        """The kept event ids of the cells in ``hits``."""
+        times = {h.time for h in hits}
+        buckets = {int(t.timestamp()) // SAMPLE_BUCKET_SECONDS for t in times}
+        return [
+            (when, event_id)
+            for bucket in sorted(buckets)
+            for when, event_id in self._samples.get((subject, bucket), ())
+            if when in times
+        ]
+
+    def size(self) -> int:
+        """Cells plus sampled ids: what this structure holds."""
+        return sum(len(c) for c in self._cells.values()) + sum(len(s) for s in self._samples.values())

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from irkit.detect.detector import Detector, DetectorContext, DetectorInfo, Hit, finding, windows
+from irkit.detect.detector import (
+    Detector,
+    DetectorContext,
+    DetectorInfo,
+    Hit,
+    TimeCells,
+    finding,
+    windows,
+)
 from irkit.detect.event import Event, format_time
 from irkit.detect.names import base_name
 from irkit.detect.policy import (
@@ -51,6 +59,8 @@ SEQUENCE_WINDOW = timedelta(hours=6)
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
 DENIED_WINDOW_SECONDS = 600
+KEYS_PER_HOUR = 8
+LAUNCH_SAMPLE = 20
 DENIED_CALLS = 10
 DENIED_DISTINCT_APIS = 4
 LAUNCH_EVENTS = frozenset(
@@ -149,36 +159,66 @@ class InstanceBurst:
         negative=(tuple(_run(m * 30, 2) for m in range(6)),),
     )
 
+    events: frozenset[str] | None = frozenset({"RunInstances"})
+    failed_only = False
+
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
-        self._hits: dict[str, list[Hit]] = defaultdict(list)
+        self._cells = TimeCells()
 
     def feed(self, event: Event, attribution: str) -> None:
         if event.event_name == "RunInstances" and event.succeeded:
-            hit = Hit(event.event_time, event.event_id, attribution, event.actor, launched_count(event))
-            self._hits[event.actor].append(hit)
+            self._cells.add(event.actor, event, attribution, weight=launched_count(event))
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return self._cells.size()
 
     def finish(self) -> list[Finding]:
         found = []
-        for hits in self._hits.values():
+        for actor in self._cells.subjects():
             for episode in windows(
-                hits,
+                self._cells.hits(actor),
                 seconds=BURST_WINDOW_SECONDS,
-                weight=lambda h: h.extra,
+                weight=lambda h: h.extra.weight,
                 enough=lambda total, _: total >= BURST_INSTANCES,
             ):
-                count = sum(h.extra for h in episode)
+                count = sum(h.extra.weight for h in episode)
+                launches = sum(h.extra.count for h in episode)
                 span = (episode[-1].time - episode[0].time).total_seconds() / 60
                 found.append(
                     finding(
                         self.info,
                         episode,
-                        detail=f"{count} instances in {len(episode)} launches over {span:.0f} min",
-                        evidence={"instances": count, "launches": len(episode), "threshold": BURST_INSTANCES},
+                        detail=f"{count} instances in {launches} launches over {span:.0f} min",
+                        evidence={"instances": count, "launches": launches, "threshold": BURST_INSTANCES},
                         severity="critical" if count >= 5 * BURST_INSTANCES else None,
+                        samples=self._cells.samples(actor, episode),
                     )
                 )
         return found
+
+
+@dataclass(slots=True)
+class _Launches:
+    """Launches of one subject in one region: the earliest, the count, and a sample of ids."""
+
+    first: Hit
+    count: int
+    sample: list[Hit]
+
+    def add(self, hit: Hit) -> None:
+        self.count += 1
+        if (hit.time, hit.event_id) < (self.first.time, self.first.event_id):
+            self.first = hit
+        if len(self.sample) < LAUNCH_SAMPLE:
+            self.sample.append(hit)
+            if len(self.sample) == LAUNCH_SAMPLE:
+                self.sample.sort(key=lambda h: (h.time, h.event_id))
+        elif hit.time < self.sample[-1].time:
+            # keep the earliest launches: the sample is what the finding lists, earliest first
+            self.sample[-1] = hit
+            self.sample.sort(key=lambda h: (h.time, h.event_id))
 
 
 class UnusualRegion:
@@ -205,28 +245,43 @@ class UnusualRegion:
         ),
     )
 
+    events: frozenset[str] | None = None
+    failed_only = False
+
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
+        # (subject, region, hour) → calls: one dict update an event; the per-region counts and
+        # active hours are derived in finish(). Bounded by subjects x regions x hours.
+        self._filtering = context.filtering
+        self._cells: dict[tuple[str, str, int], int] = {}
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
         self._hours: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._active: dict[str, set[int]] = defaultdict(set)
-        self._launches: dict[tuple[str, str], list[Hit]] = defaultdict(list)
-
-    def _subject(self, event: Event) -> str:
-        return "(agent)" if self._context.filtering else event.actor
+        self._launches: dict[tuple[str, str], _Launches] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
         region = event.region
         if not region:
             return
-        subject = self._subject(event)
-        self._counts[subject][region] += 1
-        key = (subject, region)
-        hour = int(event.event_time.timestamp()) // 3600
-        self._hours[key].add(hour)
-        self._active[subject].add(hour)
-        if event.succeeded and base_name(event.event_name) in LAUNCH_EVENTS:
-            self._launches[key].append(Hit(event.event_time, event.event_id, attribution, event.actor))
+        subject = "(agent)" if self._filtering else (event.issuer_arn or event.principal_arn)
+        cell = (subject, region, int(event.event_time.timestamp()) // 3600)
+        cells = self._cells
+        cells[cell] = cells.get(cell, 0) + 1
+        if event.error_code is None and base_name(event.event_name) in LAUNCH_EVENTS:
+            key = (subject, region)
+            hit = Hit(event.event_time, event.event_id, attribution, event.issuer_arn or event.principal_arn)
+            launches = self._launches.get(key)
+            if launches is None:
+                self._launches[key] = _Launches(hit, 1, [hit])
+            else:
+                launches.add(hit)
+
+    def _fold(self) -> None:
+        for (subject, region, hour), calls in self._cells.items():
+            self._counts[subject][region] += calls
+            self._hours[(subject, region)].add(hour)
+            self._active[subject].add(hour)
+        self._cells.clear()
 
     def _usual(self, subject: str, region: str) -> bool:
         """Known to the baseline; or, without one, a real share of the calls or of the active hours.
@@ -244,18 +299,26 @@ class UnusualRegion:
         hours = len(self._hours[(subject, region)])
         return hours >= max(REGION_MIN_HOURS, REGION_HOURS_SHARE * len(self._active[subject]))
 
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return len(self._cells) + sum(1 + len(x.sample) for x in self._launches.values())
+
     def finish(self) -> list[Finding]:
+        self._fold()
         found = []
-        for (subject, region), hits in self._launches.items():
+        for key, launches in self._launches.items():
+            subject, region = key
             if self._usual(subject, region):
                 continue
+            hits = [launches.first]
+            calls = launches.count
             counts = self._counts[subject]
             usual = [r for r, _ in counts.most_common() if r != region and self._usual(subject, r)][:5]
             found.append(
                 finding(
                     self.info,
                     hits,
-                    detail=f"{len(hits)} launch call(s) in {region}; usual: {', '.join(usual) or '-'}",
+                    detail=f"{calls} launch call(s) in {region}; usual: {', '.join(usual) or '-'}",
                     evidence={
                         "region": region,
                         "events_in_region": counts[region],
@@ -263,6 +326,7 @@ class UnusualRegion:
                         "usual_regions": usual,
                         "baseline_regions": sorted(self._context.known_regions or ()),
                     },
+                    samples=[(h.time, h.event_id) for h in launches.sample],
                 )
             )
         return found
@@ -378,10 +442,35 @@ class RoleBackdoor:
         ),
     )
 
+    events: frozenset[str] | None = None
+    failed_only = False
+
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._roles: dict[str, _Role] = defaultdict(_Role)
-        self._keys: dict[str, list[Hit]] = defaultdict(list)
+        self._keys: dict[str, dict[int, list[Hit]]] = defaultdict(dict)
+        """Access keys created, per subject and hour: a bounded sample (see ``_keep_key``)."""
+
+    def _keep_key(self, subject: str, hit: Hit) -> None:
+        """Keep at most ``KEYS_PER_HOUR`` keys a subject and hour, always including the hour's
+        earliest and latest: whether any key falls inside a sequence's window (whose edges may
+        cut an hour) stays exact, memory stays bounded by subjects x hours. A sequence lists the
+        kept keys; an agent minting more than eight keys an hour is a finding of its own."""
+        minutes = self._keys[subject]
+        minute = int(hit.time.timestamp()) // 3600
+        kept = minutes.get(minute)
+        if kept is None:
+            minutes[minute] = [hit]
+            return
+        if len(kept) < KEYS_PER_HOUR:
+            kept.append(hit)
+            return
+        times = [h.time for h in kept]
+        earliest, latest = min(times), max(times)
+        if earliest <= hit.time <= latest:
+            return
+        edges = (times.index(earliest), times.index(latest))
+        kept[next(i for i in range(len(kept)) if i not in edges)] = hit
 
     def _subject(self, event: Event) -> str:
         return "(agent)" if self._context.filtering else event.actor
@@ -406,7 +495,7 @@ class RoleBackdoor:
                 return
             hit = Hit(event.event_time, event.event_id, attribution, event.actor, False)
             if name == "CreateAccessKey":
-                self._keys[self._subject(event)].append(hit)
+                self._keep_key(self._subject(event), hit)
             elif name == "CreateRole" and isinstance(role, str):
                 state = self._roles[role]
                 state.created = hit
@@ -422,17 +511,21 @@ class RoleBackdoor:
                 if external_principals(doc, _account(event)):
                     self._roles[role].trust.append(hit)
             return
-        if not event.succeeded:
+        if event.error_code or not self._roles:
             return
-        hit = Hit(event.event_time, event.event_id, attribution, event.actor)
         if name in ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
             target = event.request.get("roleArn")
             if isinstance(target, str) and target.rsplit("/", 1)[-1] in self._roles:
+                hit = Hit(event.event_time, event.event_id, attribution, event.actor)
                 self._roles[target.rsplit("/", 1)[-1]].uses.append(hit)
         elif event.issuer_arn and event.issuer_arn.rsplit("/", 1)[-1] in self._roles:
             state = self._roles[event.issuer_arn.rsplit("/", 1)[-1]]
             if len(state.uses) < 20:
-                state.uses.append(hit)
+                state.uses.append(Hit(event.event_time, event.event_id, attribution, event.actor))
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return len(self._roles) + sum(len(kept) for m in self._keys.values() for kept in m.values())
 
     def finish(self) -> list[Finding]:
         found = []
@@ -447,7 +540,12 @@ class RoleBackdoor:
                 continue
             after = min(h.time for h in (granted or admin))
             subject = "(agent)" if self._context.filtering else created.principal
-            keys = [h for h in self._keys.get(subject, []) if after <= h.time <= deadline]
+            keys = [
+                h
+                for kept in self._keys.get(subject, {}).values()
+                for h in kept
+                if after <= h.time <= deadline
+            ]
             uses = [h for h in state.uses if created.time <= h.time <= deadline]
             trust = [h for h in state.trust if created.time <= h.time <= deadline]
             if not keys and not uses and not trust:
@@ -556,6 +654,9 @@ class UserBackdoor:
 
     _MAX_IPS = 2000
 
+    events: frozenset[str] | None = None
+    failed_only = False
+
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._users: dict[str, Hit] = {}
@@ -565,15 +666,18 @@ class UserBackdoor:
         self._ips: dict[str, Counter[str]] = defaultdict(Counter)
 
     def feed(self, event: Event, attribution: str) -> None:
-        ips = self._ips[event.actor]
-        if event.source_ip in ips or len(ips) < self._MAX_IPS:
-            ips[event.source_ip] += 1
+        ips = self._ips[event.issuer_arn or event.principal_arn]
+        ip = event.source_ip
+        if ip in ips:
+            ips[ip] += 1
+        elif len(ips) < self._MAX_IPS:
+            ips[ip] = 1
         key = event.access_key_id
-        if key and key in self._keys and len(self._uses[key]) < 20:
+        if key and self._keys and key in self._keys and len(self._uses[key]) < 20:
             self._uses[key].append(
                 Hit(event.event_time, event.event_id, attribution, event.actor, event.source_ip)
             )
-        if not event.succeeded or event.event_source != "iam.amazonaws.com":
+        if event.error_code or event.event_source != "iam.amazonaws.com":
             return
         user = event.request.get("userName")
         if not isinstance(user, str):
@@ -592,6 +696,16 @@ class UserBackdoor:
             "CreateLoginProfile",
         ):
             self._grants[user].append(hit)
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return (
+            len(self._users)
+            + sum(len(g) for g in self._grants.values())
+            + len(self._keys)
+            + sum(len(u) for u in self._uses.values())
+            + sum(len(c) for c in self._ips.values())
+        )
 
     def finish(self) -> list[Finding]:
         found = []
@@ -651,31 +765,44 @@ class AccessDeniedBurst:
         negative=(tuple(_denied(i * 30, *_RECON[i % len(_RECON)]) for i in range(12)),),
     )
 
+    events: frozenset[str] | None = None
+    failed_only = True
+
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
-        self._hits: dict[str, list[Hit]] = defaultdict(list)
+        self._cells = TimeCells()
 
     def feed(self, event: Event, attribution: str) -> None:
         if event.error_code in DENIED_CODES:
-            self._hits[event.actor].append(
-                Hit(event.event_time, event.event_id, attribution, event.actor, event.action)
-            )
+            self._cells.add(event.actor, event, attribution, tag=event.action)
+
+    def size(self) -> int:
+        """Items held: what stays bounded however many events are fed."""
+        return self._cells.size()
 
     def finish(self) -> list[Finding]:
         found = []
 
         def enough(total: int, hits: list[Hit]) -> bool:
-            return total >= DENIED_CALLS and len({h.extra for h in hits}) >= DENIED_DISTINCT_APIS
+            if total < DENIED_CALLS:
+                return False
+            apis: set[str] = set()
+            for hit in hits:
+                apis |= hit.extra.tags
+            return len(apis) >= DENIED_DISTINCT_APIS
 
-        for hits in self._hits.values():
-            for episode in windows(hits, seconds=DENIED_WINDOW_SECONDS, weight=lambda _: 1, enough=enough):
-                apis = sorted({str(h.extra) for h in episode})
+        for actor in self._cells.subjects():
+            hits = self._cells.hits(actor)
+            for episode in windows(hits, seconds=DENIED_WINDOW_SECONDS, weight=lambda h: h.extra.count, enough=enough):
+                apis = sorted({api for h in episode for api in h.extra.tags})
+                calls = sum(h.extra.count for h in episode)
                 found.append(
                     finding(
                         self.info,
                         episode,
-                        detail=f"{len(episode)} denied calls on {len(apis)} APIs",
-                        evidence={"denied_calls": len(episode), "apis": apis},
+                        detail=f"{calls} denied calls on {len(apis)} APIs",
+                        evidence={"denied_calls": calls, "apis": apis},
+                        samples=self._cells.samples(actor, episode),
                     )
                 )
         return found
