@@ -87,6 +87,8 @@ def load_runbook(name_or_file: str) -> Runbook:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RunbookError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RunbookError(f"{path}: not UTF-8 text (byte {exc.start}); a runbook must be UTF-8 YAML") from None
     return parse_runbook(text, source=str(path))
 
 
