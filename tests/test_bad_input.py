@@ -29,3 +29,52 @@ def test_runbook_that_is_not_utf8_is_a_usage_error(tmp_path: Path, capsys: pytes
     code, _, err = _run(["runbook", "validate", str(runbook)], capsys)
     assert code == 2
     assert "not UTF-8" in err and "internal error" not in err
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def dead_endpoint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An irkit.yaml whose endpoint has nothing listening, with credentials that look real."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEDEADEND01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "dead-endpoint-secret-not-real-0123456789")
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        f"aws:\n  region: us-east-1\n  endpoint_url: http://127.0.0.1:{_closed_port()}\n"
+        "log_archive:\n  bucket: b\n  accounts: ['111111111111']\n  regions: [us-east-1]\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    return config
+
+
+def test_contain_json_against_a_dead_endpoint_says_containment_incomplete(
+    dead_endpoint_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    argv = ["contain", "a", "--config", str(dead_endpoint_config), "--yes", "--out", str(tmp_path / "c"), "--json"]
+    code, out, err = _run(argv, capsys)
+    doc = json.loads(out)
+    assert code == doc["exit_code"] != 0
+    assert doc["containment_complete"] is False and doc["containment_gaps"] >= 1
+    assert "CONTAINMENT INCOMPLETE" in err
+    assert "dead-endpoint-secret" not in out + err
+
+
+def test_contain_against_a_dead_endpoint_ends_in_seconds(
+    dead_endpoint_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import time
+
+    started = time.monotonic()
+    code, out, _ = _run(
+        ["contain", "a", "--config", str(dead_endpoint_config), "--yes", "--out", str(tmp_path / "c")], capsys
+    )
+    assert time.monotonic() - started < 30
+    assert code != 0 and "CONTAINMENT INCOMPLETE" in out
