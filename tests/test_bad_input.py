@@ -78,3 +78,15 @@ def test_contain_against_a_dead_endpoint_ends_in_seconds(
     )
     assert time.monotonic() - started < 30
     assert code != 0 and "CONTAINMENT INCOMPLETE" in out
+
+
+def test_analyze_of_a_folder_without_logs_is_a_named_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    (tmp_path / "logs" / "x.json").mkdir(parents=True)  # a folder named like a log is no log
+    code, out, _ = _run(["analyze", str(tmp_path / "logs"), "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 3
+    assert doc["files"] == 0 and doc["gaps"][0]["path"] == str(tmp_path / "logs")
+    assert "no CloudTrail log files" in doc["gaps"][0]["reason"]
+
