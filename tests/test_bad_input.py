@@ -90,3 +90,41 @@ def test_analyze_of_a_folder_without_logs_is_a_named_gap(tmp_path: Path, capsys:
     assert doc["files"] == 0 and doc["gaps"][0]["path"] == str(tmp_path / "logs")
     assert "no CloudTrail log files" in doc["gaps"][0]["reason"]
 
+
+def _case_with_meta(tmp_path: Path, meta: object) -> Path:
+    import json
+
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "case.json").write_text(json.dumps(meta))
+    return case
+
+
+_GOOD_META = {
+    "case_id": "IR-1-a",
+    "agent": "a",
+    "runbook": "agent-compromise",
+    "hours": 24.0,
+    "dry_run": True,
+    "created": "2026-01-01T00:00:00+00:00",
+    "window_start": "2025-12-31T00:00:00+00:00",
+    "window_end": "2026-01-01T00:00:00+00:00",
+}
+
+
+@pytest.mark.parametrize(
+    ("meta", "named"),
+    [
+        ([1], "expected a JSON object"),
+        ({"case_id": "x"}, "agent: required key is missing"),
+        ({**_GOOD_META, "dry_run": "no"}, "dry_run: expected bool"),
+        ({**_GOOD_META, "hours": "x"}, "hours: expected int or float"),
+        ({**_GOOD_META, "colour": 1}, "colour: unknown key"),
+    ],
+)
+def test_resume_of_a_damaged_case_json_names_the_bad_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], meta: object, named: str
+) -> None:
+    code, _, err = _run(["resume", str(_case_with_meta(tmp_path, meta))], capsys)
+    assert code == 2
+    assert named in err and "CaseMeta" not in err

@@ -45,6 +45,41 @@ class CaseMeta:
         return asdict(self)
 
 
+# What each case.json field must hold: a resume trusts these (dry_run decides whether AWS is changed).
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "case_id": (str,),
+    "agent": (str,),
+    "runbook": (str,),
+    "hours": (int, float),
+    "dry_run": (bool,),
+    "created": (str,),
+    "window_start": (str,),
+    "window_end": (str,),
+    "engine": (str,),
+    "max_actions": (int,),
+}
+_META_OPTIONAL = {"engine", "max_actions"}
+
+
+def _parse_meta(raw: object, meta_path: Path) -> CaseMeta:
+    """case.json → CaseMeta, or a CaseError naming the first bad key (never a Python signature)."""
+    if not isinstance(raw, dict):
+        raise CaseError(f"{meta_path} is damaged: expected a JSON object")
+    for key in raw:
+        if key not in _META_TYPES:
+            raise CaseError(f"{meta_path} is damaged: {key}: unknown key")
+    for key, types in _META_TYPES.items():
+        if key not in raw:
+            if key in _META_OPTIONAL:
+                continue
+            raise CaseError(f"{meta_path} is damaged: {key}: required key is missing")
+        value = raw[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(t.__name__ for t in types)
+            raise CaseError(f"{meta_path} is damaged: {key}: expected {expected}, got {value!r}")
+    return CaseMeta(**raw)
+
+
 def new_case_id(agent: str, now: datetime) -> str:
     slug = re.sub(r"[^A-Za-z0-9-]+", "-", agent).strip("-")[:40] or "agent"
     return f"IR-{now:%Y%m%d-%H%M%S}-{slug}"
@@ -99,10 +134,11 @@ class Case:
             raise CaseError(f"{root} is not an irkit case folder (no case.json)")
         try:
             raw = orjson.loads(meta_path.read_bytes())
-            meta = CaseMeta(**raw)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            raise CaseError(f"{meta_path} is damaged: {exc}") from None
-        return cls(root, meta)
+        except orjson.JSONDecodeError as exc:
+            raise CaseError(f"{meta_path} is damaged: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise CaseError(f"{meta_path}: cannot read: {exc.strerror}") from None
+        return cls(root, _parse_meta(raw, meta_path))
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write a JSON file in the case atomically (a crash leaves the old file or the new one)."""
