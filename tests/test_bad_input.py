@@ -128,3 +128,33 @@ def test_resume_of_a_damaged_case_json_names_the_bad_key(
     code, _, err = _run(["resume", str(_case_with_meta(tmp_path, meta))], capsys)
     assert code == 2
     assert named in err and "CaseMeta" not in err
+
+
+@pytest.mark.parametrize("case_id", ["../escaped", "a/b", ".."])
+def test_a_case_id_that_would_leave_out_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case_id: str
+) -> None:
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    out = tmp_path / "cases" / "inner"
+    code, _, err = _run(
+        ["contain", "a", "--config", str(config), "--dry-run", "--out", str(out), "--case", case_id], capsys
+    )
+    assert code == 2 and "case id" in err
+    assert not (tmp_path / "cases" / "escaped").exists() and not (out / "a").exists()
+
+
+def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code, _, err = _run(["contain", "a", "--config", str(config), "--dry-run", "--out", str(blocker)], capsys)
+    assert code == 2
+    assert "cannot create case folder" in err and "internal error" not in err

@@ -80,6 +80,9 @@ def _parse_meta(raw: object, meta_path: Path) -> CaseMeta:
     return CaseMeta(**raw)
 
 
+_CASE_ID = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}$")
+
+
 def new_case_id(agent: str, now: datetime) -> str:
     slug = re.sub(r"[^A-Za-z0-9-]+", "-", agent).strip("-")[:40] or "agent"
     return f"IR-{now:%Y%m%d-%H%M%S}-{slug}"
@@ -117,14 +120,20 @@ class Case:
 
     @classmethod
     def create(cls, out: Path, meta: CaseMeta, *, config_text: str, runbook_text: str) -> Case:
+        if not _CASE_ID.match(meta.case_id):
+            # The id becomes a folder name: "../x" or "a/b" would put the case outside --out.
+            raise CaseError(f"case id {meta.case_id!r}: use letters, digits, '.', '_' and '-' (no '/', not '..')")
         root = out / meta.case_id
         if root.exists():
             raise CaseError(f"case folder {root} already exists (pick another --case, or `irkit resume {root}`)")
-        for sub in ("plans", "snapshots", "evidence"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "case.json").write_bytes(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
-        (root / "irkit.yaml").write_text(config_text, encoding="utf-8")
-        (root / "runbook.yaml").write_text(runbook_text, encoding="utf-8")
+        try:
+            for sub in ("plans", "snapshots", "evidence"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+            (root / "case.json").write_bytes(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
+            (root / "irkit.yaml").write_text(config_text, encoding="utf-8")
+            (root / "runbook.yaml").write_text(runbook_text, encoding="utf-8")
+        except OSError as exc:
+            raise CaseError(f"cannot create case folder {root}: {exc.strerror} (pick another --out)") from None
         return cls(root, meta)
 
     @classmethod
