@@ -45,8 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        # Typer ≥ 0.26 raises its own vendored click's exceptions, which are not click's: a bad
+        # option value or a missing argument must still read as a usage error (exit 2).
+        show = getattr(exc, "show", None)
+        if isinstance(exc, click.ClickException | typer.TyperException) and callable(show):
+            show()
             return int(ExitCode.USAGE)
         typer.secho(f"irkit: internal error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
         return int(ExitCode.STEP_FAILED)

@@ -158,3 +158,19 @@ def test_out_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys: pytest.Capt
     code, _, err = _run(["contain", "a", "--config", str(config), "--dry-run", "--out", str(blocker)], capsys)
     assert code == 2
     assert "cannot create case folder" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["contain"], "Missing argument"),
+        (["contain", "a", "--hours", "abc"], "Invalid value for '--hours'"),
+        (["contain", "a", "--bogus"], "No such option: --bogus"),
+        (["collect", "a", "--hours", "0"], "Invalid value for '--hours'"),
+        (["nope"], "No such command 'nope'"),
+    ],
+)
+def test_command_line_mistakes_are_usage_errors(argv: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    assert said in err and "internal error" not in err
