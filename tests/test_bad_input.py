@@ -174,3 +174,19 @@ def test_command_line_mistakes_are_usage_errors(argv: list[str], said: str, caps
     code, _, err = _run(argv, capsys)
     assert code == 2
     assert said in err and "internal error" not in err
+
+
+def test_baseline_out_that_cannot_be_written_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["baseline", "a", "--config", str(config), "--from", str(tmp_path), "--out", str(blocker / "b.json")]
+    code, _, err = _run(argv, capsys)
+    assert code == 2
+    assert "cannot write the baseline" in err and "internal error" not in err

@@ -97,7 +97,10 @@ def register(app: typer.Typer) -> None:
                 stats.gaps.extend(gaps)
                 events = _window(iter_events(paths, stats), start, end)
                 learned = Baseline.learn(events, agent=agent_name, principals=principals)
-        learned.save(target)
+        try:
+            learned.save(target)
+        except OSError as exc:
+            raise UsageError(f"cannot write the baseline to {target}: {exc.strerror} (pick another --out)") from None
         window = f"{format_time(start)} .. {format_time(end)}"
         typer.echo(
             f"baseline for {agent_name}: {learned.events} events of {stats.events} read ({window}); "
