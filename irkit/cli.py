@@ -13,6 +13,7 @@ import typer
 
 from irkit.commands import COMMAND_MODULES
 from irkit.errors import ExitCode, IrkitError
+from irkit.redact import redact_text
 
 app = typer.Typer(
     name="irkit",
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
-        typer.secho(f"irkit: error: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(redact_text(f"irkit: error: {exc}"), err=True, fg=typer.colors.RED)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.ClickException | typer.TyperException) and callable(show):
             show()
             return int(ExitCode.USAGE)
-        typer.secho(f"irkit: internal error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
+        # An unexpected error's text may quote anything it touched: mask registered secrets too.
+        message = redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}")
+        typer.secho(message, err=True, fg=typer.colors.RED)
         return int(ExitCode.STEP_FAILED)
     # Outside standalone mode click returns a typer.Exit's code instead of raising it.
     return code if isinstance(code, int) else int(ExitCode.OK)

@@ -190,3 +190,21 @@ def test_baseline_out_that_cannot_be_written_is_a_usage_error(
     code, _, err = _run(argv, capsys)
     assert code == 2
     assert "cannot write the baseline" in err and "internal error" not in err
+
+
+def test_an_unexpected_error_never_prints_a_registered_secret(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from irkit.commands import rules
+    from irkit.redact import register_secret
+
+    secret = "unexpected-error-secret-0123456789abcdef"
+    register_secret(secret)
+
+    def explode() -> None:
+        raise RuntimeError(f"botocore said: credentials {secret} rejected")
+
+    monkeypatch.setattr(rules, "catalog", explode)
+    code, out, err = _run(["rules", "list"], capsys)
+    assert code == 1 and "internal error" in err
+    assert secret not in out + err
