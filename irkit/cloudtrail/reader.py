@@ -338,7 +338,8 @@ def iter_events(paths: Iterable[Path], stats: ReadStats, *, workers: int | None 
         found = list(iter_log_files(root))
         if not found:
             # A wrong folder must not read as "no findings": nothing was analysed, say so.
-            stats.gaps.append(Gap(str(root), "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"))
+            reason = "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"
+            stats.gaps.append(Gap(str(root), reason))
         files.extend(found)
     for path, data, error in _inflated(files, default_workers() if workers is None else workers):
         stats.files += 1
