@@ -208,3 +208,26 @@ def test_an_unexpected_error_never_prints_a_registered_secret(
     code, out, err = _run(["rules", "list"], capsys)
     assert code == 1 and "internal error" in err
     assert secret not in out + err
+
+
+@pytest.mark.parametrize("damage", ["missing", "not-utf8"])
+def test_resume_of_a_case_whose_runbook_copy_is_damaged_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    case = _case_with_meta(tmp_path, _GOOD_META)
+    (case / "irkit.yaml").write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    if damage == "not-utf8":
+        (case / "runbook.yaml").write_bytes(b"name: x\xff\n")
+    code, _, err = _run(["resume", str(case)], capsys)
+    assert code == 2
+    assert "runbook.yaml" in err and "internal error" not in err
+
+
+def test_runbook_path_without_yaml_suffix_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = tmp_path / "runbook.txt"
+    text.write_text("name: x\n")
+    code, _, err = _run(["runbook", "validate", str(text)], capsys)
+    assert code == 2 and "without a .yaml/.yml suffix" in err

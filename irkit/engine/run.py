@@ -15,7 +15,7 @@ from irkit.aws.session import Aws, Clients, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
-from irkit.engine.runbook import Runbook, load_runbook, parse_runbook
+from irkit.engine.runbook import Runbook, load_runbook, read_runbook_file
 from irkit.errors import CaseError, UsageError
 from irkit.steps.base import RunContext
 
@@ -85,7 +85,7 @@ def resume_run(
     if not case.config_copy.exists():
         raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
     settings = load_config(case.config_copy)
-    runbook = parse_runbook(case.runbook_copy.read_text(encoding="utf-8"), source=str(case.runbook_copy))
+    runbook = read_runbook_file(case.runbook_copy)
     echo(f"resuming case {case.case_id}")
     return _execute(
         settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
