@@ -231,3 +231,20 @@ def test_runbook_path_without_yaml_suffix_says_so(tmp_path: Path, capsys: pytest
     text.write_text("name: x\n")
     code, _, err = _run(["runbook", "validate", str(text)], capsys)
     assert code == 2 and "without a .yaml/.yml suffix" in err
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        ("{workers: 0}", "workers: must be at least 1"),
+        ("{max_actions: -1}", "max_actions: must be at least 0"),
+        ("{workers: true}", "workers: expected int, got bool"),
+    ],
+)
+def test_runbook_step_option_out_of_range_is_refused_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, said: str
+) -> None:
+    runbook = tmp_path / "rb.yaml"
+    runbook.write_text(f"name: x\nsteps:\n  - step: revoke\n    with: {option}\n")
+    code, _, err = _run(["runbook", "validate", str(runbook)], capsys)
+    assert code == 2 and said in err
