@@ -248,3 +248,26 @@ def test_runbook_step_option_out_of_range_is_refused_before_running(
     runbook.write_text(f"name: x\nsteps:\n  - step: revoke\n    with: {option}\n")
     code, _, err = _run(["runbook", "validate", str(runbook)], capsys)
     assert code == 2 and said in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["contain", "a", "--hours", "nan"],
+        ["contain", "a", "--hours", "inf"],
+        ["contain", "a", "--hours", "1e12"],
+        ["collect", "a", "--hours", "100000000000"],
+        ["baseline", "a", "--days", "100000000"],
+    ],
+)
+def test_absurd_time_windows_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    extra = ["--from", str(tmp_path)] if argv[0] == "baseline" else ["--dry-run"] if argv[0] == "contain" else []
+    code, _, err = _run([*argv, "--config", str(config), "--out", str(tmp_path / "o"), *extra], capsys)
+    assert code == 2 and "internal error" not in err

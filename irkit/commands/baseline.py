@@ -21,6 +21,7 @@ from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.config import AgentSettings, Settings, load_config
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.event import Event, format_time
+from irkit.engine.run import MAX_HOURS
 from irkit.errors import ConfigError, ExitCode, UsageError
 from irkit.gaps import Gap
 
@@ -71,7 +72,9 @@ def register(app: typer.Typer) -> None:
     def baseline(
         agent_name: Annotated[str, typer.Argument(metavar="AGENT", help="An agent of irkit.yaml.")],
         config: Annotated[Path | None, typer.Option("--config", help="irkit.yaml to use.")] = None,
-        days: Annotated[int, typer.Option("--days", min=1, help="Days of history to learn from.")] = 14,
+        days: Annotated[
+            int, typer.Option("--days", min=1, max=MAX_HOURS // 24, help="Days of history to learn from.")
+        ] = 14,
         source: Annotated[
             Path | None,
             typer.Option("--from", help="Local CloudTrail file or folder instead of the archive."),
