@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.secho("irkit: interrupted; `irkit resume CASE` continues a run", err=True)
         return 130
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: fall through to internal error
+            return _internal_error(exc)
+        # A path the user passed (--out, --path, …) that cannot be created or written.
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+        typer.secho(redact_text(f"irkit: error: {where}: {exc.strerror}"), err=True, fg=typer.colors.RED)
+        return int(ExitCode.USAGE)
     except Exception as exc:
         import click
 
@@ -52,12 +59,16 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.ClickException | typer.TyperException) and callable(show):
             show()
             return int(ExitCode.USAGE)
-        # An unexpected error's text may quote anything it touched: mask registered secrets too.
-        message = redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}")
-        typer.secho(message, err=True, fg=typer.colors.RED)
-        return int(ExitCode.STEP_FAILED)
+        return _internal_error(exc)
     # Outside standalone mode click returns a typer.Exit's code instead of raising it.
     return code if isinstance(code, int) else int(ExitCode.OK)
+
+
+def _internal_error(exc: BaseException) -> int:
+    # An unexpected error's text may quote anything it touched: mask registered secrets too.
+    message = redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}")
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return int(ExitCode.STEP_FAILED)
 
 
 def entry() -> None:

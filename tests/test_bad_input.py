@@ -271,3 +271,15 @@ def test_absurd_time_windows_are_usage_errors(
     extra = ["--from", str(tmp_path)] if argv[0] == "baseline" else ["--dry-run"] if argv[0] == "contain" else []
     code, _, err = _run([*argv, "--config", str(config), "--out", str(tmp_path / "o"), *extra], capsys)
     assert code == 2 and "internal error" not in err
+
+
+@pytest.mark.parametrize("command", [["init", "--path"], ["drill", "backdoor-user", "--out"]])
+def test_a_path_that_cannot_be_created_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = str(blocker / "inside")
+    code, _, err = _run([*command, target], capsys)
+    assert code == 2
+    assert target in err and "Not a directory" in err and "internal error" not in err
