@@ -283,3 +283,17 @@ def test_a_path_that_cannot_be_created_is_a_usage_error_naming_it(
     code, _, err = _run([*command, target], capsys)
     assert code == 2
     assert target in err and "Not a directory" in err and "internal error" not in err
+
+
+def test_restore_names_a_damaged_snapshot_as_a_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = _case_with_meta(tmp_path, {**_GOOD_META, "dry_run": False})
+    (case / "irkit.yaml").write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    (case / "snapshots").mkdir()
+    (case / "snapshots" / "role-agent.json").write_text("{bad")
+    code, out, err = _run(["restore", str(case), "--yes"], capsys)
+    assert "internal error" not in err
+    assert "role-agent.json: damaged snapshot" in out + err
+    assert code == 3
