@@ -297,3 +297,17 @@ def test_restore_names_a_damaged_snapshot_as_a_gap(tmp_path: Path, capsys: pytes
     assert "internal error" not in err
     assert "role-agent.json: damaged snapshot" in out + err
     assert code == 3
+
+
+def test_the_responders_own_credentials_are_masked_in_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irkit.aws.session import Aws
+    from irkit.config import AwsSettings
+    from irkit.redact import redact_text
+
+    secret = "responder-own-secret-from-env-0123456789"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIARESPONDEROWNKEY1")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "responder-own-session-token-0123456789")
+    Aws(AwsSettings(region="us-east-1")).client("sts")
+    said = redact_text(f"botocore quoted {secret} and responder-own-session-token-0123456789")
+    assert secret not in said and "responder-own-session-token" not in said

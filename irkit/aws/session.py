@@ -104,7 +104,16 @@ class Aws:
                     endpoint_url=self.settings.endpoint_url,
                     config=_QUICK if quick else _RETRIES,
                 )
+                self._register_own_credentials()
             return self._clients[key]
+
+    def _register_own_credentials(self) -> None:
+        """The responder's own secret (environment, profile, SSO) is masked like any other: an
+        error that quotes it must not carry it to the terminal, the journal or the report."""
+        creds = self._session.get_credentials()  # resolved (and cached) by the client just made
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            register_secret(frozen.secret_key, frozen.token)
 
     def assume_role(self, role_arn: str, *, session_name: str = "irkit-responder") -> Aws:
         """A new :class:`Aws` acting as ``role_arn`` (the log-archive reader, say); same dry-run mode."""
