@@ -184,9 +184,26 @@ def test_baseline_out_that_cannot_be_written_is_a_usage_error(
         "log_archive:\n  bucket: b\n"
         "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
     )
+    import json
+    from datetime import UTC, datetime
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    record = {
+        "eventVersion": "1.08",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "GetCallerIdentity",
+        "eventID": "e-1",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "10.0.0.1",
+        "userAgent": "agent",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111111111111:role/agent"},
+    }
+    (logs / "a.jsonl").write_text(json.dumps(record) + "\n")
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    argv = ["baseline", "a", "--config", str(config), "--from", str(tmp_path), "--out", str(blocker / "b.json")]
+    argv = ["baseline", "a", "--config", str(config), "--from", str(logs), "--out", str(blocker / "b.json")]
     code, _, err = _run(argv, capsys)
     assert code == 2
     assert "cannot write the baseline" in err and "internal error" not in err
@@ -311,3 +328,21 @@ def test_the_responders_own_credentials_are_masked_in_output(monkeypatch: pytest
     Aws(AwsSettings(region="us-east-1")).client("sts")
     said = redact_text(f"botocore quoted {secret} and responder-own-session-token-0123456789")
     assert secret not in said and "responder-own-session-token" not in said
+
+
+def test_baseline_that_read_nothing_keeps_the_existing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "irkit.yaml"
+    config.write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    learned = tmp_path / "a.json"
+    learned.write_text('{"learned": "before"}')
+    (tmp_path / "wrong-folder").mkdir()
+    argv = ["baseline", "a", "--config", str(config), "--from", str(tmp_path / "wrong-folder"), "--out", str(learned)]
+    code, _, err = _run(argv, capsys)
+    assert code == 3
+    assert "baseline NOT written" in err
+    assert learned.read_text() == '{"learned": "before"}'

@@ -100,6 +100,18 @@ def register(app: typer.Typer) -> None:
                 stats.gaps.extend(gaps)
                 events = _window(iter_events(paths, stats), start, end)
                 learned = Baseline.learn(events, agent=agent_name, principals=principals)
+        if learned.events == 0 and (stats.gaps or target.exists()):
+            # An unreachable archive or a wrong folder must not replace a learned baseline by an
+            # empty one: the next containment would compare against nothing.
+            for gap in stats.gaps:
+                typer.secho(f"irkit: gap: {gap.path}: {gap.reason}", err=True, fg=typer.colors.YELLOW)
+            kept = f"{target} is left as it was" if target.exists() else "nothing written"
+            typer.secho(
+                f"irkit: baseline NOT written: no events of {agent_name} were read in the last {days} days; {kept}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))
         try:
             learned.save(target)
         except OSError as exc:
