@@ -346,3 +346,20 @@ def test_baseline_that_read_nothing_keeps_the_existing_file(
     assert code == 3
     assert "baseline NOT written" in err
     assert learned.read_text() == '{"learned": "before"}'
+
+
+def test_restore_without_snapshots_after_real_containment_is_a_gap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from irkit.engine.journal import Journal
+
+    case = _case_with_meta(tmp_path, {**_GOOD_META, "dry_run": False})
+    (case / "irkit.yaml").write_text(
+        "log_archive:\n  bucket: b\n"
+        "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
+    )
+    (case / "snapshots").mkdir()
+    Journal(case / "journal.jsonl").append("action.done", step="contain", action={"kind": "lock-role-trust"})
+    code, out, err = _run(["restore", str(case), "--yes"], capsys)
+    assert code == 3
+    assert "no snapshots, yet journal.jsonl records 1 completed containment action" in out + err

@@ -105,6 +105,24 @@ def load_snapshots(case: Case, gaps: list[Gap] | None = None) -> list[tuple[dict
     return found
 
 
+def _explain_no_snapshots(case: Case, plan: RestorePlan) -> None:
+    """"Nothing to change" must not hide a case whose containment did change things."""
+    if case.meta.dry_run:
+        plan.notes.append("the case was a dry run: containment changed nothing, so there is nothing to restore")
+        return
+    done = sum(1 for e in case.journal.entries() if e.get("kind") == "action.done")
+    if done:
+        plan.gaps.append(
+            Gap(
+                str(case.snapshots_dir),
+                f"no snapshots, yet journal.jsonl records {done} completed containment action(s): "
+                "restore those principals by hand (the journal's action.done entries name them)",
+            )
+        )
+    else:
+        plan.notes.append("no snapshots and no completed containment action: containment changed nothing")
+
+
 def principal_of(snap: dict[str, Any]) -> Principal:
     arn = str(snap["arn"])
     return Principal(arn=arn, account=arn.split(":")[4], kind=str(snap["kind"]), name=str(snap["name"]))
@@ -113,7 +131,10 @@ def principal_of(snap: dict[str, Any]) -> Principal:
 def plan_restore(iam: Any, case: Case, *, include_chain: bool = False) -> RestorePlan:
     """Compare every snapshot with IAM now; the actions that undo irkit's changes (reads only)."""
     plan = RestorePlan()
-    for snap, p in load_snapshots(case, plan.gaps):
+    snapshots = load_snapshots(case, plan.gaps)
+    if not snapshots and not plan.gaps:
+        _explain_no_snapshots(case, plan)
+    for snap, p in snapshots:
         if snap.get("origin") == "chain" and not include_chain:
             plan.left_contained.append(p.arn)
             continue
