@@ -58,7 +58,10 @@ def test_contain_json_against_a_dead_endpoint_says_containment_incomplete(
 ) -> None:
     import json
 
-    argv = ["contain", "a", "--config", str(dead_endpoint_config), "--yes", "--out", str(tmp_path / "c"), "--json"]
+    runbook = tmp_path / "contain-only.yaml"  # the containment verdict needs no evidence steps
+    runbook.write_text("name: contain-only\nsteps:\n  - step: revoke\n")
+    argv = ["contain", "a", "--config", str(dead_endpoint_config), "--runbook", str(runbook), "--yes",
+            "--out", str(tmp_path / "c"), "--json"]  # fmt: skip
     code, out, err = _run(argv, capsys)
     doc = json.loads(out)
     assert code == doc["exit_code"] != 0
