@@ -366,3 +366,19 @@ def test_restore_without_snapshots_after_real_containment_is_a_gap(
     code, out, err = _run(["restore", str(case), "--yes"], capsys)
     assert code == 3
     assert "no snapshots, yet journal.jsonl records 1 completed containment action" in out + err
+
+
+def test_resume_of_an_edited_journal_names_the_line_and_the_way_forward(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from irkit.engine.journal import Journal
+
+    case = _case_with_meta(tmp_path, _GOOD_META)
+    journal = Journal(case / "journal.jsonl")
+    journal.append("run.start")
+    journal.append("step.start", step="contain")
+    text = (case / "journal.jsonl").read_text().replace('"step.start"', '"step.stArt"')
+    (case / "journal.jsonl").write_text(text)
+    code, _, err = _run(["resume", str(case)], capsys)
+    assert code == 2
+    assert "line 2: entry altered" in err and "start a new case" in err

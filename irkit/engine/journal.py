@@ -39,7 +39,10 @@ class Journal:
         if path.exists():
             problems = verify_chain(path)
             if problems:
-                raise CaseError(f"journal {path} is damaged: {problems[0]}")
+                raise CaseError(
+                    f"journal {path} is damaged: {problems[0]}. Its record can no longer be trusted: keep the"
+                    " folder as evidence and start a new case (`irkit contain AGENT`; containment is idempotent)"
+                )
             for entry in read_entries(path):
                 self._seq = int(entry["seq"])
                 self._last = str(entry["hash"])
