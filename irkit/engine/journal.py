@@ -41,7 +41,8 @@ class Journal:
             if problems:
                 raise CaseError(
                     f"journal {path} is damaged: {problems[0]}. Its record can no longer be trusted: keep the"
-                    " folder as evidence and start a new case (`irkit contain AGENT`; containment is idempotent)"
+                    " folder as evidence (its snapshots are what restore needs) and start a new case"
+                    " with `irkit contain AGENT`"
                 )
             for entry in read_entries(path):
                 self._seq = int(entry["seq"])
