@@ -382,3 +382,15 @@ def test_resume_of_an_edited_journal_names_the_line_and_the_way_forward(
     code, _, err = _run(["resume", str(case)], capsys)
     assert code == 2
     assert "line 2: entry altered" in err and "start a new case" in err
+
+
+def test_control_plane_calls_give_up_on_a_hung_endpoint_within_a_minute() -> None:
+    from irkit.aws.session import Aws
+    from irkit.config import AwsSettings
+
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:1"))
+    for service in ("iam", "sts"):
+        config = aws.client(service).meta.config
+        # An endpoint that accepts and never answers costs read_timeout on every attempt.
+        assert config.read_timeout * config.retries["total_max_attempts"] <= 60
+    assert aws.client("s3").meta.config.read_timeout >= 60  # large downloads keep their patience

@@ -32,6 +32,18 @@ _RETRIES = Config(
     max_pool_connections=32,
 )
 
+# Control-plane calls (IAM, STS, EC2, …) answer in well under a second: a 60 s read timeout,
+# six times over, would let an endpoint that accepts connections but never answers (a hung proxy)
+# hold containment for many minutes. Large reads (S3 objects, Athena results) keep _RETRIES.
+_CONTROL = Config(
+    retries={"mode": "adaptive", "max_attempts": 6},  # as many as _RETRIES: throttling is ridden out
+    connect_timeout=5,
+    read_timeout=5,
+    user_agent_extra=f"irkit/{__version__}",
+    max_pool_connections=32,
+)
+_BULK_SERVICES = frozenset({"s3", "athena", "cloudtrail"})
+
 # Optional calls that have a fallback (ListPublicKeys → key files) should not retry for a minute.
 _QUICK = Config(
     retries={"mode": "standard", "max_attempts": 2},
@@ -102,7 +114,7 @@ class Aws:
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self.settings.endpoint_url,
-                    config=_QUICK if quick else _RETRIES,
+                    config=_QUICK if quick else _RETRIES if service in _BULK_SERVICES else _CONTROL,
                 )
                 self._register_own_credentials()
             return self._clients[key]
