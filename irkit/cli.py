@@ -13,6 +13,7 @@ import typer
 
 from irkit.commands import COMMAND_MODULES
 from irkit.errors import ExitCode, IrkitError
+from irkit.redact import redact_text
 
 app = typer.Typer(
     name="irkit",
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
-        typer.secho(f"irkit: error: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(redact_text(f"irkit: error: {exc}"), err=True, fg=typer.colors.RED)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -42,16 +43,32 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.secho("irkit: interrupted; `irkit resume CASE` continues a run", err=True)
         return 130
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave: fall through to internal error
+            return _internal_error(exc)
+        # A path the user passed (--out, --path, …) that cannot be created or written.
+        where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+        typer.secho(redact_text(f"irkit: error: {where}: {exc.strerror}"), err=True, fg=typer.colors.RED)
+        return int(ExitCode.USAGE)
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        # Typer ≥ 0.26 raises its own vendored click's exceptions, which are not click's: a bad
+        # option value or a missing argument must still read as a usage error (exit 2).
+        show = getattr(exc, "show", None)
+        if isinstance(exc, click.ClickException | typer.TyperException) and callable(show):
+            show()
             return int(ExitCode.USAGE)
-        typer.secho(f"irkit: internal error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
-        return int(ExitCode.STEP_FAILED)
+        return _internal_error(exc)
     # Outside standalone mode click returns a typer.Exit's code instead of raising it.
     return code if isinstance(code, int) else int(ExitCode.OK)
+
+
+def _internal_error(exc: BaseException) -> int:
+    # An unexpected error's text may quote anything it touched: mask registered secrets too.
+    message = redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}")
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return int(ExitCode.STEP_FAILED)
 
 
 def entry() -> None:

@@ -125,6 +125,8 @@ def load_config(path: Path | None = None) -> Settings:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration: {exc.strerror}", source=src) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start}); irkit.yaml must be UTF-8", source=src) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -32,6 +32,18 @@ _RETRIES = Config(
     max_pool_connections=32,
 )
 
+# Control-plane calls (IAM, STS, EC2, …) answer in well under a second: a 60 s read timeout,
+# six times over, would let an endpoint that accepts connections but never answers (a hung proxy)
+# hold containment for many minutes. Large reads (S3 objects, Athena results) keep _RETRIES.
+_CONTROL = Config(
+    retries={"mode": "adaptive", "max_attempts": 6},  # as many as _RETRIES: throttling is ridden out
+    connect_timeout=5,
+    read_timeout=5,
+    user_agent_extra=f"irkit/{__version__}",
+    max_pool_connections=32,
+)
+_BULK_SERVICES = frozenset({"s3", "athena", "cloudtrail"})
+
 # Optional calls that have a fallback (ListPublicKeys → key files) should not retry for a minute.
 _QUICK = Config(
     retries={"mode": "standard", "max_attempts": 2},
@@ -102,9 +114,18 @@ class Aws:
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self.settings.endpoint_url,
-                    config=_QUICK if quick else _RETRIES,
+                    config=_QUICK if quick else _RETRIES if service in _BULK_SERVICES else _CONTROL,
                 )
+                self._register_own_credentials()
             return self._clients[key]
+
+    def _register_own_credentials(self) -> None:
+        """The responder's own secret (environment, profile, SSO) is masked like any other: an
+        error that quotes it must not carry it to the terminal, the journal or the report."""
+        creds = self._session.get_credentials()  # resolved (and cached) by the client just made
+        if creds is not None:
+            frozen = creds.get_frozen_credentials()
+            register_secret(frozen.secret_key, frozen.token)
 
     def assume_role(self, role_arn: str, *, session_name: str = "irkit-responder") -> Aws:
         """A new :class:`Aws` acting as ``role_arn`` (the log-archive reader, say); same dry-run mode."""

@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from irkit.cloudtrail.layout import DELIVERY_LAG, DIGEST_LAG, TrailLayout, days_between, in_window, parse_key
@@ -109,6 +116,10 @@ def _error_code(exc: BaseException) -> str:
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
         return _error_code(exc) in _TRANSIENT_CODES
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+        # Nothing listening: botocore has already retried the connection; retrying its retries
+        # turns an unreachable endpoint into minutes of silence at 3 a.m. instead of a gap.
+        return False
     return isinstance(exc, ConnectionError | ReadTimeoutError)
 
 

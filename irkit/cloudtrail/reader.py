@@ -335,7 +335,12 @@ def iter_events(paths: Iterable[Path], stats: ReadStats, *, workers: int | None 
         if not root.exists():
             stats.gaps.append(Gap(str(root), "path does not exist"))
             continue
-        files.extend(iter_log_files(root))
+        found = list(iter_log_files(root))
+        if not found:
+            # A wrong folder must not read as "no findings": nothing was analysed, say so.
+            reason = "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"
+            stats.gaps.append(Gap(str(root), reason))
+        files.extend(found)
     for path, data, error in _inflated(files, default_workers() if workers is None else workers):
         stats.files += 1
         if data is None:

@@ -21,6 +21,7 @@ from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.config import AgentSettings, Settings, load_config
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.event import Event, format_time
+from irkit.engine.run import MAX_HOURS
 from irkit.errors import ConfigError, ExitCode, UsageError
 from irkit.gaps import Gap
 
@@ -71,7 +72,9 @@ def register(app: typer.Typer) -> None:
     def baseline(
         agent_name: Annotated[str, typer.Argument(metavar="AGENT", help="An agent of irkit.yaml.")],
         config: Annotated[Path | None, typer.Option("--config", help="irkit.yaml to use.")] = None,
-        days: Annotated[int, typer.Option("--days", min=1, help="Days of history to learn from.")] = 14,
+        days: Annotated[
+            int, typer.Option("--days", min=1, max=MAX_HOURS // 24, help="Days of history to learn from.")
+        ] = 14,
         source: Annotated[
             Path | None,
             typer.Option("--from", help="Local CloudTrail file or folder instead of the archive."),
@@ -97,7 +100,22 @@ def register(app: typer.Typer) -> None:
                 stats.gaps.extend(gaps)
                 events = _window(iter_events(paths, stats), start, end)
                 learned = Baseline.learn(events, agent=agent_name, principals=principals)
-        learned.save(target)
+        if learned.events == 0 and (stats.gaps or target.exists()):
+            # An unreachable archive or a wrong folder must not replace a learned baseline by an
+            # empty one: the next containment would compare against nothing.
+            for gap in stats.gaps:
+                typer.secho(f"irkit: gap: {gap.path}: {gap.reason}", err=True, fg=typer.colors.YELLOW)
+            kept = f"{target} is left as it was" if target.exists() else "nothing written"
+            typer.secho(
+                f"irkit: baseline NOT written: no events of {agent_name} were read in the last {days} days; {kept}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))
+        try:
+            learned.save(target)
+        except OSError as exc:
+            raise UsageError(f"cannot write the baseline to {target}: {exc.strerror} (pick another --out)") from None
         window = f"{format_time(start)} .. {format_time(end)}"
         typer.echo(
             f"baseline for {agent_name}: {learned.events} events of {stats.events} read ({window}); "

@@ -16,6 +16,7 @@ import typer
 from irkit.aws.session import Aws, Clients
 from irkit.cloudtrail.pipeline import render, run_collect
 from irkit.config import load_config
+from irkit.engine.run import MAX_HOURS
 from irkit.errors import UsageError
 
 
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
     def collect(
         agent: Annotated[str, typer.Argument(help="Agent name from irkit.yaml.")],
         config: Annotated[Path | None, typer.Option("--config", help="irkit.yaml path.")] = None,
-        hours: Annotated[int, typer.Option("--hours", min=1, help="How far back to collect.")] = 24,
+        hours: Annotated[int, typer.Option("--hours", min=1, max=MAX_HOURS, help="How far back to collect.")] = 24,
         engine: Annotated[str, typer.Option("--engine", help="s3 (download + verify) or athena (query).")] = "s3",
         out: Annotated[
             Path | None,

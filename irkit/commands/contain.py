@@ -50,13 +50,21 @@ def contain(
 
 def finish(result: RunResult, *, as_json: bool) -> None:
     outcome = result.outcome
+    incomplete = containment_gaps(result)
     if as_json:
-        print_json(outcome_json(result))
+        # The JSON goes to a script, the warning to the human watching stderr: neither may miss it.
+        if incomplete:
+            typer.secho(
+                f"CONTAINMENT INCOMPLETE: {incomplete} containment gap(s); those credentials may still work",
+                fg=typer.colors.RED,
+                bold=True,
+                err=True,
+            )
+        print_json(outcome_json(result, containment_gaps=incomplete))
     else:
         echo("")
         for gap in outcome.gaps:
             echo(f"gap: {gap.path}: {gap.reason}")
-        incomplete = containment_gaps(result)
         if incomplete:
             typer.secho(
                 f"CONTAINMENT INCOMPLETE: {incomplete} containment gap(s) above; those credentials may still work",
@@ -93,7 +101,7 @@ def _verdict(outcome: RunOutcome, result: RunResult) -> str:
     return "done"
 
 
-def outcome_json(result: RunResult) -> dict[str, object]:
+def outcome_json(result: RunResult, *, containment_gaps: int = 0) -> dict[str, object]:
     outcome = result.outcome
     return {
         "case": result.case.case_id,
@@ -103,6 +111,8 @@ def outcome_json(result: RunResult) -> dict[str, object]:
         "steps": [{"id": s.step_id, "step": s.step, "status": s.status, "summary": s.summary} for s in outcome.steps],
         "gaps": [g.to_json() for g in outcome.gaps],
         "awaiting_approval": outcome.awaiting,
+        "containment_complete": containment_gaps == 0,
+        "containment_gaps": containment_gaps,
         "report": str(result.case.root / "report.md"),
     }
 

@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from irkit.aws.session import aws_call
 from irkit.config import Principal
 from irkit.containment.actions import IRKIT_POLICIES
@@ -89,8 +91,36 @@ class RestoreResult:
         }
 
 
-def load_snapshots(case: Case) -> list[dict[str, Any]]:
-    return [case.read_json(f"snapshots/{p.name}") for p in sorted(case.snapshots_dir.glob("*.json"))]
+def load_snapshots(case: Case, gaps: list[Gap] | None = None) -> list[tuple[dict[str, Any], Principal]]:
+    """Every readable snapshot with its principal; a damaged one becomes a gap (restore it by hand)
+    instead of stopping the restore of every other principal."""
+    found: list[tuple[dict[str, Any], Principal]] = []
+    for path in sorted(case.snapshots_dir.glob("*.json")):
+        try:
+            snap = orjson.loads(path.read_bytes())
+            found.append((snap, principal_of(snap)))
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
+            if gaps is not None:
+                gaps.append(Gap(str(path), "damaged snapshot (not an irkit snapshot): this principal is not restored"))
+    return found
+
+
+def _explain_no_snapshots(case: Case, plan: RestorePlan) -> None:
+    """"Nothing to change" must not hide a case whose containment did change things."""
+    if case.meta.dry_run:
+        plan.notes.append("the case was a dry run: containment changed nothing, so there is nothing to restore")
+        return
+    done = sum(1 for e in case.journal.entries() if e.get("kind") == "action.done")
+    if done:
+        plan.gaps.append(
+            Gap(
+                str(case.snapshots_dir),
+                f"no snapshots, yet journal.jsonl records {done} completed containment action(s): "
+                "restore those principals by hand (the journal's action.done entries name them)",
+            )
+        )
+    else:
+        plan.notes.append("no snapshots and no completed containment action: containment changed nothing")
 
 
 def principal_of(snap: dict[str, Any]) -> Principal:
@@ -101,8 +131,10 @@ def principal_of(snap: dict[str, Any]) -> Principal:
 def plan_restore(iam: Any, case: Case, *, include_chain: bool = False) -> RestorePlan:
     """Compare every snapshot with IAM now; the actions that undo irkit's changes (reads only)."""
     plan = RestorePlan()
-    for snap in load_snapshots(case):
-        p = principal_of(snap)
+    snapshots = load_snapshots(case, plan.gaps)
+    if not snapshots and not plan.gaps:
+        _explain_no_snapshots(case, plan)
+    for snap, p in snapshots:
         if snap.get("origin") == "chain" and not include_chain:
             plan.left_contained.append(p.arn)
             continue
@@ -278,8 +310,7 @@ def apply_restore(iam: Any, case: Case, plan: RestorePlan, journal: Journal) -> 
             continue
         journal.append("restore.action.done", action=action.to_json())
         result.applied.append(action.to_json())
-    for snap in load_snapshots(case):
-        p = principal_of(snap)
+    for snap, p in load_snapshots(case):
         if p.arn not in plan.principals:
             continue
         try:

@@ -45,6 +45,44 @@ class CaseMeta:
         return asdict(self)
 
 
+# What each case.json field must hold: a resume trusts these (dry_run decides whether AWS is changed).
+_META_TYPES: dict[str, tuple[type, ...]] = {
+    "case_id": (str,),
+    "agent": (str,),
+    "runbook": (str,),
+    "hours": (int, float),
+    "dry_run": (bool,),
+    "created": (str,),
+    "window_start": (str,),
+    "window_end": (str,),
+    "engine": (str,),
+    "max_actions": (int,),
+}
+_META_OPTIONAL = {"engine", "max_actions"}
+
+
+def _parse_meta(raw: object, meta_path: Path) -> CaseMeta:
+    """case.json → CaseMeta, or a CaseError naming the first bad key (never a Python signature)."""
+    if not isinstance(raw, dict):
+        raise CaseError(f"{meta_path} is damaged: expected a JSON object")
+    for key in raw:
+        if key not in _META_TYPES:
+            raise CaseError(f"{meta_path} is damaged: {key}: unknown key")
+    for key, types in _META_TYPES.items():
+        if key not in raw:
+            if key in _META_OPTIONAL:
+                continue
+            raise CaseError(f"{meta_path} is damaged: {key}: required key is missing")
+        value = raw[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            expected = " or ".join(t.__name__ for t in types)
+            raise CaseError(f"{meta_path} is damaged: {key}: expected {expected}, got {value!r}")
+    return CaseMeta(**raw)
+
+
+_CASE_ID = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}$")
+
+
 def new_case_id(agent: str, now: datetime) -> str:
     slug = re.sub(r"[^A-Za-z0-9-]+", "-", agent).strip("-")[:40] or "agent"
     return f"IR-{now:%Y%m%d-%H%M%S}-{slug}"
@@ -82,14 +120,20 @@ class Case:
 
     @classmethod
     def create(cls, out: Path, meta: CaseMeta, *, config_text: str, runbook_text: str) -> Case:
+        if not _CASE_ID.match(meta.case_id):
+            # The id becomes a folder name: "../x" or "a/b" would put the case outside --out.
+            raise CaseError(f"case id {meta.case_id!r}: use letters, digits, '.', '_' and '-' (no '/', not '..')")
         root = out / meta.case_id
         if root.exists():
             raise CaseError(f"case folder {root} already exists (pick another --case, or `irkit resume {root}`)")
-        for sub in ("plans", "snapshots", "evidence"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "case.json").write_bytes(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
-        (root / "irkit.yaml").write_text(config_text, encoding="utf-8")
-        (root / "runbook.yaml").write_text(runbook_text, encoding="utf-8")
+        try:
+            for sub in ("plans", "snapshots", "evidence"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
+            (root / "case.json").write_bytes(orjson.dumps(meta.to_json(), option=orjson.OPT_INDENT_2))
+            (root / "irkit.yaml").write_text(config_text, encoding="utf-8")
+            (root / "runbook.yaml").write_text(runbook_text, encoding="utf-8")
+        except OSError as exc:
+            raise CaseError(f"cannot create case folder {root}: {exc.strerror} (pick another --out)") from None
         return cls(root, meta)
 
     @classmethod
@@ -99,10 +143,11 @@ class Case:
             raise CaseError(f"{root} is not an irkit case folder (no case.json)")
         try:
             raw = orjson.loads(meta_path.read_bytes())
-            meta = CaseMeta(**raw)
-        except (orjson.JSONDecodeError, TypeError) as exc:
-            raise CaseError(f"{meta_path} is damaged: {exc}") from None
-        return cls(root, meta)
+        except orjson.JSONDecodeError as exc:
+            raise CaseError(f"{meta_path} is damaged: not valid JSON ({exc})") from None
+        except OSError as exc:
+            raise CaseError(f"{meta_path}: cannot read: {exc.strerror}") from None
+        return cls(root, _parse_meta(raw, meta_path))
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write a JSON file in the case atomically (a crash leaves the old file or the new one)."""

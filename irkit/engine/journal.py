@@ -35,13 +35,21 @@ class Journal:
         self._lock = threading.Lock()
         self._seq = 0
         self._last = GENESIS
+        torn = _set_aside_torn_tail(path) if path.exists() else None
         if path.exists():
             problems = verify_chain(path)
             if problems:
-                raise CaseError(f"journal {path} is damaged: {problems[0]}")
+                raise CaseError(
+                    f"journal {path} is damaged: {problems[0]}. Its record can no longer be trusted: keep the"
+                    " folder as evidence (its snapshots are what restore needs) and start a new case"
+                    " with `irkit contain AGENT`"
+                )
             for entry in read_entries(path):
                 self._seq = int(entry["seq"])
                 self._last = str(entry["hash"])
+        if torn is not None:
+            saved, size, sha = torn
+            self.append("journal.repaired", torn_bytes=size, torn_sha256=sha, saved_to=saved.name)
 
     def append(self, kind: str, *, step: str | None = None, **data: Any) -> dict[str, Any]:
         with self._lock:
@@ -65,6 +73,37 @@ class Journal:
 
     def entries(self) -> list[dict[str, Any]]:
         return list(read_entries(self.path)) if self.path.exists() else []
+
+
+def _set_aside_torn_tail(path: Path) -> tuple[Path, int, str] | None:
+    """A crash mid-append leaves a last line without its newline. That entry was never complete
+    (entries are fsynced before the action they announce), so the chain up to it still holds:
+    keep the torn bytes beside the journal, cut them off, and let the run resume. A complete entry
+    that only lost its newline gets the newline back. Damage anywhere else stays an error."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return None
+    cut = data.rfind(b"\n") + 1
+    tail = data[cut:]
+    try:
+        entry = orjson.loads(tail)
+    except orjson.JSONDecodeError:
+        entry = None
+    if isinstance(entry, dict):
+        with path.open("ab") as fh:
+            fh.write(b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return None
+    n = 1
+    while (saved := path.with_name(f"{path.name}.torn-{n}")).exists():
+        n += 1
+    saved.write_bytes(tail)
+    with path.open("r+b") as fh:
+        fh.truncate(cut)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return saved, len(tail), hashlib.sha256(tail).hexdigest()
 
 
 def read_entries(path: Path) -> Iterator[dict[str, Any]]:
@@ -91,6 +130,9 @@ def verify_chain(path: Path) -> list[str]:
                         problems.append(f"line {lineno}: not valid JSON")
                     else:
                         problems.append(f"line {lineno}: truncated (crash while writing?)")
+                    break
+                if not isinstance(entry, dict):
+                    problems.append(f"line {lineno}: not a journal entry (expected a JSON object)")
                     break
                 if entry.get("prev") != prev:
                     problems.append(f"line {lineno}: previous-hash link broken (entry removed or reordered)")

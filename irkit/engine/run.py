@@ -6,6 +6,7 @@ Both ``irkit contain`` and ``irkit drill`` come through :func:`start_run`; ``irk
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,10 +16,12 @@ from irkit.aws.session import Aws, Clients, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
-from irkit.engine.runbook import Runbook, load_runbook, parse_runbook
+from irkit.engine.runbook import Runbook, load_runbook, read_runbook_file
 from irkit.errors import CaseError, UsageError
 from irkit.steps.base import RunContext
 
+# Ten years: beyond any CloudTrail archive worth reading, and inside what datetime can subtract.
+MAX_HOURS = 24 * 366 * 10
 
 @dataclass
 class RunResult:
@@ -43,8 +46,10 @@ def start_run(
     now: datetime | None = None,
     max_actions: int = 200,
 ) -> RunResult:
-    if hours <= 0:
+    if not math.isfinite(hours) or hours <= 0:
         raise UsageError("--hours must be positive")
+    if hours > MAX_HOURS:
+        raise UsageError(f"--hours {hours:g} reaches back more than ten years (at most {MAX_HOURS})")
     settings.agent(agent_name)  # an unknown agent fails before a case folder exists
     # So does a missing AWS profile: the session is made before anything is written.
     aws = Aws(settings.aws, dry_run=dry_run, credentials=credentials)
@@ -85,7 +90,7 @@ def resume_run(
     if not case.config_copy.exists():
         raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
     settings = load_config(case.config_copy)
-    runbook = parse_runbook(case.runbook_copy.read_text(encoding="utf-8"), source=str(case.runbook_copy))
+    runbook = read_runbook_file(case.runbook_copy)
     echo(f"resuming case {case.case_id}")
     return _execute(
         settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),

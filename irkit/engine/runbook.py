@@ -81,12 +81,20 @@ def load_runbook(name_or_file: str) -> Runbook:
         shipped = shipped_runbooks()
         if name_or_file not in shipped:
             known = ", ".join(sorted(shipped)) or "(none)"
-            raise RunbookError(f"no runbook {name_or_file!r}: not a file, and not a shipped runbook ({known})")
+            what = "a file without a .yaml/.yml suffix" if path.exists() else "not a file"
+            raise RunbookError(f"no runbook {name_or_file!r}: {what}, and not a shipped runbook ({known})")
         path = shipped[name_or_file]
+    return read_runbook_file(path)
+
+
+def read_runbook_file(path: Path) -> Runbook:
+    """A runbook YAML file, parsed and validated; unreadable or non-UTF-8 files are RunbookErrors."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RunbookError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RunbookError(f"{path}: not UTF-8 text (byte {exc.start}); a runbook must be UTF-8 YAML") from None
     return parse_runbook(text, source=str(path))
 
 

@@ -38,6 +38,7 @@ class Option:
     default: Any
     help: str
     choices: tuple[Any, ...] = ()
+    minimum: int | None = None  # for counts: workers: 0 would only fail later, inside the step
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +155,13 @@ class Step(ABC):
                 allowed = ", ".join(sorted(cls.options)) or "(none)"
                 raise RunbookError(f"{key}: unknown option for step {cls.name!r} (allowed: {allowed})")
             spec = cls.options[key]
-            if value is not None and not isinstance(value, spec.type):
+            wants_bool = spec.type is bool or (isinstance(spec.type, tuple) and bool in spec.type)
+            if value is not None and (
+                not isinstance(value, spec.type) or (isinstance(value, bool) and not wants_bool)
+            ):
                 raise RunbookError(f"{key}: expected {_type_name(spec.type)}, got {type(value).__name__}")
+            if spec.minimum is not None and isinstance(value, int) and value < spec.minimum:
+                raise RunbookError(f"{key}: must be at least {spec.minimum}, got {value}")
             if spec.choices and value not in spec.choices:
                 raise RunbookError(f"{key}: expected one of {', '.join(map(str, spec.choices))}")
 

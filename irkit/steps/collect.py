@@ -37,7 +37,7 @@ class Collect(Step):
     )
     options = {
         "engine": Option(str, "s3", "s3 (download the files) or athena (query the archive)", ("s3", "athena")),
-        "workers": Option(int, 8, "parallel downloads"),
+        "workers": Option(int, 8, "parallel downloads", minimum=1),
     }
 
     def plan(self, ctx: RunContext) -> Plan:

@@ -168,10 +168,10 @@ class Revoke(Step):
     permissions = CONTAIN_PERMISSIONS
     options = {
         "max_actions": Option(
-            int, None, "refuse to act when the plan has more actions (default: --max-actions)"
+            int, None, "refuse to act when the plan has more actions (default: --max-actions)", minimum=0
         ),
         "lock_trust": Option(bool, True, "replace each role's trust policy by one that allows nobody"),
-        "workers": Option(int, DEFAULT_WORKERS, "principals contained in parallel"),
+        "workers": Option(int, DEFAULT_WORKERS, "principals contained in parallel", minimum=1),
     }
 
     def targets(self, ctx: RunContext) -> list[Target]:

@@ -68,10 +68,12 @@ class RevokeChain(Step):
     mutates = True
     permissions = (*CONTAIN_PERMISSIONS, "iam:GetAccessKeyLastUsed")
     options = {
-        "max_actions": Option(int, None, "refuse to act beyond this many actions (default: --max-actions)"),
+        "max_actions": Option(int, None, "refuse to act beyond this many actions (default: --max-actions)", minimum=0),
         "lock_trust": Option(bool, True, "replace each chain role's trust policy by one that allows nobody"),
-        "workers": Option(int, DEFAULT_WORKERS, "principals contained in parallel"),
-        "max_rounds": Option(int, 5, "analyse the evidence again for new principals at most this many times"),
+        "workers": Option(int, DEFAULT_WORKERS, "principals contained in parallel", minimum=1),
+        "max_rounds": Option(
+            int, 5, "analyse the evidence again for new principals at most this many times", minimum=1
+        ),
     }
 
     # -- plan ----------------------------------------------------------------------------------

@@ -214,3 +214,29 @@ def test_runbook_validation_names_the_bad_part() -> None:
         parse_runbook(book("{step: revoke, aproval: true}"))
     with pytest.raises(RunbookError, match="duplicate step id"):
         parse_runbook(book("step: report", "step: report"))
+
+
+def test_resume_after_a_crash_mid_write_sets_the_torn_line_aside(aws_endpoint: str, tmp_path: Path) -> None:
+    CALLS.clear()
+    CrashOnce.crashed = False
+    text = book("{step: test_count, id: before}", "step: test_crash_once", "{step: test_count, id: after}")
+    with pytest.raises(KeyboardInterrupt):
+        run(aws_endpoint, tmp_path, text, case_id="TORN")
+    journal = tmp_path / "TORN" / "journal.jsonl"
+    torn = b'{"seq":99,"ts":"2026-'  # the process died while writing this entry
+    with journal.open("ab") as fh:
+        fh.write(torn)
+
+    resumed = resume_run(tmp_path / "TORN", echo=lambda _: None)
+    assert resumed.outcome.exit_code == ExitCode.OK
+    assert CALLS == {"before": 1, "after": 1}
+    assert (tmp_path / "TORN" / "journal.jsonl.torn-1").read_bytes() == torn
+    repaired = [e for e in orjson_lines(journal) if e["kind"] == "journal.repaired"]
+    assert repaired and repaired[0]["data"]["torn_bytes"] == len(torn)
+    assert verify_chain(journal) == []
+
+
+def test_a_journal_line_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    journal.write_bytes(b"[1]\n")
+    assert verify_chain(journal) == ["line 1: not a journal entry (expected a JSON object)"]
