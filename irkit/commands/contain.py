@@ -9,7 +9,8 @@ import typer
 from irkit.commands._common import echo, echo_err, print_json
 from irkit.config import load_config, resolve_config_path
 from irkit.engine.executor import RunOutcome
-from irkit.engine.run import RunResult, resolve_runbook, start_run
+from irkit.engine.run import RunResult, start_run
+from irkit.engine.runbook import load_runbook
 
 
 def contain(
@@ -29,7 +30,7 @@ def contain(
     """Contain AGENT now: revoke its credentials first, then collect, verify, detect and report."""
     path = resolve_config_path(config)
     settings = load_config(path)
-    book = resolve_runbook(runbook)
+    book = load_runbook(runbook)
     settings.agent(agent)  # unknown agent: exit 2 before anything happens
     result = start_run(
         settings,

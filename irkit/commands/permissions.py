@@ -11,7 +11,7 @@ import typer
 from irkit.commands._common import echo
 from irkit.config import load_config
 from irkit.containment.permissions import archive_policy, responder_policy
-from irkit.engine.run import resolve_runbook
+from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
 
@@ -28,7 +28,7 @@ def permissions(
     """Print the IAM policy JSON the runbook's steps need, from their declared permissions."""
     if role not in ("responder", "log-reader"):
         raise typer.BadParameter("expected responder or log-reader", param_hint="--role")
-    book = resolve_runbook(runbook)
+    book = load_runbook(runbook)
     archive = load_config(config).log_archive if config is not None else None
     policy = responder_policy(book, archive) if role == "responder" else archive_policy(book, archive)
     echo(json.dumps(policy, indent=2))

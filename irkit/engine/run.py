@@ -16,7 +16,7 @@ from irkit.aws.session import Aws, Clients, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
-from irkit.engine.runbook import Runbook, load_runbook, read_runbook_file
+from irkit.engine.runbook import Runbook, read_runbook_file
 from irkit.errors import CaseError, UsageError
 from irkit.steps.base import RunContext
 
@@ -124,7 +124,3 @@ def _execute(
     )
     executor = Executor(ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm)
     return RunResult(case, executor.run())
-
-
-def resolve_runbook(name_or_file: str) -> Runbook:
-    return load_runbook(name_or_file)
