@@ -160,11 +160,14 @@ def aws_call(action: str, resource: str, fn: Callable[[], T]) -> T:
 
 
 def error_code(exc: BaseException) -> str:
-    """The AWS error code of a ClientError or AwsCallError; '' for anything else."""
+    """The AWS error code of a ClientError or AwsCallError; '' for anything else.
+
+    A ClientError without a code (an S3 HEAD answers a bare 404) gives its HTTP status."""
     if isinstance(exc, AwsCallError):
         return exc.code
     if isinstance(exc, botocore.exceptions.ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
+        err = exc.response.get("Error", {})
+        return str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
     return ""
 
 

@@ -39,6 +39,7 @@ from botocore.exceptions import (
 )
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from irkit.aws.session import error_code
 from irkit.cloudtrail.layout import DELIVERY_LAG, DIGEST_LAG, TrailLayout, days_between, in_window, parse_key
 from irkit.cloudtrail.writer import META_SUFFIX
 from irkit.detect.event import format_time
@@ -106,16 +107,9 @@ class _BucketUnavailable(Exception):
         self.gap = gap
 
 
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-    return ""
-
-
 def _transient(exc: BaseException) -> bool:
     if isinstance(exc, ClientError):
-        return _error_code(exc) in _TRANSIENT_CODES
+        return error_code(exc) in _TRANSIENT_CODES
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
         # Nothing listening: botocore has already retried the connection; retrying its retries
         # turns an unreachable endpoint into minutes of silence at 3 a.m. instead of a gap.
@@ -161,7 +155,7 @@ class _Lister:
             token = page.get("NextContinuationToken")
 
     def _guard(self, prefix: str, exc: Exception) -> None:
-        code = _error_code(exc)
+        code = error_code(exc)
         uri = f"s3://{self.bucket}/{prefix}"
         if code in {"NoSuchBucket", "AllAccessDisabled"}:
             raise _BucketUnavailable(Gap(f"s3://{self.bucket}", f"cannot read the archive: {_describe(exc)}"))

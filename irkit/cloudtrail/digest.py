@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from irkit.aws.session import error_code
 from irkit.cloudtrail.layout import (
     DELIVERY_LAG,
     DIGEST_LAG,
@@ -364,7 +365,7 @@ def _safe_sha(body: bytes) -> str:
 
 def _client_error(exc: Exception) -> str:
     if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "") or "error")
+        return error_code(exc) or "error"
     return type(exc).__name__
 
 
@@ -435,8 +436,7 @@ def load_public_keys(
                 kwargs["NextToken"] = token
         except (ClientError, BotoCoreError, UsageError) as exc:
             # The code, not the message: a simulator's 500 carries a whole HTML page.
-            code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-            why = code or type(exc).__name__
+            why = error_code(exc) or type(exc).__name__
             ring.notes.append(f"cloudtrail:ListPublicKeys unavailable ({why}); using public key files")
     for path in files:
         try:
