@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import urllib.request
 from collections.abc import Iterator
 
 import boto3
 import pytest
+
+from irkit.drill.server import free_port, reset
 
 # Never let a test reach a real AWS account, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -20,18 +20,12 @@ os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """One moto server for the session; yields its endpoint URL (http://127.0.0.1:PORT)."""
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -43,9 +37,7 @@ def moto_server() -> Iterator[str]:
 @pytest.fixture
 def aws_endpoint(moto_server: str) -> Iterator[str]:
     """A clean AWS world for one test: the server's state is reset before the test."""
-    req = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")  # noqa: S310 - loopback
-    with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - loopback moto server only
-        pass
+    reset(moto_server, timeout=10)
     yield moto_server
 
 

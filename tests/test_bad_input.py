@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from irkit.cli import main
+from irkit.drill.server import free_port  # a port nobody listens on
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -31,14 +32,6 @@ def test_runbook_that_is_not_utf8_is_a_usage_error(tmp_path: Path, capsys: pytes
     assert "not UTF-8" in err and "internal error" not in err
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def dead_endpoint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An irkit.yaml whose endpoint has nothing listening, with credentials that look real."""
@@ -46,7 +39,7 @@ def dead_endpoint_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "dead-endpoint-secret-not-real-0123456789")
     config = tmp_path / "irkit.yaml"
     config.write_text(
-        f"aws:\n  region: us-east-1\n  endpoint_url: http://127.0.0.1:{_closed_port()}\n"
+        f"aws:\n  region: us-east-1\n  endpoint_url: http://127.0.0.1:{free_port()}\n"
         "log_archive:\n  bucket: b\n  accounts: ['111111111111']\n  regions: [us-east-1]\n"
         "agents:\n  a:\n    account: '111111111111'\n    principals: ['arn:aws:iam::111111111111:role/agent']\n"
     )

@@ -16,13 +16,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def reset(endpoint: str, *, timeout: float = 30) -> None:
+    """Empty the simulator's world (every service, every account)."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=timeout):  # noqa: S310 - loopback only
+        pass
+
+
 @contextmanager
 def simulator() -> Iterator[str]:
     """Start moto server on loopback only; yields its endpoint URL and stops it afterwards."""
     from moto.server import ThreadedMotoServer
 
-    # The simulator's request log is noise on a responder's terminal.
-    # Its request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
+    # The simulator's request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
     # before its key-file fallback) are noise on a responder's terminal.
     logging.getLogger("werkzeug").disabled = True
     # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
@@ -32,9 +38,7 @@ def simulator() -> Iterator[str]:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     # moto keeps its state per process, not per server: every drill starts from an empty world.
-    reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310 - loopback only
-    with urllib.request.urlopen(reset, timeout=30):  # noqa: S310 - loopback only
-        pass
+    reset(endpoint)
     try:
         yield endpoint
     finally:
