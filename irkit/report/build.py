@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from irkit.detect.event import parse_time
 from irkit.engine.case import Case
 from irkit.engine.journal import verify_chain
 from irkit.redact import redact
@@ -160,20 +160,18 @@ def _evidence(case: Case) -> dict[str, Any]:
     }
 
 
-def severity_counts(findings: list[dict[str, Any]]) -> Counter[str]:
-    return Counter(str(f.get("severity")) for f in findings)
+def severity_summary(findings: list[dict[str, Any]]) -> str:
+    """``3 critical, 1 high`` (most severe first); empty when there is no finding."""
+    counts = Counter(str(f.get("severity")) for f in findings)
+    return ", ".join(f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts[s])
 
 
 def _seconds_between(a: str, b: str) -> float:
-    return round((_parse(b) - _parse(a)).total_seconds(), 3)
-
-
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return round((parse_time(b) - parse_time(a)).total_seconds(), 3)
 
 
 def _sortable(ts: str) -> str:
     try:
-        return _parse(ts).isoformat()
+        return parse_time(ts).isoformat()
     except ValueError:
         return ts

@@ -8,7 +8,7 @@ from typing import Any
 from tabulate import tabulate
 
 from irkit.redact import redact_text
-from irkit.report.build import Report, severity_counts
+from irkit.report.build import Report, severity_summary
 
 MAX_EVIDENCE_ROWS = 200
 _RECOVERED_COLUMNS = ("key", "authentic_version", "authentic_written", "tampered_version", "tampered_written")
@@ -73,7 +73,6 @@ def _recovered(integrity: dict[str, Any]) -> list[str]:
 
 
 def render_markdown(report: Report) -> str:
-    counts = severity_counts(report.findings)
     lines: list[str] = [f"# Incident report {report.case_id}", ""]
     if report.dry_run:
         lines += ["> **DRY RUN**: nothing was changed in AWS; the actions below were planned, not applied.", ""]
@@ -88,8 +87,7 @@ def render_markdown(report: Report) -> str:
         f"- **Agent**: `{report.agent}` ({', '.join(f'`{p}`' for p in report.principals)})",
         f"- **Window**: {report.window[0]} → {report.window[1]}",
         f"- **Runbook**: `{report.runbook}`",
-        "- **Findings**: "
-        + (", ".join(f"{counts[s]} {s}" for s in ("critical", "high", "medium", "low") if counts[s]) or "none"),
+        f"- **Findings**: {severity_summary(report.findings) or 'none'}",
         f"- **Containment**: {sum(1 for c in report.containment if c.get('verified'))}/{len(report.containment)}"
         " actions verified"
         + (f", time to contain {report.time_to_contain:.1f} s" if report.time_to_contain is not None else ""),

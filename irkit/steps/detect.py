@@ -10,14 +10,12 @@ baseline; writes ``findings.json`` and hands the credential chain to later steps
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from irkit.detect.analyzer import analyze_paths
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.gaps import Gap
+from irkit.report.build import severity_summary
 from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
 
 
@@ -53,20 +51,15 @@ class Detect(Step):
         principals = [p.arn for p in ctx.agent.principals]
         analysis, stats = analyze_paths(sources, principals=principals, baseline=baseline)
         gaps.extend(stats.gaps)
-        findings = [_finding_json(f) for f in analysis.findings]
-        chain = [_jsonable(asdict(link)) for link in analysis.chain]
+        doc = analysis.to_json()  # the same shapes `irkit analyze --json` prints
+        findings, chain = doc["findings"], doc["chain"]
         ctx.case.write_json(
             "findings.json",
             {"events": stats.events, "files": stats.files, "findings": findings, "chain": chain},
         )
-        severities = Counter(f["severity"] for f in findings)
         summary = f"{len(findings)} findings over {stats.events} events in {stats.files} files"
-        if severities:
-            summary += (
-                " ("
-                + ", ".join(f"{severities[s]} {s}" for s in ("critical", "high", "medium", "low") if severities[s])
-                + ")"
-            )
+        if findings:
+            summary += f" ({severity_summary(findings)})"
         return StepResult(
             summary,
             {
@@ -79,23 +72,3 @@ class Detect(Step):
             tuple(gaps),
         )
 
-
-def _finding_json(finding: Any) -> dict[str, Any]:
-    out: dict[str, Any] = finding.to_contract()
-    out.update(
-        first_seen=finding.first_seen.isoformat(),
-        detail=finding.detail,
-        attribution=finding.attribution,
-        evidence=_jsonable(dict(finding.evidence)),
-    )
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
