@@ -72,7 +72,3 @@ class AwsCallError(IrkitError):
         self.resource = resource
         self.code = code
         super().__init__(f"{action} on {resource} failed: {code}: {message}")
-
-    @property
-    def access_denied(self) -> bool:
-        return self.code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}

@@ -118,14 +118,6 @@ def _parse_document(path: Path, data: bytes | memoryview) -> tuple[list[Any], li
     return [], [Gap(str(path), 'not a CloudTrail log file (no "Records" array)')]
 
 
-def read_file_records(path: Path) -> tuple[list[Any], list[Gap]]:
-    """All records of one file (one file is small; an archive is what we never hold whole)."""
-    data, error = _inflate(str(path))
-    if data is None:
-        return [], [Gap(str(path), error or "unreadable")]
-    return parse_records(path, data)
-
-
 # -- events ----------------------------------------------------------------------------------------
 
 _EXPECTED_FIELDS = (

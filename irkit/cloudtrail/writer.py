@@ -135,11 +135,6 @@ class ArchiveWriter:
 
     # -- keys ---------------------------------------------------------------------------------
 
-    def public_key_der(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
-        )
-
     def public_key_pem(self) -> bytes:
         return self.private_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

@@ -8,7 +8,7 @@ region by region), so anything time-based is decided at the end over the compact
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -70,11 +70,6 @@ class Hit:
     attribution: str
     principal: str
     extra: Any = None
-
-
-@dataclass(slots=True)
-class Episode:
-    hits: list[Hit] = field(default_factory=list)
 
 
 MAX_FINDING_EVENT_IDS = 1_000

@@ -14,7 +14,7 @@ Steps never see ``--dry-run``: the guard in :mod:`irkit.aws.guard` sits below th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -194,7 +194,3 @@ def register(cls: S) -> S:
 
 def registered() -> Mapping[str, type[Step]]:
     return _REGISTRY
-
-
-def strings(value: Sequence[Any]) -> list[str]:
-    return [str(v) for v in value]
