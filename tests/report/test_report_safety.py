@@ -1,0 +1,72 @@
+"""A report built from hostile CloudTrail shows the hostile text and runs none of it.
+
+The records go through the real detect and report steps; report.md is parsed with markdown-it-py
+and its tokens are read: the only headings, fences, links and HTML are the report's own.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from irkit.detect.baseline import Baseline
+from irkit.detect.records import AGENT_ROLE, record
+from tests.report.casefolder import headings, run_case, tokens
+
+HOSTILE_ROLE = (
+    "ops\n# Owned heading\n[click here](http://evil.example/x) ![img](http://evil.example/i.png) "
+    "<script>alert(1)</script> <img src=x onerror=alert(2)>\n```\nfenced payload\n```\n"
+    "\x1b]0;pwned title\x07 \x1b]8;;http://evil.example\x1b\\hyperlink\x1b]8;;\x1b\\ \x1b[2J"
+)
+OWN_HEADINGS = {
+    "Summary", "Steps", "Containment actions", "Findings", "Credential chain", "Timeline", "Evidence",
+    "Integrity (CloudTrail digest chain)", "Rewritten logs", "Coverage gaps", "Notes",
+}  # fmt: skip
+
+
+def failed_create_role(name: str) -> dict[str, object]:
+    # Denied: its parameters are still logged, and the rule reports the attempt.
+    return record("CreateRole", "iam.amazonaws.com", request={"roleName": name}, error="AccessDenied")
+
+
+def assert_inert(markdown: str) -> None:
+    """Nothing but the report's own structure is live markup."""
+    toks = tokens(markdown)
+    types = [t.type for t in toks]
+    title, *rest = headings(markdown)
+    assert re.fullmatch(r"Incident report IR-[A-Z]+", title), title
+    assert set(rest) <= OWN_HEADINGS, rest
+    assert "link_open" not in types and "image" not in types
+    assert "html_inline" not in types and "html_block" not in types
+    assert [t.info for t in toks if t.type == "fence"] in ([], ["mermaid"])
+    assert "code_block" not in types  # an indented line would be one
+    assert "\x1b" not in markdown and "\x07" not in markdown
+
+
+def test_a_failed_create_role_with_a_hostile_name_is_shown_not_run(tmp_path: Path) -> None:
+    case = run_case(tmp_path, [failed_create_role(HOSTILE_ROLE)])
+    report = (case.root / "report.md").read_text(encoding="utf-8")
+    assert "iam_role_created" in report  # the attempt is reported ...
+    assert_inert(report)  # ... and its name is text
+    text = " ".join(t.content for t in tokens(report) if t.type == "text")
+    assert "# Owned heading [click here](http://evil.example/x)" in text
+    assert "<script>alert(1)</script>" in text
+    assert "\\x1b]0;pwned title\\x07" in text  # the escape sequence is shown, as text
+
+
+def test_a_forged_event_name_cannot_close_the_mermaid_block(tmp_path: Path) -> None:
+    # A baseline makes a new API a finding whose title carries the (forged) event name.
+    baseline = tmp_path / "baseline.json"
+    Baseline(agent="infra-optimizer", principals=(AGENT_ROLE,), events=10, apis={"iam:ListRoles": 10}).save(baseline)
+    forged = "ListUsers\n```\n# Owned\n<script>x</script> : 10h : y ; z #58; %% c"
+    case = run_case(tmp_path / "case", [record(forged, "iam.amazonaws.com", read_only=True)], baseline=baseline)
+    report = (case.root / "report.md").read_text(encoding="utf-8")
+    assert "baseline_new_api" in report
+    assert_inert(report)
+    (fence,) = [t for t in tokens(report) if t.type == "fence"]
+    body = fence.content.splitlines()
+    assert body[:2] == ["timeline", "    title Incident timeline (UTC)"]
+    # mermaid's timeline grammar: a period (no ':' or '#') then ' : ' and an event without ': '
+    event = re.compile(r"^    [^#:\n%;]+ : (?:[^:\n#;%`<>]|:(?!\s))+$")
+    assert body[2:] and all(event.match(line) for line in body[2:]), body
+    assert any("ListUsers" in line and "Owned" in line for line in body[2:])
