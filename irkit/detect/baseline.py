@@ -35,7 +35,7 @@ from irkit.detect.rule import Finding, Severity
 
 FORMAT_VERSION = 1
 MAX_EVENT_IDS = 100
-MAX_NEW_VALUES = 25
+MAX_NEW_VALUES = 100
 """New values (one finding each) a deviation kind reports for one principal before it folds."""
 FOLDED_SAMPLE = 5
 """Values a folded finding names as examples."""
