@@ -33,3 +33,12 @@ def test_analyze_text_output_sends_no_escape_byte(tmp_path: Path, capsysbinary: 
         assert b"\x1b" not in stream and b"\x07" not in stream and "\x9b".encode() not in stream
     assert b"\\x1b]0;owned terminal title\\x07" in out.out  # shown as text
     assert b"bad\\x1b[2J.json" in out.out
+
+
+def test_an_error_naming_a_hostile_path_sends_no_escape_byte(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    assert main(["analyze", str(tmp_path / f"missing{TITLE}{CLEAR}")]) == 2
+    err = capsysbinary.readouterr().err
+    assert b"no such file or folder" in err
+    assert b"\x1b" not in err and b"\x07" not in err
