@@ -8,6 +8,7 @@ runs ``detect`` then ``report`` with the executor (neither calls AWS) and return
 from __future__ import annotations
 
 import gzip
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,3 +98,28 @@ def tokens(markdown: str) -> list[Token]:
 def headings(markdown: str) -> list[str]:
     toks = MD.parse(markdown)
     return [toks[i + 1].content for i, t in enumerate(toks) if t.type == "heading_open"]
+
+
+HOSTILE_ROLE = (
+    "ops\n# Owned heading\n[click here](http://evil.example/x) ![img](http://evil.example/i.png) "
+    "<script>alert(1)</script> <img src=x onerror=alert(2)>\n```\nfenced payload\n```\n"
+    "\x1b]0;pwned title\x07 \x1b]8;;http://evil.example\x1b\\hyperlink\x1b]8;;\x1b\\ \x1b[2J"
+)
+OWN_HEADINGS = {
+    "Summary", "Steps", "Containment actions", "Findings", "Credential chain", "Timeline", "Evidence",
+    "Integrity (CloudTrail digest chain)", "Rewritten logs", "Coverage gaps", "Notes",
+}  # fmt: skip
+
+
+def assert_inert(markdown: str) -> None:
+    """Nothing but the report's own structure is live markup."""
+    toks = tokens(markdown)
+    types = [t.type for t in toks]
+    title, *rest = headings(markdown)
+    assert re.fullmatch(r"Incident report IR-[A-Z]+", title), title
+    assert set(rest) <= OWN_HEADINGS, rest
+    assert "link_open" not in types and "image" not in types
+    assert "html_inline" not in types and "html_block" not in types
+    assert [t.info for t in toks if t.type == "fence"] in ([], ["mermaid"])
+    assert "code_block" not in types  # an indented line would be one
+    assert "\x1b" not in markdown and "\x07" not in markdown

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from irkit.cli import main
-from tests.report.casefolder import tokens
-from tests.report.test_report_safety import HOSTILE_ROLE, assert_inert
+from tests.report.casefolder import HOSTILE_ROLE, assert_inert, tokens
 
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/agent-infra-optimizer"

@@ -11,36 +11,12 @@ from pathlib import Path
 
 from irkit.detect.baseline import Baseline
 from irkit.detect.records import AGENT_ROLE, record
-from tests.report.casefolder import headings, run_case, tokens
-
-HOSTILE_ROLE = (
-    "ops\n# Owned heading\n[click here](http://evil.example/x) ![img](http://evil.example/i.png) "
-    "<script>alert(1)</script> <img src=x onerror=alert(2)>\n```\nfenced payload\n```\n"
-    "\x1b]0;pwned title\x07 \x1b]8;;http://evil.example\x1b\\hyperlink\x1b]8;;\x1b\\ \x1b[2J"
-)
-OWN_HEADINGS = {
-    "Summary", "Steps", "Containment actions", "Findings", "Credential chain", "Timeline", "Evidence",
-    "Integrity (CloudTrail digest chain)", "Rewritten logs", "Coverage gaps", "Notes",
-}  # fmt: skip
+from tests.report.casefolder import HOSTILE_ROLE, assert_inert, run_case, tokens
 
 
 def failed_create_role(name: str) -> dict[str, object]:
     # Denied: its parameters are still logged, and the rule reports the attempt.
     return record("CreateRole", "iam.amazonaws.com", request={"roleName": name}, error="AccessDenied")
-
-
-def assert_inert(markdown: str) -> None:
-    """Nothing but the report's own structure is live markup."""
-    toks = tokens(markdown)
-    types = [t.type for t in toks]
-    title, *rest = headings(markdown)
-    assert re.fullmatch(r"Incident report IR-[A-Z]+", title), title
-    assert set(rest) <= OWN_HEADINGS, rest
-    assert "link_open" not in types and "image" not in types
-    assert "html_inline" not in types and "html_block" not in types
-    assert [t.info for t in toks if t.type == "fence"] in ([], ["mermaid"])
-    assert "code_block" not in types  # an indented line would be one
-    assert "\x1b" not in markdown and "\x07" not in markdown
 
 
 def test_a_failed_create_role_with_a_hostile_name_is_shown_not_run(tmp_path: Path) -> None:
