@@ -13,6 +13,7 @@ import typer
 
 from irkit.commands import COMMAND_MODULES
 from irkit.errors import ExitCode, IrkitError
+from irkit.escape import terminal
 from irkit.redact import redact_text
 
 app = typer.Typer(
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
-        typer.secho(redact_text(f"irkit: error: {exc}"), err=True, fg=typer.colors.RED)
+        typer.secho(terminal(redact_text(f"irkit: error: {exc}")), err=True, fg=typer.colors.RED)
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return _internal_error(exc)
         # A path the user passed (--out, --path, …) that cannot be created or written.
         where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
-        typer.secho(redact_text(f"irkit: error: {where}: {exc.strerror}"), err=True, fg=typer.colors.RED)
+        typer.secho(terminal(redact_text(f"irkit: error: {where}: {exc.strerror}")), err=True, fg=typer.colors.RED)
         return int(ExitCode.USAGE)
     except Exception as exc:
         import click
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _internal_error(exc: BaseException) -> int:
     # An unexpected error's text may quote anything it touched: mask registered secrets too.
-    message = redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}")
+    message = terminal(redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}"))
     typer.secho(message, err=True, fg=typer.colors.RED)
     return int(ExitCode.STEP_FAILED)
 

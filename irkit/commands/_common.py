@@ -8,15 +8,18 @@ from typing import Any
 import orjson
 import typer
 
+from irkit.escape import terminal
 from irkit.redact import redact, redact_text
 
 
+# Step summaries, plans and notes quote CloudTrail values (event ids, role names, keys): any
+# escape sequence in them is shown as text (``\x1b``), never sent to the terminal.
 def echo(line: str) -> None:
-    typer.echo(redact_text(line))
+    typer.echo(terminal(redact_text(line), newlines=True))
 
 
 def echo_err(line: str) -> None:
-    typer.echo(redact_text(line), err=True)
+    typer.echo(terminal(redact_text(line), newlines=True), err=True)
 
 
 def print_json(data: Any) -> None:

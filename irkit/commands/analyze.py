@@ -22,6 +22,8 @@ from irkit.detect.analyzer import Analysis, analyze_paths
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
 from irkit.errors import ExitCode, UsageError
+from irkit.escape import terminal
+from irkit.gaps import fold, folded_count
 
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)/.+$")
 
@@ -50,13 +52,21 @@ def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
             }
             for f in analysis.findings
         ],
-        "gaps": [g.to_json() for g in stats.gaps],
+        "gaps": [g.to_json() for g in fold(stats.gaps)],
+        "gaps_total": folded_count(stats.gaps),
         "attributed": analysis.attributed,
         "chain": [link.to_json() for link in analysis.chain],
     }
 
 
+def _t(value: object, limit: int = 300) -> str:
+    """A value from the logs, for the screen: escape sequences shown, never sent; one line; cut."""
+    return terminal(value, limit=limit)
+
+
 def render(analysis: Analysis, stats: ReadStats) -> str:
+    """The text report. Every value from the logs goes through :func:`irkit.escape.terminal`: a
+    record can carry ESC sequences (window titles, hyperlinks, clear-screen) in any field."""
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
@@ -65,28 +75,32 @@ def render(analysis: Analysis, stats: ReadStats) -> str:
         rows = [
             [
                 f.severity.upper(),
-                f.rule_id,
+                _t(f.rule_id),
                 format_time(f.first_seen),
-                f.principal.rsplit(":", 1)[-1],
-                f.detail or f.title,
-                len(f.event_ids),
+                _t(f.principal.rsplit(":", 1)[-1]),
+                _t(f.detail or f.title),
+                f.evidence.get("events", len(f.event_ids)),
             ]
             for f in analysis.findings
         ]
         lines.append(
-            tabulate(rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"])
+            tabulate(
+                rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"], disable_numparse=True
+            )
         )
     if analysis.chain:
         lines.append("\ncredential chain (contain these too):")
         lines.extend(
-            f"  {c.kind:13} {c.identifier}  ← {c.parent} ({c.event_name} {format_time(c.event_time)})"
-            + (f"  trusts {', '.join(c.external_accounts)}" if c.external_accounts else "")
+            f"  {c.kind:13} {_t(c.identifier)}  ← {_t(c.parent)} ({_t(c.event_name)} {format_time(c.event_time)})"
+            + (f"  trusts {_t(', '.join(c.external_accounts))}" if c.external_accounts else "")
             for c in analysis.chain
         )
     if stats.gaps:
-        lines.append(f"\n{len(stats.gaps)} coverage gap(s):")
-        lines.extend(f"  {g.path}: {g.reason}" for g in stats.gaps)
-    return "\n".join(lines)
+        # bounded whatever the archive: a few gaps of each kind, the rest counted
+        lines.append(f"\n{folded_count(stats.gaps)} coverage gap(s):")
+        lines.extend(f"  {_t(g.path)}: {_t(g.reason)}" for g in fold(stats.gaps))
+    # the whole block once more, keeping its line feeds: nothing above may reach the terminal raw
+    return terminal("\n".join(lines), newlines=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -121,6 +135,8 @@ def register(app: typer.Typer) -> None:
                 buffer.flush()
         else:
             typer.echo(render(analysis, stats))
-        for error in analysis.errors:
-            typer.secho(f"irkit: warning: {error}", err=True, fg=typer.colors.YELLOW)
+        for error in analysis.errors[:50]:
+            typer.secho(f"irkit: warning: {terminal(error, limit=500)}", err=True, fg=typer.colors.YELLOW)
+        if len(analysis.errors) > 50:
+            typer.secho(f"irkit: warning: … and {len(analysis.errors) - 50} more rule errors", err=True)
         raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))

@@ -23,7 +23,8 @@ from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.event import Event, format_time
 from irkit.engine.run import MAX_HOURS
 from irkit.errors import ConfigError, ExitCode, UsageError
-from irkit.gaps import Gap
+from irkit.escape import terminal
+from irkit.gaps import Gap, fold
 
 
 def _window(events: Iterable[Event], start: datetime, end: datetime) -> Iterator[Event]:
@@ -103,8 +104,9 @@ def register(app: typer.Typer) -> None:
         if learned.events == 0 and (stats.gaps or target.exists()):
             # An unreachable archive or a wrong folder must not replace a learned baseline by an
             # empty one: the next containment would compare against nothing.
-            for gap in stats.gaps:
-                typer.secho(f"irkit: gap: {gap.path}: {gap.reason}", err=True, fg=typer.colors.YELLOW)
+            for gap in fold(stats.gaps):
+                line = f"irkit: gap: {terminal(gap.path)}: {terminal(gap.reason)}"
+                typer.secho(line, err=True, fg=typer.colors.YELLOW)
             kept = f"{target} is left as it was" if target.exists() else "nothing written"
             typer.secho(
                 f"irkit: baseline NOT written: no events of {agent_name} were read in the last {days} days; {kept}",
@@ -129,6 +131,6 @@ def register(app: typer.Typer) -> None:
                 err=True,
                 fg=typer.colors.YELLOW,
             )
-        for gap in stats.gaps:
-            typer.secho(f"irkit: gap: {gap.path}: {gap.reason}", err=True, fg=typer.colors.YELLOW)
+        for gap in fold(stats.gaps):
+            typer.secho(f"irkit: gap: {terminal(gap.path)}: {terminal(gap.reason)}", err=True, fg=typer.colors.YELLOW)
         raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))

@@ -18,6 +18,7 @@ from irkit.cloudtrail.pipeline import render, run_collect
 from irkit.config import load_config
 from irkit.engine.run import MAX_HOURS
 from irkit.errors import UsageError
+from irkit.escape import terminal
 
 
 def register(app: typer.Typer) -> None:
@@ -45,5 +46,5 @@ def register(app: typer.Typer) -> None:
             settings, agent_settings, start=end - timedelta(hours=hours), end=end,
             evidence=evidence, engine=engine, progress=not as_json,
         )  # fmt: skip
-        typer.echo(orjson.dumps(outcome.to_json()).decode() if as_json else render(outcome))
+        typer.echo(orjson.dumps(outcome.to_json()).decode() if as_json else terminal(render(outcome), newlines=True))
         raise typer.Exit(int(outcome.exit_code))

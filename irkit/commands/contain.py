@@ -11,6 +11,8 @@ from irkit.config import load_config, resolve_config_path
 from irkit.engine.executor import RunOutcome
 from irkit.engine.run import RunResult, start_run
 from irkit.engine.runbook import load_runbook
+from irkit.escape import terminal
+from irkit.gaps import fold
 
 
 def contain(
@@ -64,8 +66,8 @@ def finish(result: RunResult, *, as_json: bool) -> None:
         print_json(outcome_json(result, containment_gaps=incomplete))
     else:
         echo("")
-        for gap in outcome.gaps:
-            echo(f"gap: {gap.path}: {gap.reason}")
+        for gap in fold(outcome.gaps):  # bounded: a few of each kind, the rest counted
+            echo(f"gap: {terminal(gap.path)}: {terminal(gap.reason)}")
         if incomplete:
             typer.secho(
                 f"CONTAINMENT INCOMPLETE: {incomplete} containment gap(s) above; those credentials may still work",

@@ -48,7 +48,9 @@ streaming pass** over the events. Three kinds:
 - **sequence** detectors: state across events (bursts, unusual regions, backdoor sequences, denied-call
   bursts). Their findings list every event of the sequence.
 - **baseline** deviations: with `--baseline` (learned by `irkit baseline AGENT`), one finding per value
-  the agent has never shown, with the baseline as evidence.
+  the agent has never shown, with the baseline as evidence. Like a rule's details, at most 100 new
+  values of a kind are reported for one principal; the others fold into one finding that counts them
+  and names a sample.
 
 **Failed calls** (`errorCode` set) are reported as *attempts*: same rule id, severity one step lower,
 title prefixed `Attempted:`. **Attribution**: with `--principal` (or a baseline's principals) only the
