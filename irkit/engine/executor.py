@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from irkit.engine.runbook import Runbook, StepSpec
 from irkit.errors import ExitCode, IrkitError
 from irkit.gaps import Gap, fold, folded_count
@@ -81,6 +83,15 @@ class Executor:
         else:
             journal.append("run.resume", completed=sorted(done))
             for step_id in self._open_steps(done):
+                for action in self._unfinished_actions(step_id):
+                    # Attempted, outcome never written (the process died mid-call): say so before the
+                    # step runs again and plans from what AWS says now (done already → not planned).
+                    journal.append(
+                        "action.interrupted",
+                        step=step_id,
+                        action=action,
+                        note="started before the run was interrupted; its outcome was never recorded",
+                    )
                 journal.append("step.interrupted", step=step_id, note="started but never finished; running it again")
         for spec in self.runbook.steps:
             if spec.id in done:
@@ -229,6 +240,20 @@ class Executor:
         started = [e["step"] for e in self.ctx.journal.entries() if e["kind"] == "step.start"]
         closed = {e["step"] for e in self.ctx.journal.entries() if e["kind"] in {"step.failed", "step.interrupted"}}
         return [s for s in dict.fromkeys(started) if s not in done and s not in closed]
+
+    def _unfinished_actions(self, step_id: str) -> list[Mapping[str, Any]]:
+        """Actions of ``step_id`` journaled as started and never as done, failed or interrupted."""
+        pending: dict[bytes, list[Mapping[str, Any]]] = {}
+        for entry in self.ctx.journal.entries():
+            action = entry["data"].get("action") if entry.get("step") == step_id else None
+            if not isinstance(action, dict):
+                continue
+            key = orjson.dumps(action, option=orjson.OPT_SORT_KEYS)
+            if entry["kind"] == "action.start":
+                pending.setdefault(key, []).append(action)
+            elif entry["kind"] in {"action.done", "action.failed", "action.interrupted"} and pending.get(key):
+                pending[key].pop()
+        return [a for started in pending.values() for a in started]
 
     def _restore_output(self, spec: StepSpec, entry: Mapping[str, Any]) -> None:
         output = entry.get("output", {})
