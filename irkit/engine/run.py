@@ -102,7 +102,9 @@ def resume_run(
         echo(f"resuming case {case.case_id}")
         stale = case.lock.stale if case.lock else None
         if stale is not None:
-            echo(f"  note: the previous run ({stale.describe()}) ended without finishing; going on from its journal")
+            # Only a run that died without releasing the case (SIGKILL, power loss) leaves its note.
+            case.journal.append("run.interrupted", **stale.to_json())
+            echo(f"  note: the previous run, {stale.describe()}, ended without finishing; going on from its journal")
         return _execute(
             settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
             assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm,

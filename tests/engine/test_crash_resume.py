@@ -248,6 +248,9 @@ def check_point(harness: Harness, base: Run, point: str) -> list[str]:
     check = check_chain(case / "journal.jsonl")
     if broken or not check.intact:
         problems.append(f"{point}: journal chain broken: {broken} {[str(p) for p in check.problems]}")
+    noted = [e for e in after.entries if e["kind"] == "run.interrupted"]
+    if not (noted and str(noted[0]["data"]["command"]).startswith("irkit contain")):
+        problems.append(f"{point}: the resume did not journal the killed run (run.interrupted)")
     if mode == "torn":
         if not any(e["kind"] == "journal.repaired" for e in after.entries):
             problems.append(f"{point}: the torn line was not set aside (no journal.repaired entry)")
