@@ -184,8 +184,8 @@ def baseline(harness: Harness) -> Run:
 
 def _complete_entries(path: Path) -> list[dict[str, Any]]:
     """The entries of a journal a crash may have left with a torn final line."""
-    entries = []
-    for line in path.read_bytes().split(b"\n"):
+    entries: list[dict[str, Any]] = []
+    for line in (path.read_bytes() if path.exists() else b"").split(b"\n"):
         try:
             entries.append(orjson.loads(line))
         except orjson.JSONDecodeError:
@@ -198,10 +198,12 @@ def crash_points(base: Run, *, every: bool = False) -> list[str]:
 
     By default: after every entry except an ``action.done`` (killing there is killing just before
     the next ``action.start`` or step boundary, which is covered), before every ``action.done`` and
-    ``step.done`` (the work is done, its record is not), and one torn line mid-step. ``every``
+    ``step.done`` (the work is done, its record is not), before the first entry (the case folder
+    exists, its journal does not), and one torn line mid-step. ``every``
     (``IRKIT_CRASH_EVERY=1``) adds the after-``action.done`` points too."""
     kinds = [str(e["kind"]) for e in base.entries]
     points = [f"after:{n}" for n, k in enumerate(kinds, 1) if every or k != "action.done"]
+    points.append("before:1")  # the case folder made, not one entry written yet
     points += [f"before:{n}" for n, k in enumerate(kinds, 1) if k in {"action.done", "step.done"}]
     first_done = kinds.index("action.done") + 1
     points.append(f"torn:{first_done}")
@@ -273,8 +275,9 @@ def test_sigkill_at_every_journal_boundary_then_resume_matches_an_uninterrupted_
     every = os.environ.get("IRKIT_CRASH_EVERY") == "1"
     points = crash_points(baseline, every=every)
     actions = sum(1 for e in baseline.entries if e["kind"] == "action.done")
-    # every boundary but the after-done ones, every action's outcome, both step.done, a torn line
-    assert actions == 7 and len(points) == len(baseline.entries) - (0 if every else actions) + actions + 2 + 1
+    # every boundary but the after-done ones, before the first entry, every action's outcome, both
+    # step.done, a torn line
+    assert actions == 7 and len(points) == len(baseline.entries) - (0 if every else actions) + 1 + actions + 2 + 1
     started = time.monotonic()
     problems = [p for point in points for p in check_point(harness, baseline, point)]
     seconds = time.monotonic() - started
