@@ -12,6 +12,7 @@ import sys
 import typer
 
 from irkit.commands import COMMAND_MODULES
+from irkit.commands import journal as journal_command
 from irkit.errors import ExitCode, IrkitError
 from irkit.escape import terminal
 from irkit.redact import redact_text
@@ -27,6 +28,7 @@ app = typer.Typer(
 
 for _module in COMMAND_MODULES:
     _module.register(app)
+journal_command.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

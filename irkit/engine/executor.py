@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from irkit.engine.runbook import Runbook, StepSpec
 from irkit.errors import ExitCode, IrkitError
-from irkit.gaps import Gap
+from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact_text
 from irkit.steps import registry
 from irkit.steps.base import Plan, RunContext, Step, StepResult
@@ -81,6 +83,15 @@ class Executor:
         else:
             journal.append("run.resume", completed=sorted(done))
             for step_id in self._open_steps(done):
+                for action in self._unfinished_actions(step_id):
+                    # Attempted, outcome never written (the process died mid-call): say so before the
+                    # step runs again and plans from what AWS says now (done already → not planned).
+                    journal.append(
+                        "action.interrupted",
+                        step=step_id,
+                        action=action,
+                        note="started before the run was interrupted; its outcome was never recorded",
+                    )
                 journal.append("step.interrupted", step=step_id, note="started but never finished; running it again")
         for spec in self.runbook.steps:
             if spec.id in done:
@@ -104,7 +115,7 @@ class Executor:
             exit_code=int(outcome.exit_code),
             failed=outcome.failed,
             awaiting=outcome.awaiting,
-            gaps=len(outcome.gaps),
+            gaps=folded_count(outcome.gaps),
         )
         return outcome
 
@@ -151,11 +162,11 @@ class Executor:
                     )
                 journal.append("step.approved", step=spec.id, by="interactive")
             result = step.apply(ctx, plan)
+            return self._finish(spec, step, result, plan, "done", started, outcome)
         except IrkitError as exc:
             return self._fail(spec, exc, started)
-        except Exception as exc:
+        except Exception as exc:  # MemoryError and RecursionError included: a failed step, not a dead run
             return self._fail(spec, exc, started, internal=True)
-        return self._finish(spec, step, result, plan, "done", started, outcome)
 
     def _approved(self, spec: StepSpec) -> bool:
         return self.assume_yes or spec.id in self.approvals
@@ -176,30 +187,37 @@ class Executor:
         started: float,
         outcome: RunOutcome,
     ) -> StepOutcome:
-        gaps = list(plan.gaps) + [g for g in result.gaps if g not in plan.gaps]
-        outcome.gaps.extend(gaps)
+        planned = set(plan.gaps)
+        # Bounded whatever the step found (a crafted archive can yield a gap per record): a few named
+        # per kind, the rest counted (irkit.gaps.fold). The outcome keeps the same list a resume reads back.
+        gaps = fold(list(plan.gaps) + [g for g in result.gaps if g not in planned])
+        output = dict(result.output)
         seconds = round(time.monotonic() - started, 3)
-        self.ctx.outputs[spec.step] = result.output
-        self.ctx.outputs[spec.id] = result.output
         self.ctx.journal.append(
             "step.done",
             step=spec.id,
             type=spec.step,
             status=status,
             summary=result.summary,
-            output=dict(result.output),
+            output=output,
             gaps=[g.to_json() for g in gaps],
             seconds=seconds,
         )
+        # Only once step.done is on disk: a failure before it leaves the step failed, not half done.
+        outcome.gaps.extend(gaps)
+        self.ctx.outputs[spec.step] = result.output
+        self.ctx.outputs[spec.id] = result.output
         mark = {"done": "✓", "planned": "·", "declined": "✗"}.get(status, "·")
         self.ctx.echo(f"  {mark} {spec.id}: {result.summary}" + (f" ({len(gaps)} gaps)" if gaps else ""))
         return StepOutcome(spec.id, spec.step, status, result.summary, seconds)
 
     def _fail(self, spec: StepSpec, exc: BaseException, started: float, *, internal: bool = False) -> StepOutcome:
-        message = redact_text(str(exc))
+        message = redact_text(str(exc))[:2000]
         if internal:
             message = f"internal error in step {spec.id}: {type(exc).__name__}: {message}"
-        self.ctx.journal.append("step.failed", step=spec.id, type=spec.step, error=message)
+        self.ctx.journal.append(
+            "step.failed", step=spec.id, type=spec.step, error=message, error_type=type(exc).__name__
+        )
         self.ctx.echo(f"  ✗ {spec.id} failed: {message}")
         return StepOutcome(spec.id, spec.step, "failed", message, round(time.monotonic() - started, 3))
 
@@ -222,6 +240,20 @@ class Executor:
         started = [e["step"] for e in self.ctx.journal.entries() if e["kind"] == "step.start"]
         closed = {e["step"] for e in self.ctx.journal.entries() if e["kind"] in {"step.failed", "step.interrupted"}}
         return [s for s in dict.fromkeys(started) if s not in done and s not in closed]
+
+    def _unfinished_actions(self, step_id: str) -> list[Mapping[str, Any]]:
+        """Actions of ``step_id`` journaled as started and never as done, failed or interrupted."""
+        pending: dict[bytes, list[Mapping[str, Any]]] = {}
+        for entry in self.ctx.journal.entries():
+            action = entry["data"].get("action") if entry.get("step") == step_id else None
+            if not isinstance(action, dict):
+                continue
+            key = orjson.dumps(action, option=orjson.OPT_SORT_KEYS)
+            if entry["kind"] == "action.start":
+                pending.setdefault(key, []).append(action)
+            elif entry["kind"] in {"action.done", "action.failed", "action.interrupted"} and pending.get(key):
+                pending[key].pop()
+        return [a for started in pending.values() for a in started]
 
     def _restore_output(self, spec: StepSpec, entry: Mapping[str, Any]) -> None:
         output = entry.get("output", {})

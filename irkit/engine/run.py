@@ -2,6 +2,8 @@
 
 Both ``irkit contain`` and ``irkit drill`` come through :func:`start_run`; ``irkit resume`` through
 :func:`resume_run`, which reloads the configuration and runbook copied into the case when it began.
+Either holds the case's lock (:mod:`irkit.engine.lock`) from before the first byte is written or
+read back until the run ends: a second run of the same case refuses, naming the first.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def start_run(
     confirm: Confirm | None = None,
     now: datetime | None = None,
     max_actions: int = 200,
+    command: str | None = None,
 ) -> RunResult:
     if not math.isfinite(hours) or hours <= 0:
         raise UsageError("--hours must be positive")
@@ -72,9 +75,13 @@ def start_run(
         config_text = config_file.read_text(encoding="utf-8")
     else:
         config_text = dump_config(settings)
-    case = Case.create(out, meta, config_text=config_text, runbook_text=runbook.text)
-    echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
-    return _execute(settings, case, runbook, aws, assume_yes=assume_yes, approvals=(), echo=echo, confirm=confirm)
+    command = command or f"irkit contain {agent_name} --case {meta.case_id}" + (" --dry-run" if dry_run else "")
+    case = Case.create(out, meta, config_text=config_text, runbook_text=runbook.text, command=command)
+    with case:
+        echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
+        return _execute(
+            settings, case, runbook, aws, assume_yes=assume_yes, approvals=(), echo=echo, confirm=confirm
+        )
 
 
 def resume_run(
@@ -85,17 +92,23 @@ def resume_run(
     credentials: StaticCredentials | None = None,
     echo: Callable[[str], None] = print,
     confirm: Confirm | None = None,
+    command: str | None = None,
 ) -> RunResult:
-    case = Case.open(root)
-    if not case.config_copy.exists():
-        raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
-    settings = load_config(case.config_copy)
-    runbook = read_runbook_file(case.runbook_copy)
-    echo(f"resuming case {case.case_id}")
-    return _execute(
-        settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
-        assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm,
-    )  # fmt: skip
+    with Case.open(root, command=command or f"irkit resume {root}") as case:
+        if not case.config_copy.exists():
+            raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
+        settings = load_config(case.config_copy)
+        runbook = read_runbook_file(case.runbook_copy)
+        echo(f"resuming case {case.case_id}")
+        stale = case.lock.stale if case.lock else None
+        if stale is not None:
+            # Only a run that died without releasing the case (SIGKILL, power loss) leaves its note.
+            case.journal.append("run.interrupted", **stale.to_json())
+            echo(f"  note: the previous run, {stale.describe()}, ended without finishing; going on from its journal")
+        return _execute(
+            settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
+            assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm,
+        )  # fmt: skip
 
 
 def _execute(
