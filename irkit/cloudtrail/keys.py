@@ -156,7 +156,7 @@ class PathAssigner:
         refused: dict[str, str] = {}
         groups: dict[str, list[str]] = {}
         paths: dict[str, Path] = {}
-        for key in keys:
+        for key in dict.fromkeys(keys):  # a key listed twice is one key
             try:
                 paths[key] = evidence_path(self.root, key)
             except KeyRefused as exc:
