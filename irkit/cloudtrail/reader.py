@@ -51,6 +51,10 @@ READ_AHEAD = 4  # decompressed files in flight per worker: bounds memory
 MAX_NAMED_PER_FILE = 10
 """Bad records (or lines) of one file named as gaps; the rest are counted in one more gap. A crafted
 6 KB file holds two million ``{}`` records: one gap each was 362 MB of JSON."""
+MAX_MALFORMED_PER_FILE = 1000
+"""After this many malformed records a file is read no further (its remaining records are counted in
+a gap): CloudTrail writes none, and each costs as much time as a real event, so a few 6 KB files of
+``{}`` would otherwise hold the analysis for minutes."""
 
 
 @dataclass(slots=True)
@@ -399,13 +403,20 @@ def _file_events(path: Path, data: bytes | bytearray | mmap.mmap, stats: ReadSta
         stats.gaps.extend(gaps)
         events: list[Event] = []
         bad = _FileGaps(path, "malformed records")
+        unread = 0
         for index, record in enumerate(records):
             try:
                 events.append(event_from_record(record))
             except MalformedRecord as exc:
                 bad.add(f"{path}#{index}", f"malformed record: {exc}")
+                if len(bad.gaps) + bad.more >= MAX_MALFORMED_PER_FILE:
+                    unread = len(records) - index - 1
+                    break
         del records
         stats.gaps.extend(bad.done())
+        if unread:
+            reason = f"not read: {unread} records after {MAX_MALFORMED_PER_FILE} malformed ones (not a CloudTrail log)"
+            stats.gaps.append(Gap(str(path), reason))
         stats.events += len(events)
         return events
     finally:

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from irkit.cloudtrail import reader
-from irkit.cloudtrail.reader import MAX_NAMED_PER_FILE, SYMLINK_OUTSIDE, ReadStats, iter_events
+from irkit.cloudtrail.reader import (
+    MAX_MALFORMED_PER_FILE,
+    MAX_NAMED_PER_FILE,
+    SYMLINK_OUTSIDE,
+    ReadStats,
+    iter_events,
+)
 from irkit.cloudtrail.writer import synthetic_record
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -42,8 +48,9 @@ RECORDS = st.one_of(
 
 
 def _one_file_gaps_bound() -> int:
-    # a file: its own gap (unreadable / not JSON) or, per kind, the named ones plus one count
-    return 2 * (MAX_NAMED_PER_FILE + 1)
+    # a file: its own gap (unreadable / not JSON) or, per kind, the named ones plus one count, and one
+    # for the records left unread
+    return 2 * (MAX_NAMED_PER_FILE + 1) + 1
 
 
 @PROPERTY
@@ -75,21 +82,33 @@ def test_arbitrary_records_never_raise_and_every_one_is_an_event_or_counted(
         path.write_bytes(orjson.dumps({"Records": records}))
     stats = ReadStats()
     events = list(iter_events([path], stats, workers=0))
-    assert len(stats.gaps) <= MAX_NAMED_PER_FILE + 1
+    assert len(stats.gaps) <= MAX_NAMED_PER_FILE + 2
     named = [g for g in stats.gaps if g.reason.startswith("malformed record:")]
     counted = [int(g.reason.split(": ")[1].split(" ")[0]) for g in stats.gaps if " more in this file" in g.reason]
-    assert len(events) + len(named) + sum(counted) == len(records)
+    unread = [int(g.reason.split(" ")[2]) for g in stats.gaps if g.reason.startswith("not read: ")]
+    assert len(events) + len(named) + sum(counted) + sum(unread) == len(records)
 
 
-def test_many_malformed_records_are_named_up_to_the_bound_then_counted(tmp_path: Path) -> None:
+def test_malformed_records_are_named_up_to_a_bound_then_counted(tmp_path: Path) -> None:
     path = tmp_path / "x.json.gz"
     good = synthetic_record(datetime(2026, 11, 25, 1, tzinfo=UTC), seq=1)
-    path.write_bytes(gzip.compress(b'{"Records":[' + b"{}," * 300_000 + orjson.dumps(good) + b"]}"))
+    junk = MAX_MALFORMED_PER_FILE - 1
+    path.write_bytes(gzip.compress(b'{"Records":[' + b"{}," * junk + orjson.dumps(good) + b"]}"))
     stats = ReadStats()
     events = list(iter_events([path], stats, workers=0))
     assert [e.event_id for e in events] == [good["eventID"]]  # the real record among the junk is still read
     assert len(stats.gaps) == MAX_NAMED_PER_FILE + 1
-    assert stats.gaps[-1].reason == f"malformed records: {300_000 - MAX_NAMED_PER_FILE} more in this file, not listed"
+    assert stats.gaps[-1].reason == f"malformed records: {junk - MAX_NAMED_PER_FILE} more in this file, not listed"
+
+
+def test_a_file_of_malformed_records_is_read_no_further_than_the_bound(tmp_path: Path) -> None:
+    path = tmp_path / "x.json.gz"
+    path.write_bytes(gzip.compress(b'{"Records":[' + b"{}," * 300_000 + b"{}]}"))
+    stats = ReadStats()
+    assert list(iter_events([path], stats, workers=0)) == []
+    assert len(stats.gaps) == MAX_NAMED_PER_FILE + 2
+    assert stats.gaps[-2].reason.startswith(f"malformed records: {MAX_MALFORMED_PER_FILE - MAX_NAMED_PER_FILE} more")
+    assert stats.gaps[-1].reason.startswith(f"not read: {300_001 - MAX_MALFORMED_PER_FILE} records after")
 
 
 def test_many_bad_lines_are_named_up_to_the_bound_then_counted(tmp_path: Path) -> None:
