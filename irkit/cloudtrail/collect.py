@@ -377,7 +377,7 @@ def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callab
 def refused_gap(bucket: str, key: str, reason: str) -> Gap:
     """The gap for a key that is not turned into a path (its reason starts with ``key-refused``)."""
     return Gap(
-        f"s3://{bucket}/{display(key)}",
+        f"s3://{bucket}/{display(key, limit=1024)}",
         f"{REFUSED}: {reason}; not collected (CloudTrail writes no such key: someone else wrote it into the archive)",
     )
 

@@ -273,7 +273,10 @@ for line in sys.stdin:
     sys.stdout.write(reply.replace("\n", " ") + "\n")
     sys.stdout.flush()
 """
-_WORKER = Path(inflate.__file__).read_text(encoding="utf-8") + _WORKER_LOOP
+try:
+    _WORKER = Path(inflate.__file__).read_text(encoding="utf-8") + _WORKER_LOOP
+except OSError:  # no source on disk (a zipped install): every file is inflated in this process
+    _WORKER = ""
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - files are made by mkstemp (0600, unique names)
 
 
@@ -331,7 +334,7 @@ def _inflated(
     handed out are inflated here instead."""
     shm_ok = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK)
     done = 0
-    if workers >= 1 and len(files) >= PARALLEL_MIN_FILES and shm_ok:
+    if _WORKER and workers >= 1 and len(files) >= PARALLEL_MIN_FILES and shm_ok:
         pool: list[_Worker] = []
         try:
             pool.extend(_Worker(SHARED_MEMORY) for _ in range(workers))
