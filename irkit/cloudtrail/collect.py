@@ -8,13 +8,22 @@ fetched-at). Nothing is ever held whole: objects stream to disk in chunks.
 
 A prefix that cannot be listed, an object that cannot be fetched or a bucket that does not exist
 becomes a :class:`Gap` naming the exact ``s3://bucket/key``; everything else is still collected.
-A second run over the same folder fetches only what is missing or differs (resumable).
+A second run over the same folder fetches only what is missing or differs (resumable). Whatever
+happens inside (even a MemoryError), the manifest is written with what was fetched and a gap
+naming the failure.
+
+Keys are chosen by whoever can write to the bucket: each becomes a path only through
+:mod:`irkit.cloudtrail.keys` (a key with ``..``, ``//``, a backslash or a control character, or that
+would share a file with another key, is refused as a ``key-refused`` gap and never fetched). The
+decompressed hash comes from :mod:`irkit.cloudtrail.inflate`, the code the reader and the digest
+verifier use, under the same cap; an object too large to hold a log within it is not downloaded.
+Evidence files are 0400, whatever the umask.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import os
 import re
 import shutil
 import sys
@@ -26,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 from botocore.exceptions import (
@@ -40,6 +49,8 @@ from botocore.exceptions import (
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from irkit.aws.session import error_code
+from irkit.cloudtrail import inflate
+from irkit.cloudtrail.keys import REFUSED, KeyRefused, PathAssigner, check, display, evidence_path
 from irkit.cloudtrail.layout import DELIVERY_LAG, DIGEST_LAG, TrailLayout, days_between, in_window, parse_key
 from irkit.cloudtrail.writer import META_SUFFIX
 from irkit.detect.event import format_time
@@ -47,7 +58,9 @@ from irkit.gaps import Gap
 
 MANIFEST_FORMAT = "irkit-manifest/1"
 MANIFEST_NAME = "manifest.json"
-READ_ONLY = 0o444
+READ_ONLY = 0o400
+"""Every evidence file: read-only, and for its owner only (CloudTrail holds secrets' context, ARNs,
+IPs); set with chmod after writing, so the umask cannot widen it."""
 _CHUNK = 1 << 20
 _TRANSIENT_CODES = frozenset(
     {
@@ -131,7 +144,7 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}".rstrip(": ")
 
 
 class _Lister:
@@ -219,12 +232,66 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def open_private(path: Path) -> IO[bytes]:
+    """A new file at ``path`` that only its owner can open (0600 from the start, never wider, whatever
+    the umask); a leftover of an interrupted run is replaced. Made with O_EXCL: never through a link."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return os.fdopen(fd, "wb")
+
+
 def _write_read_only(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".part")
-    tmp.unlink(missing_ok=True)  # a read-only leftover of an interrupted run
-    tmp.write_bytes(data)
+    with open_private(tmp) as out:
+        out.write(data)
     tmp.chmod(READ_ONLY)
     tmp.replace(path)
+
+
+class _TooLargeObject(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"{size} bytes or more stored, more than any log within irkit's "
+            f"{inflate.size_text(inflate.MAX_DECOMPRESSED)} limit holds: not collected"
+        )
+
+
+def _stream_read_only(body: Any, path: Path) -> tuple[int, str, inflate.Inflated | None, str | None]:
+    """Stream an S3 body to ``path`` (written as ``.part``, made read-only, renamed: atomic).
+
+    Returns (size, SHA-256 stored, the decompressed hash or None, why not). More stored bytes than a
+    log within the cap can have stops the download (nothing is kept: it is not evidence of a log, and
+    the bucket still holds it)."""
+    tmp = path.with_name(path.name + ".part")
+    stored = hashlib.sha256()
+    hasher: inflate.Hasher | None = inflate.Hasher()
+    why: str | None = None
+    size = 0
+    limit = inflate.stored_limit()
+    with open_private(tmp) as out:
+        for chunk in iter(lambda: body.read(_CHUNK), b""):
+            size += len(chunk)
+            if size > limit:
+                body.close()
+                out.close()
+                tmp.unlink()
+                raise _TooLargeObject(size)
+            out.write(chunk)
+            stored.update(chunk)
+            if hasher is not None:
+                try:
+                    hasher.feed(chunk)
+                except zlib.error as exc:  # InflateError, TooLarge
+                    hasher, why = None, str(exc)
+    plain: inflate.Inflated | None = None
+    if hasher is not None:
+        try:
+            plain = hasher.finish()
+        except zlib.error as exc:
+            why = str(exc)
+    tmp.chmod(READ_ONLY)
+    tmp.replace(path)
+    return size, stored.hexdigest(), plain, why
 
 
 class _Fetcher:
@@ -233,41 +300,14 @@ class _Fetcher:
         self.bucket = bucket
         self.dest = dest
 
-    def fetch(self, key: str) -> tuple[_Entry, Gap | None]:
-        return _retrying(self._fetch)(key)
+    def fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
+        return _retrying(self._fetch)(key, path)
 
-    def _fetch(self, key: str) -> tuple[_Entry, Gap | None]:
-        path = self.dest / key
+    def _fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.unlink(missing_ok=True)
         resp = self.s3.get_object(Bucket=self.bucket, Key=key)
-        stored = hashlib.sha256()
-        plain = hashlib.sha256()
-        inflater: Any = zlib.decompressobj(wbits=47)
-        size = 0
-        gap: Gap | None = None
-        body = resp["Body"]
-        with tmp.open("wb") as out:
-            for chunk in iter(lambda: body.read(_CHUNK), b""):
-                out.write(chunk)
-                stored.update(chunk)
-                size += len(chunk)
-                if inflater is not None:
-                    try:
-                        plain.update(inflater.decompress(chunk))
-                    except zlib.error as exc:
-                        inflater = None
-                        gap = Gap(
-                            f"s3://{self.bucket}/{key}", f"not a valid gzip file ({exc}); kept as fetched"
-                        )
-        if inflater is not None:
-            plain.update(inflater.flush())
-            if not inflater.eof:
-                inflater = None
-                gap = Gap(f"s3://{self.bucket}/{key}", "truncated gzip file; kept as fetched")
-        tmp.chmod(READ_ONLY)
-        tmp.replace(path)
+        size, sha256, plain, why = _stream_read_only(resp["Body"], path)
+        gap = None if why is None else Gap(f"s3://{self.bucket}/{key}", f"{why}; kept as fetched")
         version = resp.get("VersionId")
         version = None if version in (None, "null") else str(version)
         info = parse_key(key)
@@ -281,8 +321,8 @@ class _Fetcher:
             key=key,
             version_id=version,
             size=size,
-            sha256=stored.hexdigest(),
-            sha256_decompressed=plain.hexdigest() if inflater is not None else None,
+            sha256=sha256,
+            sha256_decompressed=plain.sha256 if plain is not None else None,
             fetched_at=format_time(datetime.now(UTC)),
         )
         return entry, gap
@@ -300,7 +340,10 @@ def _present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
     """Already collected: the file is there with the hash recorded (and its metadata, for digests)."""
     if not known:
         return False
-    path = dest / key
+    try:
+        path = evidence_path(dest, key)
+    except KeyRefused:
+        return False
     if not path.is_file() or _sha256_file(path) != known.get("sha256"):
         return False
     info = parse_key(key)
@@ -331,6 +374,28 @@ def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callab
     return advance, bar.stop
 
 
+def refused_gap(bucket: str, key: str, reason: str) -> Gap:
+    """The gap for a key that is not turned into a path (its reason starts with ``key-refused``)."""
+    return Gap(
+        f"s3://{bucket}/{display(key, limit=1024)}",
+        f"{REFUSED}: {reason}; not collected (CloudTrail writes no such key: someone else wrote it into the archive)",
+    )
+
+
+@dataclass(slots=True)
+class _Run:
+    """What a collection has so far: written to the manifest whatever happens next."""
+
+    known: dict[str, dict[str, Any]]
+    accounts: list[str]
+    regions: list[str]
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gaps: list[Gap] = field(default_factory=list)
+    fetched: int = 0
+    fetched_bytes: int = 0
+    skipped: int = 0
+
+
 def collect_archive(
     s3: Any,
     *,
@@ -346,83 +411,108 @@ def collect_archive(
     """Download the window's logs and digests from the archive bucket into ``dest``.
 
     ``s3`` is a client made by the caller (adaptive retries, the log-archive role); empty
-    ``accounts`` or ``regions`` are discovered from the bucket's folders.
+    ``accounts`` or ``regions`` are discovered from the bucket's folders. Never raises for what the
+    archive holds: an unexpected error (a MemoryError included) ends the collection with a gap that
+    names it, and the manifest still records every object fetched.
     """
     dest.mkdir(parents=True, exist_ok=True)
     manifest_path = dest / MANIFEST_NAME
-    known = _load_manifest(manifest_path)
-    gaps: list[Gap] = []
+    run = _Run(_load_manifest(manifest_path), list(accounts), list(regions))
     try:
-        planned, list_gaps, accounts, regions = plan_keys(
-            s3, layout=layout, accounts=accounts, regions=regions, start=start, end=end
+        _collect(s3, run, layout=layout, start=start, end=end, dest=dest, workers=workers, progress=progress)
+    except Exception as exc:  # a manifest of what was fetched beats a traceback and none
+        reason = f"collection stopped: {_describe(exc)}; the manifest lists what was fetched"
+        run.gaps.append(Gap(f"s3://{layout.bucket}", reason))
+    except BaseException as exc:  # interrupted: leave a manifest a resumed run can build on, then stop
+        run.gaps.append(Gap(f"s3://{layout.bucket}", f"collection interrupted ({type(exc).__name__})"))
+        _finish(run, layout=layout, start=start, end=end, dest=dest)
+        raise
+    return _finish(run, layout=layout, start=start, end=end, dest=dest)
+
+
+def _collect(
+    s3: Any, run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path, workers: int,
+    progress: bool,
+) -> None:  # fmt: skip
+    try:
+        planned, list_gaps, run.accounts, run.regions = plan_keys(
+            s3, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end
         )
-        gaps.extend(list_gaps)
+        run.gaps.extend(list_gaps)
     except _BucketUnavailable as exc:
-        planned, accounts, regions = [], list(accounts), list(regions)
-        gaps.append(exc.gap)
+        planned = []
+        run.gaps.append(exc.gap)
 
-    entries: dict[str, dict[str, Any]] = {}
-    to_fetch: list[str] = []
-    skipped = 0
-    for key, _size in sorted(set(planned)):
-        if _present(dest, key, known.get(key)):
-            entries[key] = known[key]
-            skipped += 1
+    sizes = dict(planned)
+    paths, refused = PathAssigner(dest).assign(sorted(sizes))
+    run.gaps.extend(refused_gap(layout.bucket, key, reason) for key, reason in sorted(refused.items()))
+    to_fetch: list[tuple[str, Path]] = []
+    for key, path in sorted(paths.items()):
+        if sizes[key] > inflate.stored_limit():
+            run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", str(_TooLargeObject(sizes[key]))))
+        elif _present(dest, key, run.known.get(key)):
+            run.entries[key] = run.known[key]
+            run.skipped += 1
         else:
-            to_fetch.append(key)
+            to_fetch.append((key, path))
 
-    fetched = 0
-    fetched_bytes = 0
     fetcher = _Fetcher(s3, layout.bucket, dest)
     advance, close = _progress_bar(progress, len(to_fetch))
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            futures = {pool.submit(fetcher.fetch, key): key for key in to_fetch}
-            for future in as_completed(futures):
-                key = futures[future]
-                advance()
-                try:
-                    entry, gap = future.result()
-                except (ClientError, BotoCoreError, OSError) as exc:
-                    gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {_describe(exc)}"))
-                    continue
-                entries[key] = entry.to_json()
-                fetched += 1
-                fetched_bytes += entry.size
-                if gap is not None:
-                    gaps.append(gap)
+        futures = {pool.submit(fetcher.fetch, key, path): key for key, path in to_fetch}
+        for future in as_completed(futures):
+            key = futures[future]
+            advance()
+            try:
+                entry, gap = future.result()
+            except Exception as exc:  # one object's failure (even MemoryError) is its gap
+                run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {_describe(exc)}"))
+                continue
+            run.entries[key] = entry.to_json()
+            run.fetched += 1
+            run.fetched_bytes += entry.size
+            if gap is not None:
+                run.gaps.append(gap)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         close()
 
+
+def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path) -> CollectResult:
+    manifest_path = dest / MANIFEST_NAME
     # Evidence of tampering that the verify step added (the rewritten version of a log) is not in
     # the bucket listing any more; a resumed collection keeps it while the file is there.
-    for key, kept in known.items():
-        if key not in entries and kept.get("tampered_copy_of") and _present(dest, key, kept):
-            entries[key] = kept
+    for key, kept in run.known.items():
+        if key not in run.entries and kept.get("tampered_copy_of") and _present(dest, key, kept):
+            run.entries[key] = kept
     recoveries = _load_recoveries(manifest_path)
 
-    gaps.sort(key=lambda g: (g.path, g.reason))
+    gaps = sorted(run.gaps, key=lambda g: (g.path, g.reason))
     doc = {
         "format": MANIFEST_FORMAT,
         "engine": "s3",
         "bucket": layout.bucket,
         "prefix": layout.prefix,
         "organization_id": layout.organization_id,
-        "accounts": list(accounts),
-        "regions": list(regions),
+        "accounts": list(run.accounts),
+        "regions": list(run.regions),
         "window": {"start": format_time(start), "end": format_time(end)},
-        "objects": [entries[k] for k in sorted(entries)],
+        "objects": [run.entries[k] for k in sorted(run.entries)],
         "gaps": [g.to_json() for g in gaps],
     }
     if recoveries:
         doc["recoveries"] = recoveries
     path = write_manifest(dest, doc)
     log_paths = tuple(
-        dest / k for k in sorted(entries) if (info := parse_key(k)) is not None and not info.digest
+        evidence_path(dest, k)
+        for k in sorted(run.entries)
+        if (info := parse_key(k)) is not None and not info.digest
     )
     return CollectResult(
-        files=fetched, bytes=fetched_bytes, skipped=skipped, manifest=path, gaps=tuple(gaps), paths=log_paths
-    )
+        files=run.fetched, bytes=run.fetched_bytes, skipped=run.skipped, manifest=path, gaps=tuple(gaps),
+        paths=log_paths,
+    )  # fmt: skip
 
 
 # -- a rewritten log: the authentic version replaces the analysed file ------------------------------
@@ -432,8 +522,9 @@ TAMPERED_MARK = ".tampered-"
 
 def tampered_name(key: str, version_id: str) -> str:
     """Where the rewritten version of ``key`` is kept: beside it, under a name no reader takes for a log
-    (``is_log_path`` reads only ``*.json``/``*.json.gz``/``*.jsonl(.gz)``)."""
-    return f"{key}{TAMPERED_MARK}{re.sub(r'[^A-Za-z0-9_-]', '_', version_id)}"
+    (``is_log_path`` reads only ``*.json``/``*.json.gz``/``*.jsonl(.gz)``). :class:`KeyRefused` (a
+    ValueError) for a key that cannot name a file."""
+    return f"{check(key)}{TAMPERED_MARK}{re.sub(r'[^A-Za-z0-9_-]', '_', version_id)[:128]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,21 +542,22 @@ class Adopted:
 
 
 def _fetch_version(s3: Any, bucket: str, key: str, version_id: str, path: Path) -> dict[str, Any]:
-    """Stream one object version to ``path`` (atomically, read-only); its manifest entry."""
-    resp = _retrying(s3.get_object)(Bucket=bucket, Key=key, VersionId=version_id)
-    body = resp["Body"].read()
-    try:
-        plain: str | None = hashlib.sha256(gzip.decompress(body)).hexdigest()
-    except (OSError, EOFError, zlib.error):
-        plain = None
+    """Stream one object version to ``path`` (atomically, read-only; the decompressed hash through the
+    one inflate path, under its cap); its manifest entry. :class:`_TooLargeObject` when it is larger
+    than any log (nothing is then written)."""
+
+    def fetch() -> tuple[int, str, inflate.Inflated | None, str | None]:
+        resp = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+        return _stream_read_only(resp["Body"], path)
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_read_only(path, body)
+    size, sha256, plain, _why = _retrying(fetch)()
     return {
         "key": key,
         "version_id": version_id,
-        "size": len(body),
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "sha256_decompressed": plain,
+        "size": size,
+        "sha256": sha256,
+        "sha256_decompressed": plain.sha256 if plain is not None else None,
         "fetched_at": format_time(datetime.now(UTC)),
     }
 
@@ -495,9 +587,9 @@ def adopt_authentic_version(
     objects: dict[str, dict[str, Any]] = {
         str(o["key"]): o for o in doc.get("objects", []) if isinstance(o, dict) and "key" in o
     }
-    path = dest / key
+    path = evidence_path(dest, key)  # KeyRefused (a ValueError): nothing is touched
     copy_key = tampered_name(key, tampered_version)
-    copy_path = dest / copy_key
+    copy_path = evidence_path(dest, copy_key)
 
     # 1. The rewrite, preserved first: nothing is replaced until the evidence of tampering is safe.
     # The file collected is kept whatever version it is (unless it is the authentic one): an attacker
@@ -512,11 +604,17 @@ def adopt_authentic_version(
     ):
         collected_key = tampered_name(key, str(current["version_id"]))
         if not _present(dest, collected_key, objects.get(collected_key)):
-            _copy_read_only(path, dest / collected_key)
+            _copy_read_only(path, evidence_path(dest, collected_key))
         objects[collected_key] = dict(current, key=collected_key, authentic=False, tampered_copy_of=key)
     tampered = objects.get(copy_key)
-    if tampered is None or not _present(dest, copy_key, tampered):
-        tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
+    if tampered is None or not (_present(dest, copy_key, tampered) or tampered.get("not_kept")):
+        try:
+            tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
+        except _TooLargeObject as exc:
+            # A rewrite too large to keep does not stop the recovery (that would let a huge rewrite
+            # keep the original out of the analysis); the bucket still has it, by version id.
+            tampered = {"key": copy_key, "version_id": tampered_version, "sha256": None,
+                        "not_kept": f"{exc}; still in the bucket as version {tampered_version}"}  # fmt: skip
     tampered.update(authentic=False, tampered_copy_of=key)
 
     # 2. The authentic version, checked before it takes the log's place (write, then rename: atomic).
@@ -550,8 +648,8 @@ def adopt_authentic_version(
 
 def _copy_read_only(src: Path, dst: Path) -> None:
     tmp = dst.with_name(dst.name + ".part")
-    tmp.unlink(missing_ok=True)
-    shutil.copyfile(src, tmp)
+    with src.open("rb") as source, open_private(tmp) as out:
+        shutil.copyfileobj(source, out, _CHUNK)
     tmp.chmod(READ_ONLY)
     tmp.replace(dst)
 

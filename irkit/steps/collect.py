@@ -5,7 +5,9 @@
   with: {engine: s3, workers: 8}
 ```
 Reads only; runs after containment. Files land in ``evidence/`` mirroring their S3 keys,
-read-only, with ``evidence/manifest.json`` recording each object's version and SHA-256. When the
+read-only (0400), with ``evidence/manifest.json`` recording each object's version and SHA-256; a key
+that cannot safely name a file there (``..``, ``//``, control characters) is never fetched and is a
+``key-refused`` gap. When the
 archive cannot be read at all, LookupEvents is the fallback (management events only), loudly
 marked unverified. ``engine: athena`` queries the archive instead of downloading it.
 """

@@ -118,7 +118,7 @@ def test_collected_files_and_manifest_are_read_only_and_complete(
 ) -> None:
     result = collect(s3, tmp_path / "ev")
     for path in [*result.paths, result.manifest]:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+        assert stat.S_IMODE(path.stat().st_mode) == 0o400
     doc = orjson.loads(result.manifest.read_bytes())
     assert doc["format"] == "irkit-manifest/1"
     assert doc["bucket"] == BUCKET
