@@ -28,6 +28,7 @@ from irkit.detect.attribution import Attributor
 from irkit.detect.detector import DetectorInfo
 from irkit.detect.event import Event, format_time, parse_time
 from irkit.detect.names import base_name
+from irkit.detect.reads import secret_read
 from irkit.detect.rule import Finding, Severity
 
 FORMAT_VERSION = 1
@@ -135,6 +136,9 @@ class Baseline:
     networks: Mapping[str, int] = field(default_factory=dict)
     user_agents: Mapping[str, int] = field(default_factory=dict)
     hourly: HourlyVolume = field(default_factory=HourlyVolume)
+    secrets: Mapping[str, int] = field(default_factory=dict)
+    """Secrets and decrypted parameters the agent read (``secretsmanager:prod/db``): a routine read of
+    one of these is an access, not a finding (absent from baselines learned before this key existed)."""
 
     @classmethod
     def learn(
@@ -148,6 +152,7 @@ class Baseline:
         networks: Counter[str] = Counter()
         agents: Counter[str] = Counter()
         hours: Counter[datetime] = Counter()
+        secrets: Counter[str] = Counter()
         start: datetime | None = None
         end: datetime | None = None
         total = 0
@@ -166,6 +171,9 @@ class Baseline:
                 networks[net] += 1
             agents[user_agent_family(event.user_agent)] += 1
             hours[_hour(event.event_time)] += 1
+            read = secret_read(event) if event.succeeded else None
+            if read is not None:
+                secrets.update(read.qualified())
             start = event.event_time if start is None or event.event_time < start else start
             end = event.event_time if end is None or event.event_time > end else end
         return cls(
@@ -180,6 +188,7 @@ class Baseline:
             networks=dict(networks.most_common()),
             user_agents=dict(agents.most_common()),
             hourly=_hourly(hours),
+            secrets=dict(secrets.most_common()),
         )
 
     # -- persistence -----------------------------------------------------------------------------
@@ -202,6 +211,7 @@ class Baseline:
                 "max": self.hourly.max,
                 "hours": self.hourly.hours,
             },
+            "secrets": dict(self.secrets),
         }
 
     @classmethod
@@ -226,6 +236,7 @@ class Baseline:
                 max=int(hourly.get("max", 0)),
                 hours=int(hourly.get("hours", 0)),
             ),
+            secrets={str(k): int(v) for k, v in (data.get("secrets") or {}).items()},
         )
 
     def save(self, path: Path) -> None:
