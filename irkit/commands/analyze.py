@@ -3,7 +3,10 @@
 ```
 irkit analyze evidence/ --principal arn:aws:iam::111111111111:role/agent-infra-optimizer --json
 ```
-Exit 0 when every file was read, 3 when some could not be (the gaps are listed), 2 on bad input.
+Exit 0 when every file was read, 3 when some could not be or a ``--sigma`` rule was refused (the
+gaps are listed), 2 on bad input. ``--json`` adds to the DESIGN.md contract an ``inventory`` (every
+successful change by the analysed principals, grouped by service and resource, and every secret read
+and model invoked) and, with ``--sigma``, a ``sigma`` summary (rules loaded, refused, skipped).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from irkit.cloudtrail.reader import ReadStats
 from irkit.detect.analyzer import Analysis, analyze_paths
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
+from irkit.detect.sigma import SigmaRuleSet, load_sigma
 from irkit.errors import ExitCode, UsageError
+from irkit.gaps import fold
 
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)/.+$")
 
@@ -35,8 +40,9 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(f"cannot use baseline {path}: {exc}") from None
 
 
-def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
+def contract(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None) -> dict[str, Any]:
     """The DESIGN.md ``analyze --json`` object; extra keys are additive."""
+    extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,
         "files": stats.files,
@@ -50,17 +56,24 @@ def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
             }
             for f in analysis.findings
         ],
-        "gaps": [g.to_json() for g in stats.gaps],
+        "gaps": [g.to_json() for g in (*(fold(sigma.gaps) if sigma is not None else ()), *stats.gaps)],
         "attributed": analysis.attributed,
         "chain": [link.to_json() for link in analysis.chain],
+        "inventory": analysis.inventory.to_json(),
+        **extra,
     }
 
 
-def render(analysis: Analysis, stats: ReadStats) -> str:
+def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None) -> str:
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
     ]
+    if sigma is not None:
+        lines.append(
+            f"sigma: {len(sigma.rules)} rules loaded from {sigma.files} files, {len(sigma.gaps)} refused "
+            f"(listed as gaps), {sigma.skipped} for other log sources"
+        )
     if analysis.findings:
         rows = [
             [
@@ -83,9 +96,10 @@ def render(analysis: Analysis, stats: ReadStats) -> str:
             + (f"  trusts {', '.join(c.external_accounts)}" if c.external_accounts else "")
             for c in analysis.chain
         )
-    if stats.gaps:
-        lines.append(f"\n{len(stats.gaps)} coverage gap(s):")
-        lines.extend(f"  {g.path}: {g.reason}" for g in stats.gaps)
+    gaps = [*(fold(sigma.gaps) if sigma is not None else ()), *stats.gaps]
+    if gaps:
+        lines.append(f"\n{len(gaps)} coverage gap(s):")
+        lines.extend(f"  {g.path}: {g.reason}" for g in gaps)
     return "\n".join(lines)
 
 
@@ -100,6 +114,10 @@ def register(app: typer.Typer) -> None:
         baseline: Annotated[
             Path | None, typer.Option("--baseline", help="Report deviations from this baseline.")
         ] = None,
+        sigma_dirs: Annotated[
+            list[Path] | None,
+            typer.Option("--sigma", help="Also run the Sigma CloudTrail rules in this folder (repeatable)."),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
         """Detect attacker techniques in local CloudTrail logs."""
@@ -109,9 +127,13 @@ def register(app: typer.Typer) -> None:
             if not _PRINCIPAL.match(arn):
                 raise UsageError(f"--principal {arn!r} is not an IAM user or role ARN")
         learned = load_baseline(baseline) if baseline is not None else None
-        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned)
+        for folder in sigma_dirs or ():
+            if not folder.exists():
+                raise UsageError(f"--sigma {folder}: no such folder")
+        sigma = load_sigma(sigma_dirs) if sigma_dirs else None
+        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned, sigma=sigma)
         if as_json:
-            document = orjson.dumps(contract(analysis, stats)) + b"\n"
+            document = orjson.dumps(contract(analysis, stats, sigma)) + b"\n"
             buffer = getattr(sys.stdout, "buffer", None)
             if buffer is None:
                 sys.stdout.write(document.decode())
@@ -120,7 +142,8 @@ def register(app: typer.Typer) -> None:
                 buffer.write(document)
                 buffer.flush()
         else:
-            typer.echo(render(analysis, stats))
+            typer.echo(render(analysis, stats, sigma))
         for error in analysis.errors:
             typer.secho(f"irkit: warning: {error}", err=True, fg=typer.colors.YELLOW)
-        raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))
+        refused = sigma is not None and bool(sigma.gaps)
+        raise typer.Exit(int(ExitCode.GAPS if stats.gaps or refused else ExitCode.OK))

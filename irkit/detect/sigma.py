@@ -41,7 +41,7 @@ import yaml
 from irkit.detect.event import Event
 from irkit.detect.names import base_name
 from irkit.detect.rule import Rule, Severity
-from irkit.gaps import Gap
+from irkit.gaps import Gap, fold
 
 MAX_FILE_BYTES = 1 << 20
 MAX_VALUE_CHARS = 65_536
@@ -593,7 +593,8 @@ class SigmaRuleSet:
         return {
             "files": self.files,
             "loaded": [r.id for r in self.rules],
-            "refused": [g.to_json() for g in self.gaps],
+            "refused": [g.to_json() for g in fold(self.gaps)],
+            "refused_count": len(self.gaps),
             "skipped_other_logsource": self.skipped,
         }
 
