@@ -15,8 +15,10 @@ ec2_instance_credentials_outside: an instance-profile session (ec2RoleDelivery) 
 
 "A network it almost never calls from", without a baseline: a /24 (/48) carrying under 1 % of the
 principal's *other* calls (not secret reads, resp. not invocations) in the analysed window when it
-made at least 100 — the agent's own hosts carry far more; a stolen key driven from elsewhere carries
-little however many secrets it reads or prompts it sends from there.
+made at least 100 and its ten busiest networks carry 90 % of them — the agent's own hosts carry far
+more; a stolen key driven from elsewhere carries little however many secrets it reads or prompts it
+sends from there. A principal without such a home (a Lambda function outside a VPC calls from many
+AWS addresses) has no rare network.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from irkit.detect.rule import Finding, Severity
 
 RARE_NETWORK_MIN_CALLS = 100
 RARE_NETWORK_SHARE = 0.01
+HOME_NETWORKS = 10
+HOME_SHARE = 0.9
+"""A principal "has a home" when its top ``HOME_NETWORKS`` networks carry ``HOME_SHARE`` of its calls."""
 BURST_SECONDS = 600
 BURST_SECRETS = 5
 MAX_NETWORKS = 1_000
@@ -87,11 +92,18 @@ class _NetworkUse:
             counts[_OVERFLOW] += 1
 
     def rare(self, actor: str, net: str) -> tuple[bool, int, int]:
-        """(rare?, calls from ``net``, all calls) for ``actor``."""
+        """(rare?, calls from ``net``, all calls) for ``actor``.
+
+        Only a principal with a home can have a rare network: its top networks carry most of its calls.
+        A Lambda function outside a VPC calls from whatever address its execution environment has —
+        dozens of networks, each a sliver — and none of them is "rare" in the sense that matters."""
         counts = self._by_actor.get(actor, Counter())
         total = sum(counts.values())
         used = counts.get(net, 0)
-        return total >= RARE_NETWORK_MIN_CALLS and used < RARE_NETWORK_SHARE * total, used, total
+        if total < RARE_NETWORK_MIN_CALLS or used >= RARE_NETWORK_SHARE * total:
+            return False, used, total
+        home = sum(n for _, n in counts.most_common(HOME_NETWORKS))
+        return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:
         return sum(len(c) for c in self._by_actor.values())

@@ -35,12 +35,14 @@ website. A rule that opens one of these (or every port) is weighted one severity
 _PORT_PROTOCOLS = frozenset({"tcp", "udp", "6", "17", "-1", "all"})
 
 
-@lru_cache(maxsize=4096)
 def any_network(cidr: object) -> bool:
     """True for a prefix-length-0 block: ``0.0.0.0/0``, ``::/0`` and also ``208.236.235.254/0`` — any
     ``x.x.x.x/0`` is the whole address space (the string ``0.0.0.0/0`` is only one spelling)."""
-    if not isinstance(cidr, str) or "/" not in cidr:
-        return False
+    return isinstance(cidr, str) and "/" in cidr and _prefix_zero(cidr)
+
+
+@lru_cache(maxsize=4096)  # a trail repeats the same few blocks
+def _prefix_zero(cidr: str) -> bool:
     try:
         return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
     except ValueError:
