@@ -34,7 +34,7 @@ from typing import Any
 from irkit.detect.baseline import network_of
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, windows
 from irkit.detect.event import Event, format_time
-from irkit.detect.reads import model_invoked, secret_read
+from irkit.detect.reads import SecretRead, model_invoked, secret_read
 from irkit.detect.records import ACCOUNT, AGENT_IP, ATTACKER_IP, record, role_identity
 from irkit.detect.rule import Finding, Severity
 
@@ -73,23 +73,36 @@ def _private(ip: str) -> bool:
 
 
 class _NetworkUse:
-    """Calls per principal per network (the other calls, not the kind being judged): the denominator
-    of "a network it almost never uses"."""
+    """A principal's other calls (neither secret reads nor model invocations) per source address: the
+    denominator of "a network it almost never uses". Counted per address with plain dict updates (the
+    per-event cost), folded into networks once, at the end."""
 
     def __init__(self) -> None:
-        self._by_actor: dict[str, Counter[str]] = {}
+        self._by_actor: dict[str, dict[str, int]] = {}
+        self._networks: dict[str, Counter[str]] = {}
 
     def add(self, event: Event) -> None:
-        net = network_of(event.source_ip)
-        if net is None:
-            return
-        counts = self._by_actor.get(event.actor)
-        if counts is None:
-            counts = self._by_actor[event.actor] = Counter()
-        if net in counts or len(counts) < MAX_NETWORKS:
-            counts[net] += 1
+        ips = self._by_actor.get(event.actor)
+        if ips is None:
+            ips = self._by_actor[event.actor] = {}
+        ip = event.source_ip
+        seen = ips.get(ip)
+        if seen is not None:
+            ips[ip] = seen + 1
+        elif len(ips) < MAX_NETWORKS:
+            ips[ip] = 1
         else:
-            counts[_OVERFLOW] += 1
+            ips[_OVERFLOW] = ips.get(_OVERFLOW, 0) + 1
+
+    def _by_network(self, actor: str) -> Counter[str]:
+        counts = self._networks.get(actor)
+        if counts is None:
+            counts = self._networks[actor] = Counter()
+            for ip, n in self._by_actor.get(actor, {}).items():
+                net = _OVERFLOW if ip == _OVERFLOW else network_of(ip)
+                if net is not None:
+                    counts[net] += n
+        return counts
 
     def rare(self, actor: str, net: str) -> tuple[bool, int, int]:
         """(rare?, calls from ``net``, all calls) for ``actor``.
@@ -97,7 +110,7 @@ class _NetworkUse:
         Only a principal with a home can have a rare network: its top networks carry most of its calls.
         A Lambda function outside a VPC calls from whatever address its execution environment has —
         dozens of networks, each a sliver — and none of them is "rare" in the sense that matters."""
-        counts = self._by_actor.get(actor, Counter())
+        counts = self._by_network(actor)
         total = sum(counts.values())
         used = counts.get(net, 0)
         if total < RARE_NETWORK_MIN_CALLS or used >= RARE_NETWORK_SHARE * total:
@@ -161,137 +174,32 @@ class _ReadsFrom:
     secrets: set[str] = field(default_factory=set)
 
 
-class SecretReadUnusual:
-    info = DetectorInfo(
-        id="secret_read_unusual",
-        title="Secret read that is not routine",
-        severity="medium",
-        mitre=("T1555.006", "T1552"),
-        why="A workload reads the same few secrets all day: that is an access, listed in the inventory for "
-        "rotation, not an alarm. A secret the principal's baseline never read, a read from a network the "
-        "principal (almost) never calls from, or a burst of first-time reads (harvesting after "
-        "ListSecrets) is what stolen credentials look like.",
-        remediation="Rotate every secret listed, starting with these, and review where each is used; "
-        "contain the principal if the read was not its own.",
-        tactic="credential-access",
-        positive=(
-            # harvesting: seven secrets read for the first time within a few minutes
-            tuple(_secret_get(m, f"prod/svc-{m}/db") for m in range(7)),
-            # routine traffic from the agent's hosts, then one read from somewhere else
-            (
-                *(_routine(m * 0.5, m) for m in range(150)),
-                _secret_get(80, "prod/orders/db", ip=ATTACKER_IP),
-            ),
+SECRET_INFO = DetectorInfo(
+    id="secret_read_unusual",
+    title="Secret read that is not routine",
+    severity="medium",
+    mitre=("T1555.006", "T1552"),
+    why="A workload reads the same few secrets all day: that is an access, listed in the inventory for "
+    "rotation, not an alarm. A secret the principal's baseline never read, a read from a network the "
+    "principal (almost) never calls from, or a burst of first-time reads (harvesting after "
+    "ListSecrets) is what stolen credentials look like.",
+    remediation="Rotate every secret listed, starting with these, and review where each is used; "
+    "contain the principal if the read was not its own.",
+    tactic="credential-access",
+    positive=(
+        # harvesting: seven secrets read for the first time within a few minutes
+        tuple(_secret_get(m, f"prod/svc-{m}/db") for m in range(7)),
+        # routine traffic from the agent's hosts, then one read from somewhere else
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            _secret_get(80, "prod/orders/db", ip=ATTACKER_IP),
         ),
-        negative=(
-            # the same two secrets read every ten minutes for hours, from the agent's own hosts
-            tuple(_secret_get(m * 10, f"app/{'db' if m % 2 else 'api-key'}", n=m) for m in range(40)),
-        ),
-    )
-
-    events: frozenset[str] | None = None
-    failed_only = False
-
-    def __init__(self, context: DetectorContext) -> None:
-        self._context = context
-        self._networks = _NetworkUse()
-        self._secrets: dict[str, dict[str, _SecretTrace]] = {}
-        self._from: dict[tuple[str, str], _ReadsFrom] = {}
-
-    def feed(self, event: Event, attribution: str) -> None:
-        read = secret_read(event)
-        if read is None:
-            self._networks.add(event)
-            return
-        if not event.succeeded:
-            return
-        actor = event.actor
-        hit = Hit(event.event_time, event.event_id, attribution, actor)
-        traces = self._secrets.get(actor)
-        if traces is None:
-            traces = self._secrets[actor] = {}
-        for key in read.qualified():
-            trace = traces.get(key)
-            if trace is None:
-                if len(traces) >= MAX_SECRETS:
-                    continue
-                trace = traces[key] = _SecretTrace(hit)
-            elif (hit.time, hit.event_id) < (trace.first.time, trace.first.event_id):
-                trace.first = hit
-            trace.count += 1
-        net = network_of(event.source_ip)
-        if net is not None:
-            reads = self._from.get((actor, net))
-            if reads is None:
-                reads = self._from[(actor, net)] = _ReadsFrom()
-            reads.count += 1
-            if len(reads.hits) < MAX_HITS:
-                reads.hits.append(hit)
-            if len(reads.secrets) < MAX_HITS:
-                reads.secrets.update(read.qualified())
-
-    def size(self) -> int:
-        return (
-            self._networks.size()
-            + sum(len(t) for t in self._secrets.values())
-            + sum(len(r.hits) + len(r.secrets) for r in self._from.values())
-        )
-
-    def finish(self) -> list[Finding]:
-        found: list[Finding] = []
-        base = self._context.baseline
-        known = set(base.secrets) if base is not None else set()
-        for actor, traces in self._secrets.items():
-            first_reads = [
-                Hit(t.first.time, t.first.event_id, t.first.attribution, actor, key)
-                for key, t in traces.items()
-                if key not in known
-            ]
-            for episode in windows(
-                first_reads,
-                seconds=BURST_SECONDS,
-                weight=lambda _h: 1,
-                enough=lambda total, _hits: total >= BURST_SECRETS,
-            ):
-                names = sorted({str(h.extra) for h in episode})
-                span = (episode[-1].time - episode[0].time).total_seconds() / 60
-                found.append(
-                    finding(
-                        self.info,
-                        episode,
-                        detail=f"{len(names)} secrets read for the first time within {span:.0f} min: "
-                        + ", ".join(names[:10])
-                        + (" …" if len(names) > 10 else ""),
-                        evidence={"secrets": names[:100], "burst_threshold": BURST_SECRETS},
-                        severity="high",
-                    )
-                )
-            if base is not None and first_reads:
-                names = sorted({str(h.extra) for h in first_reads})
-                found.append(
-                    finding(
-                        self.info,
-                        first_reads,
-                        detail=f"{len(names)} secret(s) the baseline never read: " + ", ".join(names[:10]),
-                        evidence={"secrets": names[:100], "baseline": base.summary()},
-                    )
-                )
-        for (actor, net), reads in self._from.items():
-            why = _unusual_network(self._context, self._networks, actor, net)
-            if why is None:
-                continue
-            names = sorted(reads.secrets)
-            severity: Severity = "high" if base is not None and set(names) - known else "medium"
-            found.append(
-                finding(
-                    self.info,
-                    reads.hits,
-                    detail=f"{reads.count} secret read(s) from {why}: " + ", ".join(names[:10]),
-                    evidence={"network": net, "reads": reads.count, "secrets": names},
-                    severity=severity,
-                )
-            )
-        return found
+    ),
+    negative=(
+        # the same two secrets read every ten minutes for hours, from the agent's own hosts
+        tuple(_secret_get(m * 10, f"app/{'db' if m % 2 else 'api-key'}", n=m) for m in range(40)),
+    ),
+)
 
 
 # -- Bedrock -----------------------------------------------------------------------------------------
@@ -323,48 +231,93 @@ class _Invocations:
     models: Counter[str] = field(default_factory=Counter)
 
 
-class BedrockInvocationUnusual:
-    info = DetectorInfo(
-        id="bedrock_invocation_unusual",
-        title="Bedrock models invoked by a principal or from a network that never did",
-        severity="high",
-        mitre=("T1496.004", "T1078.004"),
-        why="'LLMjacking': stolen cloud keys are sold for their model access; the bill lands on the "
-        "account and prompts may carry its data. An agent that invokes models routinely does so from its "
-        "own hosts; a principal whose baseline never invoked one, or invocations from a network it never "
-        "uses, are someone else's.",
-        remediation="Contain the principal; check the model-invocation logs (if still enabled) for the "
-        "prompts; review Bedrock model access and provisioned throughput; watch the bill.",
-        tactic="impact",
-        positive=(
-            (
-                *(_routine(m * 0.5, m) for m in range(150)),
-                *(_invoke(80 + m, ip=ATTACKER_IP, name="ConverseStream", n=m) for m in range(3)),
-            ),
+BEDROCK_INFO = DetectorInfo(
+    id="bedrock_invocation_unusual",
+    title="Bedrock models invoked by a principal or from a network that never did",
+    severity="high",
+    mitre=("T1496.004", "T1078.004"),
+    why="'LLMjacking': stolen cloud keys are sold for their model access; the bill lands on the "
+    "account and prompts may carry its data. An agent that invokes models routinely does so from its "
+    "own hosts; a principal whose baseline never invoked one, or invocations from a network it never "
+    "uses, are someone else's.",
+    remediation="Contain the principal; check the model-invocation logs (if still enabled) for the "
+    "prompts; review Bedrock model access and provisioned throughput; watch the bill.",
+    tactic="impact",
+    positive=(
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            *(_invoke(80 + m, ip=ATTACKER_IP, name="ConverseStream", n=m) for m in range(3)),
         ),
-        negative=(
-            (
-                *(_routine(m * 0.5, m) for m in range(150)),
-                *(_invoke(m * 5, n=m) for m in range(20)),
-            ),
+    ),
+    negative=(
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            *(_invoke(m * 5, n=m) for m in range(20)),
         ),
-    )
+    ),
+)
 
+
+_ACCESS_SOURCES = frozenset({"secretsmanager.amazonaws.com", "ssm.amazonaws.com", "bedrock.amazonaws.com"})
+
+
+class UnusualAccess:
+    """``secret_read_unusual`` and ``bedrock_invocation_unusual`` in one detector: both judge a read
+    against the principal's other calls, which are counted once."""
+
+    info = SECRET_INFO
+    infos = (SECRET_INFO, BEDROCK_INFO)
     events: frozenset[str] | None = None
     failed_only = False
 
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._networks = _NetworkUse()
+        self._secrets: dict[str, dict[str, _SecretTrace]] = {}
+        self._from: dict[tuple[str, str], _ReadsFrom] = {}
         self._calls: dict[tuple[str, str], _Invocations] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        model = model_invoked(event)
-        if model is None:
-            self._networks.add(event)
-            return
-        if not event.succeeded:
-            return
+        if event.event_source in _ACCESS_SOURCES:
+            read = secret_read(event)
+            if read is not None:
+                if event.succeeded:
+                    self._read(event, attribution, read)
+                return
+            model = model_invoked(event)
+            if model is not None:
+                if event.succeeded:
+                    self._invoked(event, attribution, model)
+                return
+        self._networks.add(event)
+
+    def _read(self, event: Event, attribution: str, read: SecretRead) -> None:
+        actor = event.actor
+        hit = Hit(event.event_time, event.event_id, attribution, actor)
+        traces = self._secrets.get(actor)
+        if traces is None:
+            traces = self._secrets[actor] = {}
+        for key in read.qualified():
+            trace = traces.get(key)
+            if trace is None:
+                if len(traces) >= MAX_SECRETS:
+                    continue
+                trace = traces[key] = _SecretTrace(hit)
+            elif (hit.time, hit.event_id) < (trace.first.time, trace.first.event_id):
+                trace.first = hit
+            trace.count += 1
+        net = network_of(event.source_ip)
+        if net is not None:
+            reads = self._from.get((actor, net))
+            if reads is None:
+                reads = self._from[(actor, net)] = _ReadsFrom()
+            reads.count += 1
+            if len(reads.hits) < MAX_HITS:
+                reads.hits.append(hit)
+            if len(reads.secrets) < MAX_HITS:
+                reads.secrets.update(read.qualified())
+
+    def _invoked(self, event: Event, attribution: str, model: str) -> None:
         key = (event.actor, network_of(event.source_ip) or "(aws service)")
         calls = self._calls.get(key)
         if calls is None:
@@ -376,9 +329,73 @@ class BedrockInvocationUnusual:
             calls.hits.append(Hit(event.event_time, event.event_id, attribution, event.actor))
 
     def size(self) -> int:
-        return self._networks.size() + sum(len(c.hits) + len(c.models) for c in self._calls.values())
+        return (
+            self._networks.size()
+            + sum(len(t) for t in self._secrets.values())
+            + sum(len(r.hits) + len(r.secrets) for r in self._from.values())
+            + sum(len(c.hits) + len(c.models) for c in self._calls.values())
+        )
 
     def finish(self) -> list[Finding]:
+        return self._secret_findings() + self._bedrock_findings()
+
+    def _secret_findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        base = self._context.baseline
+        known = set(base.secrets) if base is not None else set()
+        for actor, traces in self._secrets.items():
+            first_reads = [
+                Hit(t.first.time, t.first.event_id, t.first.attribution, actor, key)
+                for key, t in traces.items()
+                if key not in known
+            ]
+            for episode in windows(
+                first_reads,
+                seconds=BURST_SECONDS,
+                weight=lambda _h: 1,
+                enough=lambda total, _hits: total >= BURST_SECRETS,
+            ):
+                names = sorted({str(h.extra) for h in episode})
+                span = (episode[-1].time - episode[0].time).total_seconds() / 60
+                found.append(
+                    finding(
+                        SECRET_INFO,
+                        episode,
+                        detail=f"{len(names)} secrets read for the first time within {span:.0f} min: "
+                        + ", ".join(names[:10])
+                        + (" …" if len(names) > 10 else ""),
+                        evidence={"secrets": names[:100], "burst_threshold": BURST_SECRETS},
+                        severity="high",
+                    )
+                )
+            if base is not None and first_reads:
+                names = sorted({str(h.extra) for h in first_reads})
+                found.append(
+                    finding(
+                        SECRET_INFO,
+                        first_reads,
+                        detail=f"{len(names)} secret(s) the baseline never read: " + ", ".join(names[:10]),
+                        evidence={"secrets": names[:100], "baseline": base.summary()},
+                    )
+                )
+        for (actor, net), reads in self._from.items():
+            why = _unusual_network(self._context, self._networks, actor, net)
+            if why is None:
+                continue
+            names = sorted(reads.secrets)
+            severity: Severity = "high" if base is not None and set(names) - known else "medium"
+            found.append(
+                finding(
+                    SECRET_INFO,
+                    reads.hits,
+                    detail=f"{reads.count} secret read(s) from {why}: " + ", ".join(names[:10]),
+                    evidence={"network": net, "reads": reads.count, "secrets": names},
+                    severity=severity,
+                )
+            )
+        return found
+
+    def _bedrock_findings(self) -> list[Finding]:
         found: list[Finding] = []
         base = self._context.baseline
         never = base is not None and not any(api in base.apis for api in _BEDROCK_APIS)
@@ -394,7 +411,7 @@ class BedrockInvocationUnusual:
             models = [m for m, _ in calls.models.most_common()]
             found.append(
                 finding(
-                    self.info,
+                    BEDROCK_INFO,
                     calls.hits,
                     detail=f"{calls.count} invocation(s) of {', '.join(models[:5])}: " + "; ".join(reasons),
                     evidence={"network": net, "invocations": calls.count, "models": dict(calls.models)},
@@ -485,7 +502,8 @@ class InstanceCredentialsOutside:
         self._sessions: dict[tuple[str, str], dict[str, _From]] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        if event.identity_type != "AssumedRole" or not _delivery(event):
+        # instance-profile sessions are named after their instance: a cheap test before the raw record
+        if event.identity_type != "AssumedRole" or "/i-" not in event.principal_arn or not _delivery(event):
             return
         net = network_of(event.source_ip)
         if net is None:
@@ -544,4 +562,4 @@ class InstanceCredentialsOutside:
         return found
 
 
-ACCESS_DETECTORS = (SecretReadUnusual, BedrockInvocationUnusual, InstanceCredentialsOutside)
+ACCESS_DETECTORS = (UnusualAccess, InstanceCredentialsOutside)

@@ -125,7 +125,9 @@ class Analyzer:
         if principals is None and baseline is not None and baseline.principals:
             principals = baseline.principals
         self._rules = tuple(rules) if rules is not None else all_rules()
-        self._by_name, self._wildcard = index_rules(self._rules)
+        by_name, self._wildcard = index_rules(self._rules)
+        # each name's rules already followed by the every-event rules: no tuple built per event
+        self._by_name = {name: rules + self._wildcard for name, rules in by_name.items()}
         self._attributor = Attributor(list(principals) if principals is not None else None)
         self._filtering = self._attributor.filtering
         context = DetectorContext(
@@ -219,9 +221,7 @@ class Analyzer:
         if self._filtering or event.event_name in CHAIN_EVENTS:
             learned = self._attributor.observe(event, why)
         name = base_name(event.event_name)
-        candidates = self._by_name.get(name, ())
-        if self._wildcard:
-            candidates = candidates + self._wildcard
+        candidates = self._by_name.get(name, self._wildcard)
         if self._sigma is not None:
             candidates = candidates + self._sigma.candidates(name)
         if candidates:

@@ -130,39 +130,59 @@ def is_change(event: Event) -> bool:
     return base_name(event.event_name) not in _NOT_CHANGES
 
 
-def _lowered(request: Mapping[str, Any]) -> dict[str, Any]:
-    """Request keys lower-cased, one ``…Request`` wrapper unwrapped (newer EC2 APIs log that shape)."""
-    flat = {str(k).lower(): v for k, v in request.items()}
-    if len(flat) == 1:
-        ((key, value),) = flat.items()
-        if key.endswith("request") and isinstance(value, Mapping):
-            flat = {str(k).lower(): v for k, v in value.items()}
-    return flat
+_RANK = {key: (rank, label) for rank, (key, label) in enumerate(_RESOURCE_KEYS)}
+_ACCESS_SOURCES = frozenset({"secretsmanager.amazonaws.com", "ssm.amazonaws.com", "bedrock.amazonaws.com"})
+
+
+def _unwrapped(request: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One ``…Request`` wrapper unwrapped (newer EC2 APIs log ``{"CreateNatGatewayRequest": {...}}``)."""
+    if len(request) == 1:
+        ((key, value),) = request.items()
+        if str(key).endswith("Request") and isinstance(value, Mapping):
+            return value
+    return request
+
+
+def _named(request: Mapping[str, Any]) -> str | None:
+    """The most specific resource key of the request, as ``label/value`` (one pass over its keys)."""
+    best: tuple[int, str, Any] | None = None
+    for key, value in request.items():
+        ranked = _RANK.get(str(key).lower())
+        if ranked is None or (best is not None and ranked[0] >= best[0]):
+            continue
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            best = (ranked[0], ranked[1], value)
+    if best is None:
+        return None
+    _, label, value = best
+    text = secret_name(value) if label == "secret" else str(value)[:MAX_NAME]
+    return f"{label}/{text}"
 
 
 def resources_of(event: Event) -> list[str]:
     """The resources a change touched (``role/ops``, ``instance/i-0abc``); ``(account)`` when none is named."""
     found: list[str] = []
     # launches and instance-set calls name their instances in the response or an items list
-    for item in items(event.response.get("instancesSet"))[:MAX_RESOURCES_PER_CALL]:
-        if item.get("instanceId"):
-            found.append(f"instance/{item['instanceId']}")
-    if found:
-        return found
-    request = _lowered(event.request) if event.request else {}
-    for wrapper, key in (("instancesset", "instanceId"), ("resourcesset", "resourceId")):
-        for item in items(request.get(wrapper))[:MAX_RESOURCES_PER_CALL]:
+    started = event.response.get("instancesSet") if event.response else None
+    if started:
+        for item in items(started)[:MAX_RESOURCES_PER_CALL]:
+            if item.get("instanceId"):
+                found.append(f"instance/{str(item['instanceId'])[:MAX_NAME]}")
+        if found:
+            return found
+    request = _unwrapped(event.request) if event.request else {}
+    for wrapper, key, label in (("instancesSet", "instanceId", "instance"), ("resourcesSet", "resourceId", "resource")):
+        listed = request.get(wrapper)
+        if not listed:
+            continue
+        for item in items(listed)[:MAX_RESOURCES_PER_CALL]:
             if item.get(key):
-                label = "instance" if wrapper == "instancesset" else "resource"
-                found.append(f"{label}/{item[key]}")
+                found.append(f"{label}/{str(item[key])[:MAX_NAME]}")
     if found:
         return found
-    for key, label in _RESOURCE_KEYS:
-        value = request.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            if key == "secretid":
-                value = secret_name(value)
-            return [f"{label}/{str(value)[:MAX_NAME]}"]
+    named = _named(request)
+    if named is not None:
+        return [named]
     for entry in event.raw.get("resources") or ():
         if isinstance(entry, Mapping) and entry.get("ARN"):
             return [str(entry["ARN"])[:MAX_NAME]]
@@ -171,15 +191,29 @@ def resources_of(event: Event) -> list[str]:
     return ["(account)"]
 
 
+def _bump(counts: dict[str, int], value: str) -> None:
+    """Count ``value``, keeping at most ``MAX_VALUES`` distinct ones (plain dict updates: per event)."""
+    seen = counts.get(value)
+    if seen is not None:
+        counts[value] = seen + 1
+    elif len(counts) < MAX_VALUES:
+        counts[value] = 1
+
+
+def _by_count(counts: dict[str, int]) -> list[str]:
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
 @dataclass(slots=True)
 class _Group:
     first: datetime
     last: datetime
     count: int = 0
-    calls: Counter[str] = field(default_factory=Counter)
-    principals: Counter[str] = field(default_factory=Counter)
-    networks: Counter[str] = field(default_factory=Counter)
-    regions: Counter[str] = field(default_factory=Counter)
+    calls: dict[str, int] = field(default_factory=dict)
+    principals: dict[str, int] = field(default_factory=dict)
+    addresses: dict[str, int] = field(default_factory=dict)
+    """Source addresses (at most ``MAX_VALUES``); reported as their networks."""
+    regions: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     bulk: bool = False
 
@@ -188,31 +222,26 @@ class _Group:
         when = event.event_time
         if when < self.first:
             self.first = when
-        if when > self.last:
+        elif when > self.last:
             self.last = when
-        if call is not None and (call in self.calls or len(self.calls) < MAX_VALUES):
-            self.calls[call] += 1
-        _bounded(self.principals, event.actor)
-        _bounded(self.networks, network_of(event.source_ip) or event.source_ip[:100])
-        _bounded(self.regions, event.region)
+        if call is not None:
+            _bump(self.calls, call)
+        _bump(self.principals, event.actor)
+        _bump(self.addresses, event.source_ip)
+        _bump(self.regions, event.region)
         if len(self.ids) < MAX_IDS:
             self.ids.append(event.event_id)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "count": self.count,
-            "principals": [p for p, _ in self.principals.most_common()],
+            "principals": _by_count(self.principals),
             "first_seen": format_time(self.first),
             "last_seen": format_time(self.last),
             "regions": sorted(self.regions),
-            "networks": [n for n, _ in self.networks.most_common()],
+            "networks": list(dict.fromkeys(network_of(ip) or ip[:100] for ip in _by_count(self.addresses))),
             "event_ids": list(self.ids),
         }
-
-
-def _bounded(counter: Counter[str], value: str) -> None:
-    if value in counter or len(counter) < MAX_VALUES:
-        counter[value] += 1
 
 
 @dataclass(frozen=True)
@@ -257,8 +286,21 @@ class Inventory:
         return group
 
     def feed(self, event: Event, attribution: str = "") -> None:
-        if not event.succeeded:
+        if event.error_code:
             return
+        if event.event_source in _ACCESS_SOURCES and self._access(event):
+            return
+        if event.read_only is True:
+            return  # the bulk of a trail: reads change nothing
+        if is_change(event):
+            call = base_name(event.event_name)
+            service = event.service
+            for resource in resources_of(event):
+                group = self._group(self._changes, (service, resource), (service, OTHER), "changes", event)
+                group.add(event, call=call)
+
+    def _access(self, event: Event) -> bool:
+        """Record a secret read or a model invocation; False when the event is neither."""
         read = secret_read(event)
         if read is not None:
             for name in read.names:
@@ -266,18 +308,12 @@ class Inventory:
                 group = self._group(self._secrets, key, (read.service, OTHER), "secrets_read", event)
                 group.bulk = group.bulk or read.bulk
                 group.add(event)
-            return
+            return True
         model = model_invoked(event)
         if model is not None:
             self._group(self._models, model, OTHER, "models_invoked", event).add(event)
-            return
-        if not is_change(event):
-            return
-        call = base_name(event.event_name)
-        service = event.service
-        for resource in resources_of(event):
-            group = self._group(self._changes, (service, resource), (service, OTHER), "changes", event)
-            group.add(event, call=call)
+            return True
+        return False
 
     def size(self) -> int:
         """Items held: groups and their bounded ids (bounded by resources, never by events)."""
@@ -286,7 +322,12 @@ class Inventory:
 
     def finish(self) -> InventoryResult:
         changes = [
-            {"service": service, "resource": resource, **group.to_json(), "calls": dict(group.calls.most_common())}
+            {
+                "service": service,
+                "resource": resource,
+                **group.to_json(),
+                "calls": {c: group.calls[c] for c in _by_count(group.calls)},
+            }
             for (service, resource), group in sorted(
                 self._changes.items(), key=lambda kv: (kv[0][0], kv[1].first, kv[0][1])
             )

@@ -820,7 +820,6 @@ DETECTORS: tuple[Callable[[DetectorContext], Detector], ...] = (
 
 
 def all_detector_infos() -> tuple[DetectorInfo, ...]:
-    return tuple(
-        cls.info
-        for cls in (InstanceBurst, UnusualRegion, RoleBackdoor, UserBackdoor, AccessDeniedBurst, *ACCESS_DETECTORS)
-    )
+    classes = (InstanceBurst, UnusualRegion, RoleBackdoor, UserBackdoor, AccessDeniedBurst, *ACCESS_DETECTORS)
+    # a detector may report under several ids (``infos``): one entry each
+    return tuple(info for cls in classes for info in getattr(cls, "infos", (cls.info,)))

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from irkit.detect.analyzer import Analyzer
 from irkit.detect.event import Event
@@ -300,3 +302,38 @@ def test_sigma_findings_carry_the_rule_id_title_level_tags_and_attribution(rules
     sg = findings["sigma:5e0a1c2d-0002-4000-8000-000000000002"]
     assert sg.severity == "low" and sg.mitre == ("T1562.007",)  # informational → low
     assert len(findings) == 2
+
+
+# -- robustness --------------------------------------------------------------------------------------
+ODD = (None, "", 0, -1, [], [None], {}, {"items": "x"}, True, "*", "(?", "\\", [{"a": [1, {"b": None}]}])
+
+
+def test_sigma_rules_never_raise_on_odd_record_shapes(rules_dir: Path) -> None:
+    loaded = load_sigma([rules_dir])
+    probes = [
+        _compiled("  sel:\n    requestParameters.a.b|re: '^x'\n  condition: sel\n"),
+        _compiled("  sel:\n    requestParameters.a|cidr: 10.0.0.0/8\n  condition: sel\n"),
+        _compiled("  sel:\n    requestParameters.a|gt: 3\n  condition: sel\n"),
+        _compiled("  sel:\n    requestParameters.a.b|contains|all: [x, y]\n  condition: not sel\n"),
+        *loaded.rules,
+    ]
+    base = record("CreateUser", "iam.amazonaws.com", request={"a": {"b": "x"}})
+    for value in ODD:
+        for shape in ({"a": value}, {"a": {"b": value}}, value):
+            rec = {**base, "requestParameters": shape}
+            event = Event.from_record(rec)
+            for rule in probes:
+                assert isinstance(rule.match(event), bool)
+
+
+@given(st.text(min_size=1, max_size=30))
+def test_a_value_without_wildcards_matches_exactly_itself(text: str) -> None:
+    escaped = text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    doc = yaml.safe_load(_rule("h-1", "  sel:\n    requestParameters.v: placeholder\n  condition: sel\n"))
+    doc["detection"]["sel"]["requestParameters.v"] = escaped
+    rule = compile_rule(doc, "h.yml")
+    assert rule.match(Event.from_record(record("X", "s", request={"v": text})))
+    assert not rule.match(Event.from_record(record("X", "s", request={"v": text + "x"})))
+    assert rule.match(Event.from_record(record("X", "s", request={"v": text.upper()}))) is (
+        text.upper().casefold() == text.casefold()
+    )
