@@ -84,12 +84,21 @@ class AgentSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    sigma_dirs: tuple[Path, ...] = ()
+    """Folders of Sigma rules (product: aws, service: cloudtrail) run beside the built-in rules. A folder
+    that does not exist is a coverage gap of the detect step, not a configuration error: a case resumed
+    from another directory must still run."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     aws: AwsSettings
     log_archive: LogArchiveSettings | None
     agents: Mapping[str, AgentSettings]
     source: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
 
     def agent(self, name: str) -> AgentSettings:
         try:
@@ -138,11 +147,14 @@ def load_config(path: Path | None = None) -> Settings:
 
 def parse_config(data: object, *, source: str = "", base_dir: Path | None = None) -> Settings:
     v = _Validator(source, base_dir or Path())
-    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive"})
+    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive", "detection"})
     aws = v.aws(root.get("aws"))
     archive = v.log_archive(root["log_archive"]) if root.get("log_archive") is not None else None
     agents = v.agents(root["agents"])
-    return Settings(aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None)
+    detection = v.detection(root.get("detection"))
+    return Settings(
+        aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None, detection=detection
+    )
 
 
 class _Validator:
@@ -233,6 +245,17 @@ class _Validator:
             regions=regions,
             public_keys=keys,
         )
+
+    def detection(self, value: object) -> DetectionSettings:
+        if value is None:
+            return DetectionSettings()
+        m = self.mapping(value, "detection", required=set(), optional={"sigma_dirs"})
+        raw = m.get("sigma_dirs")
+        dirs = self.string_list(raw, "detection.sigma_dirs") if raw is not None else ()
+        for i, entry in enumerate(dirs):
+            if not entry.strip():
+                raise self.fail(f"detection.sigma_dirs[{i}]", "an empty folder name")
+        return DetectionSettings(sigma_dirs=tuple(self._path(d) for d in dirs))
 
     def agents(self, value: object) -> dict[str, AgentSettings]:
         if not isinstance(value, dict) or not value:
@@ -329,6 +352,9 @@ agents:
     # terraform:
     #   dir: ../infra-live/prod
     # baseline: irkit-baselines/infra-optimizer.json   # `irkit baseline infra-optimizer` writes it
+
+# detection:
+#   sigma_dirs: [rules/sigma]               # Sigma rules for CloudTrail, run beside irkit's own
 """
 
 
@@ -363,4 +389,6 @@ def dump_config(settings: Settings) -> str:
             body["baseline"] = str(agent.baseline)
         agents[name] = body
     data["agents"] = agents
+    if settings.detection.sigma_dirs:
+        data["detection"] = {"sigma_dirs": [str(p) for p in settings.detection.sigma_dirs]}
     return yaml.safe_dump(data, sort_keys=False)

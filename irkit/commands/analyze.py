@@ -3,7 +3,10 @@
 ```
 irkit analyze evidence/ --principal arn:aws:iam::111111111111:role/agent-infra-optimizer --json
 ```
-Exit 0 when every file was read, 3 when some could not be (the gaps are listed), 2 on bad input.
+Exit 0 when every file was read, 3 when some could not be or a ``--sigma`` rule was refused (the
+gaps are listed), 2 on bad input. ``--json`` adds to the DESIGN.md contract an ``inventory`` (every
+successful change by the analysed principals, grouped by service and resource, and every secret read
+and model invoked) and, with ``--sigma``, a ``sigma`` summary (rules loaded, refused, skipped).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from irkit.cloudtrail.reader import ReadStats
 from irkit.detect.analyzer import Analysis, analyze_paths
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
+from irkit.detect.sigma import SigmaRuleSet, load_sigma
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
 from irkit.gaps import fold, folded_count
@@ -37,8 +41,9 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(f"cannot use baseline {path}: {exc}") from None
 
 
-def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
+def contract(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None) -> dict[str, Any]:
     """The DESIGN.md ``analyze --json`` object; extra keys are additive."""
+    extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,
         "files": stats.files,
@@ -52,10 +57,13 @@ def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
             }
             for f in analysis.findings
         ],
-        "gaps": [g.to_json() for g in fold(stats.gaps)],
-        "gaps_total": folded_count(stats.gaps),
+        # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded.
+        "gaps": [g.to_json() for g in (*(sigma.gaps if sigma is not None else ()), *fold(stats.gaps))],
+        "gaps_total": (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps),
         "attributed": analysis.attributed,
         "chain": [link.to_json() for link in analysis.chain],
+        "inventory": analysis.inventory.to_json(),
+        **extra,
     }
 
 
@@ -64,13 +72,18 @@ def _t(value: object, limit: int = 300) -> str:
     return terminal(value, limit=limit)
 
 
-def render(analysis: Analysis, stats: ReadStats) -> str:
+def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None) -> str:
     """The text report. Every value from the logs goes through :func:`irkit.escape.terminal`: a
     record can carry ESC sequences (window titles, hyperlinks, clear-screen) in any field."""
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
     ]
+    if sigma is not None:
+        lines.append(
+            f"sigma: {len(sigma.rules)} rules loaded from {sigma.files} files, {len(sigma.gaps)} refused "
+            f"(listed as gaps), {sigma.skipped} for other log sources"
+        )
     if analysis.findings:
         rows = [
             [
@@ -95,10 +108,13 @@ def render(analysis: Analysis, stats: ReadStats) -> str:
             + (f"  trusts {_t(', '.join(c.external_accounts))}" if c.external_accounts else "")
             for c in analysis.chain
         )
-    if stats.gaps:
-        # bounded whatever the archive: a few gaps of each kind, the rest counted
-        lines.append(f"\n{folded_count(stats.gaps)} coverage gap(s):")
-        lines.extend(f"  {_t(g.path)}: {_t(g.reason)}" for g in fold(stats.gaps))
+    # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded:
+    # bounded whatever the archive, a few of each kind, the rest counted.
+    gaps = [*(sigma.gaps if sigma is not None else ()), *fold(stats.gaps)]
+    if gaps:
+        total = (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps)
+        lines.append(f"\n{total} coverage gap(s):")
+        lines.extend(f"  {_t(g.path)}: {_t(g.reason)}" for g in gaps)
     # the whole block once more, keeping its line feeds: nothing above may reach the terminal raw
     return terminal("\n".join(lines), newlines=True)
 
@@ -114,6 +130,10 @@ def register(app: typer.Typer) -> None:
         baseline: Annotated[
             Path | None, typer.Option("--baseline", help="Report deviations from this baseline.")
         ] = None,
+        sigma_dirs: Annotated[
+            list[Path] | None,
+            typer.Option("--sigma", help="Also run the Sigma CloudTrail rules in this folder (repeatable)."),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
         """Detect attacker techniques in local CloudTrail logs."""
@@ -123,9 +143,13 @@ def register(app: typer.Typer) -> None:
             if not _PRINCIPAL.match(arn):
                 raise UsageError(f"--principal {arn!r} is not an IAM user or role ARN")
         learned = load_baseline(baseline) if baseline is not None else None
-        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned)
+        for folder in sigma_dirs or ():
+            if not folder.exists():
+                raise UsageError(f"--sigma {folder}: no such folder")
+        sigma = load_sigma(sigma_dirs) if sigma_dirs else None
+        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned, sigma=sigma)
         if as_json:
-            document = orjson.dumps(contract(analysis, stats)) + b"\n"
+            document = orjson.dumps(contract(analysis, stats, sigma)) + b"\n"
             buffer = getattr(sys.stdout, "buffer", None)
             if buffer is None:
                 sys.stdout.write(document.decode())
@@ -134,9 +158,10 @@ def register(app: typer.Typer) -> None:
                 buffer.write(document)
                 buffer.flush()
         else:
-            typer.echo(render(analysis, stats))
+            typer.echo(render(analysis, stats, sigma))
         for error in analysis.errors[:50]:
             typer.secho(f"irkit: warning: {terminal(error, limit=500)}", err=True, fg=typer.colors.YELLOW)
         if len(analysis.errors) > 50:
             typer.secho(f"irkit: warning: … and {len(analysis.errors) - 50} more rule errors", err=True)
-        raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))
+        refused = sigma is not None and bool(sigma.gaps)
+        raise typer.Exit(int(ExitCode.GAPS if stats.gaps or refused else ExitCode.OK))

@@ -31,6 +31,7 @@ from irkit.detect.attribution import Attributor
 from irkit.detect.detector import DetectorInfo
 from irkit.detect.event import Event, format_time, parse_time
 from irkit.detect.names import base_name
+from irkit.detect.reads import secret_read
 from irkit.detect.rule import Finding, Severity
 
 FORMAT_VERSION = 1
@@ -145,6 +146,9 @@ class Baseline:
     networks: Mapping[str, int] = field(default_factory=dict)
     user_agents: Mapping[str, int] = field(default_factory=dict)
     hourly: HourlyVolume = field(default_factory=HourlyVolume)
+    secrets: Mapping[str, int] = field(default_factory=dict)
+    """Secrets and decrypted parameters the agent read (``secretsmanager:prod/db``): a routine read of
+    one of these is an access, not a finding (absent from baselines learned before this key existed)."""
 
     @classmethod
     def learn(cls, events: Iterable[Event], *, agent: str, principals: Sequence[str] | None = None) -> Baseline:
@@ -156,6 +160,7 @@ class Baseline:
         networks: Counter[str] = Counter()
         agents: Counter[str] = Counter()
         hours: Counter[datetime] = Counter()
+        secrets: Counter[str] = Counter()
         start: datetime | None = None
         end: datetime | None = None
         total = 0
@@ -174,6 +179,9 @@ class Baseline:
                 networks[net] += 1
             agents[user_agent_family(event.user_agent)] += 1
             hours[_hour(event.event_time)] += 1
+            read = secret_read(event) if event.succeeded else None
+            if read is not None:
+                secrets.update(read.qualified())
             start = event.event_time if start is None or event.event_time < start else start
             end = event.event_time if end is None or event.event_time > end else end
         return cls(
@@ -188,6 +196,7 @@ class Baseline:
             networks=dict(networks.most_common()),
             user_agents=dict(agents.most_common()),
             hourly=_hourly(hours),
+            secrets=dict(secrets.most_common()),
         )
 
     # -- persistence -----------------------------------------------------------------------------
@@ -210,6 +219,7 @@ class Baseline:
                 "max": self.hourly.max,
                 "hours": self.hourly.hours,
             },
+            "secrets": dict(self.secrets),
         }
 
     @classmethod
@@ -234,6 +244,7 @@ class Baseline:
                 max=int(hourly.get("max", 0)),
                 hours=int(hourly.get("hours", 0)),
             ),
+            secrets={str(k): int(v) for k, v in (data.get("secrets") or {}).items()},
         )
 
     def save(self, path: Path) -> None:

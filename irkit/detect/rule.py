@@ -42,6 +42,13 @@ class Rule:
     indexes rules by them so an event only runs the rules that could fire; empty means every event."""
     tactic: str = ""
     """A short grouping for the docs (``persistence``, ``defense-evasion``, ...)."""
+    severity_of: Callable[[Event], Severity] | None = None
+    """The severity of one matching event when it depends on the event (an admin port open to the
+    world is worse than HTTPS); ``severity`` is then the rule's usual (documented) level. A finding
+    takes the highest severity of its events."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """Fixed facts every finding of the rule carries in its evidence (a Sigma rule's author,
+    references and file: the rules' licence requires attribution)."""
 
 
 @dataclass(frozen=True, slots=True)

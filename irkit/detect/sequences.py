@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from irkit.detect.access import ACCESS_DETECTORS
 from irkit.detect.detector import (
     Detector,
     DetectorContext,
@@ -814,10 +815,11 @@ DETECTORS: tuple[Callable[[DetectorContext], Detector], ...] = (
     RoleBackdoor,
     UserBackdoor,
     AccessDeniedBurst,
+    *ACCESS_DETECTORS,
 )
 
 
 def all_detector_infos() -> tuple[DetectorInfo, ...]:
-    return tuple(
-        cls.info for cls in (InstanceBurst, UnusualRegion, RoleBackdoor, UserBackdoor, AccessDeniedBurst)
-    )
+    classes = (InstanceBurst, UnusualRegion, RoleBackdoor, UserBackdoor, AccessDeniedBurst, *ACCESS_DETECTORS)
+    # a detector may report under several ids (``infos``): one entry each
+    return tuple(info for cls in classes for info in getattr(cls, "infos", (cls.info,)))

@@ -8,7 +8,7 @@ import pytest
 
 from irkit.detect.analyzer import Analyzer
 from irkit.detect.event import Event
-from irkit.detect.rule import Rule
+from irkit.detect.rule import SEVERITIES, Rule
 from irkit.detect.rules import all_rules
 
 ODD_VALUES: tuple[Any, ...] = (None, "", "not json %7B", 0, -1, [], [None], {}, {"items": "x"}, True, "*")
@@ -33,6 +33,8 @@ def test_rule_never_raises_on_odd_shapes(rule: Rule) -> None:
             assert isinstance(hit, bool)
             if hit and rule.describe is not None:
                 assert isinstance(rule.describe(event), str)
+            if hit and rule.severity_of is not None:
+                assert rule.severity_of(event) in SEVERITIES
 
 
 def test_analyzer_survives_records_without_identity_or_request() -> None:

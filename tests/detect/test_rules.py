@@ -28,6 +28,9 @@ REQUIRED = {
     "s3_bucket_public",
 }
 
+EVERY_EVENT = {"root_user_activity"}
+"""Rules that must see every event (the identity matters, not the call)."""
+
 CASES = [
     pytest.param(rule, record, expected, id=f"{rule.id}-{'pos' if expected else 'neg'}{n}")
     for rule in all_rules()
@@ -49,7 +52,7 @@ def test_rule_case(rule: Rule, record: Mapping[str, Any], expected: bool) -> Non
     assert rule.match(event) is expected
     # through the analyzer's index as well: a positive must be reachable by its event name
     assert (rule.id in _analyse([record])) is expected
-    if expected:
+    if expected and rule.id not in EVERY_EVENT:
         assert base_name(event.event_name) in rule.events
 
 
@@ -88,7 +91,8 @@ def test_rule_metadata_is_complete(rule: Rule) -> None:
     assert rule.severity in SEVERITIES
     assert rule.mitre and all(MITRE.match(m) for m in rule.mitre)
     assert rule.positive and rule.negative
-    assert rule.events, "index the rule by the event names it can match"
+    if rule.id not in EVERY_EVENT:
+        assert rule.events, "index the rule by the event names it can match"
     module = __import__(f"irkit.detect.rules.{rule.id}", fromlist=["RULE"])
     assert module.__doc__ and "```yaml" in module.__doc__
 
