@@ -32,6 +32,29 @@ def test_200k_malformed_records_make_a_small_report_that_counts_them(tmp_path: P
     run_steps(case, "step: detect", "step: report")
     report, doc, md_size, json_size = sizes(case.root)
     assert md_size < MB and json_size < MB  # ... and a report that did not grow with it
+    # The reader names ten bad records, counts the next 990 and stops reading the file: the report
+    # still says how many records were not analysed.
+    assert "- **Coverage gaps**: 12" in report
+    assert doc["counts"]["gaps"] == 12  # type: ignore[index]
+    assert "not read: 199000 records after 1000 malformed ones" in report
+    assert "990 more in this file" in report
+
+
+def test_a_step_with_200k_gaps_makes_a_small_report_that_counts_them(tmp_path: Path) -> None:
+    case = new_case(tmp_path)
+    case.journal.append(
+        "step.done",
+        step="collect",
+        type="collect",
+        status="done",
+        summary="collected",
+        output={},
+        gaps=[{"path": f"s3://b/k{i}", "reason": "not collected: AccessDenied"} for i in range(200_000)],
+        seconds=1.0,
+    )
+    run_steps(case, "step: report")
+    report, doc, md_size, json_size = sizes(case.root)
+    assert md_size < MB and json_size < MB
     assert "- **Coverage gaps**: 200000" in report
     assert doc["counts"]["gaps"] == 200_000  # type: ignore[index]
     assert len(doc["gaps"]) <= 60  # type: ignore[arg-type]
