@@ -11,9 +11,15 @@ kills the temporary credentials derived from the user, the console login profile
 devices are listed. For each role: the ``AWSRevokeOlderSessions`` inline policy, and its trust policy
 replaced by one that allows nobody (the original is in the snapshot), which also stops instance
 profiles from handing out new credentials. Service-linked roles are refused. Every principal is
-snapshotted (``snapshots/``) before it is touched and tagged ``irkit:case=<case id>``. Principals are
-contained in parallel (bounded), every change is re-read to verify it, and the step records
-``time_to_contain_seconds``. ``max_actions`` defaults to the run's ``--max-actions``.
+snapshotted (``snapshots/``) before it is touched and tagged ``irkit:case=<case id>``.
+
+``plan()`` only reads what to do (the principals' keys, console logins, trust). ``apply()`` takes
+the principals in turn, users with access keys first, ``workers`` of them side by side: each is
+snapshotted (journaled), cut, and read again. The output says, per action row (``contained`` rows)
+and per principal (``principals``), ``status``: ``contained`` only when the re-read shows it, else
+``NOT contained: <why>`` with a gap; a principal that could not be planned or was refused has a row
+too. ``complete`` is true only when every principal is contained. The step records
+``time_to_contain_seconds``; ``max_actions`` defaults to the run's ``--max-actions``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ to the agent's inventory are touched; anything else is refused and named as a ga
 Then the evidence is analysed again with the new principals followed, and what *they* created is
 contained too, round after round until no new link appears (at most ``max_rounds``). Every principal
 is snapshotted before it changes and every change is verified by re-reading IAM. The output holds
-each link with the event that proves it and its status, and the ``contained`` rows of the report.
+each link (``chain``) with the event that proves it, ``status`` and ``verified``: ``contained`` (or
+``contained by revoke`` for the agent's own principals) only when IAM, read again after
+containment, shows that link's credential cut; ``refused`` with the reason; otherwise
+``NOT contained: <why>``, also a gap. ``contained`` rows and ``principals`` as in ``revoke``.
 """
 
 from __future__ import annotations
