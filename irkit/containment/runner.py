@@ -169,8 +169,9 @@ def contain(
                     "time": times[i],
                 }
             )
-        covered = {g.reason for g in gaps}
-        gaps.extend(Gap(arn, issue) for issue in issues if not any(issue in c for c in covered))
+        # An issue an action's row already accounts for (its key still Active, say) is not a second gap.
+        explained = {why for ok, why in verdicts if not ok}
+        gaps.extend(Gap(arn, issue) for issue in issues if issue not in explained)
         state = status(unmet + issues)
         entry = {
             "principal": arn,

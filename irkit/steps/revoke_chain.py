@@ -76,6 +76,12 @@ def chain_rows(res: Resolution, round_no: int) -> list[dict[str, Any]]:
     return rows
 
 
+def is_pending(row: Mapping[str, Any]) -> bool:
+    """A link whose containment is still to be read back (a plan by an older irkit said "contained"
+    before anything was done: that is read back too)."""
+    return row["status"] == "planned" or (row["status"] != "refused" and "verified" not in row)
+
+
 def link_key(kind: str, identifier: str) -> str:
     return f"{kind}|{identifier}"
 
@@ -97,7 +103,7 @@ def settle_chain(
     """Give every accepted link its status from IAM as it is now (``observed`` after containment, or
     read again here); a link that is not contained says why, and is a gap."""
     gaps: list[Gap] = []
-    pending = [row for row in chain if row["status"] == "planned"]
+    pending = [row for row in chain if is_pending(row)]
     need = sorted(
         {t.arn for row in pending if (t := link_targets.get(link_key(row["kind"], row["identifier"])))}
         - set(observed)
@@ -111,11 +117,13 @@ def settle_chain(
         target = link_targets.get(link_key(row["kind"], row["identifier"]))
         if target is None:  # a plan from an older irkit, without link targets: nothing re-read, no claim
             issues = ["no re-read of this link (plan without link targets)"]
-        elif target.arn in unplanned:
-            issues = [unplanned[target.arn]]
         else:
-            issues = problems(target, seen[target.arn], actions.get(target.arn, []))
-        state = status(issues, ok="contained by revoke" if row.get("by_revoke") else CONTAINED)
+            now = seen.get(target.arn)
+            issues = problems(target, now, actions.get(target.arn, [])) if now is not None else []
+            if target.arn in unplanned and (now is None or issues):  # say first why it was not even tried
+                issues = [unplanned[target.arn], *issues]
+        by_revoke = row.get("by_revoke", row["status"] == "contained by revoke")
+        state = status(issues, ok="contained by revoke" if by_revoke else CONTAINED)
         row["status"], row["verified"] = state, not issues
         if issues:
             row["reason"] = ""  # the status says why
@@ -211,8 +219,8 @@ class RevokeChain(Step):
         if len(plan.actions) > cap:
             gap = over_cap_gap(self.step_id, len(plan.actions), cap)
             for row in chain:
-                if row["status"] == "planned":
-                    row["status"] = f"{NOT_CONTAINED}: nothing applied ({gap.reason})"
+                if is_pending(row):
+                    row["status"], row["verified"] = f"{NOT_CONTAINED}: nothing applied ({gap.reason})", False
             targets = [Target.from_json(t) for t in plan.data.get("targets", [])]
             output = {"contained": [], "chain": chain, "principals": over_cap_principals(targets, gap),
                       "complete": False}  # fmt: skip
@@ -221,6 +229,7 @@ class RevokeChain(Step):
         lock_trust = bool(self.opts["lock_trust"])
         targets = [Target.from_json(t) for t in plan.data.get("targets", [])]
         link_targets = {k: Target.from_json(t) for k, t in plan.data.get("link_targets", {}).items()}
+        unplanned_targets = {t.arn: t for t, _why in unplanned_of(plan)}
         unplanned = {t.arn: why for t, why in unplanned_of(plan)}
         first = contain(ctx, self.step_id, targets, plan.actions, cutoff=datetime.now(UTC), workers=workers)
         rows, gaps, seconds = list(first.rows), list(first.gaps), first.seconds
@@ -263,6 +272,7 @@ class RevokeChain(Step):
             gaps.extend(planned.gaps)
             notes.extend(planned.notes)
             unplanned.update({t.arn: why for t, why in planned.unplanned})
+            unplanned_targets.update({t.arn: t for t, _why in planned.unplanned})
             actions = [a for tp in planned.plans for a in tp.actions]
             ctx.journal.append(
                 "chain.round",
@@ -275,6 +285,7 @@ class RevokeChain(Step):
                 gap = over_cap_gap(f"{self.step_id} round {rounds}", total + len(actions), cap)
                 gaps.append(gap)
                 unplanned.update({tp.target.arn: f"nothing applied: {gap.reason}" for tp in planned.plans})
+                unplanned_targets.update({tp.target.arn: tp.target for tp in planned.plans})
                 break
             total += len(actions)
             more_targets = [tp.target for tp in planned.plans]
@@ -294,7 +305,7 @@ class RevokeChain(Step):
                 gaps.append(Gap(self.step_id, f"stopped after max_rounds={rounds}: the chain may go further"))
         for arn, why in unplanned.items():
             if arn not in principals:
-                row, entry = not_planned(arn, why)
+                row, entry = not_planned(unplanned_targets.get(arn, arn), why)
                 rows.append(row)
                 principals[arn] = entry
         gaps.extend(
