@@ -44,6 +44,19 @@ _CONTROL = Config(
 )
 _BULK_SERVICES = frozenset({"s3", "athena", "cloudtrail"})
 
+# Containment (``urgent``): botocore retries once (a dropped connection, a 5xx) and the containment
+# layer (irkit.containment.calls.Persistent) rides out throttling with a short, capped back-off of
+# its own. Throttling anyone in the account can cause must not hold the first key back: botocore's
+# throttling back-off (1 s doubling to 20 s) and adaptive mode's client-side rate limit (down to
+# 0.5 request/s) measured 30-100 s to the first revocation under 30-50 % throttling.
+_URGENT = Config(
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=5,
+    user_agent_extra=f"irkit/{__version__}",
+    max_pool_connections=32,
+)
+
 # Optional calls that have a fallback (ListPublicKeys → key files) should not retry for a minute.
 _QUICK = Config(
     retries={"mode": "standard", "max_attempts": 2},
@@ -98,23 +111,25 @@ class Aws:
         self._session = session
         if dry_run:
             session.events.register("before-call", refuse_mutations, unique_id="irkit-dry-run-guard")
-        self._clients: dict[tuple[str, str, bool], Any] = {}
+        self._clients: dict[tuple[str, str, bool, bool], Any] = {}
         self._lock = threading.Lock()
 
     @property
     def region(self) -> str:
         return self.settings.region
 
-    def client(self, service: str, region: str | None = None, *, quick: bool = False) -> Any:
-        """A client for ``service``; ``quick`` for optional calls with a fallback (fail fast, few retries)."""
-        key = (service, region or self.settings.region, quick)
+    def client(self, service: str, region: str | None = None, *, quick: bool = False, urgent: bool = False) -> Any:
+        """A client for ``service``; ``quick`` for optional calls with a fallback (fail fast, few retries);
+        ``urgent`` for containment, which retries throttling itself (see ``_URGENT``)."""
+        key = (service, region or self.settings.region, quick, urgent)
         with self._lock:  # creating clients from one session is not thread-safe; using them is
             if key not in self._clients:
+                config = _QUICK if quick else _URGENT if urgent else _RETRIES if service in _BULK_SERVICES else _CONTROL
                 self._clients[key] = self._session.client(
                     service,  # type: ignore[call-overload]
                     region_name=key[1],
                     endpoint_url=self.settings.endpoint_url,
-                    config=_QUICK if quick else _RETRIES if service in _BULK_SERVICES else _CONTROL,
+                    config=config,
                 )
                 self._register_own_credentials()
             return self._clients[key]

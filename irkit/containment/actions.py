@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from irkit.aws.session import aws_call
+from irkit.containment.calls import together
 from irkit.containment.snapshot import CASE_TAG, login_profile, policy_doc
 from irkit.containment.targets import SERVICE_LINKED_PATH, Refused, Target
 from irkit.errors import AwsCallError
@@ -110,14 +111,20 @@ class TargetPlan:
 
 
 def plan_target(iam: Any, target: Target, *, case_id: str, lock_trust: bool = True) -> TargetPlan:
-    """Read IAM and return the actions that contain ``target`` (reads only)."""
+    """Read IAM and return the actions that contain ``target`` (reads only, side by side)."""
     p = target.principal
     if p.kind == "role":
-        role = aws_call("iam:GetRole", p.arn, lambda: iam.get_role(RoleName=p.name))["Role"]
+        role, profiles = together(
+            lambda: aws_call("iam:GetRole", p.arn, lambda: iam.get_role(RoleName=p.name))["Role"],
+            lambda: aws_call(
+                "iam:ListInstanceProfilesForRole",
+                p.arn,
+                lambda: iam.list_instance_profiles_for_role(RoleName=p.name),
+            )["InstanceProfiles"],
+        )
         if str(role.get("Path", "/")).startswith(SERVICE_LINKED_PATH):
             raise Refused(p.arn, "service-linked role: AWS owns it, irkit never touches it")
-        return _plan_role(iam, target, role, case_id=case_id, lock_trust=lock_trust)
-    aws_call("iam:GetUser", p.arn, lambda: iam.get_user(UserName=p.name))
+        return _plan_role(iam, target, role, case_id=case_id, lock_trust=lock_trust, profiles=profiles)
     return _plan_user(iam, target, case_id=case_id)
 
 
@@ -130,9 +137,16 @@ def _tag(target: Target, case_id: str) -> Action:
 
 def _plan_user(iam: Any, target: Target, *, case_id: str) -> TargetPlan:
     p = target.principal
-    keys = aws_call("iam:ListAccessKeys", p.arn, lambda: iam.list_access_keys(UserName=p.name))[
-        "AccessKeyMetadata"
-    ]
+    wants_login = target.full or target.login_profile
+    _user, keys, profile, mfa = together(
+        lambda: aws_call("iam:GetUser", p.arn, lambda: iam.get_user(UserName=p.name)),
+        lambda: aws_call("iam:ListAccessKeys", p.arn, lambda: iam.list_access_keys(UserName=p.name))[
+            "AccessKeyMetadata"
+        ],
+        lambda: login_profile(iam, p) if wants_login else None,
+        lambda: aws_call("iam:ListMFADevices", p.arn, lambda: iam.list_mfa_devices(UserName=p.name))["MFADevices"],
+    )
+    # Keys first: they are the credentials an attacker holds and uses right now.
     actions = [
         Action(
             "deactivate-access-key",
@@ -156,16 +170,21 @@ def _plan_user(iam: Any, target: Target, *, case_id: str) -> TargetPlan:
                 {"user": p.name},
             )
         )
-    if (target.full or target.login_profile) and login_profile(iam, p) is not None:
+    if wants_login and profile is not None:
         actions.append(Action("delete-login-profile", p.arn, "console password removed", {"user": p.name}))
-    mfa = aws_call("iam:ListMFADevices", p.arn, lambda: iam.list_mfa_devices(UserName=p.name))["MFADevices"]
     facts["mfa_devices"] = sorted(str(d["SerialNumber"]) for d in mfa)
     actions.append(_tag(target, case_id))
     return TargetPlan(target, tuple(actions), facts)
 
 
 def _plan_role(
-    iam: Any, target: Target, role: dict[str, Any], *, case_id: str, lock_trust: bool
+    iam: Any,
+    target: Target,
+    role: dict[str, Any],
+    *,
+    case_id: str,
+    lock_trust: bool,
+    profiles: list[dict[str, Any]] | None = None,
 ) -> TargetPlan:
     p = target.principal
     actions = [Action("revoke-role-sessions", p.arn, f"inline policy {ROLE_POLICY}", {"role": p.name})]
@@ -176,9 +195,12 @@ def _plan_role(
         if outside:
             detail += f"; removes trust in {', '.join(outside)}"
         actions.append(Action("lock-trust-policy", p.arn, detail, {"role": p.name}))
-    profiles = aws_call(
-        "iam:ListInstanceProfilesForRole", p.arn, lambda: iam.list_instance_profiles_for_role(RoleName=p.name)
-    )["InstanceProfiles"]
+    if profiles is None:
+        profiles = aws_call(
+            "iam:ListInstanceProfilesForRole",
+            p.arn,
+            lambda: iam.list_instance_profiles_for_role(RoleName=p.name),
+        )["InstanceProfiles"]
     facts = {
         "instance_profiles": sorted(str(ip["Arn"]) for ip in profiles),
         "trusted_principals": trusted_principals(trust),

@@ -75,6 +75,8 @@ class Resolution:
     refused: list[tuple[Link, str]] = field(default_factory=list)
     skipped: list[tuple[Link, str]] = field(default_factory=list)
     """Accepted links that need no action here (the inventory is contained by ``revoke``)."""
+    link_targets: dict[tuple[str, str], Target] = field(default_factory=dict)
+    """Accepted link → what must hold for it to be contained (its own scope, not the merged one)."""
 
 
 class ChainResolver:
@@ -156,9 +158,14 @@ class ChainResolver:
             elif role.arn in self.inventory:
                 res.accepted.append(link)
                 res.skipped.append((link, f"sessions of {role.arn} are revoked by the revoke step"))
+                res.link_targets[link.key] = Target(
+                    self.inventory[role.arn], origin="inventory", full=False, role_sessions=True, proof=proof
+                )
             elif role.name in self._chain_roles:
                 res.accepted.append(link)
-                res.targets.append(Target(role, origin="chain", full=False, role_sessions=True, proof=proof))
+                target = Target(role, origin="chain", full=False, role_sessions=True, proof=proof)
+                res.targets.append(target)
+                res.link_targets[link.key] = target
             else:
                 res.refused.append(
                     (
@@ -177,19 +184,27 @@ class ChainResolver:
             return
         self._accept(link, principal)
         res.accepted.append(link)
-        if principal.arn in self.inventory:
-            res.skipped.append((link, f"{principal.arn} is in the inventory: contained by the revoke step"))
-            return
         if link.kind in ("user", "role"):
-            res.targets.append(Target(principal, origin="chain", full=True, proof=proof))
+            target = Target(principal, origin="chain", full=True, proof=proof)
         elif link.kind == "access_key":
-            res.targets.append(
-                Target(
-                    principal, origin="chain", full=False, key_ids=frozenset({link.identifier}), proof=proof
-                )
+            target = Target(
+                principal, origin="chain", full=False, key_ids=frozenset({link.identifier}), proof=proof
             )
         else:  # login_profile
-            res.targets.append(Target(principal, origin="chain", full=False, login_profile=True, proof=proof))
+            target = Target(principal, origin="chain", full=False, login_profile=True, proof=proof)
+        if principal.arn in self.inventory:
+            res.skipped.append((link, f"{principal.arn} is in the inventory: contained by the revoke step"))
+            res.link_targets[link.key] = Target(
+                self.inventory[principal.arn],
+                origin="inventory",
+                full=target.full,
+                key_ids=target.key_ids,
+                login_profile=target.login_profile,
+                proof=proof,
+            )
+            return
+        res.targets.append(target)
+        res.link_targets[link.key] = target
 
     def _principal(self, link: Link) -> Principal | None:
         m = _IAM_ARN.match(link.identifier)

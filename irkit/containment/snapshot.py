@@ -16,6 +16,7 @@ import orjson
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
+from irkit.containment.calls import together
 from irkit.errors import AwsCallError
 
 CASE_TAG = "irkit:case"
@@ -82,16 +83,17 @@ def take_snapshot(iam: Any, p: Principal, *, origin: str = "inventory", case_id:
     return snap | (_user(iam, p) if p.kind == "user" else _role(iam, p))
 
 
-def _pages(fn: Any, key: str, **kwargs: Any) -> list[Any]:
+def pages(fn: Any, key: str, **kwargs: Any) -> list[Any]:
     """Follow IAM's Marker pagination by hand (works the same against AWS and simulators)."""
     items: list[Any] = []
     marker: str | None = None
-    while True:
+    for _ in range(10_000):  # bounded: a page holds up to 100 items, no principal has a million
         resp = fn(**kwargs, **({"Marker": marker} if marker else {}))
         items.extend(resp.get(key, []))
         if not resp.get("IsTruncated"):
-            return items
+            break
         marker = resp["Marker"]
+    return items
 
 
 def _inline(fn: Any, action: str, p: Principal, **kwargs: str) -> Any:
@@ -99,66 +101,77 @@ def _inline(fn: Any, action: str, p: Principal, **kwargs: str) -> Any:
 
 
 def _user(iam: Any, p: Principal) -> dict[str, Any]:
-    user = aws_call("iam:GetUser", p.arn, lambda: iam.get_user(UserName=p.name))["User"]
-    keys = aws_call(
-        "iam:ListAccessKeys",
-        p.arn,
-        lambda: _pages(iam.list_access_keys, "AccessKeyMetadata", UserName=p.name),
+    def inline() -> dict[str, Any]:
+        names = aws_call(
+            "iam:ListUserPolicies", p.arn, lambda: pages(iam.list_user_policies, "PolicyNames", UserName=p.name)
+        )
+        return {
+            n: _inline(iam.get_user_policy, "iam:GetUserPolicy", p, UserName=p.name, PolicyName=n) for n in names
+        }
+
+    # Independent reads side by side: under throttling each one may wait out a back-off, and the
+    # principal is not changed before the last of them is on disk.
+    user, keys, policies, attached, mfa, tags, login = together(
+        lambda: aws_call("iam:GetUser", p.arn, lambda: iam.get_user(UserName=p.name))["User"],
+        lambda: aws_call(
+            "iam:ListAccessKeys", p.arn, lambda: pages(iam.list_access_keys, "AccessKeyMetadata", UserName=p.name)
+        ),
+        inline,
+        lambda: aws_call(
+            "iam:ListAttachedUserPolicies",
+            p.arn,
+            lambda: pages(iam.list_attached_user_policies, "AttachedPolicies", UserName=p.name),
+        ),
+        lambda: aws_call(
+            "iam:ListMFADevices", p.arn, lambda: pages(iam.list_mfa_devices, "MFADevices", UserName=p.name)
+        ),
+        lambda: aws_call("iam:ListUserTags", p.arn, lambda: pages(iam.list_user_tags, "Tags", UserName=p.name)),
+        lambda: login_profile(iam, p),
     )
-    names = aws_call(
-        "iam:ListUserPolicies", p.arn, lambda: _pages(iam.list_user_policies, "PolicyNames", UserName=p.name)
-    )
-    inline = {
-        n: _inline(iam.get_user_policy, "iam:GetUserPolicy", p, UserName=p.name, PolicyName=n) for n in names
-    }
-    attached = aws_call(
-        "iam:ListAttachedUserPolicies",
-        p.arn,
-        lambda: _pages(iam.list_attached_user_policies, "AttachedPolicies", UserName=p.name),
-    )
-    mfa = aws_call(
-        "iam:ListMFADevices", p.arn, lambda: _pages(iam.list_mfa_devices, "MFADevices", UserName=p.name)
-    )
-    tags = aws_call("iam:ListUserTags", p.arn, lambda: _pages(iam.list_user_tags, "Tags", UserName=p.name))
     return {
         "path": user.get("Path", "/"),
         "permissions_boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         "access_keys": sorted(
             ({"id": k["AccessKeyId"], "status": k["Status"]} for k in keys), key=lambda k: str(k["id"])
         ),
-        "login_profile": login_profile(iam, p),
+        "login_profile": login,
         "mfa_devices": sorted(str(d["SerialNumber"]) for d in mfa),
-        "inline_policies": inline,
+        "inline_policies": policies,
         "attached_policies": sorted(str(a["PolicyArn"]) for a in attached),
         "tags": _tags(tags),
     }
 
 
 def _role(iam: Any, p: Principal) -> dict[str, Any]:
-    role = aws_call("iam:GetRole", p.arn, lambda: iam.get_role(RoleName=p.name))["Role"]
-    names = aws_call(
-        "iam:ListRolePolicies", p.arn, lambda: _pages(iam.list_role_policies, "PolicyNames", RoleName=p.name)
-    )
-    inline = {
-        n: _inline(iam.get_role_policy, "iam:GetRolePolicy", p, RoleName=p.name, PolicyName=n) for n in names
-    }
-    attached = aws_call(
-        "iam:ListAttachedRolePolicies",
-        p.arn,
-        lambda: _pages(iam.list_attached_role_policies, "AttachedPolicies", RoleName=p.name),
-    )
-    tags = aws_call("iam:ListRoleTags", p.arn, lambda: _pages(iam.list_role_tags, "Tags", RoleName=p.name))
-    profiles = aws_call(
-        "iam:ListInstanceProfilesForRole",
-        p.arn,
-        lambda: _pages(iam.list_instance_profiles_for_role, "InstanceProfiles", RoleName=p.name),
+    def inline() -> dict[str, Any]:
+        names = aws_call(
+            "iam:ListRolePolicies", p.arn, lambda: pages(iam.list_role_policies, "PolicyNames", RoleName=p.name)
+        )
+        return {
+            n: _inline(iam.get_role_policy, "iam:GetRolePolicy", p, RoleName=p.name, PolicyName=n) for n in names
+        }
+
+    role, policies, attached, tags, profiles = together(
+        lambda: aws_call("iam:GetRole", p.arn, lambda: iam.get_role(RoleName=p.name))["Role"],
+        inline,
+        lambda: aws_call(
+            "iam:ListAttachedRolePolicies",
+            p.arn,
+            lambda: pages(iam.list_attached_role_policies, "AttachedPolicies", RoleName=p.name),
+        ),
+        lambda: aws_call("iam:ListRoleTags", p.arn, lambda: pages(iam.list_role_tags, "Tags", RoleName=p.name)),
+        lambda: aws_call(
+            "iam:ListInstanceProfilesForRole",
+            p.arn,
+            lambda: pages(iam.list_instance_profiles_for_role, "InstanceProfiles", RoleName=p.name),
+        ),
     )
     return {
         "path": role.get("Path", "/"),
         "permissions_boundary": (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
         "trust_policy": policy_doc(role.get("AssumeRolePolicyDocument")),
         "max_session_duration": role.get("MaxSessionDuration"),
-        "inline_policies": inline,
+        "inline_policies": policies,
         "attached_policies": sorted(str(a["PolicyArn"]) for a in attached),
         "instance_profiles": sorted(str(ip["Arn"]) for ip in profiles),
         "tags": _tags(tags),

@@ -11,15 +11,23 @@ kills the temporary credentials derived from the user, the console login profile
 devices are listed. For each role: the ``AWSRevokeOlderSessions`` inline policy, and its trust policy
 replaced by one that allows nobody (the original is in the snapshot), which also stops instance
 profiles from handing out new credentials. Service-linked roles are refused. Every principal is
-snapshotted (``snapshots/``) before it is touched and tagged ``irkit:case=<case id>``. Principals are
-contained in parallel (bounded), every change is re-read to verify it, and the step records
-``time_to_contain_seconds``. ``max_actions`` defaults to the run's ``--max-actions``.
+snapshotted (``snapshots/``) before it is touched and tagged ``irkit:case=<case id>``.
+
+``plan()`` only reads what to do (the principals' keys, console logins, trust). ``apply()`` takes
+the principals in turn, users with access keys first, ``workers`` of them side by side: each is
+snapshotted (journaled), cut, and read again. The output says, per action row (``contained`` rows)
+and per principal (``principals``), ``status``: ``contained`` only when the re-read shows it, else
+``NOT contained: <why>`` with a gap; a principal that could not be planned or was refused has a row
+too. ``complete`` is true only when every principal is contained. The step records
+``time_to_contain_seconds``; ``max_actions`` defaults to the run's ``--max-actions``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +43,8 @@ from irkit.containment.actions import (
     deny_older_sessions,
     plan_target,
 )
-from irkit.containment.runner import DEFAULT_WORKERS, bounded_map, contain
+from irkit.containment.calls import urgent
+from irkit.containment.runner import DEFAULT_WORKERS, ContainResult, bounded_map, contain, not_planned
 from irkit.containment.snapshot import SNAPSHOT_PERMISSIONS, take_snapshot
 from irkit.containment.targets import Refused, Target
 from irkit.errors import AwsCallError
@@ -66,6 +75,17 @@ def max_actions(ctx: RunContext, opts: Any) -> int:
     return int(value) if value is not None else int(ctx.case.meta.max_actions)
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """What planning the targets gave: plans, gaps, notes, and the targets that could not be planned."""
+
+    plans: list[TargetPlan]
+    gaps: list[Gap]
+    notes: list[str]
+    unplanned: list[tuple[Target, str]]
+    """Each with why: a refusal or a failed read. They are NOT contained, and their rows say so."""
+
+
 def plan_targets(
     ctx: RunContext,
     step_id: str,
@@ -73,42 +93,58 @@ def plan_targets(
     *,
     lock_trust: bool,
     workers: int = DEFAULT_WORKERS,
-) -> tuple[list[TargetPlan], list[Gap], list[str]]:
+) -> Planned:
     """Plan every target (reads only, in parallel); refusals and failed reads become gaps and notes."""
-    iam = ctx.aws.client("iam")
-    me = caller_arn(ctx)
+    iam = urgent(ctx.aws)
+    # Who irkit runs as is asked while the targets are read, not before: one round trip less
+    # between the page and the first key going Inactive.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="irkit-caller") as pool:
+        caller = pool.submit(caller_arn, ctx)
 
-    def one(target: Target) -> TargetPlan | Gap:
-        try:
-            if me and is_self(target.principal, me):
-                raise Refused(target.arn, f"irkit runs as {me}: containing it would stop containment halfway")
-            return plan_target(iam, target, case_id=ctx.case.case_id, lock_trust=lock_trust)
-        except Refused as exc:
-            return Gap(exc.arn, f"refused: {exc.reason}")
-        except AwsCallError as exc:
-            return Gap(
-                f"{exc.action} on {exc.resource}", f"{exc.code}: cannot plan containment of {target.arn}"
-            )
+        def one(target: Target) -> TargetPlan | Gap:
+            try:
+                plan = plan_target(iam, target, case_id=ctx.case.case_id, lock_trust=lock_trust)
+                me = caller.result()
+                if me and is_self(target.principal, me):
+                    raise Refused(target.arn, f"irkit runs as {me}: containing it would stop containment halfway")
+                return plan
+            except Refused as exc:
+                return Gap(exc.arn, f"refused: {exc.reason}")
+            except AwsCallError as exc:
+                return Gap(
+                    f"{exc.action} on {exc.resource}", f"{exc.code}: cannot plan containment of {target.arn}"
+                )
 
-    plans: list[TargetPlan] = []
-    gaps: list[Gap] = []
-    notes: list[str] = (
-        [] if me else ["could not tell which principal irkit runs as (sts:GetCallerIdentity failed)"]
-    )
-    for outcome in bounded_map(one, list(targets), workers=workers):
+        outcomes = bounded_map(one, list(targets), workers=workers)
+        me = caller.result()
+    unknown = [] if me else ["could not tell which principal irkit runs as (sts:GetCallerIdentity failed)"]
+    planned = Planned([], [], unknown, [])
+    for target, outcome in zip(targets, outcomes, strict=True):
         if isinstance(outcome, Gap):
-            gaps.append(outcome)
+            planned.gaps.append(outcome)
             if outcome.reason.startswith("refused: "):
-                notes.append(f"refused {outcome.path}: {outcome.reason.removeprefix('refused: ')}")
+                planned.notes.append(f"refused {outcome.path}: {outcome.reason.removeprefix('refused: ')}")
+                planned.unplanned.append((target, outcome.reason))
+            else:
+                code = outcome.reason.split(":", 1)[0]
+                planned.unplanned.append((target, f"{outcome.path}: {code}, containment not planned"))
         else:
-            plans.append(outcome)
-            notes.extend(fact_notes(outcome.target.arn, outcome.facts))
-    return plans, gaps, notes
+            planned.plans.append(outcome)
+            planned.notes.extend(fact_notes(outcome.target.arn, outcome.facts))
+    return planned
+
+
+def unplanned_json(planned: Planned) -> list[dict[str, Any]]:
+    return [{"target": t.to_json(), "reason": why} for t, why in planned.unplanned]
+
+
+def unplanned_of(plan: Plan) -> list[tuple[Target, str]]:
+    return [(Target.from_json(u["target"]), str(u["reason"])) for u in plan.data.get("unplanned", [])]
 
 
 def caller_arn(ctx: RunContext) -> str:
     """Who irkit runs as (``sts:GetCallerIdentity`` needs no permission); '' when unknown."""
-    sts = ctx.aws.client("sts")
+    sts = urgent(ctx.aws, "sts")
     try:
         return str(aws_call("sts:GetCallerIdentity", "caller", sts.get_caller_identity)["Arn"])
     except AwsCallError:
@@ -141,21 +177,43 @@ def fact_notes(arn: str, facts: dict[str, Any]) -> list[str]:
     return notes
 
 
+def over_cap_principals(targets: Sequence[Target], gap: Gap) -> list[dict[str, Any]]:
+    return [not_planned(t, f"nothing applied: {gap.reason}")[1] for t in targets]
+
+
 def over_cap_gap(step_id: str, count: int, cap: int) -> Gap:
     return Gap(
         step_id, f"{count} actions exceed max_actions={cap}: nothing applied (raise --max-actions to proceed)"
     )
 
 
-def containment_output(result: Any, cutoff: datetime, plan: Plan) -> dict[str, Any]:
+def containment_output(result: ContainResult, cutoff: datetime, plan: Plan) -> dict[str, Any]:
+    """The step output. Per row and per principal ``status`` (``contained`` only when re-read so),
+    ``verified``; ``complete`` only when every principal of the step is contained."""
+    rows, principals = list(result.rows), list(result.principals)
+    for target, why in unplanned_of(plan):
+        row, entry = not_planned(target, why)
+        rows.append(row)
+        principals.append(entry)
     return {
-        "contained": result.rows,
+        "contained": rows,
+        "principals": principals,
+        "complete": all(p["verified"] for p in principals),
         "cutoff": cutoff.isoformat(timespec="seconds"),
         "time_to_contain_seconds": result.seconds,
         "snapshots": result.snapshots,
         "facts": dict(plan.data.get("facts", {})),
         "notes": list(plan.notes),
     }
+
+
+def principal_clause(principals: Sequence[Mapping[str, Any]]) -> str:
+    """``""`` when every principal is contained, else ``; NOT contained: 1 of 2 principals (arn…)``."""
+    bad = [str(p["principal"]) for p in principals if not p.get("verified")]
+    if not bad:
+        return ""
+    named = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+    return f"; NOT contained: {len(bad)} of {len(principals)} principals ({named})"
 
 
 @register
@@ -178,28 +236,29 @@ class Revoke(Step):
         return [Target(p, origin="inventory") for p in ctx.agent.principals]
 
     def plan(self, ctx: RunContext) -> Plan:
-        plans, gaps, notes = plan_targets(
+        planned = plan_targets(
             ctx,
             self.step_id,
             self.targets(ctx),
             lock_trust=bool(self.opts["lock_trust"]),
             workers=int(self.opts["workers"]),
         )
-        actions = [a for tp in plans for a in tp.actions]
+        actions = [a for tp in planned.plans for a in tp.actions]
         cap = max_actions(ctx, self.opts)
-        notes = [PROPAGATION_NOTE, TRUST_NOTE, *notes]
+        notes = [PROPAGATION_NOTE, TRUST_NOTE, *planned.notes]
         if len(actions) > cap:
             notes.append(f"plan has {len(actions)} actions, over max_actions={cap}: nothing will be applied")
-        facts = {tp.target.arn: tp.facts for tp in plans}
-        return Plan(self.step_id, tuple(actions), tuple(notes), tuple(gaps), {"facts": facts})
+        data = {"facts": {tp.target.arn: tp.facts for tp in planned.plans}, "unplanned": unplanned_json(planned)}
+        return Plan(self.step_id, tuple(actions), tuple(notes), tuple(planned.gaps), data)
 
     def apply(self, ctx: RunContext, plan: Plan) -> StepResult:
         cap = max_actions(ctx, self.opts)
         if len(plan.actions) > cap:
+            gap = over_cap_gap(self.step_id, len(plan.actions), cap)
             return StepResult(
-                "refused: too many actions",
-                {"contained": []},
-                (over_cap_gap(self.step_id, len(plan.actions), cap),),
+                "refused: too many actions; NOT contained",
+                {"contained": [], "principals": over_cap_principals(self.targets(ctx), gap), "complete": False},
+                (gap,),
             )
         cutoff = datetime.now(UTC)
         result = contain(
@@ -213,9 +272,11 @@ class Revoke(Step):
         ctx.journal.append(
             "containment.timing", step=self.step_id, seconds=result.seconds, actions=len(result.rows)
         )
+        output = containment_output(result, cutoff, plan)
         done = sum(1 for r in result.rows if r["verified"])
         return StepResult(
-            f"{done}/{len(result.rows)} containment actions verified in {result.seconds:.2f} s",
-            containment_output(result, cutoff, plan),
+            f"{done}/{len(result.rows)} containment actions verified in {result.seconds:.2f} s"
+            + principal_clause(output["principals"]),
+            output,
             tuple(result.gaps),
         )

@@ -14,26 +14,39 @@ to the agent's inventory are touched; anything else is refused and named as a ga
 Then the evidence is analysed again with the new principals followed, and what *they* created is
 contained too, round after round until no new link appears (at most ``max_rounds``). Every principal
 is snapshotted before it changes and every change is verified by re-reading IAM. The output holds
-each link with the event that proves it and its status, and the ``contained`` rows of the report.
+each link (``chain``) with the event that proves it, ``status`` and ``verified``: ``contained`` (or
+``contained by revoke`` for the agent's own principals) only when IAM, read again after
+containment, shows that link's credential cut; ``refused`` with the reason; otherwise
+``NOT contained: <why>``, also a gap. ``contained`` rows and ``principals`` as in ``revoke``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from irkit.aws.session import aws_call
 from irkit.containment.actions import PROPAGATION_NOTE, TRUST_NOTE, external_principals
+from irkit.containment.calls import bounded_map, urgent
 from irkit.containment.chain import ChainResolver, Link, Resolution
-from irkit.containment.runner import DEFAULT_WORKERS, contain
+from irkit.containment.runner import DEFAULT_WORKERS, contain, not_planned
 from irkit.containment.targets import Target, merge_targets
+from irkit.containment.verdict import CONTAINED, NOT_CONTAINED, Observed, observe, problems, status
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
-from irkit.steps.revoke import CONTAIN_PERMISSIONS, max_actions, over_cap_gap, plan_targets
+from irkit.steps.base import Action, Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.revoke import (
+    CONTAIN_PERMISSIONS,
+    max_actions,
+    over_cap_gap,
+    over_cap_principals,
+    plan_targets,
+    unplanned_json,
+    unplanned_of,
+)
 
 Analyzer = Callable[[Sequence[Path], Sequence[str]], list[Any]]
 ANALYZER: Analyzer | None = None
@@ -48,17 +61,74 @@ def _detect_analyzer(paths: Sequence[Path], principals: Sequence[str]) -> list[A
 
 
 def chain_rows(res: Resolution, round_no: int) -> list[dict[str, Any]]:
-    """The chain as the report shows it: each link, the event that proves it, what irkit did."""
+    """The chain as planned: each link and the event that proves it. Accepted links stay ``planned``
+    until :func:`settle_chain` re-reads IAM after containment; refused ones are final."""
     rows = []
     skipped = {link.key: why for link, why in res.skipped}
     for link in res.accepted:
-        status, reason = (
-            ("contained by revoke", skipped[link.key]) if link.key in skipped else ("contained", "")
+        reason = skipped.get(link.key, "")
+        rows.append(
+            link.to_json()
+            | {"status": "planned", "reason": reason, "verified": False, "round": round_no, "by_revoke": bool(reason)}
         )
-        rows.append(link.to_json() | {"status": status, "reason": reason, "round": round_no})
     for link, why in res.refused:
-        rows.append(link.to_json() | {"status": "refused", "reason": why, "round": round_no})
+        rows.append(link.to_json() | {"status": "refused", "reason": why, "verified": False, "round": round_no})
     return rows
+
+
+def is_pending(row: Mapping[str, Any]) -> bool:
+    """A link whose containment is still to be read back (a plan by an older irkit said "contained"
+    before anything was done: that is read back too)."""
+    return row["status"] == "planned" or (row["status"] != "refused" and "verified" not in row)
+
+
+def link_key(kind: str, identifier: str) -> str:
+    return f"{kind}|{identifier}"
+
+
+def link_targets_json(res: Resolution) -> dict[str, Any]:
+    return {link_key(*key): t.to_json() for key, t in res.link_targets.items()}
+
+
+def settle_chain(
+    iam: Any,
+    chain: list[dict[str, Any]],
+    link_targets: Mapping[str, Target],
+    *,
+    observed: Mapping[str, Observed],
+    unplanned: Mapping[str, str],
+    actions: Mapping[str, list[Action]],
+    workers: int,
+) -> list[Gap]:
+    """Give every accepted link its status from IAM as it is now (``observed`` after containment, or
+    read again here); a link that is not contained says why, and is a gap."""
+    gaps: list[Gap] = []
+    pending = [row for row in chain if is_pending(row)]
+    need = sorted(
+        {t.arn for row in pending if (t := link_targets.get(link_key(row["kind"], row["identifier"])))}
+        - set(observed)
+        - set(unplanned)
+    )
+    targets = {t.arn: t.principal for t in link_targets.values()}
+    seen = dict(observed) | dict(
+        zip(need, bounded_map(lambda arn: observe(iam, targets[arn]), need, workers=workers), strict=True)
+    )
+    for row in pending:
+        target = link_targets.get(link_key(row["kind"], row["identifier"]))
+        if target is None:  # a plan from an older irkit, without link targets: nothing re-read, no claim
+            issues = ["no re-read of this link (plan without link targets)"]
+        else:
+            now = seen.get(target.arn)
+            issues = problems(target, now, actions.get(target.arn, [])) if now is not None else []
+            if target.arn in unplanned and (now is None or issues):  # say first why it was not even tried
+                issues = [unplanned[target.arn], *issues]
+        by_revoke = row.get("by_revoke", row["status"] == "contained by revoke")
+        state = status(issues, ok="contained by revoke" if by_revoke else CONTAINED)
+        row["status"], row["verified"] = state, not issues
+        if issues:
+            row["reason"] = ""  # the status says why
+            gaps.append(Gap(str(row["identifier"]), state))
+    return gaps
 
 
 @register
@@ -79,7 +149,7 @@ class RevokeChain(Step):
     # -- plan ----------------------------------------------------------------------------------
 
     def _resolver(self, ctx: RunContext, gaps: list[Gap]) -> ChainResolver:
-        iam = ctx.aws.client("iam")
+        iam = urgent(ctx.aws)
         agent_keys: list[str] = []
         for p in ctx.agent.principals:
             if p.kind != "user":
@@ -114,26 +184,29 @@ class RevokeChain(Step):
         gaps: list[Gap] = []
         res = self._resolver(ctx, gaps).resolve(links)
         targets = merge_targets(res.targets)
-        plans, plan_gaps, notes = plan_targets(
+        planned = plan_targets(
             ctx,
             self.step_id,
             targets,
             lock_trust=bool(self.opts["lock_trust"]),
             workers=int(self.opts["workers"]),
         )
-        gaps.extend(plan_gaps)
+        plans = planned.plans
+        gaps.extend(planned.gaps)
         gaps.extend(Gap(link.identifier, why) for link, why in res.refused)
-        notes = [*_external_notes(res), *notes]
+        notes = [*_external_notes(res), *planned.notes]
         actions = [a for tp in plans for a in tp.actions]
         cap = max_actions(ctx, self.opts)
         if len(actions) > cap:
             notes.append(f"plan has {len(actions)} actions, over max_actions={cap}: nothing will be applied")
         if actions:
             notes = [PROPAGATION_NOTE, TRUST_NOTE, *notes]
-        planned = {tp.target.arn for tp in plans}
+        planned_arns = {tp.target.arn for tp in plans}
         data = {
-            "targets": [t.to_json() for t in targets if t.arn in planned],
+            "targets": [t.to_json() for t in targets if t.arn in planned_arns],
             "chain": chain_rows(res, 1),
+            "link_targets": link_targets_json(res),
+            "unplanned": unplanned_json(planned),
             "facts": {tp.target.arn: tp.facts for tp in plans},
         }
         return Plan(self.step_id, tuple(actions), tuple(notes), tuple(gaps), data)
@@ -142,14 +215,29 @@ class RevokeChain(Step):
 
     def apply(self, ctx: RunContext, plan: Plan) -> StepResult:
         cap = max_actions(ctx, self.opts)
-        chain = list(plan.data.get("chain", []))
+        chain = [dict(c) for c in plan.data.get("chain", [])]
         if len(plan.actions) > cap:
             gap = over_cap_gap(self.step_id, len(plan.actions), cap)
-            return StepResult("refused: too many actions", {"contained": [], "chain": chain}, (gap,))
+            for row in chain:
+                if is_pending(row):
+                    row["status"], row["verified"] = f"{NOT_CONTAINED}: nothing applied ({gap.reason})", False
+            targets = [Target.from_json(t) for t in plan.data.get("targets", [])]
+            output = {"contained": [], "chain": chain, "principals": over_cap_principals(targets, gap),
+                      "complete": False}  # fmt: skip
+            return StepResult("refused: too many actions; NOT contained", output, (gap,))
         workers = int(self.opts["workers"])
+        lock_trust = bool(self.opts["lock_trust"])
         targets = [Target.from_json(t) for t in plan.data.get("targets", [])]
+        link_targets = {k: Target.from_json(t) for k, t in plan.data.get("link_targets", {}).items()}
+        unplanned_targets = {t.arn: t for t, _why in unplanned_of(plan)}
+        unplanned = {t.arn: why for t, why in unplanned_of(plan)}
         first = contain(ctx, self.step_id, targets, plan.actions, cutoff=datetime.now(UTC), workers=workers)
         rows, gaps, seconds = list(first.rows), list(first.gaps), first.seconds
+        principals = {p["principal"]: p for p in first.principals}
+        observed = dict(first.observed)
+        acted: dict[str, list[Action]] = {}
+        for a in plan.actions:
+            acted.setdefault(a.target, []).append(a)
         snapshots = list(first.snapshots)
         notes = list(plan.notes)
         facts = dict(plan.data.get("facts", {}))
@@ -176,19 +264,16 @@ class RevokeChain(Step):
                 break
             rounds += 1
             chain.extend(chain_rows(res, rounds))
+            link_targets.update({link_key(*k): t for k, t in res.link_targets.items()})
             gaps.extend(Gap(link.identifier, why) for link, why in res.refused)
             notes.extend(_external_notes(res))
             new = [t for t in merge_targets(res.targets) if t.arn not in done_full]
-            plans, plan_gaps, more_notes = plan_targets(
-                ctx,
-                self.step_id,
-                new,
-                lock_trust=bool(self.opts["lock_trust"]),
-                workers=int(self.opts["workers"]),
-            )
-            gaps.extend(plan_gaps)
-            notes.extend(more_notes)
-            actions = [a for tp in plans for a in tp.actions]
+            planned = plan_targets(ctx, self.step_id, new, lock_trust=lock_trust, workers=workers)
+            gaps.extend(planned.gaps)
+            notes.extend(planned.notes)
+            unplanned.update({t.arn: why for t, why in planned.unplanned})
+            unplanned_targets.update({t.arn: t for t, _why in planned.unplanned})
+            actions = [a for tp in planned.plans for a in tp.actions]
             ctx.journal.append(
                 "chain.round",
                 step=self.step_id,
@@ -197,31 +282,63 @@ class RevokeChain(Step):
                 actions=[a.to_json() for a in actions],
             )
             if total + len(actions) > cap:
-                gaps.append(over_cap_gap(f"{self.step_id} round {rounds}", total + len(actions), cap))
+                gap = over_cap_gap(f"{self.step_id} round {rounds}", total + len(actions), cap)
+                gaps.append(gap)
+                unplanned.update({tp.target.arn: f"nothing applied: {gap.reason}" for tp in planned.plans})
+                unplanned_targets.update({tp.target.arn: tp.target for tp in planned.plans})
                 break
             total += len(actions)
-            planned = [tp.target for tp in plans]
-            facts.update({tp.target.arn: tp.facts for tp in plans})
-            more = contain(ctx, self.step_id, planned, actions, cutoff=datetime.now(UTC), workers=workers)
+            more_targets = [tp.target for tp in planned.plans]
+            facts.update({tp.target.arn: tp.facts for tp in planned.plans})
+            more = contain(ctx, self.step_id, more_targets, actions, cutoff=datetime.now(UTC), workers=workers)
             rows.extend(more.rows)
             gaps.extend(more.gaps)
             snapshots.extend(more.snapshots)
+            principals.update({p["principal"]: p for p in more.principals})
+            observed.update(more.observed)
+            for a in actions:
+                acted.setdefault(a.target, []).append(a)
             seconds += more.seconds
-            done_full.update(t.arn for t in planned if t.full)
+            done_full.update(t.arn for t in more_targets if t.full)
         else:
             if rounds >= int(self.opts["max_rounds"]) and int(self.opts["max_rounds"]) > 1:
                 gaps.append(Gap(self.step_id, f"stopped after max_rounds={rounds}: the chain may go further"))
+        for arn, why in unplanned.items():
+            if arn not in principals:
+                row, entry = not_planned(unplanned_targets.get(arn, arn), why)
+                rows.append(row)
+                principals[arn] = entry
+        gaps.extend(
+            settle_chain(
+                urgent(ctx.aws),
+                chain,
+                link_targets,
+                observed=observed,
+                unplanned=unplanned,
+                actions=acted,
+                workers=workers,
+            )
+        )
         seconds = round(seconds, 3)
         ctx.journal.append(
             "containment.timing", step=self.step_id, seconds=seconds, actions=len(rows), rounds=rounds
         )
         verified = sum(1 for r in rows if r["verified"])
-        contained = sum(1 for c in chain if c["status"] == "contained")
+        contained = sum(1 for c in chain if c["status"] == CONTAINED)
+        not_contained = [c for c in chain if str(c["status"]).startswith(NOT_CONTAINED)]
+        summary = f"{contained} chain links contained in {rounds} rounds; {verified}/{len(rows)} actions verified"
+        if not_contained:
+            named = ", ".join(str(c["identifier"]) for c in not_contained[:3])
+            more_links = f" and {len(not_contained) - 3} more" if len(not_contained) > 3 else ""
+            summary += f"; {len(not_contained)} chain links NOT contained ({named}{more_links})"
+        all_principals = list(principals.values())
         return StepResult(
-            f"{contained} chain links contained in {rounds} rounds; {verified}/{len(rows)} actions verified",
+            summary,
             {
                 "contained": rows,
                 "chain": chain,
+                "principals": all_principals,
+                "complete": not not_contained and all(p["verified"] for p in all_principals),
                 "rounds": rounds,
                 "time_to_contain_seconds": seconds,
                 "snapshots": snapshots,

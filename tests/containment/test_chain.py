@@ -154,3 +154,35 @@ def test_an_approval_gated_chain_step_applies_the_approved_plan_on_resume(
     assert resumed.outcome.awaiting is None
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Inactive"}
     assert is_locked(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
+
+
+def test_a_chain_role_left_trusting_outside_is_not_contained_without_the_trust_lock(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    unlocked = {"step": "revoke_chain", "with": {"lock_trust": False}}
+    result = run(world, tmp_path / "cases", "revoke", "detect", unlocked)
+    assert ROLE_POLICY in world.iam.list_role_policies(RoleName="ext-admin")["PolicyNames"]  # sessions cut
+    out = step_output(result, "revoke_chain")
+    role = next(c for c in out["chain"] if c["kind"] == "role")
+    assert role["status"].startswith("NOT contained: trust policy not locked; it still admits")
+    assert OUTSIDE in role["status"] and role["verified"] is False
+    assert any(OUTSIDE in g.reason for g in result.outcome.gaps)
+
+
+def test_a_key_created_after_the_plan_was_approved_keeps_its_user_not_contained(
+    world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
+) -> None:
+    from irkit.engine.run import resume_run
+
+    gated = {"step": "revoke_chain", "approval": True}
+    first = run(world, tmp_path / "cases", "revoke", "detect", gated, assume_yes=False)
+    late = world.iam.create_access_key(UserName="backdoor")["AccessKey"]["AccessKeyId"]  # the attacker, still at it
+    resumed = resume_run(first.case.root, approvals=["revoke_chain"], echo=lambda _l: None)
+    out = resumed.case.journal.entries()
+    done = next(e for e in out if e["kind"] == "step.done" and e["step"] == "revoke_chain")["data"]["output"]
+    user = next(c for c in done["chain"] if c["kind"] == "user" and c["identifier"].endswith("user/backdoor"))
+    assert key_status(world.iam, "backdoor")[late] == "Active"  # the approved plan did not name it
+    assert user["status"] == f"NOT contained: access key {late} still Active" and not user["verified"]
+    key_link = next(c for c in done["chain"] if c["identifier"] == attack["bkey"])
+    assert key_link["status"] == "contained"  # that link's own credential is cut
+    assert done["complete"] is False

@@ -116,6 +116,8 @@ def test_service_linked_roles_are_refused(world: World, tmp_path: Path) -> None:
     world.settings = load_config(world.config)
     result = run(world, tmp_path / "cases", "revoke")
     assert any(g.path == arn and "service-linked" in g.reason for g in result.outcome.gaps)
+    refused = next(p for p in step_output(result, "revoke")["principals"] if p["principal"] == arn)
+    assert refused["status"].startswith("NOT contained: refused: service-linked")
     assert comparable(take_snapshot(iam, Principal(arn, ACCOUNT, "role", "AWSServiceRoleForECS"))) == before
     assert set(key_status(iam, "agent-infra-bot").values()) == {"Inactive"}  # the rest is still contained
 
@@ -124,7 +126,9 @@ def test_max_actions_refuses_the_revoke_step(world: World, tmp_path: Path) -> No
     result = run(world, tmp_path / "cases", "revoke", max_actions=2)
     assert "Active" in key_status(world.iam, "agent-infra-bot").values()
     assert any("max_actions=2" in g.reason for g in result.outcome.gaps)
-    assert step_output(result, "revoke")["contained"] == []
+    out = step_output(result, "revoke")
+    assert out["contained"] == [] and out["complete"] is False
+    assert {p["status"].split(":", 1)[0] for p in out["principals"]} == {"NOT contained"}
 
 
 def test_a_failed_reanalysis_is_a_gap_and_keeps_what_is_contained(

@@ -22,6 +22,9 @@ def test_contains_agent_user_and_role_and_verifies(world: World, tmp_path: Path)
     out = step_output(result, "revoke")
     rows = out["contained"]
     assert rows and all(r["verified"] for r in rows)
+    assert {r["status"] for r in rows} == {"contained", "done"}  # done: the tag, bookkeeping only
+    assert {p["principal"]: p["status"] for p in out["principals"]} == {ROLE_ARN: "contained", USER_ARN: "contained"}
+    assert out["complete"] is True
     assert {r["principal"] for r in rows} == {ROLE_ARN, USER_ARN}
     assert {r["action"] for r in rows} >= {
         "deactivate-access-key",
