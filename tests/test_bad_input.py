@@ -347,7 +347,7 @@ def test_baseline_that_read_nothing_keeps_the_existing_file(
 def test_restore_without_snapshots_after_real_containment_is_a_gap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irkit.engine.journal import Journal
+    from irkit.core.journal import Journal
 
     case = _case_with_meta(tmp_path, {**_GOOD_META, "dry_run": False})
     (case / "irkit.yaml").write_text(
@@ -364,7 +364,7 @@ def test_restore_without_snapshots_after_real_containment_is_a_gap(
 def test_resume_of_an_edited_journal_names_the_line_and_the_way_forward(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irkit.engine.journal import Journal
+    from irkit.core.journal import Journal
 
     case = _case_with_meta(tmp_path, _GOOD_META)
     journal = Journal(case / "journal.jsonl")

@@ -20,8 +20,9 @@ import orjson
 import typer
 from tabulate import tabulate
 
+from irkit.cloudtrail.analyze import analyze_paths
 from irkit.cloudtrail.reader import ReadStats
-from irkit.detect.analyzer import Analysis, analyze_paths
+from irkit.detect.analyzer import Analysis
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
 from irkit.detect.sigma import SigmaRuleSet, load_sigma

@@ -8,15 +8,17 @@ irkit baseline infra-optimizer --from ./trail --out base.json  # from local Clou
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from irkit.aws.session import Aws
+from irkit.cloudtrail.collect import collect_archive
+from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.config import AgentSettings, Settings, load_config
 from irkit.detect.baseline import Baseline, default_baseline_path
@@ -37,15 +39,6 @@ def collect_for_baseline(
     settings: Settings, agent: AgentSettings, *, start: datetime, end: datetime, dest: Path
 ) -> tuple[list[Path], list[Gap]]:
     """Download the window from the log archive (``irkit.cloudtrail.collect.collect_archive``)."""
-    try:
-        collect: Any = importlib.import_module("irkit.cloudtrail.collect")
-        layout_mod: Any = importlib.import_module("irkit.cloudtrail.layout")
-        session_mod: Any = importlib.import_module("irkit.aws.session")
-        collect_archive = collect.collect_archive
-        trail_layout = layout_mod.TrailLayout
-        aws_cls = session_mod.Aws
-    except (ImportError, AttributeError):
-        raise UsageError("reading the log archive is not available in this build; pass --from PATH") from None
     archive = settings.log_archive
     if archive is None:
         raise ConfigError(
@@ -53,12 +46,12 @@ def collect_for_baseline(
             key_path="log_archive",
             source=str(settings.source or ""),
         )
-    aws = aws_cls(settings.aws)
+    aws = Aws(settings.aws)
     if archive.role_arn:
         aws = aws.assume_role(archive.role_arn)
     result = collect_archive(
         aws.client("s3"),
-        layout=trail_layout(archive.bucket, archive.prefix, archive.organization_id),
+        layout=TrailLayout(archive.bucket, archive.prefix, archive.organization_id),
         accounts=list(archive.accounts) or [agent.account],
         regions=list(archive.regions),
         start=start,

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from irkit.commands._common import echo, print_json
-from irkit.engine.journal import ChainCheck, check_chain
+from irkit.core.journal import ChainCheck, check_chain
 from irkit.errors import CaseError, ExitCode
 
 SHOWN = 100

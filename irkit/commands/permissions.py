@@ -10,7 +10,7 @@ import typer
 
 from irkit.commands._common import echo
 from irkit.config import load_config
-from irkit.containment.permissions import archive_policy, responder_policy
+from irkit.engine.permissions import archive_policy, responder_policy
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"

@@ -12,7 +12,7 @@ from irkit.aws.session import Aws
 from irkit.commands._common import echo, echo_err, print_json
 from irkit.config import load_config
 from irkit.containment.restore import RestoreResult, apply_restore, plan_restore
-from irkit.engine.case import Case
+from irkit.core.case import Case
 from irkit.errors import CaseError, ExitCode
 
 

@@ -8,7 +8,6 @@
 - :mod:`~irkit.containment.calls`: IAM calls that ride out throttling, bounded in flight
 - :mod:`~irkit.containment.chain`: the credential chain (what the agent's credentials created)
 - :mod:`~irkit.containment.restore`: back to the snapshots
-- :mod:`~irkit.containment.permissions`: the least-privilege policies the steps need
 """
 
 from __future__ import annotations

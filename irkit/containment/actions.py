@@ -23,8 +23,8 @@ from irkit.aws.session import aws_call
 from irkit.containment.calls import together
 from irkit.containment.snapshot import CASE_TAG, login_profile, policy_doc
 from irkit.containment.targets import SERVICE_LINKED_PATH, Refused, Target
+from irkit.core.plan import Action
 from irkit.errors import AwsCallError
-from irkit.steps.base import Action
 
 ROLE_POLICY = "AWSRevokeOlderSessions"
 USER_POLICY = "irkit-revoke-older-sessions"

@@ -28,11 +28,11 @@ from irkit.aws.session import aws_call
 from irkit.config import Principal
 from irkit.containment.actions import IRKIT_POLICIES
 from irkit.containment.snapshot import CASE_TAG, SNAPSHOT_PERMISSIONS, differences, take_snapshot
-from irkit.engine.case import Case
-from irkit.engine.journal import Journal
+from irkit.core.case import Case
+from irkit.core.journal import Journal
+from irkit.core.plan import Action
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
-from irkit.steps.base import Action
 
 RESTORE_PERMISSIONS = (
     *SNAPSHOT_PERMISSIONS,

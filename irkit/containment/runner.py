@@ -26,9 +26,10 @@ from irkit.containment.calls import DEFAULT_WORKERS, Persistent, bounded_map
 from irkit.containment.snapshot import snapshot_file, take_snapshot
 from irkit.containment.targets import Target
 from irkit.containment.verdict import NOT_CONTAINED, Observed, holds, observe, problems, status
+from irkit.core.context import RunContext
+from irkit.core.plan import Action
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
-from irkit.steps.base import Action, RunContext
 
 __all__ = ["DEFAULT_WORKERS", "ContainResult", "bounded_map", "contain", "not_planned", "priority"]
 

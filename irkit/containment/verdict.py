@@ -23,8 +23,8 @@ from irkit.containment.actions import ROLE_POLICY, USER_POLICY, external_princip
 from irkit.containment.calls import together
 from irkit.containment.snapshot import CASE_TAG, login_profile, pages, policy_doc
 from irkit.containment.targets import Target
+from irkit.core.plan import Action
 from irkit.errors import AwsCallError
-from irkit.steps.base import Action
 
 CONTAINED = "contained"
 NOT_CONTAINED = "NOT contained"

@@ -18,15 +18,12 @@ ap-southeast-1, whose folder sorts first).
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
@@ -332,30 +329,3 @@ class Analyzer:
             errors=list(self._errors),
             inventory=self._inventory.finish(),
         )
-
-
-def analyze_paths(
-    paths: Sequence[Path],
-    *,
-    principals: Sequence[str] | None = None,
-    baseline: Baseline | None = None,
-    sigma: SigmaRuleSet | None = None,
-) -> tuple[Analysis, ReadStats]:
-    """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
-    stats = ReadStats()
-    analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
-    # The cyclic collector is paused for the pass: records, events and the analyzer's state form
-    # no reference cycles (refcounting frees them), yet with it on, every file's fresh objects
-    # are scanned on their way to the old generation and each full collection re-walks the
-    # analyzer's growing state: ~20 % of the pass at 1M events (docs/performance.md).
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        feed = analyzer.feed
-        for event in iter_events(paths, stats):
-            feed(event)
-    finally:
-        if paused:
-            gc.enable()
-    return analyzer.finish(), stats

@@ -15,12 +15,14 @@ from typing import Any
 
 import orjson
 
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.engine.runbook import Runbook, StepSpec
 from irkit.errors import ExitCode, IrkitError
 from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact_text
 from irkit.steps import registry
-from irkit.steps.base import Plan, RunContext, Step, StepResult
+from irkit.steps.base import Step
 
 
 @dataclass

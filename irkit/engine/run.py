@@ -2,7 +2,7 @@
 
 Both ``irkit contain`` and ``irkit drill`` come through :func:`start_run`; ``irkit resume`` through
 :func:`resume_run`, which reloads the configuration and runbook copied into the case when it began.
-Either holds the case's lock (:mod:`irkit.engine.lock`) from before the first byte is written or
+Either holds the case's lock (:mod:`irkit.core.lock`) from before the first byte is written or
 read back until the run ends: a second run of the same case refuses, naming the first.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 
 from irkit.aws.session import Aws, Clients, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
-from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
+from irkit.core.case import Case, CaseMeta, new_case_id, utcnow
+from irkit.core.context import RunContext
 from irkit.engine.executor import Confirm, Executor, RunOutcome
 from irkit.engine.runbook import Runbook, read_runbook_file
 from irkit.errors import CaseError, UsageError
-from irkit.steps.base import RunContext
 
 # Ten years: beyond any CloudTrail archive worth reading, and inside what datetime can subtract.
 MAX_HOURS = 24 * 366 * 10

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.containment.actions import credential_of
+from irkit.core.case import Case
+from irkit.core.journal import verify_chain
+from irkit.core.plan import Action
 from irkit.detect.event import parse_time
-from irkit.engine.case import Case
-from irkit.engine.journal import verify_chain
 from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact
-from irkit.steps.base import Action
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 CONTAINMENT_STEPS = frozenset({"revoke", "revoke_chain", "lock_trust"})

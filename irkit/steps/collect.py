@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.pipeline import LOOKUP_WARNING, run_collect
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.gaps import Gap
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register

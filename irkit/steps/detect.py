@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from irkit.detect.analyzer import analyze_paths
+from irkit.cloudtrail.analyze import analyze_paths
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.sigma import load_sigma
 from irkit.gaps import Gap
 from irkit.report.build import severity_summary
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register

@@ -47,9 +47,11 @@ from irkit.containment.calls import urgent
 from irkit.containment.runner import DEFAULT_WORKERS, ContainResult, bounded_map, contain, not_planned
 from irkit.containment.snapshot import SNAPSHOT_PERMISSIONS, take_snapshot
 from irkit.containment.targets import Refused, Target
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 __all__ = [
     "PROPAGATION_NOTE",

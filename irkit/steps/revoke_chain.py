@@ -22,22 +22,24 @@ containment, shows that link's credential cut; ``refused`` with the reason; othe
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from irkit.aws.session import aws_call
+from irkit.cloudtrail.analyze import analyze_paths
 from irkit.containment.actions import PROPAGATION_NOTE, TRUST_NOTE, external_principals
 from irkit.containment.calls import bounded_map, urgent
 from irkit.containment.chain import ChainResolver, Link, Resolution
 from irkit.containment.runner import DEFAULT_WORKERS, contain, not_planned
 from irkit.containment.targets import Target, merge_targets
 from irkit.containment.verdict import CONTAINED, NOT_CONTAINED, Observed, observe, problems, status
+from irkit.core.context import RunContext
+from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
-from irkit.steps.base import Action, Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 from irkit.steps.revoke import (
     CONTAIN_PERMISSIONS,
     max_actions,
@@ -50,12 +52,11 @@ from irkit.steps.revoke import (
 
 Analyzer = Callable[[Sequence[Path], Sequence[str]], list[Any]]
 ANALYZER: Analyzer | None = None
-"""Re-analysis of the evidence for new principals; ``None``: :func:`irkit.detect.analyzer.analyze_paths`."""
+"""Re-analysis of the evidence for new principals; ``None``: :func:`irkit.cloudtrail.analyze.analyze_paths`."""
 
 
 def _detect_analyzer(paths: Sequence[Path], principals: Sequence[str]) -> list[Any]:
     # Imported by name, late: containment must work (and type-check) without the detection package.
-    analyze_paths = importlib.import_module("irkit.detect.analyzer").analyze_paths
     analysis, _stats = analyze_paths(list(paths), principals=list(principals), baseline=None)
     return list(analysis.chain)
 

@@ -29,9 +29,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from irkit.cloudtrail.collect import Adopted, adopt_authentic_version, tampered_name
 from irkit.cloudtrail.digest import LOG_TAMPERED, RecoveredVersion, load_public_keys, verify_s3_window
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.core.context import RunContext
+from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import UsageError
 from irkit.gaps import Gap
-from irkit.steps.base import Action, Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register

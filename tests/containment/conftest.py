@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from irkit.config import Settings, load_config
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.engine.run import RunResult, start_run
 from irkit.engine.runbook import parse_runbook
 from irkit.steps import revoke_chain
-from irkit.steps.base import Plan, RunContext, StepResult
 from irkit.steps.detect import Detect
 
 ACCOUNT = "123456789012"  # moto's default account

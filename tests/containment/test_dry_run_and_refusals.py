@@ -17,10 +17,10 @@ from irkit.config import Principal
 from irkit.containment.chain import ChainResolver
 from irkit.containment.runner import bounded_map
 from irkit.containment.snapshot import comparable, take_snapshot
-from irkit.engine.case import Case, CaseMeta
+from irkit.core.case import Case, CaseMeta
+from irkit.core.context import RunContext
 from irkit.errors import DryRunViolation
 from irkit.steps import revoke_chain
-from irkit.steps.base import RunContext
 from irkit.steps.revoke import Revoke
 from tests.containment.conftest import ACCOUNT, ROLE_ARN, USER_ARN, World, key_status, run, step_output
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from irkit.aws.session import StaticCredentials
 from irkit.cli import app
-from irkit.containment import permissions_doc
+from irkit.engine import permissions_doc
 from irkit.containment.actions import ROLE_POLICY, is_locked
-from irkit.containment.permissions import archive_policy, responder_policy
+from irkit.engine.permissions import archive_policy, responder_policy
 from irkit.engine.runbook import load_runbook
 from irkit.steps import registry
 from tests.containment.conftest import ROLE, USER, USER_ARN, World, run, runbook, step_output
@@ -129,7 +129,7 @@ def test_every_mutating_step_declares_its_permissions() -> None:
 
 def test_the_committed_permissions_doc_is_current() -> None:
     assert DOC.read_text(encoding="utf-8") == permissions_doc.render(), (
-        "docs/permissions.md is stale: python -m irkit.containment.permissions_doc > docs/permissions.md"
+        "docs/permissions.md is stale: python -m irkit.engine.permissions_doc > docs/permissions.md"
     )
 
 

@@ -13,8 +13,10 @@ import orjson
 import pytest
 
 from irkit.cli import main
-from irkit.engine.journal import check_chain, verify_chain
-from irkit.steps.base import Action, Plan, RunContext, Step, StepResult, register
+from irkit.core.context import RunContext
+from irkit.core.journal import check_chain, verify_chain
+from irkit.core.plan import Action, Plan, StepResult
+from irkit.steps.base import Step, register
 
 WORKTREE = Path(__file__).resolve().parents[2]
 APPLIED: dict[str, int] = {}
@@ -122,7 +124,7 @@ def test_a_second_resume_while_one_runs_refuses_naming_it_and_applies_nothing(
 def test_resume_refuses_a_case_another_process_holds_and_leaves_it_untouched(
     aws_endpoint: str, tmp_path: Path
 ) -> None:
-    from irkit.engine.lock import CaseLock
+    from irkit.core.lock import CaseLock
 
     book = _runbook(tmp_path, "{step: test_lock_count, id: gated, approval: true}")
     assert main(_contain(tmp_path, aws_endpoint, book)) == 4
@@ -145,7 +147,7 @@ def test_resume_refuses_a_case_another_process_holds_and_leaves_it_untouched(
 
 
 def test_restore_refuses_while_a_run_holds_the_case(aws_endpoint: str, tmp_path: Path) -> None:
-    from irkit.engine.lock import CaseLock
+    from irkit.core.lock import CaseLock
 
     book = _runbook(tmp_path, "{step: test_lock_count, id: gated, approval: true}")
     assert main(_contain(tmp_path, aws_endpoint, book)) == 4
@@ -159,12 +161,12 @@ def test_restore_refuses_while_a_run_holds_the_case(aws_endpoint: str, tmp_path:
 
 
 def test_a_lock_left_by_a_killed_run_does_not_block_and_names_it(tmp_path: Path) -> None:
-    from irkit.engine.lock import LOCK_FILE, CaseLock
+    from irkit.core.lock import LOCK_FILE, CaseLock
 
     case = tmp_path / "case"
     case.mkdir()
     code = (
-        "import os, sys; from pathlib import Path; from irkit.engine.lock import CaseLock;"
+        "import os, sys; from pathlib import Path; from irkit.core.lock import CaseLock;"
         " CaseLock.acquire(Path(sys.argv[1]), 'irkit resume killed'); os.kill(os.getpid(), 9)"
     )
     died = subprocess.run(

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from irkit.cli import main
-from irkit.steps.base import Plan, RunContext, Step, StepResult, register
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
+from irkit.steps.base import Step, register
 from tests.containment.conftest import ROLE_ARN, USER_ARN, build_agent, write_config
 
 

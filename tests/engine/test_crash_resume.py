@@ -37,9 +37,9 @@ import boto3
 import orjson
 import pytest
 
+from irkit.core.journal import CRASH_ENV, check_chain, read_entries, verify_chain
+from irkit.core.lock import LOCK_FILE
 from irkit.drill.server import reset
-from irkit.engine.journal import CRASH_ENV, check_chain, read_entries, verify_chain
-from irkit.engine.lock import LOCK_FILE
 from tests.containment.conftest import ROLE, ROLE_ARN, USER, USER_ARN, build_agent, write_config
 from tests.engine import crash_child
 

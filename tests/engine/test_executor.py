@@ -10,11 +10,13 @@ import pytest
 
 from irkit.aws.guard import is_read_only
 from irkit.config import Settings, parse_config
-from irkit.engine.journal import verify_chain
+from irkit.core.context import RunContext
+from irkit.core.journal import verify_chain
+from irkit.core.plan import Action, Plan, StepResult
 from irkit.engine.run import resume_run, start_run
 from irkit.engine.runbook import parse_runbook
 from irkit.errors import ExitCode, RunbookError
-from irkit.steps.base import Action, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Step, register
 
 CALLS: dict[str, int] = {}
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from irkit.cli import main
-from irkit.engine.journal import Journal, _digest, check_chain, verify_chain
+from irkit.core.journal import Journal, _digest, check_chain, verify_chain
 
 KINDS = ["run.start", "step.start", "step.planned", "action.start", "action.done", "step.done", "run.end"]
 

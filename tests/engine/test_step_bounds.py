@@ -10,12 +10,14 @@ import orjson
 import pytest
 
 from irkit.cli import main
-from irkit.engine.journal import verify_chain
+from irkit.core.context import RunContext
+from irkit.core.journal import verify_chain
+from irkit.core.plan import Plan, StepResult
 from irkit.engine.run import start_run
 from irkit.engine.runbook import parse_runbook
 from irkit.errors import ExitCode
 from irkit.gaps import FOLD_LIMIT, Gap, folded_count
-from irkit.steps.base import Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Step, register
 from tests.engine.test_executor import settings
 
 MANY = 20_000

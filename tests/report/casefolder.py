@@ -20,11 +20,11 @@ from markdown_it.token import Token
 
 from irkit.aws.session import Aws
 from irkit.config import parse_config
+from irkit.core.case import Case, CaseMeta
+from irkit.core.context import RunContext
 from irkit.detect.records import ACCOUNT, AGENT_ROLE
-from irkit.engine.case import Case, CaseMeta
 from irkit.engine.executor import Executor
 from irkit.engine.runbook import parse_runbook
-from irkit.steps.base import RunContext
 
 WINDOW = (datetime(2026, 11, 25, tzinfo=UTC), datetime(2026, 11, 26, tzinfo=UTC))
 LOG_KEY = f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/11/25/{ACCOUNT}_CloudTrail_us-east-1_20261125T1005Z_a.json.gz"

@@ -14,10 +14,10 @@ import pytest
 
 from irkit.cli import main
 from irkit.containment import runner
-from irkit.engine.case import Case
+from irkit.core.case import Case
+from irkit.core.plan import Action
 from irkit.report.build import APPLIED_UNVERIFIED, INTERRUPTED, VERIFIED, build_report
 from irkit.report.markdown import render_markdown
-from irkit.steps.base import Action
 from tests.report.casefolder import new_case
 
 ACCOUNT = "123456789012"

@@ -7,7 +7,7 @@ returns: an action is on disk before it is attempted, and its outcome before the
 :func:`check_chain` explains a broken chain line by line (``irkit journal verify``).
 
 The journal is private (0600). Only one run appends at a time: the case lock
-(:mod:`irkit.engine.lock`) guarantees it across processes, ``Journal``'s own lock across threads.
+(:mod:`irkit.core.lock`) guarantees it across processes, ``Journal``'s own lock across threads.
 
 Test-only crash hook: when the environment variable ``IRKIT_TEST_CRASH_JOURNAL`` is
 ``after:N`` (``before:N``, ``torn:N``) the process SIGKILLs itself right after entry ``N`` is

@@ -1,4 +1,4 @@
-"""Generate docs/permissions.md: ``python -m irkit.containment.permissions_doc > docs/permissions.md``.
+"""Generate docs/permissions.md: ``python -m irkit.engine.permissions_doc > docs/permissions.md``.
 
 A test compares the committed file with this output, so the doc cannot fall behind the steps.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from irkit.containment.permissions import archive_policy, responder_policy, step_permissions
+from irkit.engine.permissions import archive_policy, responder_policy, step_permissions
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -24,7 +24,7 @@ def render(runbook_name: str = DEFAULT_RUNBOOK) -> str:
     lines = [
         "# Permissions",
         "",
-        "<!-- generated: python -m irkit.containment.permissions_doc > docs/permissions.md -->",
+        "<!-- generated: python -m irkit.engine.permissions_doc > docs/permissions.md -->",
         "",
         "irkit needs two roles. The **responder** role runs `irkit contain` and `irkit restore`; the",
         "**log-archive reader** role, in the log-archive account, only reads CloudTrail. Both policies",

@@ -14,7 +14,7 @@
   case.lock        held (flock) by the one run working on the case; a note of who that is
 ```
 A case is private to the responder's user: folders 0700, files 0600 (evidence 0400), whatever the
-umask. One run at a time works on a case (:mod:`irkit.engine.lock`).
+umask. One run at a time works on a case (:mod:`irkit.core.lock`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any
 
 import orjson
 
-from irkit.engine.journal import Journal
-from irkit.engine.lock import PRIVATE_DIR, PRIVATE_FILE, CaseLock
+from irkit.core.journal import Journal
+from irkit.core.lock import PRIVATE_DIR, PRIVATE_FILE, CaseLock
 from irkit.errors import CaseError
 
 
