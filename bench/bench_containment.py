@@ -153,11 +153,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.retry_mode != "irkit":
         # For comparison: containment's client retries the way every other irkit client does, and
-        # irkit.containment.calls.Persistent retries nothing (it only gates calls in flight).
+        # irkit.contain.calls.Persistent retries nothing (it only gates calls in flight).
         from botocore.config import Config
 
         from irkit.aws import session
-        from irkit.containment import calls
+        from irkit.contain import calls
 
         session._URGENT = session._URGENT.merge(Config(retries={"mode": args.retry_mode, "max_attempts": 6}))
         calls.transient = lambda _exc: ""  # type: ignore[assignment]

@@ -45,7 +45,7 @@ _CONTROL = Config(
 _BULK_SERVICES = frozenset({"s3", "athena", "cloudtrail"})
 
 # Containment (``urgent``): botocore retries once (a dropped connection, a 5xx) and the containment
-# layer (irkit.containment.calls.Persistent) rides out throttling with a short, capped back-off of
+# layer (irkit.contain.calls.Persistent) rides out throttling with a short, capped back-off of
 # its own. Throttling anyone in the account can cause must not hold the first key back: botocore's
 # throttling back-off (1 s doubling to 20 s) and adaptive mode's client-side rate limit (down to
 # 0.5 request/s) measured 30-100 s to the first revocation under 30-50 % throttling.

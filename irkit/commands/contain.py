@@ -8,6 +8,7 @@ import typer
 
 from irkit.commands._common import echo, echo_err, print_json
 from irkit.config import load_config, resolve_config_path
+from irkit.core.names import CONTAIN_STEPS, canonical_step
 from irkit.engine.executor import RunOutcome
 from irkit.engine.run import RunResult, start_run
 from irkit.engine.runbook import load_runbook
@@ -86,10 +87,10 @@ def containment_gaps(result: RunResult) -> int:
     count = 0
     for entry in result.case.journal.entries():
         data = entry["data"]
-        if entry["kind"] == "step.done" and data.get("type") in {"revoke", "revoke_chain"}:
+        if entry["kind"] == "step.done" and canonical_step(str(data.get("type"))) in CONTAIN_STEPS:
             # step.done's gaps are folded (a few named, the rest counted): count what they stand for.
             count += folded_count(Gap(str(g.get("path", "")), str(g.get("reason", ""))) for g in data.get("gaps", []))
-        elif entry["kind"] == "step.failed" and data.get("type") in {"revoke", "revoke_chain"}:
+        elif entry["kind"] == "step.failed" and canonical_step(str(data.get("type"))) in CONTAIN_STEPS:
             count += 1
     return count
 

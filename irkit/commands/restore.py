@@ -11,7 +11,7 @@ import typer
 from irkit.aws.session import Aws
 from irkit.commands._common import echo, echo_err, print_json
 from irkit.config import load_config
-from irkit.containment.restore import RestoreResult, apply_restore, plan_restore
+from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
 from irkit.core.case import Case
 from irkit.errors import CaseError, ExitCode
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from irkit.config import LogArchiveSettings
-from irkit.containment.restore import RESTORE_PERMISSIONS
+from irkit.contain.restore import RESTORE_PERMISSIONS
 from irkit.engine.runbook import Runbook
 from irkit.steps import registry
 

@@ -21,16 +21,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from irkit.containment.actions import credential_of
+from irkit.contain.actions import credential_of
 from irkit.core.case import Case
 from irkit.core.journal import verify_chain
+from irkit.core.names import CONTAIN_STEPS, canonical_step
 from irkit.core.plan import Action
 from irkit.detect.event import parse_time
 from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-CONTAINMENT_STEPS = frozenset({"revoke", "revoke_chain", "lock_trust"})
+CONTAINMENT_STEPS = CONTAIN_STEPS | {"lock_trust"}
 
 MAX_FINDINGS = 200
 """Findings listed (most severe first); the rest are counted by severity (findings.json has them all)."""
@@ -132,7 +133,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         data = entry.get("data") or {}
         kind, step_id = entry.get("kind"), str(entry.get("step") or "")
         if kind == "step.done":
-            step_type = data.get("type", "")
+            step_type = canonical_step(str(data.get("type", "")))
             report.steps.append(
                 {
                     "id": step_id,
@@ -148,9 +149,9 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
             actions.step_done(step_id, rows if isinstance(rows, list) else [])
             if step_type in CONTAINMENT_STEPS:
                 containment_gaps.extend(step_gaps)
-                if step_type == "revoke" and start_ts and report.time_to_contain is None:
+                if step_type == "contain" and start_ts and report.time_to_contain is None:
                     report.time_to_contain = _seconds_between(start_ts, entry["ts"])
-            if step_type == "revoke_chain" and output.get("chain"):
+            if step_type == "contain_chain" and output.get("chain"):
                 chain_from_containment = list(output["chain"])
             if step_type == "verify":
                 report.integrity = dict(output)
@@ -162,7 +163,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                 {"id": step_id, "type": data.get("type", ""), "status": "failed", "summary": error, "seconds": 0}
             )
             gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
-            if data.get("type") in CONTAINMENT_STEPS:
+            if canonical_step(str(data.get("type", ""))) in CONTAINMENT_STEPS:
                 containment_gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
             actions.step_closed(step_id)
         elif kind == "step.interrupted":

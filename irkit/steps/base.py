@@ -3,8 +3,8 @@ a read-only ``plan()`` and an ``apply()`` that carries out exactly that plan.
 
 ```python
 @register
-class Revoke(Step):
-    name = "revoke"                       # registry key == module name == runbook `step:`
+class Contain(Step):
+    name = "contain"                      # registry key == module name == runbook `step:`
     permissions = ("iam:UpdateAccessKey",)  # what the responder role needs (→ irkit permissions)
     mutates = True                        # a dry run plans it and skips apply
 ```

@@ -14,7 +14,7 @@ from irkit.cli import main
 from irkit.core.context import RunContext
 from irkit.core.plan import Plan, StepResult
 from irkit.steps.base import Step, register
-from tests.containment.conftest import ROLE_ARN, USER_ARN, build_agent, write_config
+from tests.contain.conftest import ROLE_ARN, USER_ARN, build_agent, write_config
 
 
 @register
@@ -88,7 +88,7 @@ def test_every_folder_and_file_of_a_case_is_private_under_umask_022(
     umask_022: None, boto: Any, aws_endpoint: str, tmp_path: Path
 ) -> None:
     build_agent(boto("iam"))
-    steps = ("{step: revoke, id: contain}", "step: test_loose_writer", "step: report")
+    steps = ("{step: contain, id: contain}", "step: test_loose_writer", "step: report")
     assert main(_contain(tmp_path, aws_endpoint, *steps)) == 0
     case = tmp_path / "cases" / "PRIV"
     assert _not_private(case) == {}
@@ -107,7 +107,7 @@ def test_resume_makes_a_world_readable_case_from_an_older_irkit_private(
 ) -> None:
     build_agent(boto("iam"))
     gated = "{step: report, approval: true}"
-    assert main(_contain(tmp_path, aws_endpoint, "{step: revoke, id: contain}", gated)) == 0
+    assert main(_contain(tmp_path, aws_endpoint, "{step: contain, id: contain}", gated)) == 0
     case = tmp_path / "cases" / "PRIV"
     for path in [case, *case.rglob("*")]:  # as irkit left cases before: 0755 folders, 0644 files
         path.chmod(0o755 if path.is_dir() else 0o644)

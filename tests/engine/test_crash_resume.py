@@ -40,11 +40,11 @@ import pytest
 from irkit.core.journal import CRASH_ENV, check_chain, read_entries, verify_chain
 from irkit.core.lock import LOCK_FILE
 from irkit.drill.server import reset
-from tests.containment.conftest import ROLE, ROLE_ARN, USER, USER_ARN, build_agent, write_config
+from tests.contain.conftest import ROLE, ROLE_ARN, USER, USER_ARN, build_agent, write_config
 from tests.engine import crash_child
 
 WORKTREE = Path(__file__).resolve().parents[2]
-RUNBOOK = "name: crash-harness\nsteps:\n  - step: revoke\n    id: contain\n    with: {workers: 1}\n  - step: report\n"
+RUNBOOK = "name: crash-harness\nsteps:\n  - step: contain\n    id: contain\n    with: {workers: 1}\n  - step: report\n"
 CASE = "IR-crash"
 CHILD_TIMEOUT = 120
 

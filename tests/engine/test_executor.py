@@ -208,12 +208,12 @@ def orjson_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_runbook_validation_names_the_bad_part() -> None:
-    with pytest.raises(RunbookError, match=r"steps\[0\].step: unknown step 'nope'.*revoke"):
+    with pytest.raises(RunbookError, match=r"steps\[0\].step: unknown step 'nope'.*contain"):
         parse_runbook(book("step: nope"))
     with pytest.raises(RunbookError, match=r"steps\[0\].with.max_actions: expected int"):
-        parse_runbook(book("{step: revoke, with: {max_actions: many}}"))
+        parse_runbook(book("{step: contain, with: {max_actions: many}}"))
     with pytest.raises(RunbookError, match=r"steps\[0\].aproval: unknown key"):
-        parse_runbook(book("{step: revoke, aproval: true}"))
+        parse_runbook(book("{step: contain, aproval: true}"))
     with pytest.raises(RunbookError, match="duplicate step id"):
         parse_runbook(book("step: report", "step: report"))
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from irkit.config import load_config
-from tests.containment.conftest import World, attack, fake_detect, world, write_config
+from tests.contain.conftest import World, attack, fake_detect, world, write_config
 from tests.faults import FaultProxy, fault_proxy
 
 __all__ = ["attack", "fake_detect", "fault_proxy", "proxied", "world"]

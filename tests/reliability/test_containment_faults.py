@@ -6,15 +6,16 @@ to irkit's own calls; and throttling must not hold the first access key back beh
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from irkit.containment.actions import ROLE_POLICY, USER_POLICY, external_principals, is_locked
-from irkit.containment.snapshot import policy_doc
+from irkit.contain.actions import ROLE_POLICY, USER_POLICY, external_principals, is_locked
+from irkit.contain.snapshot import policy_doc
 from irkit.engine.run import RunResult
-from tests.containment.conftest import ACCOUNT, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, key_status, run
-from tests.containment.conftest import step_output as output_of
+from tests.contain.conftest import ACCOUNT, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, key_status, run
+from tests.contain.conftest import step_output as output_of
 from tests.faults import FaultProxy, Rule
 
 EXT_ARN = f"arn:aws:iam::{ACCOUNT}:role/ext-admin"
@@ -111,7 +112,7 @@ def claims_are_true(iam: Any, result: RunResult, steps: Sequence[str]) -> int:
                 assert user_contained(iam, name_of(principal["principal"])), principal
                 checked += 1
         for link in out.get("chain", []):
-            if link["status"] in ("contained", "contained by revoke"):
+            if link["status"] in ("contained", "contained by the contain step"):
                 assert link["verified"] and link_holds(iam, link), link
                 checked += 1
             else:
@@ -130,14 +131,14 @@ def test_a_chain_role_irkit_is_denied_is_not_contained_anywhere(
     proxied: World, fault_proxy: FaultProxy, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
 ) -> None:
     fault_proxy.add(Rule("deny", service="iam", params={"RoleName": "ext-admin"}))
-    result = run(proxied, tmp_path / "cases", "revoke", "detect", "revoke_chain", "report")
+    result = run(proxied, tmp_path / "cases", "contain", "detect", "contain_chain", "report")
     iam = proxied.iam
     # the world: the role still trusts the outside account
     trust = policy_doc(iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
     assert OUTSIDE in " ".join(external_principals(trust, ACCOUNT))
     assert fault_proxy.injected["deny iam:GetRole"] >= 1
 
-    out = output_of(result, "revoke_chain")
+    out = output_of(result, "contain_chain")
     role_link = next(c for c in out["chain"] if c["kind"] == "role" and c["identifier"] == EXT_ARN)
     assert role_link["status"].startswith("NOT contained: ") and "AccessDenied" in role_link["status"]
     assert role_link["verified"] is False
@@ -147,12 +148,12 @@ def test_a_chain_role_irkit_is_denied_is_not_contained_anywhere(
     assert role_principal["status"].startswith("NOT contained") and not role_principal["verified"]
     assert any(r["principal"] == EXT_ARN and not r["verified"] for r in out["contained"])
     assert out["complete"] is False
-    summary = step_done(result, "revoke_chain")["summary"]
+    summary = step_done(result, "contain_chain")["summary"]
     assert "NOT contained" in summary and EXT_ARN in summary
     assert any(g.path == EXT_ARN or EXT_ARN in g.path for g in result.outcome.gaps)
     # what could be contained still was, and says so truthfully
     assert key_status(iam, "backdoor") == {attack["bkey"]: "Inactive"}
-    assert claims_are_true(iam, result, ["revoke", "revoke_chain"]) > 0
+    assert claims_are_true(iam, result, ["contain", "contain_chain"]) > 0
 
     report = (result.case.root / "report.md").read_text(encoding="utf-8")
     rows = [line for line in report.splitlines() if line.startswith("| role") and EXT_ARN in line]
@@ -164,8 +165,8 @@ def test_an_agent_role_irkit_is_denied_makes_the_revoke_step_say_not_contained(
     proxied: World, fault_proxy: FaultProxy, tmp_path: Path
 ) -> None:
     fault_proxy.add(Rule("deny", service="iam", params={"RoleName": ROLE}))
-    result = run(proxied, tmp_path / "cases", "revoke", "report")
-    done = step_done(result, "revoke")
+    result = run(proxied, tmp_path / "cases", "contain", "report")
+    done = step_done(result, "contain")
     assert f"NOT contained: 1 of 2 principals ({ROLE_ARN})" in done["summary"]
     out = done["output"]
     role_rows = [r for r in out["contained"] if r["principal"] == ROLE_ARN]
@@ -174,7 +175,7 @@ def test_an_agent_role_irkit_is_denied_makes_the_revoke_step_say_not_contained(
     assert {p["principal"]: p["verified"] for p in out["principals"]} == {USER_ARN: True, ROLE_ARN: False}
     assert set(key_status(proxied.iam, USER).values()) == {"Inactive"}  # the rest still contained
     report = (result.case.root / "report.md").read_text(encoding="utf-8")
-    assert any(ROLE_ARN in line and "| NO " in line for line in report.splitlines())
+    assert any(ROLE_ARN in line and re.search(r"\| NO\b", line) for line in report.splitlines())
 
 
 def test_a_change_that_cannot_be_read_back_is_not_contained(
@@ -183,8 +184,8 @@ def test_a_change_that_cannot_be_read_back_is_not_contained(
     # irkit may write its session deny but not read it back: it must not call that verified
     reads_back = frozenset({"GetUserPolicy"})
     fault_proxy.add(Rule("deny", service="iam", actions=reads_back, params={"PolicyName": USER_POLICY}))
-    result = run(proxied, tmp_path / "cases", "revoke")
-    out = output_of(result, "revoke")
+    result = run(proxied, tmp_path / "cases", "contain")
+    out = output_of(result, "contain")
     row = next(r for r in out["contained"] if r["action"] == "deny-user-sessions")
     assert USER_POLICY in proxied.iam.list_user_policies(UserName=USER)["PolicyNames"]  # it was written
     assert row["applied"] is True and row["verified"] is False
@@ -202,8 +203,8 @@ def test_half_of_iam_throttled_contain_completes_keys_first_and_every_claim_is_t
 ) -> None:
     fault_proxy.add(Rule("throttle", probability=0.5, service="iam"))
     result = run(
-        proxied, tmp_path / "cases", {"step": "revoke", "id": "contain", "with": {"workers": 1}},
-        "detect", "revoke_chain", "report",
+        proxied, tmp_path / "cases", {"step": "contain", "id": "contain", "with": {"workers": 1}},
+        "detect", "contain_chain", "report",
     )  # fmt: skip
     assert not result.outcome.failed and int(result.outcome.exit_code) in (0, 3)
     assert fault_proxy.injected.total() > 20  # it really was throttled
@@ -220,7 +221,7 @@ def test_half_of_iam_throttled_contain_completes_keys_first_and_every_claim_is_t
     assert ("snapshot.saved", USER_ARN) in kinds[:first_cut]
     assert ("snapshot.saved", ROLE_ARN) in kinds[first_cut:], kinds
 
-    assert claims_are_true(iam, result, ["contain", "revoke_chain"]) >= 10
+    assert claims_are_true(iam, result, ["contain", "contain_chain"]) >= 10
 
 
 def test_a_throttling_burst_longer_than_botocore_retries_does_not_leave_a_key_active(
@@ -228,9 +229,9 @@ def test_a_throttling_burst_longer_than_botocore_retries_does_not_leave_a_key_ac
 ) -> None:
     # more throttles in a row than botocore's standard retries (7 attempts) would ever ride out
     fault_proxy.add(Rule("throttle", service="iam", actions=frozenset({"UpdateAccessKey"}), limit=9))
-    result = run(proxied, tmp_path / "cases", "revoke")
+    result = run(proxied, tmp_path / "cases", "contain")
     assert fault_proxy.injected["throttle iam:UpdateAccessKey"] == 9
     assert set(key_status(proxied.iam, USER).values()) == {"Inactive"}
-    rows = [r for r in output_of(result, "revoke")["contained"] if r["action"] == "deactivate-access-key"]
+    rows = [r for r in output_of(result, "contain")["contained"] if r["action"] == "deactivate-access-key"]
     assert rows and all(r["verified"] and r["status"] == "contained" for r in rows)
     assert not [g for g in result.outcome.gaps if USER_ARN in g.path]

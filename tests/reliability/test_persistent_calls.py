@@ -9,7 +9,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from irkit.containment.calls import SERVER_TRIES, TRIES, Persistent
+from irkit.contain.calls import SERVER_TRIES, TRIES, Persistent
 
 
 def client_error(code: str) -> botocore.exceptions.ClientError:

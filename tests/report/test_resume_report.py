@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from irkit.cli import main
-from irkit.containment import runner
+from irkit.contain import runner
 from irkit.core.case import Case
 from irkit.core.plan import Action
 from irkit.report.build import APPLIED_UNVERIFIED, INTERRUPTED, VERIFIED, build_report
@@ -44,7 +44,7 @@ def world(boto: Any, tmp_path: Path) -> dict[str, Any]:
     )
     book = tmp_path / "contain-only.yaml"
     book.write_text(
-        "name: contain-only\nsteps:\n  - {step: revoke, id: contain, with: {workers: 1}}\n  - step: report\n"
+        "name: contain-only\nsteps:\n  - {step: contain, id: contain, with: {workers: 1}}\n  - step: report\n"
     )
     return {"iam": iam, "keys": keys, "config": config, "runbook": book}
 
@@ -53,20 +53,21 @@ def test_a_resumed_run_reports_the_actions_applied_before_the_kill(
     world: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real = runner.execute
-    calls: list[str] = []
+    calls: list[Action] = []
 
-    def killed_at_the_sixth_call(iam: Any, action: Action, cutoff: Any) -> None:
-        calls.append(action.kind)
-        if len(calls) == 6:  # journaled as started, never applied: the process dies here
+    def killed_at_the_user_session_deny(iam: Any, action: Action, cutoff: Any) -> None:
+        calls.append(action)
+        if action.kind == "deny-user-sessions":  # journaled as started, never applied: the process dies here
             raise KeyboardInterrupt
         real(iam, action, cutoff)
 
-    monkeypatch.setattr(runner, "execute", killed_at_the_sixth_call)
+    monkeypatch.setattr(runner, "execute", killed_at_the_user_session_deny)
     out = tmp_path / "cases"
     args = ["contain", "infra-optimizer", "--config", str(world["config"]), "--runbook", str(world["runbook"])]
     assert main([*args, "--yes", "--out", str(out), "--case", "IR-KILLED"]) == 130
-    # role: sessions, trust, tag; user: both keys applied, then the kill
-    assert calls[:5] == ["revoke-role-sessions", "lock-trust-policy", "tag-principal"] + ["deactivate-access-key"] * 2
+    before = calls[:-1]
+    # keys first: both of the user's keys were cut before the kill
+    assert [a.kind for a in before[:2]] == ["deactivate-access-key"] * 2
     monkeypatch.setattr(runner, "execute", real)
 
     assert main(["resume", str(out / "IR-KILLED"), "--yes"]) == 0
@@ -81,18 +82,21 @@ def test_a_resumed_run_reports_the_actions_applied_before_the_kill(
     assert "lock-trust-policy" in section
     assert section.count("deny-user-sessions") == 1  # interrupted, then applied and verified on resume
     doc = json.loads((out / "IR-KILLED" / "report.json").read_text())
-    statuses = {(r["action"], r["credential"]): r["status"] for r in doc["containment"]}
-    assert statuses[("deny-user-sessions", "temporary credentials (STS sessions)")] == VERIFIED
-    assert statuses[("lock-trust-policy", "trust policy (new sessions)")] == APPLIED_UNVERIFIED
+    statuses = {(r["action"], r["principal"]): r["status"] for r in doc["containment"]}
+    applied_before = {(a.kind, a.target) for a in before}
+    assert statuses[("deny-user-sessions", USER_ARN)] == VERIFIED
+    for (kind, target), status in statuses.items():
+        expected = APPLIED_UNVERIFIED if (kind, target) in applied_before else VERIFIED
+        assert status == expected, (kind, target)
     assert len(doc["containment"]) == 8
-    assert "- **Containment**: 5/8 actions verified" in report
+    assert f"- **Containment**: {8 - len(before)}/8 actions verified" in report
 
 
 def _journal_a_kill(case: Case) -> None:
     """revoke applies two actions, starts a third and dies; nothing resumes it."""
     j = case.journal
     j.append("run.start", runbook="test", dry_run=False)
-    j.append("step.start", step="contain", type="revoke")
+    j.append("step.start", step="contain", type="contain")
     keys = [Action("deactivate-access-key", USER_ARN, f"{k} (Active → Inactive)", {"user": "bot", "key_id": k})
             for k in ("AKIAEXAMPLE000000001", "AKIAEXAMPLE000000002")]  # fmt: skip
     for action in keys:

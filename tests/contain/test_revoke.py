@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from irkit.containment.actions import ROLE_POLICY, USER_POLICY, is_locked
-from irkit.containment.snapshot import CASE_TAG
-from tests.containment.conftest import ROLE, ROLE_ARN, USER, USER_ARN, World, run, step_output
+from irkit.contain.actions import ROLE_POLICY, USER_POLICY, is_locked
+from irkit.contain.snapshot import CASE_TAG
+from tests.contain.conftest import ROLE, ROLE_ARN, USER, USER_ARN, World, run, step_output
 
 
 def test_contains_agent_user_and_role_and_verifies(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     assert int(result.outcome.exit_code) == 0, result.outcome
     iam = world.iam
     keys = iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
@@ -19,7 +19,7 @@ def test_contains_agent_user_and_role_and_verifies(world: World, tmp_path: Path)
     assert is_locked(iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"])
     tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=USER)["Tags"]}
     assert tags[CASE_TAG] == result.case.case_id
-    out = step_output(result, "revoke")
+    out = step_output(result, "contain")
     rows = out["contained"]
     assert rows and all(r["verified"] for r in rows)
     assert {r["status"] for r in rows} == {"contained", "done"}  # done: the tag, bookkeeping only
@@ -43,7 +43,7 @@ def test_contains_agent_user_and_role_and_verifies(world: World, tmp_path: Path)
 
 
 def test_snapshot_is_written_before_the_first_change(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     snap = result.case.read_json(f"snapshots/user-{USER}.json")
     assert snap["login_profile"] is not None
     assert sorted(k["status"] for k in snap["access_keys"]) == ["Active", "Inactive"]

@@ -14,15 +14,15 @@ import pytest
 
 from irkit.aws.session import Aws
 from irkit.config import Principal
-from irkit.containment.chain import ChainResolver
-from irkit.containment.runner import bounded_map
-from irkit.containment.snapshot import comparable, take_snapshot
+from irkit.contain.chain import ChainResolver
+from irkit.contain.runner import bounded_map
+from irkit.contain.snapshot import comparable, take_snapshot
 from irkit.core.case import Case, CaseMeta
 from irkit.core.context import RunContext
 from irkit.errors import DryRunViolation
-from irkit.steps import revoke_chain
-from irkit.steps.revoke import Revoke
-from tests.containment.conftest import ACCOUNT, ROLE_ARN, USER_ARN, World, key_status, run, step_output
+from irkit.steps import contain_chain
+from irkit.steps.contain import Contain
+from tests.contain.conftest import ACCOUNT, ROLE_ARN, USER_ARN, World, key_status, run, step_output
 
 
 def world_state(iam: Any) -> dict[str, Any]:
@@ -45,9 +45,9 @@ def test_dry_run_plans_everything_and_changes_nothing(
     result = run(
         world,
         tmp_path / "cases",
-        "revoke",
+        "contain",
         "detect",
-        "revoke_chain",
+        "contain_chain",
         "report",
         dry_run=True,
         echo=lines.append,
@@ -58,7 +58,7 @@ def test_dry_run_plans_everything_and_changes_nothing(
         assert kind in printed
     assert "arn:aws:iam::123456789012:role/ext-admin" in printed  # the chain is planned too
     statuses = {s.step_id: s.status for s in result.outcome.steps}
-    assert statuses["revoke"] == "planned" and statuses["revoke_chain"] == "planned"
+    assert statuses["contain"] == "planned" and statuses["contain_chain"] == "planned"
     assert not list(result.case.snapshots_dir.glob("*.json"))
 
 
@@ -86,7 +86,7 @@ def test_the_guard_stops_containment_that_tries_to_run_in_a_dry_run(world: World
         dry_run=True,
         echo=lambda _l: None,
     )
-    step = Revoke("revoke")
+    step = Contain("contain")
     plan = step.plan(ctx)  # reads are allowed
     assert plan.actions
     with pytest.raises(DryRunViolation):
@@ -95,7 +95,7 @@ def test_the_guard_stops_containment_that_tries_to_run_in_a_dry_run(world: World
 
 
 def test_service_linked_roles_are_refused(world: World, tmp_path: Path) -> None:
-    from tests.containment.conftest import write_config
+    from tests.contain.conftest import write_config
 
     iam = world.iam
     trust = {
@@ -114,19 +114,19 @@ def test_service_linked_roles_are_refused(world: World, tmp_path: Path) -> None:
     from irkit.config import load_config
 
     world.settings = load_config(world.config)
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     assert any(g.path == arn and "service-linked" in g.reason for g in result.outcome.gaps)
-    refused = next(p for p in step_output(result, "revoke")["principals"] if p["principal"] == arn)
+    refused = next(p for p in step_output(result, "contain")["principals"] if p["principal"] == arn)
     assert refused["status"].startswith("NOT contained: refused: service-linked")
     assert comparable(take_snapshot(iam, Principal(arn, ACCOUNT, "role", "AWSServiceRoleForECS"))) == before
     assert set(key_status(iam, "agent-infra-bot").values()) == {"Inactive"}  # the rest is still contained
 
 
 def test_max_actions_refuses_the_revoke_step(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke", max_actions=2)
+    result = run(world, tmp_path / "cases", "contain", max_actions=2)
     assert "Active" in key_status(world.iam, "agent-infra-bot").values()
     assert any("max_actions=2" in g.reason for g in result.outcome.gaps)
-    out = step_output(result, "revoke")
+    out = step_output(result, "contain")
     assert out["contained"] == [] and out["complete"] is False
     assert {p["status"].split(":", 1)[0] for p in out["principals"]} == {"NOT contained"}
 
@@ -141,8 +141,8 @@ def test_a_failed_reanalysis_is_a_gap_and_keeps_what_is_contained(
     def missing(paths: Sequence[Path], principals: Sequence[str]) -> list[Any]:
         raise ImportError("irkit.detect.analyzer")
 
-    monkeypatch.setattr(revoke_chain, "ANALYZER", missing)
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain")
+    monkeypatch.setattr(contain_chain, "ANALYZER", missing)
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain")
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Inactive"}
     assert key_status(world.iam, "backdoor2") == {attack["b2key"]: "Active"}  # only re-analysis finds it
     assert any("not followed further" in g.reason for g in result.outcome.gaps)
@@ -220,7 +220,7 @@ def test_irkit_never_contains_the_principal_it_runs_as(world: World, tmp_path: P
     world.iam.delete_access_key(UserName="agent-infra-bot", AccessKeyId=world.key_ids[1])  # two keys at most
     key = world.iam.create_access_key(UserName="agent-infra-bot")["AccessKey"]
     creds = StaticCredentials(key["AccessKeyId"], key["SecretAccessKey"])
-    result = run(world, tmp_path / "cases", "revoke", credentials=creds)
+    result = run(world, tmp_path / "cases", "contain", credentials=creds)
     assert any(g.path == USER_ARN and "irkit runs as" in g.reason for g in result.outcome.gaps)
     assert key_status(world.iam, "agent-infra-bot")[key["AccessKeyId"]] == "Active"
-    assert ROLE_ARN in {r["principal"] for r in step_output(result, "revoke")["contained"]}
+    assert ROLE_ARN in {r["principal"] for r in step_output(result, "contain")["contained"]}

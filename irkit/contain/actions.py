@@ -1,6 +1,6 @@
 """Containment actions: planned from a read of IAM, executed one call each, verified by re-reading.
 
-Kinds (``Action.kind``), each undone by :mod:`irkit.containment.restore` from the snapshot:
+Kinds (``Action.kind``), each undone by :mod:`irkit.contain.restore` from the snapshot:
 
 | kind                    | call                             | undo                                  |
 |-------------------------|----------------------------------|---------------------------------------|
@@ -20,9 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from irkit.aws.session import aws_call
-from irkit.containment.calls import together
-from irkit.containment.snapshot import CASE_TAG, login_profile, policy_doc
-from irkit.containment.targets import SERVICE_LINKED_PATH, Refused, Target
+from irkit.contain.calls import together
+from irkit.contain.snapshot import CASE_TAG, login_profile, policy_doc
+from irkit.contain.targets import SERVICE_LINKED_PATH, Refused, Target
 from irkit.core.plan import Action
 from irkit.errors import AwsCallError
 

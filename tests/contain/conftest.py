@@ -15,7 +15,7 @@ from irkit.core.context import RunContext
 from irkit.core.plan import Plan, StepResult
 from irkit.engine.run import RunResult, start_run
 from irkit.engine.runbook import parse_runbook
-from irkit.steps import revoke_chain
+from irkit.steps import contain_chain
 from irkit.steps.detect import Detect
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -216,7 +216,7 @@ def fake_detect(monkeypatch: pytest.MonkeyPatch, attack: dict[str, Any]) -> list
 
     monkeypatch.setattr(Detect, "plan", plan)
     monkeypatch.setattr(Detect, "apply", apply)
-    monkeypatch.setattr(revoke_chain, "ANALYZER", analyzer)
+    monkeypatch.setattr(contain_chain, "ANALYZER", analyzer)
     return calls
 
 

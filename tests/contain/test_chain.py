@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from irkit.containment.actions import ROLE_POLICY, USER_POLICY, is_locked, trusted_principals
-from irkit.containment.snapshot import policy_doc
-from tests.containment.conftest import ACCOUNT, OUTSIDE, World, key_status, run, step_output
+from irkit.contain.actions import ROLE_POLICY, USER_POLICY, is_locked, trusted_principals
+from irkit.contain.snapshot import policy_doc
+from tests.contain.conftest import ACCOUNT, OUTSIDE, World, key_status, run, step_output
 
 
 def test_chain_created_user_key_and_external_role_are_contained(
     world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
 ) -> None:
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain", "report")
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain", "report")
     iam = world.iam
     # the agent
     assert set(key_status(iam, "agent-infra-bot").values()) == {"Inactive"}
@@ -38,7 +38,7 @@ def test_chain_created_user_key_and_external_role_are_contained(
     # not descended from the agent: untouched
     assert key_status(iam, "bystander") == {attack["bystander_key"]: "Active"}
 
-    out = step_output(result, "revoke_chain")
+    out = step_output(result, "contain_chain")
     status = {(c["kind"], c["identifier"]): c["status"] for c in out["chain"]}
     assert status[("access_key", attack["bystander_key"])] == "refused"
     assert status[("user", f"arn:aws:iam::{ACCOUNT}:user/backdoor2")] == "contained"
@@ -60,7 +60,7 @@ def test_chain_created_user_key_and_external_role_are_contained(
 def test_max_actions_refuses_the_chain_when_exceeded(
     world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
 ) -> None:
-    result = run(world, tmp_path / "cases", "detect", "revoke_chain", max_actions=3)
+    result = run(world, tmp_path / "cases", "detect", "contain_chain", max_actions=3)
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Active"}
     assert any("max_actions=3" in g.reason for g in result.outcome.gaps)
 
@@ -71,12 +71,12 @@ def test_floor_contain_chain_then_restore_brings_back_the_agent_only(
     from typer.testing import CliRunner
 
     from irkit.cli import app
-    from irkit.containment.snapshot import comparable, take_snapshot
+    from irkit.contain.snapshot import comparable, take_snapshot
 
     agent = world.settings.agent("infra-optimizer").principals
     ignore = frozenset({"login_profile"})
     before = {p.arn: comparable(take_snapshot(world.iam, p), ignore=ignore) for p in agent}
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain", "report")
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain", "report")
     out = CliRunner().invoke(app, ["restore", str(result.case.root), "--yes"])
     assert out.exit_code == 3, out.output
     after = {p.arn: comparable(take_snapshot(world.iam, p), ignore=ignore) for p in agent}
@@ -93,9 +93,9 @@ def test_restore_include_chain_reopens_chain_principals_exactly(
     from typer.testing import CliRunner
 
     from irkit.cli import app
-    from irkit.containment.snapshot import comparable
+    from irkit.contain.snapshot import comparable
 
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain")
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain")
     out = CliRunner().invoke(app, ["restore", str(result.case.root), "--yes", "--include-chain"])
     assert out.exit_code == 3, out.output  # console passwords (agent, ops-admin) are named gaps
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Active"}
@@ -146,11 +146,11 @@ def test_an_approval_gated_chain_step_applies_the_approved_plan_on_resume(
 ) -> None:
     from irkit.engine.run import resume_run
 
-    gated = {"step": "revoke_chain", "approval": True}
-    first = run(world, tmp_path / "cases", "revoke", "detect", gated, assume_yes=False)
-    assert first.outcome.awaiting == "revoke_chain"
+    gated = {"step": "contain_chain", "approval": True}
+    first = run(world, tmp_path / "cases", "contain", "detect", gated, assume_yes=False)
+    assert first.outcome.awaiting == "contain_chain"
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Active"}  # nothing before approval
-    resumed = resume_run(first.case.root, approvals=["revoke_chain"], echo=lambda _l: None)
+    resumed = resume_run(first.case.root, approvals=["contain_chain"], echo=lambda _l: None)
     assert resumed.outcome.awaiting is None
     assert key_status(world.iam, "backdoor") == {attack["bkey"]: "Inactive"}
     assert is_locked(world.iam.get_role(RoleName="ext-admin")["Role"]["AssumeRolePolicyDocument"])
@@ -159,10 +159,10 @@ def test_an_approval_gated_chain_step_applies_the_approved_plan_on_resume(
 def test_a_chain_role_left_trusting_outside_is_not_contained_without_the_trust_lock(
     world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
 ) -> None:
-    unlocked = {"step": "revoke_chain", "with": {"lock_trust": False}}
-    result = run(world, tmp_path / "cases", "revoke", "detect", unlocked)
+    unlocked = {"step": "contain_chain", "with": {"lock_trust": False}}
+    result = run(world, tmp_path / "cases", "contain", "detect", unlocked)
     assert ROLE_POLICY in world.iam.list_role_policies(RoleName="ext-admin")["PolicyNames"]  # sessions cut
-    out = step_output(result, "revoke_chain")
+    out = step_output(result, "contain_chain")
     role = next(c for c in out["chain"] if c["kind"] == "role")
     assert role["status"].startswith("NOT contained: trust policy not locked; it still admits")
     assert OUTSIDE in role["status"] and role["verified"] is False
@@ -174,12 +174,12 @@ def test_a_key_created_after_the_plan_was_approved_keeps_its_user_not_contained(
 ) -> None:
     from irkit.engine.run import resume_run
 
-    gated = {"step": "revoke_chain", "approval": True}
-    first = run(world, tmp_path / "cases", "revoke", "detect", gated, assume_yes=False)
+    gated = {"step": "contain_chain", "approval": True}
+    first = run(world, tmp_path / "cases", "contain", "detect", gated, assume_yes=False)
     late = world.iam.create_access_key(UserName="backdoor")["AccessKey"]["AccessKeyId"]  # the attacker, still at it
-    resumed = resume_run(first.case.root, approvals=["revoke_chain"], echo=lambda _l: None)
+    resumed = resume_run(first.case.root, approvals=["contain_chain"], echo=lambda _l: None)
     out = resumed.case.journal.entries()
-    done = next(e for e in out if e["kind"] == "step.done" and e["step"] == "revoke_chain")["data"]["output"]
+    done = next(e for e in out if e["kind"] == "step.done" and e["step"] == "contain_chain")["data"]["output"]
     user = next(c for c in done["chain"] if c["kind"] == "user" and c["identifier"].endswith("user/backdoor"))
     assert key_status(world.iam, "backdoor")[late] == "Active"  # the approved plan did not name it
     assert user["status"] == f"NOT contained: access key {late} still Active" and not user["verified"]

@@ -1,7 +1,7 @@
 """Contain the agent's own principals, first, before any log is read.
 
 ```yaml
-- step: revoke
+- step: contain             # `revoke` is accepted too (its old name)
   id: contain
   with: {max_actions: 200, lock_trust: true, workers: 8}
 ```
@@ -33,7 +33,7 @@ from typing import Any
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
-from irkit.containment.actions import (
+from irkit.contain.actions import (
     MUTATING_PERMISSIONS,
     PROPAGATION_NOTE,
     ROLE_POLICY,
@@ -43,10 +43,10 @@ from irkit.containment.actions import (
     deny_older_sessions,
     plan_target,
 )
-from irkit.containment.calls import urgent
-from irkit.containment.runner import DEFAULT_WORKERS, ContainResult, bounded_map, contain, not_planned
-from irkit.containment.snapshot import SNAPSHOT_PERMISSIONS, take_snapshot
-from irkit.containment.targets import Refused, Target
+from irkit.contain.calls import urgent
+from irkit.contain.runner import DEFAULT_WORKERS, ContainResult, bounded_map, contain, not_planned
+from irkit.contain.snapshot import SNAPSHOT_PERMISSIONS, take_snapshot
+from irkit.contain.targets import Refused, Target
 from irkit.core.context import RunContext
 from irkit.core.plan import Plan, StepResult
 from irkit.errors import AwsCallError
@@ -57,7 +57,7 @@ __all__ = [
     "PROPAGATION_NOTE",
     "ROLE_POLICY",
     "USER_POLICY",
-    "Revoke",
+    "Contain",
     "deny_older_sessions",
     "snapshot_principal",
 ]
@@ -68,7 +68,7 @@ CONTAIN_PERMISSIONS = tuple(dict.fromkeys(SNAPSHOT_PERMISSIONS + MUTATING_PERMIS
 
 
 def snapshot_principal(iam: Any, p: Principal) -> dict[str, Any]:
-    """Kept for callers of the skeleton: see :func:`irkit.containment.snapshot.take_snapshot`."""
+    """Kept for callers of the skeleton: see :func:`irkit.contain.snapshot.take_snapshot`."""
     return take_snapshot(iam, p)
 
 
@@ -219,8 +219,8 @@ def principal_clause(principals: Sequence[Mapping[str, Any]]) -> str:
 
 
 @register
-class Revoke(Step):
-    name = "revoke"
+class Contain(Step):
+    name = "contain"
     summary = (
         "Keys inactive, sessions revoked, trust locked, console login removed: the agent's own principals."
     )

@@ -8,8 +8,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from irkit.cli import app
-from irkit.containment.snapshot import comparable, take_snapshot
-from tests.containment.conftest import USER, World, run
+from irkit.contain.snapshot import comparable, take_snapshot
+from tests.contain.conftest import USER, World, run
 
 runner = CliRunner()
 
@@ -28,7 +28,7 @@ def same(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> bool:
 
 def test_restore_returns_the_agent_to_its_snapshot_exactly(world: World, tmp_path: Path) -> None:
     before = state(world)
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     contained = state(world)
     assert not same(before, contained)
 
@@ -44,7 +44,7 @@ def test_restore_returns_the_agent_to_its_snapshot_exactly(world: World, tmp_pat
 
 
 def test_restore_dry_run_prints_the_plan_and_changes_nothing(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     contained = state(world)
     out = runner.invoke(app, ["restore", str(result.case.root), "--dry-run"])
     assert out.exit_code == 3, out.output
@@ -53,7 +53,7 @@ def test_restore_dry_run_prints_the_plan_and_changes_nothing(world: World, tmp_p
 
 
 def test_restore_without_approval_waits_and_changes_nothing(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     contained = state(world)
     out = runner.invoke(app, ["restore", str(result.case.root)])
     assert out.exit_code == 4, out.output
@@ -62,7 +62,7 @@ def test_restore_without_approval_waits_and_changes_nothing(world: World, tmp_pa
 
 
 def test_restore_keeps_a_key_that_was_inactive_before_inactive(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     runner.invoke(app, ["restore", str(result.case.root), "--yes"])
     status = {
         k["AccessKeyId"]: k["Status"] for k in world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
@@ -73,7 +73,7 @@ def test_restore_keeps_a_key_that_was_inactive_before_inactive(world: World, tmp
 def test_restore_json_reports_the_plan_on_stdout(world: World, tmp_path: Path) -> None:
     import json
 
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     out = runner.invoke(app, ["restore", str(result.case.root), "--dry-run", "--json"])
     doc = json.loads(out.stdout)
     assert doc["dry_run"] is True and doc["exit_code"] == 3

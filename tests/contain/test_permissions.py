@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from irkit.aws.session import StaticCredentials
 from irkit.cli import app
+from irkit.contain.actions import ROLE_POLICY, is_locked
 from irkit.engine import permissions_doc
-from irkit.containment.actions import ROLE_POLICY, is_locked
 from irkit.engine.permissions import archive_policy, responder_policy
 from irkit.engine.runbook import load_runbook
 from irkit.steps import registry
-from tests.containment.conftest import ROLE, USER, USER_ARN, World, run, runbook, step_output
+from tests.contain.conftest import ROLE, USER, USER_ARN, World, run, runbook, step_output
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
-STEPS = ("revoke", "detect", "revoke_chain", "report")
+STEPS = ("contain", "detect", "contain_chain", "report")
 
 
 def _auth(endpoint: str, count: str) -> None:
@@ -79,7 +79,7 @@ def test_contain_and_chain_need_nothing_beyond_the_generated_policy(
     assert result.outcome.failed == []
     # the only gap is the link that does not lead back to the agent
     assert reasons == [r for r in reasons if attack["bystander_key"] in r]
-    for step_id in ("revoke", "revoke_chain"):
+    for step_id in ("contain", "contain_chain"):
         out = step_output(result, step_id)
         assert out["contained"] and all(r["verified"] for r in out["contained"])
         assert not [n for n in out["notes"] if "GetCallerIdentity" in n]
@@ -98,13 +98,13 @@ def test_contain_and_chain_need_nothing_beyond_the_generated_policy(
 def test_a_missing_permission_is_a_named_gap_and_the_rest_is_contained(
     world: World, iam_auth: Callable[[bool], None], tmp_path: Path
 ) -> None:
-    policy = responder_policy(runbook("revoke"))
+    policy = responder_policy(runbook("contain"))
     for statement in policy["Statement"]:
         statement["Action"] = [a for a in statement["Action"] if a != "iam:DeleteLoginProfile"]
     creds = responder(world, policy)
     iam_auth(True)
     try:
-        result = run(world, tmp_path / "cases", "revoke", credentials=creds)
+        result = run(world, tmp_path / "cases", "contain", credentials=creds)
     finally:
         iam_auth(False)
     gaps = [f"{g.path}: {g.reason}" for g in result.outcome.gaps]
@@ -116,7 +116,7 @@ def test_a_missing_permission_is_a_named_gap_and_the_rest_is_contained(
     assert {k["Status"] for k in iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]} == {"Inactive"}
     assert ROLE_POLICY in iam.list_role_policies(RoleName=ROLE)["PolicyNames"]
     assert is_locked(iam.get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"])
-    rows = {r["action"]: r for r in step_output(result, "revoke")["contained"]}
+    rows = {r["action"]: r for r in step_output(result, "contain")["contained"]}
     assert rows["delete-login-profile"]["verified"] is False
     assert rows["deactivate-access-key"]["verified"] is True
 

@@ -26,8 +26,8 @@ import orjson
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
-from irkit.containment.actions import IRKIT_POLICIES
-from irkit.containment.snapshot import CASE_TAG, SNAPSHOT_PERMISSIONS, differences, take_snapshot
+from irkit.contain.actions import IRKIT_POLICIES
+from irkit.contain.snapshot import CASE_TAG, SNAPSHOT_PERMISSIONS, differences, take_snapshot
 from irkit.core.case import Case
 from irkit.core.journal import Journal
 from irkit.core.plan import Action

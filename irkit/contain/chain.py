@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 from irkit.config import AgentSettings, Principal
-from irkit.containment.targets import Target, principal_for
+from irkit.contain.targets import Target, principal_for
 
 _IAM_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)(/.*)?/([^/]+)$")
 _SESSION_ARN = re.compile(r"^arn:aws[a-z-]*:sts::(\d{12}):assumed-role/([^/]+)/(.+)$")

@@ -1,7 +1,7 @@
 """Contain the credential chain: what the agent's credentials created or handed out.
 
 ```yaml
-- step: revoke_chain          # after detect: reads its `chain`
+- step: contain_chain         # (old name: revoke_chain) after detect: reads its `chain`
   with: {max_rounds: 5, lock_trust: true, max_actions: 200, workers: 8}
 ```
 Users the agent created are contained like the agent's own (keys ``Inactive``, ``aws:TokenIssueTime``
@@ -15,7 +15,7 @@ Then the evidence is analysed again with the new principals followed, and what *
 contained too, round after round until no new link appears (at most ``max_rounds``). Every principal
 is snapshotted before it changes and every change is verified by re-reading IAM. The output holds
 each link (``chain``) with the event that proves it, ``status`` and ``verified``: ``contained`` (or
-``contained by revoke`` for the agent's own principals) only when IAM, read again after
+``contained by the contain step`` for the agent's own principals) only when IAM, read again after
 containment, shows that link's credential cut; ``refused`` with the reason; otherwise
 ``NOT contained: <why>``, also a gap. ``contained`` rows and ``principals`` as in ``revoke``.
 """
@@ -29,18 +29,18 @@ from typing import Any
 
 from irkit.aws.session import aws_call
 from irkit.cloudtrail.analyze import analyze_paths
-from irkit.containment.actions import PROPAGATION_NOTE, TRUST_NOTE, external_principals
-from irkit.containment.calls import bounded_map, urgent
-from irkit.containment.chain import ChainResolver, Link, Resolution
-from irkit.containment.runner import DEFAULT_WORKERS, contain, not_planned
-from irkit.containment.targets import Target, merge_targets
-from irkit.containment.verdict import CONTAINED, NOT_CONTAINED, Observed, observe, problems, status
+from irkit.contain.actions import PROPAGATION_NOTE, TRUST_NOTE, external_principals
+from irkit.contain.calls import bounded_map, urgent
+from irkit.contain.chain import ChainResolver, Link, Resolution
+from irkit.contain.runner import DEFAULT_WORKERS, contain, not_planned
+from irkit.contain.targets import Target, merge_targets
+from irkit.contain.verdict import CONTAINED, NOT_CONTAINED, Observed, observe, problems, status
 from irkit.core.context import RunContext
 from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import AwsCallError
 from irkit.gaps import Gap
 from irkit.steps.base import Option, Step, register
-from irkit.steps.revoke import (
+from irkit.steps.contain import (
     CONTAIN_PERMISSIONS,
     max_actions,
     over_cap_gap,
@@ -123,8 +123,8 @@ def settle_chain(
             issues = problems(target, now, actions.get(target.arn, [])) if now is not None else []
             if target.arn in unplanned and (now is None or issues):  # say first why it was not even tried
                 issues = [unplanned[target.arn], *issues]
-        by_revoke = row.get("by_revoke", row["status"] == "contained by revoke")
-        state = status(issues, ok="contained by revoke" if by_revoke else CONTAINED)
+        by_revoke = row.get("by_revoke", row["status"] == "contained by the contain step")
+        state = status(issues, ok="contained by the contain step" if by_revoke else CONTAINED)
         row["status"], row["verified"] = state, not issues
         if issues:
             row["reason"] = ""  # the status says why
@@ -133,8 +133,8 @@ def settle_chain(
 
 
 @register
-class RevokeChain(Step):
-    name = "revoke_chain"
+class ContainChain(Step):
+    name = "contain_chain"
     summary = "Contain what the agent's credentials created: users, keys, console logins, roles, sessions."
     mutates = True
     permissions = (*CONTAIN_PERMISSIONS, "iam:GetAccessKeyLastUsed")
@@ -366,4 +366,4 @@ def _external_notes(res: Resolution) -> list[str]:
     return notes
 
 
-__all__ = ["ANALYZER", "Link", "RevokeChain", "external_principals"]
+__all__ = ["ANALYZER", "ContainChain", "Link", "external_principals"]

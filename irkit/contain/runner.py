@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from irkit.containment.actions import ORDER, credential_of, execute
-from irkit.containment.calls import DEFAULT_WORKERS, Persistent, bounded_map
-from irkit.containment.snapshot import snapshot_file, take_snapshot
-from irkit.containment.targets import Target
-from irkit.containment.verdict import NOT_CONTAINED, Observed, holds, observe, problems, status
+from irkit.contain.actions import ORDER, credential_of, execute
+from irkit.contain.calls import DEFAULT_WORKERS, Persistent, bounded_map
+from irkit.contain.snapshot import snapshot_file, take_snapshot
+from irkit.contain.targets import Target
+from irkit.contain.verdict import NOT_CONTAINED, Observed, holds, observe, problems, status
 from irkit.core.context import RunContext
 from irkit.core.plan import Action
 from irkit.errors import AwsCallError

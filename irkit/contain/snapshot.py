@@ -16,7 +16,7 @@ import orjson
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
-from irkit.containment.calls import together
+from irkit.contain.calls import together
 from irkit.errors import AwsCallError
 
 CASE_TAG = "irkit:case"

@@ -19,10 +19,10 @@ from typing import Any
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
-from irkit.containment.actions import ROLE_POLICY, USER_POLICY, external_principals, is_locked
-from irkit.containment.calls import together
-from irkit.containment.snapshot import CASE_TAG, login_profile, pages, policy_doc
-from irkit.containment.targets import Target
+from irkit.contain.actions import ROLE_POLICY, USER_POLICY, external_principals, is_locked
+from irkit.contain.calls import together
+from irkit.contain.snapshot import CASE_TAG, login_profile, pages, policy_doc
+from irkit.contain.targets import Target
 from irkit.core.plan import Action
 from irkit.errors import AwsCallError
 
