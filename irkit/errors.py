@@ -1,6 +1,6 @@
 """The error tree and the exit codes every command speaks.
 
-Exit codes are a contract (DESIGN.md): 0 done, 1 a step failed, 2 usage or config error,
+Exit codes are a contract (docs/contracts.md): 0 done, 1 a step failed, 2 usage or config error,
 3 done with coverage gaps, 4 stopped awaiting approval. ``verify`` uses 0 valid, 1 integrity failure.
 """
 

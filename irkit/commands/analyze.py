@@ -4,7 +4,7 @@
 irkit analyze evidence/ --principal arn:aws:iam::111111111111:role/agent-infra-optimizer --json
 ```
 Exit 0 when every file was read, 3 when some could not be or a ``--sigma`` rule was refused (the
-gaps are listed), 2 on bad input. ``--json`` adds to the DESIGN.md contract an ``inventory`` (every
+gaps are listed), 2 on bad input. ``--json`` adds to the contract (docs/contracts.md) an ``inventory`` (every
 successful change by the analysed principals, grouped by service and resource, and every secret read
 and model invoked) and, with ``--sigma``, a ``sigma`` summary (rules loaded, refused, skipped).
 """
@@ -43,7 +43,7 @@ def load_baseline(path: Path) -> Baseline:
 
 
 def contract(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None) -> dict[str, Any]:
-    """The DESIGN.md ``analyze --json`` object; extra keys are additive."""
+    """The ``analyze --json`` object (docs/contracts.md); extra keys are additive."""
     extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,

@@ -67,7 +67,7 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
     def to_contract(self) -> dict[str, Any]:
-        """The ``analyze --json`` finding shape (DESIGN.md); keep these keys exactly."""
+        """The ``analyze --json`` finding shape (docs/contracts.md); keep these keys exactly."""
         return {
             "rule_id": self.rule_id,
             "severity": self.severity,

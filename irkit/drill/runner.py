@@ -42,7 +42,7 @@ class ScenarioResult:
     problems: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``drill --json`` scenario shape (DESIGN.md); keep these keys."""
+        """The ``drill --json`` scenario shape (docs/contracts.md); keep these keys."""
         return {
             "name": self.name,
             "passed": self.passed,
