@@ -17,6 +17,7 @@ other change is *api*: its inverse's calls. The plan says which, change by chang
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -133,10 +134,6 @@ def plan_revert(ctx: RunContext, step_id: str, options: RevertOptions) -> Plan:
     pctx = plan_context(ctx, options, events)
 
     changes, unknown, collapsed = _changes(events)
-    for row in unknown[:MAX_UNKNOWN]:
-        gaps.append(Gap(f"{row['event_name']} {row['event_id']}", "no registered inverse: review and undo by hand"))
-    if len(unknown) > MAX_UNKNOWN:
-        gaps.append(Gap(step_id, f"{len(unknown) - MAX_UNKNOWN} more changes without an inverse (see the plan)"))
 
     iac: IacPlan | None = None
     if ctx.agent.git is not None or ctx.agent.terraform is not None:
@@ -157,6 +154,12 @@ def plan_revert(ctx: RunContext, step_id: str, options: RevertOptions) -> Plan:
             notes.extend(iac.notes)
 
     _paths(changes, iac)
+    _unknown_paths(unknown, iac)
+    loose = [row for row in unknown if not row.get("managed_by")]
+    for row in loose[:MAX_UNKNOWN]:
+        gaps.append(Gap(f"{row['event_name']} {row['event_id']}", "no registered inverse: review and undo by hand"))
+    if len(loose) > MAX_UNKNOWN:
+        gaps.append(Gap(step_id, f"{len(loose) - MAX_UNKNOWN} more changes without an inverse (see the plan)"))
     for planned in changes:
         if planned.covered_by or planned.path == "none":
             continue
@@ -326,6 +329,26 @@ def _paths(changes: list[PlannedChange], iac: IacPlan | None) -> None:
         if planned.managed_by:
             root_dir = planned.managed_by.rsplit(":", 1)[0]
             planned.path = "iac" if root_dir in applied else "api"
+
+
+_ID = re.compile(r"^(arn:aws[a-z-]*:.+|[a-z]{1,8}-[0-9a-f]{8,})$")
+
+
+def _unknown_paths(unknown: list[dict[str, str]], iac: IacPlan | None) -> None:
+    """An event without an inverse on a resource that an applied terraform root manages (by its
+    unique id) is restored by that apply: named as such, not left for a human."""
+    if iac is None:
+        return
+    resources = [(root, res) for root, res in iac.state_resources() if not root.refused]
+    for row in unknown:
+        ident = row.get("key", "").rsplit(":", 1)[-1]
+        if not _ID.match(ident):
+            continue
+        for root, res in resources:
+            if ident in res.values:
+                row["managed_by"] = f"{root.dir}:{res.address}"
+                row["path"] = "iac"
+                break
 
 
 def _actions(changes: list[PlannedChange], iac: IacPlan | None) -> list[Action]:
