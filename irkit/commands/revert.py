@@ -43,8 +43,10 @@ def pending_plan(case: Case) -> tuple[str, str] | None:
         elif kind == "step.awaiting_approval" and entry.get("step") == STEP_ID:
             path = case.root / str(data.get("plan", f"plans/{STEP_ID}.json"))
             pending = (str(data.get("plan", f"plans/{STEP_ID}.json")), _sha(path) if path.exists() else "")
-        elif kind in ("revert.applied", "revert.planned") or (kind == "step.done" and entry.get("step") == STEP_ID):
+        elif kind == "revert.applied" or (kind == "step.done" and entry.get("step") == STEP_ID):
             pending = None
+        elif kind == "revert.planned" and not data.get("dry_run"):
+            pending = None  # a newer plan replaces the one shown before (a dry run replaces nothing)
     return pending
 
 
@@ -103,7 +105,9 @@ def revert(
         name = _plan_name(folder)
         folder.write_json(name, plan.to_json())
         digest = _sha(folder.root / name)
-        journal.append("revert.planned", plan=name, sha256=digest, actions=[a.to_json() for a in plan.actions])
+        journal.append(
+            "revert.planned", plan=name, sha256=digest, dry_run=dry_run, actions=[a.to_json() for a in plan.actions]
+        )
     say(f"revert plan for case {folder.case_id}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
     show(plan, say)
 

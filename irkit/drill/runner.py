@@ -76,6 +76,28 @@ def select(names: Sequence[str], *, run_all: bool) -> list[Scenario]:
     return [known[n] for n in names]
 
 
+def stage(scenario: Scenario, out: Path, endpoint: str, *, echo: Callable[[str], None] = print) -> tuple[World, Path]:
+    """Build the world on ``endpoint``, attack it, deliver its trail; returns it and its irkit.yaml."""
+    out.mkdir(parents=True, exist_ok=True)
+    workdir = out / f"{scenario.name}.world"
+    if workdir.exists():
+        shutil.rmtree(workdir)  # the previous drill's own files: a fresh world every time
+    world = World(endpoint, now=datetime.now(UTC).replace(microsecond=0), workdir=workdir)
+    world.build()
+    world.background(hours=DRILL_HOURS - 0.5)
+    scenario.attack(world)
+    files = world.deliver()
+    if scenario.after_delivery is not None:
+        scenario.after_delivery(world)
+    echo(f"drill {scenario.name}: world ready at {endpoint} ({len(world.all_records())} events in {files} files)")
+    key = world.write_public_key(out / f"{scenario.name}.cloudtrail-key.pem")
+    baseline = world.write_baseline(out / f"{scenario.name}.baseline.json")
+    config = world.write_config(
+        out / f"{scenario.name}.irkit.yaml", public_key=key.resolve(), baseline=baseline.resolve()
+    )
+    return world, config
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -85,16 +107,9 @@ def run_scenario(
     echo: Callable[[str], None] = print,
 ) -> ScenarioResult:
     started = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
-    workdir = out / f"{scenario.name}.world"
-    if workdir.exists():
-        shutil.rmtree(workdir)  # the previous drill's own files: a fresh world every time
     with simulator() as endpoint:
-        world = World(endpoint, now=datetime.now(UTC).replace(microsecond=0), workdir=workdir)
-        world.build()
-        world.background(hours=DRILL_HOURS - 0.5)
         try:
-            scenario.attack(world)
+            world, config_path = stage(scenario, out, endpoint, echo=echo)
         except DrillUnavailable as exc:
             return ScenarioResult(
                 scenario.name,
@@ -108,15 +123,6 @@ def run_scenario(
                 1,
                 [f"cannot run: {exc}"],
             )
-        files = world.deliver()
-        if scenario.after_delivery is not None:
-            scenario.after_delivery(world)
-        echo(f"drill {scenario.name}: world ready at {endpoint} ({len(world.all_records())} events in {files} files)")
-        key = world.write_public_key(out / f"{scenario.name}.cloudtrail-key.pem")
-        baseline = world.write_baseline(out / f"{scenario.name}.baseline.json")
-        config_path = world.write_config(
-            out / f"{scenario.name}.irkit.yaml", public_key=key.resolve(), baseline=baseline.resolve()
-        )
         before = world_state(world)
         result = start_run(
             load_config(config_path),
