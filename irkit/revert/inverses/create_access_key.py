@@ -1,5 +1,5 @@
-"""CreateAccessKey → that key Inactive (never deleted: a key is evidence, and ``irkit restore`` style
-re-activation stays possible). Already inactive or deleted is nothing to do."""
+"""CreateAccessKey → that key Inactive, never deleted (a key is evidence: its last use, its owner).
+Already inactive or deleted is nothing to do."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""CreateRole → strip the role (managed policies detached, inline deleted, instance profiles left),
-then delete it; with ``quarantine_roles`` it is kept, trusting nobody, tagged ``irkit:quarantine``.
+"""CreateRole → strip the role (managed policies detached, inline deleted, taken out of its instance
+profiles), then delete it; with ``quarantine_roles`` it is kept, trusting nobody, tagged ``irkit:quarantine``.
 The role is snapshotted first (its policies are evidence)."""
 
 from __future__ import annotations
