@@ -160,8 +160,16 @@ def plan_revert(ctx: RunContext, step_id: str, options: RevertOptions) -> Plan:
         gaps.append(Gap(f"{row['event_name']} {row['event_id']}", "no registered inverse: review and undo by hand"))
     if len(loose) > MAX_UNKNOWN:
         gaps.append(Gap(step_id, f"{len(loose) - MAX_UNKNOWN} more changes without an inverse (see the plan)"))
+    inventory = {p.arn for p in ctx.agent.principals}
     for planned in changes:
         if planned.covered_by or planned.path == "none":
+            continue
+        if planned.change.resource in inventory:
+            # The agent's own principal (it was created in the window): containment holds it, locked
+            # and snapshotted; a revert must not delete the evidence of the case itself.
+            planned.undo = Undo(status="manual", notes=("one of the agent's own principals: left to containment",))
+            what = f"{planned.change.event_name} of an agent principal: not reverted"
+            gaps.append(Gap(planned.change.resource, what))
             continue
         inverse = inverse_for(planned.change.event_name)
         assert inverse is not None

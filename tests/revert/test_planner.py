@@ -180,3 +180,12 @@ def test_terraform_is_not_applied_when_its_plan_touches_what_the_attack_does_not
     assert any("not applied" in g.reason for g in p.gaps)
     assert (live / "terraform.tfstate").read_bytes() == state_before
     assert repo.git("branch", "--list", "irkit/*") == ""
+
+
+def test_an_agent_principal_created_in_the_window_is_never_deleted(tmp_path: Path, sim: Sim) -> None:
+    rec = sim.attack("iam", "CreateRole", RoleName="agent-helper", AssumeRolePolicyDocument=json.dumps(TRUST_EC2))
+    ctx = make_case(tmp_path, sim, [rec], [rec["eventID"]], f"      - arn:aws:iam::{ACCOUNT}:role/agent-helper\n")
+    p = plan(ctx)
+    assert p.actions == ()
+    assert changes(p)["CreateRole"]["status"] == "manual"
+    assert any("agent principal" in g.reason for g in p.gaps)
