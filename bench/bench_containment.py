@@ -104,7 +104,7 @@ def one_run(moto: str, rate: float, workers: int, seed: int, args: argparse.Name
             proxy.add(Rule("throttle", probability=rate, service="sts"))
         cfg = config(tmp / f"irkit-{seed}.yaml", proxy.url, principals)
         book = parse_runbook(
-            f"name: bench\nsteps:\n  - step: revoke\n    id: contain\n    with: {{workers: {workers}}}\n",
+            f"name: bench\nsteps:\n  - step: contain\n    id: contain\n    with: {{workers: {workers}}}\n",
             source="bench",
         )
         started = time.monotonic()

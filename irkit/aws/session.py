@@ -142,6 +142,20 @@ class Aws:
             frozen = creds.get_frozen_credentials()
             register_secret(frozen.secret_key, frozen.token)
 
+    def credential_env(self) -> dict[str, str]:
+        """The responder's credentials as environment variables, for a subprocess that calls AWS
+        itself (terraform): the same identity irkit uses, never the agent's (they are revoked)."""
+        env = {"AWS_REGION": self.settings.region, "AWS_DEFAULT_REGION": self.settings.region}
+        creds = self._session.get_credentials()
+        if creds is None:
+            return env
+        frozen = creds.get_frozen_credentials()
+        register_secret(frozen.secret_key, frozen.token)
+        env |= {"AWS_ACCESS_KEY_ID": str(frozen.access_key), "AWS_SECRET_ACCESS_KEY": str(frozen.secret_key)}
+        if frozen.token:
+            env["AWS_SESSION_TOKEN"] = frozen.token
+        return env
+
     def assume_role(self, role_arn: str, *, session_name: str = "irkit-responder") -> Aws:
         """A new :class:`Aws` acting as ``role_arn`` (the log-archive reader, say); same dry-run mode."""
         sts = self.client("sts")

@@ -43,6 +43,8 @@ def drill(
                 echo(f"  {r.name}: {problem}")
             for item in r.residual:
                 echo(f"  {r.name}: left by the attacker (review and remove): {item}")
+            for item in r.losses:
+                echo(f"  {r.name}: lost, not reversible: {item}")
             echo(f"  {r.name}: report {r.report}")
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
