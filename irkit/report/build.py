@@ -38,6 +38,7 @@ MAX_FINDINGS = 200
 MAX_FINDING_EVENT_IDS = 10
 MAX_TIMELINE = 200
 MAX_CHAIN = 200
+MAX_REVERT = 200
 MAX_CONTAINMENT = 1000
 MAX_EVIDENCE_ROWS = 200
 MAX_NOTES = 50
@@ -70,6 +71,8 @@ class Report:
     findings: list[dict[str, Any]] = field(default_factory=list)
     """The most severe :data:`MAX_FINDINGS` findings, each with at most MAX_FINDING_EVENT_IDS ids."""
     chain: list[dict[str, Any]] = field(default_factory=list)
+    revert: dict[str, Any] = field(default_factory=dict)
+    """The revert step's output, lists cut at MAX_REVERT (its journal entry holds them all)."""
     timeline: list[dict[str, str]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     integrity: dict[str, Any] = field(default_factory=dict)
@@ -155,6 +158,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                 chain_from_containment = list(output["chain"])
             if step_type == "verify":
                 report.integrity = dict(output)
+            if step_type == "revert":
+                report.revert = dict(output)
             gaps.extend(step_gaps)
             notes.update((str(n), None) for n in output.get("notes") or [])
         elif kind == "step.failed":
@@ -212,6 +217,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     # The containment step's view of the chain is the fuller one: every round, and what was done.
     chain = chain_from_containment or list(findings_doc.get("chain", []))
     report.chain = chain[:MAX_CHAIN]
+    revert_totals = {k: len(v) for k, v in report.revert.items() if isinstance(v, list)}
+    report.revert = {k: (v[:MAX_REVERT] if isinstance(v, list) else v) for k, v in report.revert.items()}
 
     # The timeline: irkit's own actions and the findings listed above, in time order, bounded.
     timeline = irkit_timeline + [
@@ -234,6 +241,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         "containment_gaps": folded_count(containment_gaps.items),
         "timeline": len(timeline),
         "chain": len(chain),
+        "revert": revert_totals,
         "containment": len(actions.rows()),
         "notes": len(notes),
         "actions_by_status": dict(Counter(r["status"] for r in actions.rows())),

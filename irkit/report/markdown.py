@@ -163,6 +163,75 @@ def _containment_summary(report: Report) -> str:
     return line
 
 
+def _revert(report: Report) -> list[str]:
+    """Every change the attacker made, its undo and what a re-read found; the commits and the plans."""
+    rv = report.revert
+    if not rv:
+        return []
+    totals = report.counts.get("revert") if isinstance(report.counts.get("revert"), dict) else {}
+    lines = ["## Revert", ""]
+    summary = rv.get("summary")
+    if isinstance(summary, dict) and summary:
+        counted = ", ".join(f"{text(k)} {text(v)}" for k, v in summary.items())
+        lines += [f"Changes by status (as re-read): {counted}", ""]
+    changes = [c for c in rv.get("changes") or [] if isinstance(c, dict)]
+    if changes:
+        rows = [
+            [
+                c.get("event_name"),
+                c.get("resource"),
+                c.get("event_time"),
+                c.get("path"),
+                "; ".join(str(u) for u in c.get("undo") or []) or c.get("planned", ""),
+                c.get("reversibility"),
+                ("verified: " if c.get("verified") else "NOT verified: ") + str(c.get("status", "unknown")),
+                c.get("verification", ""),
+            ]
+            for c in changes
+        ]
+        lines.append(
+            _table(rows, ["change", "resource", "time", "path", "undo", "reversibility", "status", "re-read"],
+                   codes=(1,))
+        )
+        lines += _more(len(changes), int((totals or {}).get("changes", len(changes))), "changes",
+                       "see the revert step's output in the journal")  # fmt: skip
+        lines.append("")
+    commits = [c for c in rv.get("commits") or [] if isinstance(c, dict)]
+    if commits:
+        git = rv.get("git") if isinstance(rv.get("git"), dict) else {}
+        lines += [f"The agent's commits, reverted on {code((git or {}).get('branch', ''))}:", ""]
+        lines.append(
+            _table(
+                [
+                    [c.get("sha", "")[:12] if isinstance(c.get("sha"), str) else c.get("sha"), c.get("summary"),
+                     c.get("author"), c.get("committer"), "yes" if c.get("pipeline") else "", c.get("status"),
+                     ", ".join(str(p) for p in c.get("conflicts") or [])]
+                    for c in commits
+                ],
+                ["commit", "summary", "author", "committer", "touches the pipeline", "status", "conflicts"],
+                codes=(0,),
+            )
+        )
+        lines.append("")
+    plans = [t for t in rv.get("terraform") or [] if isinstance(t, dict)]
+    if plans:
+        lines.append(
+            _table(
+                [[t.get("dir"), t.get("sha256"), t.get("counts"), t.get("status"),
+                  "yes" if t.get("converged") else "NO", t.get("message", "")] for t in plans],
+                ["terraform root", "plan SHA-256", "changes", "status", "converged", "message"],
+                codes=(0, 1),
+            )
+        )
+        lines.append("")
+    unknown = [u for u in rv.get("unknown") or [] if isinstance(u, dict)]
+    if unknown:
+        lines += ["Changes irkit has no undo for (review by hand):", ""]
+        lines += [f"- {text(u.get('event_name'))} {code(u.get('resource', ''))}" for u in unknown]
+        lines.append("")
+    return lines
+
+
 def render_markdown(report: Report) -> str:
     lines: list[str] = [f"# Incident report {text(report.case_id)}", ""]
     if report.dry_run:
@@ -287,6 +356,8 @@ def render_markdown(report: Report) -> str:
         )
         lines += _more(len(report.chain), report.total("chain"), "chain links", "see the revoke_chain step's output")
         lines.append("")
+
+    lines += _revert(report)
 
     lines += ["## Timeline", "", "Flagged events and irkit's own actions, in UTC.", ""]
     if report.timeline:

@@ -128,6 +128,14 @@ def test_contain_yes_undoes_the_whole_compromise_and_verifies_it(tmp_path: Path)
         assert [r["status"] for r in out["terraform"]] == ["applied"] and out["terraform"][0]["converged"] is True
         assert out["git"]["status"] == "created"
         assert world_state(world)["attacker"] == []
+        # The report lists every change, its undo and what the re-read found, and the revert commit.
+        report = (result.case.root / "report.md").read_text(encoding="utf-8")
+        section = report.split("## Revert", 1)[1].split("\n## ", 1)[0]
+        for name in names:
+            assert f"| {name} " in section
+        assert section.count("verified: undone") == len(out["changes"])
+        assert "This reverts" not in section and "irkit/revert-" in section
+        assert out["terraform"][0]["sha256"] in section
 
 
 def test_a_dry_run_prints_the_whole_plan_and_changes_nothing_iac_included(tmp_path: Path) -> None:
