@@ -19,7 +19,7 @@ import orjson
 
 from irkit.drill.runner import run_scenario
 from irkit.drill.scenarios import Scenario
-from irkit.drill.scenarios.hidden_admin_role import ROLE, SCENARIO
+from irkit.drill.scenarios.hidden_admin_role import SCENARIO
 from irkit.drill.world import ARCHIVE_BUCKET, HOME_REGION, World
 
 BACKDOOR_EVENTS = {"CreateRole", "AttachRolePolicy", "CreateAccessKey"}
@@ -87,9 +87,8 @@ def test_contain_still_contains_the_backdoor_and_names_every_plant(tmp_path: Pat
     assert result.problems == [], result.problems
     assert result.contained
     assert set(SCENARIO.expected) <= set(result.detected)
-    assert f"iam role {ROLE} (trust locked by irkit)" in result.residual
-    assert any(r.startswith("access key ") and r.endswith("(Inactive)") for r in result.residual), result.residual
-    assert not any(r.endswith("(Active)") for r in result.residual)
+    # contained, then reverted: the plants did not hide the backdoor role or its key from the revert
+    assert result.residual == [], result.residual
 
     case = Path(result.report).parent
     problems = {(p["kind"], p["path"]) for p in _verify_output(case)["problems"]}

@@ -106,7 +106,7 @@ HOSTILE_ROLE = (
     "\x1b]0;pwned title\x07 \x1b]8;;http://evil.example\x1b\\hyperlink\x1b]8;;\x1b\\ \x1b[2J"
 )
 OWN_HEADINGS = {
-    "Summary", "Steps", "Containment actions", "Findings", "Credential chain", "Timeline", "Evidence",
+    "Summary", "Steps", "Containment actions", "Findings", "Credential chain", "Revert", "Timeline", "Evidence",
     "Integrity (CloudTrail digest chain)", "Rewritten logs", "Coverage gaps", "Notes",
 }  # fmt: skip
 
