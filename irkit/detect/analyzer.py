@@ -27,12 +27,12 @@ from typing import Any
 from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
+from irkit.detect.detectors import DETECTORS
 from irkit.detect.event import Event, format_time
 from irkit.detect.inventory import Inventory, InventoryResult
 from irkit.detect.names import base_name
 from irkit.detect.rule import SEVERITIES, Finding, Rule, Severity, lower
 from irkit.detect.rules import all_rules, index_rules
-from irkit.detect.sequences import DETECTORS
 from irkit.detect.sigma import SigmaRuleSet
 
 PARKED_PER_IDENTITY = 200

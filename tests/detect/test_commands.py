@@ -12,9 +12,9 @@ import typer
 from typer.testing import CliRunner
 
 from irkit.commands import analyze, baseline, rules
+from irkit.detect.detectors.iam_role_backdoor_sequence import RoleBackdoor
 from irkit.detect.records import AGENT_ROLE, record
 from irkit.detect.rules import all_rules, get_rule
-from irkit.detect.sequences import RoleBackdoor
 
 
 @pytest.fixture
