@@ -68,20 +68,25 @@ class Analysis:
     def flagged_event_ids(self) -> set[str]:
         return {eid for f in self.findings for eid in f.event_ids}
 
+    def findings_json(self) -> list[dict[str, Any]]:
+        """The findings as ``analyze --json`` and ``findings.json`` carry them: the DESIGN.md keys
+        (:meth:`Finding.to_contract`) plus first_seen, detail, attribution and evidence. The one serializer."""
+        return [
+            {
+                **f.to_contract(),
+                "first_seen": format_time(f.first_seen),
+                "detail": f.detail,
+                "attribution": f.attribution,
+                "evidence": dict(f.evidence),
+            }
+            for f in self.findings
+        ]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "events": self.events,
             "attributed": self.attributed,
-            "findings": [
-                {
-                    **f.to_contract(),
-                    "first_seen": format_time(f.first_seen),
-                    "detail": f.detail,
-                    "attribution": f.attribution,
-                    "evidence": dict(f.evidence),
-                }
-                for f in self.findings
-            ],
+            "findings": self.findings_json(),
             "chain": [link.to_json() for link in self.chain],
             "principals_seen": dict(self.principals_seen),
             "inventory": self.inventory.to_json(),
