@@ -27,9 +27,10 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irkit.cloudtrail.collect import MANIFEST_FORMAT, READ_ONLY, CollectResult, open_private, write_manifest
+from irkit.cloudtrail.collect import CollectResult
 from irkit.cloudtrail.keys import KeyRefused, evidence_path
 from irkit.cloudtrail.layout import DELIVERY_LAG, TrailLayout, days_between
+from irkit.cloudtrail.manifest import MANIFEST_FORMAT, READ_ONLY, open_private, write_manifest
 from irkit.detect.event import format_time
 from irkit.gaps import Gap
 

@@ -17,25 +17,24 @@ Keys are chosen by whoever can write to the bucket: each becomes a path only thr
 would share a file with another key, is refused as a ``key-refused`` gap and never fetched). The
 decompressed hash comes from :mod:`irkit.cloudtrail.inflate`, the code the reader and the digest
 verifier use, under the same cap; an object too large to hold a log within it is not downloaded.
-Evidence files are 0400, whatever the umask.
+Evidence files are 0400, whatever the umask (:mod:`irkit.cloudtrail.manifest` writes them and the
+manifest). Recovering a rewritten log is :mod:`irkit.cloudtrail.recover`; the LookupEvents fallback,
+when the archive cannot be read, :mod:`irkit.cloudtrail.lookup`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import sys
 import threading
-import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from botocore.exceptions import (
@@ -50,18 +49,24 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 
 from irkit.aws.session import error_code
 from irkit.cloudtrail import inflate
-from irkit.cloudtrail.keys import REFUSED, KeyRefused, PathAssigner, check, display, evidence_path
+from irkit.cloudtrail.keys import REFUSED, KeyRefused, PathAssigner, display, evidence_path
 from irkit.cloudtrail.layout import DELIVERY_LAG, DIGEST_LAG, TrailLayout, days_between, in_window, parse_key
+from irkit.cloudtrail.manifest import (
+    CHUNK,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    READ_ONLY,
+    manifest_objects,
+    manifest_recoveries,
+    open_private,
+    sha256_file,
+    write_manifest,
+    write_read_only,
+)
 from irkit.cloudtrail.writer import META_SUFFIX
 from irkit.detect.event import format_time
 from irkit.gaps import Gap
 
-MANIFEST_FORMAT = "irkit-manifest/1"
-MANIFEST_NAME = "manifest.json"
-READ_ONLY = 0o400
-"""Every evidence file: read-only, and for its owner only (CloudTrail holds secrets' context, ARNs,
-IPs); set with chmod after writing, so the umask cannot widen it."""
-_CHUNK = 1 << 20
 _TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -132,7 +137,7 @@ def _transient(exc: BaseException) -> bool:
 
 # botocore's adaptive mode retries inside a call; this outer retry covers what it gives up on
 # (a throttled burst that outlasts its budget, a stream cut mid-download).
-_retrying = retry(
+retrying = retry(
     retry=retry_if_exception(_transient),
     wait=wait_exponential_jitter(multiplier=0.2, max=8),
     stop=stop_after_attempt(5),
@@ -140,7 +145,7 @@ _retrying = retry(
 )
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
@@ -161,7 +166,7 @@ class _Lister:
                 kwargs["Delimiter"] = delimiter
             if token:
                 kwargs["ContinuationToken"] = token
-            page = _retrying(self.s3.list_objects_v2)(**kwargs)
+            page = retrying(self.s3.list_objects_v2)(**kwargs)
             yield page
             if not page.get("IsTruncated"):
                 return
@@ -171,8 +176,8 @@ class _Lister:
         code = error_code(exc)
         uri = f"s3://{self.bucket}/{prefix}"
         if code in {"NoSuchBucket", "AllAccessDisabled"}:
-            raise _BucketUnavailable(Gap(f"s3://{self.bucket}", f"cannot read the archive: {_describe(exc)}"))
-        self.gaps.append(Gap(uri, f"cannot list: {_describe(exc)}"))
+            raise _BucketUnavailable(Gap(f"s3://{self.bucket}", f"cannot read the archive: {describe(exc)}"))
+        self.gaps.append(Gap(uri, f"cannot list: {describe(exc)}"))
 
     def keys(self, prefix: str) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
@@ -224,31 +229,7 @@ def plan_keys(
     return found, lister.gaps, list(accounts), sorted(all_regions)
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def open_private(path: Path) -> IO[bytes]:
-    """A new file at ``path`` that only its owner can open (0600 from the start, never wider, whatever
-    the umask); a leftover of an interrupted run is replaced. Made with O_EXCL: never through a link."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, "wb")
-
-
-def _write_read_only(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open_private(tmp) as out:
-        out.write(data)
-    tmp.chmod(READ_ONLY)
-    tmp.replace(path)
-
-
-class _TooLargeObject(Exception):
+class TooLargeObject(Exception):
     def __init__(self, size: int) -> None:
         super().__init__(
             f"{size} bytes or more stored, more than any log within irkit's "
@@ -256,7 +237,7 @@ class _TooLargeObject(Exception):
         )
 
 
-def _stream_read_only(body: Any, path: Path) -> tuple[int, str, inflate.Inflated | None, str | None]:
+def stream_read_only(body: Any, path: Path) -> tuple[int, str, inflate.Inflated | None, str | None]:
     """Stream an S3 body to ``path`` (written as ``.part``, made read-only, renamed: atomic).
 
     Returns (size, SHA-256 stored, the decompressed hash or None, why not). More stored bytes than a
@@ -269,13 +250,13 @@ def _stream_read_only(body: Any, path: Path) -> tuple[int, str, inflate.Inflated
     size = 0
     limit = inflate.stored_limit()
     with open_private(tmp) as out:
-        for chunk in iter(lambda: body.read(_CHUNK), b""):
+        for chunk in iter(lambda: body.read(CHUNK), b""):
             size += len(chunk)
             if size > limit:
                 body.close()
                 out.close()
                 tmp.unlink()
-                raise _TooLargeObject(size)
+                raise TooLargeObject(size)
             out.write(chunk)
             stored.update(chunk)
             if hasher is not None:
@@ -301,12 +282,12 @@ class _Fetcher:
         self.dest = dest
 
     def fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
-        return _retrying(self._fetch)(key, path)
+        return retrying(self._fetch)(key, path)
 
     def _fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
         path.parent.mkdir(parents=True, exist_ok=True)
         resp = self.s3.get_object(Bucket=self.bucket, Key=key)
-        size, sha256, plain, why = _stream_read_only(resp["Body"], path)
+        size, sha256, plain, why = stream_read_only(resp["Body"], path)
         gap = None if why is None else Gap(f"s3://{self.bucket}/{key}", f"{why}; kept as fetched")
         version = resp.get("VersionId")
         version = None if version in (None, "null") else str(version)
@@ -314,7 +295,7 @@ class _Fetcher:
         if info is not None and info.digest:
             meta = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
             meta["version_id"] = version or ""
-            _write_read_only(
+            write_read_only(
                 path.with_name(path.name + META_SUFFIX), orjson.dumps(meta, option=orjson.OPT_INDENT_2)
             )
         entry = _Entry(
@@ -328,15 +309,7 @@ class _Fetcher:
         return entry, gap
 
 
-def _load_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        doc = orjson.loads(path.read_bytes())
-        return {str(o["key"]): o for o in doc.get("objects", []) if isinstance(o, dict) and "key" in o}
-    except (OSError, orjson.JSONDecodeError, AttributeError, TypeError):
-        return {}
-
-
-def _present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
+def present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
     """Already collected: the file is there with the hash recorded (and its metadata, for digests)."""
     if not known:
         return False
@@ -344,16 +317,10 @@ def _present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
         path = evidence_path(dest, key)
     except KeyRefused:
         return False
-    if not path.is_file() or _sha256_file(path) != known.get("sha256"):
+    if not path.is_file() or sha256_file(path) != known.get("sha256"):
         return False
     info = parse_key(key)
     return not (info is not None and info.digest and not path.with_name(path.name + META_SUFFIX).is_file())
-
-
-def write_manifest(dest: Path, doc: dict[str, Any]) -> Path:
-    path = dest / MANIFEST_NAME
-    _write_read_only(path, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return path
 
 
 def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -417,11 +384,11 @@ def collect_archive(
     """
     dest.mkdir(parents=True, exist_ok=True)
     manifest_path = dest / MANIFEST_NAME
-    run = _Run(_load_manifest(manifest_path), list(accounts), list(regions))
+    run = _Run(manifest_objects(manifest_path), list(accounts), list(regions))
     try:
         _collect(s3, run, layout=layout, start=start, end=end, dest=dest, workers=workers, progress=progress)
     except Exception as exc:  # a manifest of what was fetched beats a traceback and none
-        reason = f"collection stopped: {_describe(exc)}; the manifest lists what was fetched"
+        reason = f"collection stopped: {describe(exc)}; the manifest lists what was fetched"
         run.gaps.append(Gap(f"s3://{layout.bucket}", reason))
     except BaseException as exc:  # interrupted: leave a manifest a resumed run can build on, then stop
         run.gaps.append(Gap(f"s3://{layout.bucket}", f"collection interrupted ({type(exc).__name__})"))
@@ -449,8 +416,8 @@ def _collect(
     to_fetch: list[tuple[str, Path]] = []
     for key, path in sorted(paths.items()):
         if sizes[key] > inflate.stored_limit():
-            run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", str(_TooLargeObject(sizes[key]))))
-        elif _present(dest, key, run.known.get(key)):
+            run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", str(TooLargeObject(sizes[key]))))
+        elif present(dest, key, run.known.get(key)):
             run.entries[key] = run.known[key]
             run.skipped += 1
         else:
@@ -467,7 +434,7 @@ def _collect(
             try:
                 entry, gap = future.result()
             except Exception as exc:  # one object's failure (even MemoryError) is its gap
-                run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {_describe(exc)}"))
+                run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {describe(exc)}"))
                 continue
             run.entries[key] = entry.to_json()
             run.fetched += 1
@@ -484,9 +451,9 @@ def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, d
     # Evidence of tampering that the verify step added (the rewritten version of a log) is not in
     # the bucket listing any more; a resumed collection keeps it while the file is there.
     for key, kept in run.known.items():
-        if key not in run.entries and kept.get("tampered_copy_of") and _present(dest, key, kept):
+        if key not in run.entries and kept.get("tampered_copy_of") and present(dest, key, kept):
             run.entries[key] = kept
-    recoveries = _load_recoveries(manifest_path)
+    recoveries = manifest_recoveries(manifest_path)
 
     gaps = sorted(run.gaps, key=lambda g: (g.path, g.reason))
     doc = {
@@ -516,274 +483,3 @@ def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, d
 
 
 # -- a rewritten log: the authentic version replaces the analysed file ------------------------------
-
-TAMPERED_MARK = ".tampered-"
-
-
-def tampered_name(key: str, version_id: str) -> str:
-    """Where the rewritten version of ``key`` is kept: beside it, under a name no reader takes for a log
-    (``is_log_path`` reads only ``*.json``/``*.json.gz``/``*.jsonl(.gz)``). :class:`KeyRefused` (a
-    ValueError) for a key that cannot name a file."""
-    return f"{check(key)}{TAMPERED_MARK}{re.sub(r'[^A-Za-z0-9_-]', '_', version_id)[:128]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Adopted:
-    """The evidence folder after a rewritten log was replaced by its authentic version."""
-
-    key: str
-    authentic: dict[str, Any]
-    """Manifest entry of the authentic version, now at ``evidence/<key>``."""
-    tampered: dict[str, Any]
-    """Manifest entry of the rewritten version, kept at ``evidence/<tampered_name>``."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "evidence": self.authentic["key"], "tampered_evidence": self.tampered["key"]}
-
-
-def _fetch_version(s3: Any, bucket: str, key: str, version_id: str, path: Path) -> dict[str, Any]:
-    """Stream one object version to ``path`` (atomically, read-only; the decompressed hash through the
-    one inflate path, under its cap); its manifest entry. :class:`_TooLargeObject` when it is larger
-    than any log (nothing is then written)."""
-
-    def fetch() -> tuple[int, str, inflate.Inflated | None, str | None]:
-        resp = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
-        return _stream_read_only(resp["Body"], path)
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    size, sha256, plain, _why = _retrying(fetch)()
-    return {
-        "key": key,
-        "version_id": version_id,
-        "size": size,
-        "sha256": sha256,
-        "sha256_decompressed": plain.sha256 if plain is not None else None,
-        "fetched_at": format_time(datetime.now(UTC)),
-    }
-
-
-def adopt_authentic_version(
-    s3: Any,
-    bucket: str,
-    dest: Path,
-    *,
-    key: str,
-    authentic_version: str,
-    tampered_version: str,
-    expected_sha256: str,
-    record: dict[str, Any],
-) -> Adopted:
-    """Make ``dest/<key>`` the authentic version of a rewritten log and keep the rewrite beside it.
-
-    The authentic version is fetched by version id and checked again against the digest's hash
-    (``expected_sha256``, of the decompressed log) before it replaces anything. No rewrite is ever
-    deleted: the file collected (unless it is the authentic version) and ``tampered_version`` (copied
-    or downloaded) are kept as ``<key>.tampered-<version>``. ``manifest.json`` then records every
-    copy (``authentic`` true/false) and ``record`` under ``recoveries``. Idempotent: a second call
-    changes nothing.
-    """
-    manifest_path = dest / MANIFEST_NAME
-    doc = _manifest_doc(manifest_path)
-    objects: dict[str, dict[str, Any]] = {
-        str(o["key"]): o for o in doc.get("objects", []) if isinstance(o, dict) and "key" in o
-    }
-    path = evidence_path(dest, key)  # KeyRefused (a ValueError): nothing is touched
-    copy_key = tampered_name(key, tampered_version)
-    copy_path = evidence_path(dest, copy_key)
-
-    # 1. The rewrite, preserved first: nothing is replaced until the evidence of tampering is safe.
-    # The file collected is kept whatever version it is (unless it is the authentic one): an attacker
-    # who rewrote again between collect and verify leaves two rewrites, and both are evidence.
-    current = objects.get(key)
-    if (
-        current is not None
-        and current.get("version_id")
-        and current.get("version_id") != authentic_version
-        and not current.get("authentic")
-        and _present(dest, key, current)
-    ):
-        collected_key = tampered_name(key, str(current["version_id"]))
-        if not _present(dest, collected_key, objects.get(collected_key)):
-            _copy_read_only(path, evidence_path(dest, collected_key))
-        objects[collected_key] = dict(current, key=collected_key, authentic=False, tampered_copy_of=key)
-    tampered = objects.get(copy_key)
-    if tampered is None or not (_present(dest, copy_key, tampered) or tampered.get("not_kept")):
-        try:
-            tampered = _fetch_version(s3, bucket, key, tampered_version, copy_path) | {"key": copy_key}
-        except _TooLargeObject as exc:
-            # A rewrite too large to keep does not stop the recovery (that would let a huge rewrite
-            # keep the original out of the analysis); the bucket still has it, by version id.
-            tampered = {"key": copy_key, "version_id": tampered_version, "sha256": None,
-                        "not_kept": f"{exc}; still in the bucket as version {tampered_version}"}  # fmt: skip
-    tampered.update(authentic=False, tampered_copy_of=key)
-
-    # 2. The authentic version, checked before it takes the log's place (write, then rename: atomic).
-    authentic = objects.get(key)
-    if not (
-        authentic is not None
-        and authentic.get("version_id") == authentic_version
-        and authentic.get("sha256_decompressed") == expected_sha256
-        and _present(dest, key, authentic)
-    ):
-        staging = path.with_name(path.name + ".authentic")
-        authentic = _fetch_version(s3, bucket, key, authentic_version, staging)
-        if authentic["sha256_decompressed"] != expected_sha256:
-            staging.chmod(0o644)
-            staging.unlink()
-            raise ValueError(
-                f"s3://{bucket}/{key} version {authentic_version} no longer matches the digest; nothing replaced"
-            )
-        staging.replace(path)
-    authentic.update(authentic=True, recovered=True, replaces_version=tampered_version)
-
-    objects[key] = authentic
-    objects[copy_key] = tampered
-    doc["objects"] = [objects[k] for k in sorted(objects)]
-    recoveries = [r for r in doc.get("recoveries", []) if isinstance(r, dict) and r.get("key") != key]
-    doc["recoveries"] = sorted([*recoveries, dict(record, key=key, tampered_evidence=copy_key)],
-                               key=lambda r: str(r["key"]))  # fmt: skip
-    write_manifest(dest, doc)
-    return Adopted(key, authentic, tampered)
-
-
-def _copy_read_only(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".part")
-    with src.open("rb") as source, open_private(tmp) as out:
-        shutil.copyfileobj(source, out, _CHUNK)
-    tmp.chmod(READ_ONLY)
-    tmp.replace(dst)
-
-
-def _manifest_doc(path: Path) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {"format": MANIFEST_FORMAT, "objects": []}
-    return doc if isinstance(doc, dict) else {"format": MANIFEST_FORMAT, "objects": []}
-
-
-def _load_recoveries(path: Path) -> list[dict[str, Any]]:
-    recoveries = _manifest_doc(path).get("recoveries", [])
-    return [r for r in recoveries if isinstance(r, dict)] if isinstance(recoveries, list) else []
-
-
-# -- LookupEvents fallback -------------------------------------------------------------------------
-
-LOOKUP_RATE = 2.0  # LookupEvents: 2 requests a second per account and region
-UNVERIFIED = (
-    "UNVERIFIED evidence from cloudtrail:LookupEvents: management events only, last 90 days, "
-    "no digest chain vouches for it"
-)
-
-
-def _lookup_attribute(principal: str) -> dict[str, str]:
-    if re.match(r"^(AKIA|ASIA)[A-Z0-9]{12,}$", principal):
-        return {"AttributeKey": "AccessKeyId", "AttributeValue": principal}
-    # Users appear under their name; role sessions under the session name, which for agents is
-    # usually the role name; sessions named otherwise are only found by their access key id.
-    return {"AttributeKey": "Username", "AttributeValue": principal.rsplit("/", 1)[-1]}
-
-
-@dataclass(slots=True)
-class _Throttle:
-    rate: float
-    sleep: Callable[[float], None]
-    clock: Callable[[], float]
-    _last: float | None = field(default=None)
-
-    def wait(self) -> None:
-        if self._last is not None:
-            delay = 1.0 / self.rate - (self.clock() - self._last)
-            if delay > 0:
-                self.sleep(delay)
-        self._last = self.clock()
-
-
-def lookup_fallback(
-    cloudtrail: Any,
-    principals: Iterable[str],
-    start: datetime,
-    end: datetime,
-    dest: Path,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> CollectResult:
-    """Management events of each principal (ARN or access key id) via LookupEvents, to
-    ``dest/lookup/<name>.jsonl``; every result is marked unverified. Use only when the archive
-    cannot be read."""
-    folder = dest / "lookup"
-    folder.mkdir(parents=True, exist_ok=True)
-    throttle = _Throttle(LOOKUP_RATE, sleep, clock)
-    gaps = [Gap("cloudtrail:LookupEvents", UNVERIFIED)]
-    if end - start > timedelta(days=90):
-        gaps.append(
-            Gap("cloudtrail:LookupEvents", "LookupEvents keeps 90 days; older events are not covered")
-        )
-    paths: list[Path] = []
-    objects: list[dict[str, Any]] = []
-    total = 0
-    for principal in principals:
-        attr = _lookup_attribute(principal)
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", attr["AttributeValue"])
-        path = folder / f"{attr['AttributeKey']}-{name}.jsonl"
-        kwargs: dict[str, Any] = {
-            "LookupAttributes": [attr],
-            "StartTime": start,
-            "EndTime": end,
-            "MaxResults": 50,
-        }
-        lines: list[bytes] = []
-        try:
-            while True:
-                throttle.wait()
-                resp = _retrying(cloudtrail.lookup_events)(**kwargs)
-                for event in resp.get("Events", []):
-                    raw = event.get("CloudTrailEvent")
-                    if isinstance(raw, str):
-                        lines.append(orjson.dumps(orjson.loads(raw)))
-                token = resp.get("NextToken")
-                if not token:
-                    break
-                kwargs["NextToken"] = token
-        except (ClientError, BotoCoreError, orjson.JSONDecodeError) as exc:
-            gaps.append(
-                Gap(
-                    f"cloudtrail:LookupEvents {attr['AttributeKey']}={attr['AttributeValue']}",
-                    f"lookup stopped: {_describe(exc)}",
-                )
-            )
-        data = b"\n".join(lines) + (b"\n" if lines else b"")
-        _write_read_only(path, data)
-        paths.append(path)
-        total += len(data)
-        objects.append(
-            {
-                "key": path.relative_to(dest).as_posix(),
-                "principal": principal,
-                "events": len(lines),
-                "size": len(data),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "fetched_at": format_time(datetime.now(UTC)),
-                "verified": False,
-            }
-        )
-    doc = {
-        "format": MANIFEST_FORMAT,
-        "engine": "lookup-events",
-        "verified": False,
-        "window": {"start": format_time(start), "end": format_time(end)},
-        "objects": objects,
-        "gaps": [g.to_json() for g in gaps],
-    }
-    manifest = folder / MANIFEST_NAME
-    _write_read_only(manifest, orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
-    return CollectResult(
-        files=len(paths),
-        bytes=total,
-        skipped=0,
-        manifest=manifest,
-        gaps=tuple(gaps),
-        paths=tuple(paths),
-        verified=False,
-    )

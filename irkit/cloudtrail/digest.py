@@ -59,13 +59,13 @@ from irkit.cloudtrail.layout import (
     in_window,
     parse_key,
 )
+from irkit.cloudtrail.manifest import MANIFEST_NAME
 from irkit.cloudtrail.reader import is_log_path
 from irkit.cloudtrail.writer import META_SUFFIX, public_key_fingerprint, signing_string
 from irkit.detect.event import MalformedRecord, format_time, parse_time
 from irkit.errors import UsageError
 from irkit.gaps import Gap
 
-MANIFEST_NAME = "manifest.json"
 DIGEST_PERIOD = timedelta(hours=1)
 # A digest period is about an hour; a hole longer than this between two digests means one is gone.
 _SLACK = timedelta(minutes=15)

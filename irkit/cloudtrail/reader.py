@@ -37,13 +37,14 @@ import orjson
 from irkit.cloudtrail import inflate
 from irkit.cloudtrail.inflate import TooManyValues, read_log, refusal_text
 from irkit.cloudtrail.keys import inside
+from irkit.cloudtrail.manifest import MANIFEST_NAME
 from irkit.detect.event import Event, MalformedRecord, parse_time
 from irkit.gaps import Gap
 
 LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_DIR = "CloudTrail-Digest"
 # Files irkit itself writes beside evidence; they are not logs and not gaps.
-IRKIT_FILES = frozenset({"manifest.json", "findings.json", "report.json", "case.json", "baseline.json"})
+IRKIT_FILES = frozenset({MANIFEST_NAME, "findings.json", "report.json", "case.json", "baseline.json"})
 SIDECAR_SUFFIX = ".meta.json"
 # Below this many files a worker pool costs more (process start) than it saves.
 PARALLEL_MIN_FILES = 64

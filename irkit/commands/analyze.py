@@ -48,16 +48,7 @@ def contract(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = 
     return {
         "events": stats.events,
         "files": stats.files,
-        "findings": [
-            {
-                **f.to_contract(),
-                "first_seen": format_time(f.first_seen),
-                "detail": f.detail,
-                "attribution": f.attribution,
-                "evidence": dict(f.evidence),
-            }
-            for f in analysis.findings
-        ],
+        "findings": analysis.findings_json(),
         # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded.
         "gaps": [g.to_json() for g in (*(sigma.gaps if sigma is not None else ()), *fold(stats.gaps))],
         "gaps_total": (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps),

@@ -27,12 +27,12 @@ from typing import Any
 from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
+from irkit.detect.detectors import DETECTORS
 from irkit.detect.event import Event, format_time
 from irkit.detect.inventory import Inventory, InventoryResult
 from irkit.detect.names import base_name
 from irkit.detect.rule import SEVERITIES, Finding, Rule, Severity, lower
 from irkit.detect.rules import all_rules, index_rules
-from irkit.detect.sequences import DETECTORS
 from irkit.detect.sigma import SigmaRuleSet
 
 PARKED_PER_IDENTITY = 200
@@ -68,20 +68,25 @@ class Analysis:
     def flagged_event_ids(self) -> set[str]:
         return {eid for f in self.findings for eid in f.event_ids}
 
+    def findings_json(self) -> list[dict[str, Any]]:
+        """The findings as ``analyze --json`` and ``findings.json`` carry them: the DESIGN.md keys
+        (:meth:`Finding.to_contract`) plus first_seen, detail, attribution and evidence. The one serializer."""
+        return [
+            {
+                **f.to_contract(),
+                "first_seen": format_time(f.first_seen),
+                "detail": f.detail,
+                "attribution": f.attribution,
+                "evidence": dict(f.evidence),
+            }
+            for f in self.findings
+        ]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "events": self.events,
             "attributed": self.attributed,
-            "findings": [
-                {
-                    **f.to_contract(),
-                    "first_seen": format_time(f.first_seen),
-                    "detail": f.detail,
-                    "attribution": f.attribution,
-                    "evidence": dict(f.evidence),
-                }
-                for f in self.findings
-            ],
+            "findings": self.findings_json(),
             "chain": [link.to_json() for link in self.chain],
             "principals_seen": dict(self.principals_seen),
             "inventory": self.inventory.to_json(),

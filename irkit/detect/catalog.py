@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from irkit.detect.baseline import BASELINE_INFOS
+from irkit.detect.detectors import all_detector_infos
 from irkit.detect.rule import Rule
 from irkit.detect.rules import all_rules
-from irkit.detect.sequences import all_detector_infos
 
 
 def _rule_entry(rule: Rule) -> dict[str, Any]:

@@ -54,7 +54,8 @@ streaming pass** over the events. Three kinds:
   runs the rules that can match it. Identical hits (same rule, principal and detail) aggregate into one
   finding that lists every event id.
 - **sequence** detectors: state across events (bursts, unusual regions, backdoor sequences, denied-call
-  bursts). Their findings list every event of the sequence.
+  bursts; `irkit/detect/detectors/<id>.py`, with positive and negative record sequences the test suite
+  runs). Their findings list every event of the sequence.
 - **baseline** deviations: with `--baseline` (learned by `irkit baseline AGENT`), one finding per value
   the agent has never shown, with the baseline as evidence. Like a rule's details, at most 100 new
   values of a kind are reported for one principal; the others fold into one finding that counts them

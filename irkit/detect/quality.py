@@ -29,11 +29,11 @@ from dataclasses import dataclass
 
 from irkit.detect.analyzer import Analysis, Analyzer
 from irkit.detect.catalog import catalog
+from irkit.detect.detectors import DETECTORS
 from irkit.detect.event import Event
 from irkit.detect.labelled import LabelledSet, generate
 from irkit.detect.rule import SEVERITIES
 from irkit.detect.rules import all_rules
-from irkit.detect.sequences import DETECTORS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """What a call read that a responder must rotate or account for: secret values, decrypted parameters,
 model invocations.
 
-Shared by the secret-read rules, the access detectors (:mod:`irkit.detect.access`), the baseline (which
+Shared by the secret-read rules, the access detectors (:mod:`irkit.detect.detectors`), the baseline (which
 secrets an agent reads routinely) and the inventory (every secret read, so each can be rotated).
 
 ```python

@@ -26,9 +26,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irkit.cloudtrail.collect import Adopted, adopt_authentic_version, tampered_name
 from irkit.cloudtrail.digest import LOG_TAMPERED, RecoveredVersion, load_public_keys, verify_s3_window
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.recover import Adopted, adopt_authentic_version, tampered_name
 from irkit.core.context import RunContext
 from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import UsageError

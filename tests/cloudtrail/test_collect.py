@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from irkit.cloudtrail.collect import collect_archive, lookup_fallback
+from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.digest import DigestVerifier, LocalSource, load_public_keys
 from irkit.cloudtrail.layout import TrailLayout, parse_key
+from irkit.cloudtrail.lookup import lookup_fallback
 from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from irkit.cloudtrail import inflate, keys
-from irkit.cloudtrail.collect import adopt_authentic_version, collect_archive, tampered_name
+from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.digest import (
     KEY_REFUSED,
     LOG_TAMPERED,
@@ -22,6 +22,7 @@ from irkit.cloudtrail.digest import (
 )
 from irkit.cloudtrail.keys import KeyRefused
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.recover import adopt_authentic_version, tampered_name
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
 

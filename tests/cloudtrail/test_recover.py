@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from irkit.cloudtrail.collect import adopt_authentic_version, collect_archive, tampered_name
+from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.digest import (
     LOG_TAMPERED,
     DigestVerifier,
@@ -24,6 +24,7 @@ from irkit.cloudtrail.digest import (
 )
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.reader import iter_log_files
+from irkit.cloudtrail.recover import adopt_authentic_version, tampered_name
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
 

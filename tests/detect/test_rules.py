@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from irkit.detect.analyzer import Analyzer
+from irkit.detect.detectors import all_detector_infos
 from irkit.detect.event import Event
 from irkit.detect.names import base_name
 from irkit.detect.rule import SEVERITIES, Rule
 from irkit.detect.rules import all_rules, get_rule, rule_modules
-from irkit.detect.sequences import all_detector_infos
 
 MITRE = re.compile(r"^T\d{4}(\.\d{3})?$")
 REQUIRED = {
