@@ -163,6 +163,13 @@ def _containment_summary(report: Report) -> str:
     return line
 
 
+def _counts(value: Any) -> str:
+    """``{"replace": 1, "delete": 0}`` → ``replace 1``: the non-zero counts, or ``none``."""
+    if not isinstance(value, dict):
+        return _s(value)
+    return ", ".join(f"{k} {v}" for k, v in value.items() if v) or "none"
+
+
 def _revert(report: Report) -> list[str]:
     """Every change the attacker made, its undo and what a re-read found; the commits and the plans."""
     rv = report.revert
@@ -217,7 +224,7 @@ def _revert(report: Report) -> list[str]:
     if plans:
         lines.append(
             _table(
-                [[t.get("dir"), t.get("sha256"), t.get("counts"), t.get("status"),
+                [[t.get("dir"), t.get("sha256"), _counts(t.get("counts")), t.get("status"),
                   "yes" if t.get("converged") else "NO", t.get("message", "")] for t in plans],
                 ["terraform root", "plan SHA-256", "changes", "status", "converged", "message"],
                 codes=(0, 1),
@@ -227,7 +234,12 @@ def _revert(report: Report) -> list[str]:
     unknown = [u for u in rv.get("unknown") or [] if isinstance(u, dict)]
     if unknown:
         lines += ["Changes irkit has no undo for (review by hand):", ""]
-        lines += [f"- {text(u.get('event_name'))} {code(u.get('resource', ''))}" for u in unknown]
+        lines += [
+            f"- {text(u.get('event_name'))} on {code(u.get('resource') or u.get('key') or '?')} (event "
+            f"{code(u.get('event_id', '?'))})"
+            + (f"; terraform restores it ({code(u['managed_by'])})" if u.get("managed_by") else "")
+            for u in unknown
+        ]
         lines.append("")
     return lines
 
