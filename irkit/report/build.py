@@ -132,6 +132,13 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     chain_from_containment: list[dict[str, Any]] = []
     actions = _Actions()
     irkit_timeline: list[dict[str, str]] = []
+    # Which step type each step id is (from any entry that says): only containment steps' actions are
+    # containment actions; the revert step's are reported in its own section.
+    step_types = {
+        str(e.get("step")): canonical_step(str((e.get("data") or {}).get("type")))
+        for e in entries
+        if e.get("step") and (e.get("data") or {}).get("type")
+    }
     for entry in entries:
         data = entry.get("data") or {}
         kind, step_id = entry.get("kind"), str(entry.get("step") or "")
@@ -180,7 +187,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         elif kind in {"action.start", "action.done", "action.failed"}:
             action = data.get("action")
             if isinstance(action, Mapping):
-                actions.journaled(step_id, kind.removeprefix("action."), action, entry, str(data.get("error", "")))
+                if step_types.get(step_id, "") in CONTAINMENT_STEPS:
+                    actions.journaled(step_id, kind.removeprefix("action."), action, entry, str(data.get("error", "")))
                 if kind != "action.start":
                     failed = " (failed)" if kind == "action.failed" else ""
                     irkit_timeline.append(
