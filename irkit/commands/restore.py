@@ -14,6 +14,8 @@ from irkit.config import load_config
 from irkit.containment.restore import RestoreResult, apply_restore, plan_restore
 from irkit.engine.case import Case
 from irkit.errors import CaseError, ExitCode
+from irkit.escape import terminal
+from irkit.redact import redact_text
 
 
 def restore(
@@ -50,8 +52,12 @@ def restore(
             say(f"    - {action.kind} {action.target}: {action.detail}")
         if not plan.actions:
             say("    (nothing to change)")
+        for item in plan.held_back:
+            say(f"    held back: {item.describe()}")
         for note in plan.notes:
             say(f"    note: {note}")
+        for warning in plan.warnings:
+            typer.secho(terminal(redact_text(f"    WARNING: {warning}")), fg=typer.colors.RED, bold=True, err=as_json)
         for gap in plan.gaps:
             say(f"    gap: {gap.path}: {gap.reason}")
 
