@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import orjson
 import typer
 
 from irkit.commands import COMMAND_MODULES
@@ -31,12 +32,21 @@ for _module in COMMAND_MODULES:
 journal_command.register(app)
 
 
+def _json_error(code: str, message: str) -> None:
+    """Under --json a script reads stdout: the error is there too, as one JSON object."""
+    sys.stdout.write(orjson.dumps({"error": {"code": code, "message": redact_text(message)}}).decode() + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code instead of raising for IrkitError."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
     try:
         code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
         typer.secho(terminal(redact_text(f"irkit: error: {exc}")), err=True, fg=typer.colors.RED)
+        if as_json:
+            _json_error(type(exc).__name__, str(exc))
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code)
@@ -48,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         if exc.filename is None:  # not about a path the user gave: fall through to internal error
-            return _internal_error(exc)
+            return _internal_error(exc, as_json=as_json)
         # A path the user passed (--out, --path, …) that cannot be created or written.
         where = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
         typer.secho(terminal(redact_text(f"irkit: error: {where}: {exc.strerror}")), err=True, fg=typer.colors.RED)
+        if as_json:
+            _json_error("PathError", f"{where}: {exc.strerror}")
         return int(ExitCode.USAGE)
     except Exception as exc:
         import click
@@ -61,16 +73,21 @@ def main(argv: list[str] | None = None) -> int:
         show = getattr(exc, "show", None)
         if isinstance(exc, click.ClickException | typer.TyperException) and callable(show):
             show()
+            if as_json:
+                fmt = getattr(exc, "format_message", None)
+                _json_error("UsageError", str(fmt() if callable(fmt) else exc))
             return int(ExitCode.USAGE)
-        return _internal_error(exc)
+        return _internal_error(exc, as_json=as_json)
     # Outside standalone mode click returns a typer.Exit's code instead of raising it.
     return code if isinstance(code, int) else int(ExitCode.OK)
 
 
-def _internal_error(exc: BaseException) -> int:
+def _internal_error(exc: BaseException, *, as_json: bool = False) -> int:
     # An unexpected error's text may quote anything it touched: mask registered secrets too.
     message = terminal(redact_text(f"irkit: internal error: {type(exc).__name__}: {exc}"))
     typer.secho(message, err=True, fg=typer.colors.RED)
+    if as_json:
+        _json_error("InternalError", f"{type(exc).__name__}: {exc}")
     return int(ExitCode.STEP_FAILED)
 
 

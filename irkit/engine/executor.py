@@ -65,8 +65,11 @@ class Executor:
         assume_yes: bool = False,
         approvals: Sequence[str] = (),
         confirm: Confirm | None = None,
+        before_step: Callable[[str], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.before_step = before_step
+        """Called with each step's type before it runs (the preflight says what it found)."""
         self.runbook = runbook
         self.assume_yes = assume_yes
         self.approvals = set(approvals)
@@ -102,6 +105,8 @@ class Executor:
                     StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier")
                 )
                 continue
+            if self.before_step is not None:
+                self.before_step(spec.step)
             step_outcome = self._run_step(spec, outcome)
             outcome.steps.append(step_outcome)
             if step_outcome.status == "awaiting-approval":

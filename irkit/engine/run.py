@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from irkit.aws.session import Aws, Clients, StaticCredentials
+from irkit.aws.session import Aws, Clients, Identity, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
+from irkit.engine.preflight import Preflight
 from irkit.engine.runbook import Runbook, read_runbook_file
 from irkit.errors import CaseError, UsageError
 from irkit.steps.base import RunContext
@@ -54,8 +55,10 @@ def start_run(
     if hours > MAX_HOURS:
         raise UsageError(f"--hours {hours:g} reaches back more than ten years (at most {MAX_HOURS})")
     settings.agent(agent_name)  # an unknown agent fails before a case folder exists
-    # So does a missing AWS profile: the session is made before anything is written.
+    # So does a missing AWS profile: the session is made before anything is written. And so do
+    # credentials that do not resolve or that AWS refuses (exit 2): nothing could be contained.
     aws = Aws(settings.aws, dry_run=dry_run, credentials=credentials)
+    identity = aws.identity()
     now = now or utcnow()
     start = now - timedelta(hours=hours)
     meta = CaseMeta(
@@ -80,8 +83,9 @@ def start_run(
     with case:
         echo(f"case {meta.case_id} → {case.root}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
         return _execute(
-            settings, case, runbook, aws, assume_yes=assume_yes, approvals=(), echo=echo, confirm=confirm
-        )
+            settings, case, runbook, aws, assume_yes=assume_yes, approvals=(), echo=echo, confirm=confirm,
+            identity=identity,
+        )  # fmt: skip
 
 
 def resume_run(
@@ -99,6 +103,8 @@ def resume_run(
             raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
         settings = load_config(case.config_copy)
         runbook = read_runbook_file(case.runbook_copy)
+        aws = Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials)
+        identity = aws.identity()  # no credentials: exit 2 before the journal is touched
         echo(f"resuming case {case.case_id}")
         stale = case.lock.stale if case.lock else None
         if stale is not None:
@@ -106,8 +112,9 @@ def resume_run(
             case.journal.append("run.interrupted", **stale.to_json())
             echo(f"  note: the previous run, {stale.describe()}, ended without finishing; going on from its journal")
         return _execute(
-            settings, case, runbook, Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials),
-            assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm,
+            settings, case, runbook, aws,
+            assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm, identity=identity,
+            archive_probe=False,
         )  # fmt: skip
 
 
@@ -121,8 +128,20 @@ def _execute(
     approvals: Sequence[str],
     echo: Callable[[str], None],
     confirm: Confirm | None,
+    identity: Identity,
+    archive_probe: bool = True,
 ) -> RunResult:
     dry_run = aws.dry_run
+    clients = Clients(aws, settings.log_archive.role_arn if settings.log_archive else None)
+    preflight = Preflight(
+        clients,
+        settings.log_archive if archive_probe else None,
+        settings.agent(case.meta.agent),
+        identity=identity,
+        journal=case.journal,
+        echo=echo,
+    )
+    preflight.start_of_run()
     ctx = RunContext(
         settings=settings,
         agent=settings.agent(case.meta.agent),
@@ -133,7 +152,11 @@ def _execute(
         window_end=datetime.fromisoformat(case.meta.window_end),
         dry_run=dry_run,
         echo=echo,
-        clients=Clients(aws, settings.log_archive.role_arn if settings.log_archive else None),
+        clients=clients,
     )
-    executor = Executor(ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm)
-    return RunResult(case, executor.run())
+    executor = Executor(
+        ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm, before_step=preflight.before_step
+    )
+    outcome = executor.run()
+    preflight.before_step("collect")  # a runbook without collect still hears what the probe found
+    return RunResult(case, outcome)
