@@ -81,15 +81,25 @@ def finish(result: RunResult, *, as_json: bool) -> None:
     raise typer.Exit(int(outcome.exit_code))
 
 
+CONTAINMENT_TYPES = frozenset({"revoke", "revoke_chain"})
+
+
 def containment_gaps(result: RunResult) -> int:
     """How many gaps the containment steps left: what a responder must fix by hand, now."""
-    count = 0
+    last: dict[str, dict[str, object]] = {}  # a step run again in a resume: its last attempt counts
     for entry in result.case.journal.entries():
+        if entry["kind"] in {"step.done", "step.failed"} and entry["data"].get("type") in CONTAINMENT_TYPES:
+            last[str(entry.get("step"))] = entry
+    count = 0
+    for entry in last.values():
         data = entry["data"]
-        if entry["kind"] == "step.done" and data.get("type") in {"revoke", "revoke_chain"}:
+        assert isinstance(data, dict)
+        if entry["kind"] == "step.done":
             # step.done's gaps are folded (a few named, the rest counted): count what they stand for.
             count += folded_count(Gap(str(g.get("path", "")), str(g.get("reason", ""))) for g in data.get("gaps", []))
-        elif entry["kind"] == "step.failed" and data.get("type") in {"revoke", "revoke_chain"}:
+            if not data.get("gaps") and (data.get("output") or {}).get("complete") is False:
+                count += 1  # not contained, even without a named gap
+        else:
             count += 1
     return count
 

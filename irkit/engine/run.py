@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -97,7 +97,10 @@ def resume_run(
     echo: Callable[[str], None] = print,
     confirm: Confirm | None = None,
     command: str | None = None,
+    max_actions: int | None = None,
 ) -> RunResult:
+    if max_actions is not None and max_actions < 0:
+        raise UsageError("--max-actions must be 0 or more")
     with Case.open(root, command=command or f"irkit resume {root}") as case:
         if not case.config_copy.exists():
             raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
@@ -111,11 +114,26 @@ def resume_run(
             # Only a run that died without releasing the case (SIGKILL, power loss) leaves its note.
             case.journal.append("run.interrupted", **stale.to_json())
             echo(f"  note: the previous run, {stale.describe()}, ended without finishing; going on from its journal")
+        # case.json is written once; a resume's --max-actions is journaled and holds for later resumes.
+        cap = max_actions if max_actions is not None else _journaled_max_actions(case)
+        if cap is not None and cap != case.meta.max_actions:
+            if max_actions is not None:
+                case.journal.append("run.options", max_actions=cap, before=case.meta.max_actions)
+                echo(f"  max actions: {cap} (was {case.meta.max_actions})")
+            case.meta = replace(case.meta, max_actions=cap)
         return _execute(
             settings, case, runbook, aws,
             assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm, identity=identity,
             archive_probe=False,
         )  # fmt: skip
+
+
+def _journaled_max_actions(case: Case) -> int | None:
+    cap = None
+    for entry in case.journal.entries():
+        if entry["kind"] == "run.options" and isinstance(entry["data"].get("max_actions"), int):
+            cap = int(entry["data"]["max_actions"])
+    return cap
 
 
 def _execute(

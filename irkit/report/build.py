@@ -124,6 +124,10 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     start_ts = next((e["ts"] for e in entries if e["kind"] == "run.start"), None)
     gaps = _Unique()
     containment_gaps = _Unique()
+    # A step run again in a resume replaces what its earlier attempt said: the report describes the
+    # world as the last attempt of each step left it (a retried containment is not still "incomplete").
+    step_gaps_of: dict[str, list[Gap]] = {}
+    step_containment_gaps: dict[str, list[Gap]] = {}
     notes: dict[str, None] = {}
     chain_from_containment: list[dict[str, Any]] = []
     actions = _Actions()
@@ -146,24 +150,25 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
             step_gaps = [_gap(g) for g in data.get("gaps") or []]
             rows = output.get("contained") if step_type in CONTAINMENT_STEPS else None
             actions.step_done(step_id, rows if isinstance(rows, list) else [])
-            if step_type in CONTAINMENT_STEPS:
-                containment_gaps.extend(step_gaps)
-                if step_type == "revoke" and start_ts and report.time_to_contain is None:
-                    report.time_to_contain = _seconds_between(start_ts, entry["ts"])
+            step_containment_gaps[step_id] = step_gaps if step_type in CONTAINMENT_STEPS else []
+            if step_type == "revoke" and start_ts:
+                # Time to contain: until the revoke attempt that contained everything (never before).
+                complete = output.get("complete") is not False and data.get("status") != "incomplete"
+                report.time_to_contain = _seconds_between(start_ts, entry["ts"]) if complete else None
             if step_type == "revoke_chain" and output.get("chain"):
                 chain_from_containment = list(output["chain"])
             if step_type == "verify":
                 report.integrity = dict(output)
-            gaps.extend(step_gaps)
+            step_gaps_of[step_id] = step_gaps
             notes.update((str(n), None) for n in output.get("notes") or [])
         elif kind == "step.failed":
             error = str(data.get("error", ""))
             report.steps.append(
                 {"id": step_id, "type": data.get("type", ""), "status": "failed", "summary": error, "seconds": 0}
             )
-            gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
-            if data.get("type") in CONTAINMENT_STEPS:
-                containment_gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
+            failed_gap = Gap(f"step {step_id}", f"failed: {error}")
+            step_gaps_of[step_id] = [failed_gap]
+            step_containment_gaps[step_id] = [failed_gap] if data.get("type") in CONTAINMENT_STEPS else []
             actions.step_closed(step_id)
         elif kind == "step.interrupted":
             note = str(data.get("note", "started but never finished"))
@@ -186,6 +191,10 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                         }
                     )
     actions.finish()
+    for per_step in step_gaps_of.values():
+        gaps.extend(per_step)
+    for per_step in step_containment_gaps.values():
+        containment_gaps.extend(per_step)
     report.containment = actions.rows()[:MAX_CONTAINMENT]
     for row in actions.rows():
         if row["status"] != INTERRUPTED:
