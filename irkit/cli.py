@@ -7,14 +7,16 @@ exit code (never a traceback, never a local variable that might hold a secret).
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import orjson
 import typer
 
 from irkit.commands import COMMAND_MODULES
 from irkit.commands import journal as journal_command
-from irkit.errors import ExitCode, IrkitError
+from irkit.errors import ExitCode, IrkitError, Terminated
 from irkit.escape import terminal
 from irkit.redact import redact_text
 
@@ -37,10 +39,27 @@ def _json_error(code: str, message: str) -> None:
     sys.stdout.write(orjson.dumps({"error": {"code": code, "message": redact_text(message)}}).decode() + "\n")
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns the exit code instead of raising for IrkitError."""
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+    # SIGTERM stops a run the way Ctrl-C does (journaled, the resume command printed, exit 130).
+    # Signal handlers belong to the main thread; anywhere else (a test runner's thread) nothing is installed.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv, as_json=as_json)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None, *, as_json: bool) -> int:
     try:
         code = app(args=argv, prog_name="irkit", standalone_mode=False)
     except IrkitError as exc:
@@ -53,9 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.secho("irkit: aborted", err=True)
         return int(ExitCode.STEP_FAILED)
-    except KeyboardInterrupt:
-        typer.secho("irkit: interrupted; `irkit resume CASE` continues a run", err=True)
-        return 130
+    except KeyboardInterrupt:  # (typer answers a KeyboardInterrupt with exit 130 itself: see below)
+        return _say_interrupted(as_json=as_json)
     except OSError as exc:
         if exc.filename is None:  # not about a path the user gave: fall through to internal error
             return _internal_error(exc, as_json=as_json)
@@ -78,8 +96,19 @@ def main(argv: list[str] | None = None) -> int:
                 _json_error("UsageError", str(fmt() if callable(fmt) else exc))
             return int(ExitCode.USAGE)
         return _internal_error(exc, as_json=as_json)
-    # Outside standalone mode click returns a typer.Exit's code instead of raising it.
+    # Outside standalone mode click returns a typer.Exit's code instead of raising it; typer turns a
+    # KeyboardInterrupt (Ctrl-C, and SIGTERM above) into 130 the same way. A run said where it stopped
+    # and how to continue before it got here; every command says it was interrupted.
+    if code == ExitCode.INTERRUPTED:
+        return _say_interrupted(as_json=as_json)
     return code if isinstance(code, int) else int(ExitCode.OK)
+
+
+def _say_interrupted(*, as_json: bool) -> int:
+    typer.secho("irkit: interrupted (exit 130)", err=True, fg=typer.colors.RED)
+    if as_json:
+        _json_error("Interrupted", "interrupted by a signal (Ctrl-C or SIGTERM)")
+    return int(ExitCode.INTERRUPTED)
 
 
 def _internal_error(exc: BaseException, *, as_json: bool = False) -> int:

@@ -49,6 +49,10 @@ class UsageError(IrkitError):
     exit_code = ExitCode.USAGE
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: the run stops the same way, journaled, resumable."""
+
+
 class CredentialsError(IrkitError):
     """No AWS credentials resolve, or AWS refuses the ones that do: nothing can be contained."""
 

@@ -81,7 +81,7 @@ def finish(result: RunResult, *, as_json: bool) -> None:
     raise typer.Exit(int(outcome.exit_code))
 
 
-CONTAINMENT_TYPES = frozenset({"revoke", "revoke_chain"})
+CONTAINMENT_TYPES = frozenset({"revoke", "revoke_chain", "contain", "contain_chain"})
 
 
 def containment_gaps(result: RunResult) -> int:

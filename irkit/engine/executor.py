@@ -68,10 +68,12 @@ INCOMPLETE = "incomplete"
 
 TERMINAL = frozenset({"step.done", "step.failed", "step.interrupted"})
 
+_CHAIN_READS = frozenset({"revoke", "contain", "collect", "verify", "detect"})
 READS: Mapping[str, frozenset[str]] = {
     "verify": frozenset({"collect"}),
     "detect": frozenset({"collect", "verify"}),
-    "revoke_chain": frozenset({"revoke", "collect", "verify", "detect"}),
+    "revoke_chain": _CHAIN_READS,
+    "contain_chain": _CHAIN_READS,  # (revoke_chain's name after the stage rename)
     "report": frozenset({"*"}),
 }
 """What a completed step reads from earlier ones, by step type: when one of them ran again in a
@@ -91,6 +93,8 @@ class Executor:
         before_step: Callable[[str], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.current: tuple[str, str] | None = None
+        """The step (id, type) running now; None between steps (read when the run is interrupted)."""
         self.before_step = before_step
         """Called with each step's type before it runs (the preflight says what it found)."""
         self.runbook = runbook
@@ -133,9 +137,11 @@ class Executor:
                     StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier")
                 )
                 continue
+            self.current = (spec.id, spec.step)
             if self.before_step is not None:
                 self.before_step(spec.step)
             step_outcome = self._run_step(spec, outcome)
+            self.current = None
             outcome.steps.append(step_outcome)
             if step_outcome.status not in {"awaiting-approval", "declined"}:
                 reran.add(spec.step)
@@ -257,7 +263,7 @@ class Executor:
         outcome.gaps.extend(gaps)
         self.ctx.outputs[spec.step] = result.output
         self.ctx.outputs[spec.id] = result.output
-        mark = step_mark(status, gaps=bool(gaps), summary=result.summary)
+        mark = step_mark(status, gaps=bool(gaps), summary=result.summary, output=output)
         tail = f" ({folded_count(gaps)} gaps)" if gaps else ""
         if status == INCOMPLETE:
             tail += f"; NOT complete: `irkit resume {self.ctx.case.root}` tries it again"
@@ -331,9 +337,12 @@ class Executor:
         self.ctx.outputs[spec.id] = output
 
 
-def step_mark(status: str, *, gaps: bool, summary: str = "") -> str:
-    """✓ only for a step that succeeded without gaps; ! done with gaps; ✗ failed, refused, incomplete."""
+def step_mark(status: str, *, gaps: bool, summary: str = "", output: Mapping[str, Any] | None = None) -> str:
+    """✓ only for a step that succeeded without gaps; ! done with gaps; ✗ failed, refused, incomplete,
+    or a check that found the evidence broken (verify: integrity problems)."""
     if status in {"failed", "declined", INCOMPLETE} or summary.startswith("refused"):
+        return "✗"
+    if output is not None and output.get("ok") is False and output.get("problems"):
         return "✗"
     if status == "planned":
         return "·"

@@ -9,6 +9,7 @@ read back until the run ends: a second run of the same case refuses, naming the 
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from irkit.engine.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.engine.executor import Confirm, Executor, RunOutcome
 from irkit.engine.preflight import Preflight
 from irkit.engine.runbook import Runbook, read_runbook_file
-from irkit.errors import CaseError, UsageError
+from irkit.errors import CaseError, Terminated, UsageError
 from irkit.steps.base import RunContext
 
 # Ten years: beyond any CloudTrail archive worth reading, and inside what datetime can subtract.
@@ -175,6 +176,30 @@ def _execute(
     executor = Executor(
         ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm, before_step=preflight.before_step
     )
-    outcome = executor.run()
+    try:
+        outcome = executor.run()
+    except KeyboardInterrupt as exc:
+        _interrupted(case, executor, exc, echo)
+        raise
     preflight.before_step("collect")  # a runbook without collect still hears what the probe found
     return RunResult(case, outcome)
+
+
+def _interrupted(case: Case, executor: Executor, exc: KeyboardInterrupt, echo: Callable[[str], None]) -> None:
+    """Ctrl-C or SIGTERM: journal where the run stopped and say the exact command that continues it."""
+    by = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT (Ctrl-C)"
+    where = f"during step {executor.current[0]} ({executor.current[1]})" if executor.current else "between steps"
+    command = f"irkit resume {shlex.quote(str(case.root))}"
+    try:
+        # A fresh view of the journal: the interrupt may have landed inside an append (after the
+        # write, before the in-memory chain moved on); reading the file back keeps the chain whole.
+        type(case.journal)(case.journal.path).append(
+            "run.interrupted", by=by, at_step=executor.current[0] if executor.current else None,
+            note=f"interrupted {where}; {command} continues",
+        )  # fmt: skip
+        journaled = ""
+    except (CaseError, OSError) as err:
+        journaled = f" (the interruption could not be journaled: {err})"
+    echo("")
+    echo(f"✗ interrupted by {by} {where}{journaled}")
+    echo(f"  continue with: {command}")
