@@ -101,6 +101,11 @@ class Report:
         return int(value) if isinstance(value, int) else len(getattr(self, name, ()))
 
     @property
+    def analysed(self) -> bool:
+        """Did detection read any event? Without, "no finding" would be an all-clear nobody checked."""
+        return bool(self.counts.get("events_analysed")) or bool(self.findings)
+
+    @property
     def failed_steps(self) -> list[dict[str, Any]]:
         """Steps whose last attempt failed or was interrupted (a step re-run to done is not listed)."""
         last: dict[str, dict[str, Any]] = {}
@@ -237,6 +242,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     report.integrity = _integrity(report.integrity)
     report.counts = {
         "findings": len(all_findings),
+        # How many events detection read: "Findings: none" is said only when it read some.
+        "events_analysed": int(findings_doc.get("events") or 0) if isinstance(findings_doc, Mapping) else 0,
         "findings_by_severity": dict(Counter(str(f.get("severity")) for f in all_findings)),
         "gaps": folded_count(gaps.items),
         "containment_gaps": folded_count(containment_gaps.items),

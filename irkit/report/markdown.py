@@ -163,6 +163,10 @@ def _containment_summary(report: Report) -> str:
     return line
 
 
+def _no_findings(report: Report) -> str:
+    return "none" if report.analysed else "**not analysed** (no CloudTrail event was read)"
+
+
 def render_markdown(report: Report) -> str:
     lines: list[str] = [f"# Incident report {text(report.case_id)}", ""]
     if report.dry_run:
@@ -179,7 +183,7 @@ def render_markdown(report: Report) -> str:
         f"- **Agent**: {code(report.agent)} ({', '.join(code(p) for p in report.principals)})",
         f"- **Window**: {text(report.window[0])} → {text(report.window[1])}",
         f"- **Runbook**: {code(report.runbook)}",
-        f"- **Findings**: {severity_text(report.findings_by_severity) or 'none'}",
+        f"- **Findings**: {severity_text(report.findings_by_severity) or _no_findings(report)}",
         _containment_summary(report),
         f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
         f"- **Coverage gaps**: {report.total('gaps')}",
@@ -256,8 +260,13 @@ def render_markdown(report: Report) -> str:
                                                                                          else ""))  # fmt: skip
         lines += _more(min(len(report.findings), MAX_BULLETS), findings_total, "findings not described here",
                        "see the table above and findings.json")  # fmt: skip
-    else:
+    elif report.analysed:
         lines.append("No finding.")
+    else:
+        lines.append(
+            "**Not analysed**: detection read no CloudTrail event, so the absence of findings says nothing "
+            "(see Coverage gaps)."
+        )
     lines.append("")
 
     if report.chain:
