@@ -11,23 +11,66 @@ import signal
 import sys
 import threading
 
+from typing import Any
+
 import orjson
 import typer
+from typer.core import TyperOption
 
+from irkit import __version__
 from irkit.commands import COMMAND_MODULES
 from irkit.commands import journal as journal_command
 from irkit.errors import ExitCode, IrkitError, Terminated
 from irkit.escape import terminal
 from irkit.redact import redact_text
 
+def _no_flag_metavar() -> None:
+    """Typer ≥ 0.26 shows ``<bool>`` beside every on/off flag (``--yes <bool>``) as if it took a
+    value: a flag takes none, so its help shows none (awscli, prowler and Custodian show none)."""
+    original = getattr(TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_irkit", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        return original(self, ctx)  # type: ignore[no-any-return]
+
+    display_type_rich._irkit = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_metavar()
+
 app = typer.Typer(
     name="irkit",
     help="Incident response for AI agents that hold AWS credentials.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"irkit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print irkit's version and exit"
+    ),
+) -> None:
+    """Incident response for AI agents that hold AWS credentials.
+
+    Exit codes: 0 done · 1 a step failed (analyze --fail-on: a finding at or above) · 2 usage or
+    configuration error (no AWS credentials included, before any step) · 3 done with coverage gaps ·
+    4 stopped, awaiting approval (irkit resume CASE --approve STEP) · 130 interrupted (irkit resume
+    CASE continues).
+    """
+
 
 for _module in COMMAND_MODULES:
     _module.register(app)

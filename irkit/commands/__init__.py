@@ -10,6 +10,7 @@ from types import ModuleType
 from irkit.commands import (
     analyze,
     baseline,
+    cases,
     collect,
     contain,
     drill,
@@ -27,6 +28,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     collect,
     resume,
     restore,
+    cases,
     verify,
     analyze,
     baseline,
