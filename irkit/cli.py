@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-
 from typing import Any
 
 import orjson
@@ -23,6 +22,7 @@ from irkit.commands import journal as journal_command
 from irkit.errors import ExitCode, IrkitError, Terminated
 from irkit.escape import terminal
 from irkit.redact import redact_text
+
 
 def _no_flag_metavar() -> None:
     """Typer ≥ 0.26 shows ``<bool>`` beside every on/off flag (``--yes <bool>``) as if it took a
