@@ -117,16 +117,29 @@ def _verdict(outcome: RunOutcome, result: RunResult) -> str:
 
 def outcome_json(result: RunResult, *, containment_gaps: int = 0) -> dict[str, object]:
     outcome = result.outcome
+    dry_run = result.case.meta.dry_run
+    findings_doc = result.case.read_json("findings.json")
+    detected = isinstance(findings_doc, dict)
+    # A run is contained only when its containment steps ran, re-read IAM and left no gap: a dry run
+    # changed nothing, and a run stopped before containment finished contained nothing for sure.
+    ran = [s for s in outcome.steps if s.step in CONTAINMENT_TYPES and s.status == "done"]
+    complete = not dry_run and containment_gaps == 0 and bool(ran) and not outcome.awaiting
     return {
         "case": result.case.case_id,
         "case_dir": str(result.case.root),
         "exit_code": int(outcome.exit_code),
-        "dry_run": result.case.meta.dry_run,
+        "dry_run": dry_run,
         "steps": [{"id": s.step_id, "step": s.step, "status": s.status, "summary": s.summary} for s in outcome.steps],
         "gaps": [g.to_json() for g in outcome.gaps],
         "awaiting_approval": outcome.awaiting,
-        "containment_complete": containment_gaps == 0,
+        "containment_complete": complete,
         "containment_gaps": containment_gaps,
+        # The findings as `irkit analyze --json` shapes them (findings.json holds the same list).
+        "events": int(findings_doc.get("events") or 0) if detected else 0,
+        "files": int(findings_doc.get("files") or 0) if detected else 0,
+        "analysed": detected and bool(findings_doc.get("events")),
+        "findings": list(findings_doc.get("findings") or []) if detected else [],
+        "chain": list(findings_doc.get("chain") or []) if detected else [],
         "report": str(result.case.root / "report.md"),
     }
 
