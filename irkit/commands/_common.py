@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
-from typing import Any
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
 
 import orjson
 import typer
 
+from irkit.config import Settings
+from irkit.engine.run import MAX_HOURS
+from irkit.errors import UsageError
 from irkit.escape import terminal
 from irkit.redact import redact, redact_text
 
@@ -46,3 +53,57 @@ def echo_err(line: str) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(redact(data), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+# -- options that mean the same on every command that talks to AWS --------------------------------
+
+def _check_hours(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter("must be a positive number of hours (fractions allowed: 0.5 is 30 minutes)")
+    if value > MAX_HOURS:
+        raise typer.BadParameter(f"reaches back more than ten years (at most {MAX_HOURS})")
+    return value
+
+
+Hours = Annotated[
+    float,
+    typer.Option(
+        "--hours",
+        metavar="HOURS",
+        callback=_check_hours,
+        help=f"How far back to read CloudTrail, in hours (0 < HOURS ≤ {MAX_HOURS}; fractions allowed).",
+    ),
+]
+Config = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="irkit.yaml (default: $IRKIT_CONFIG, ./irkit.yaml, ~/.config/irkit/irkit.yaml).",
+    ),
+]
+Profile = Annotated[
+    str | None,
+    typer.Option("--profile", metavar="NAME", help="AWS profile to use (overrides aws.profile in irkit.yaml)."),
+]
+Region = Annotated[
+    str | None,
+    typer.Option("--region", metavar="REGION", help="AWS region for IAM/STS calls (overrides aws.region)."),
+]
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+
+
+def with_aws(settings: Settings, *, profile: str | None, region: str | None) -> Settings:
+    """The settings with --profile / --region applied (as awscli: the flag wins over the file)."""
+    if region is not None and not _REGION.match(region):
+        raise UsageError(f"--region {region!r} is not an AWS region name (like us-east-1)")
+    if profile is None and region is None:
+        return settings
+    aws = replace(
+        settings.aws,
+        profile=profile if profile is not None else settings.aws.profile,
+        region=region if region is not None else settings.aws.region,
+    )
+    return replace(settings, aws=aws)

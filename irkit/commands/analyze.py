@@ -189,7 +189,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
-        """Detect attacker techniques in local CloudTrail logs."""
+        """Detect attacker techniques in local CloudTrail logs.
+
+        Example: irkit analyze ./evidence --principal arn:aws:iam::111111111111:user/agent-bot --fail-on high
+
+        Exit codes: 0 analysed · 1 a finding at or above --fail-on · 2 usage error · 3 coverage gaps
+        (unreadable files, a refused Sigma rule, a --principal with no events).
+        """
         if fail_on is not None and fail_on.lower() not in SEVERITIES:
             raise UsageError(f"--fail-on {fail_on!r}: expected one of {', '.join(SEVERITIES)}")
         fail_on = fail_on.lower() if fail_on is not None else None

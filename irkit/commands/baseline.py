@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from irkit.cloudtrail.reader import ReadStats, iter_events
-from irkit.commands._common import print_json
+from irkit.commands._common import Config, Profile, Region, print_json, with_aws
 from irkit.config import AgentSettings, Settings, load_config, resolve_config_path
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.event import Event, format_time
@@ -59,6 +59,7 @@ def collect_for_baseline(
             source=str(settings.source or ""),
         )
     aws = aws_cls(settings.aws)
+    aws.identity()  # no credentials (or refused ones): exit 2 before the archive is read
     if archive.role_arn:
         aws = aws.assume_role(archive.role_arn)
     result = collect_archive(
@@ -145,9 +146,7 @@ def register(app: typer.Typer) -> None:
     @app.command("baseline")
     def baseline(
         agent_name: Annotated[str, typer.Argument(metavar="AGENT", help="An agent of irkit.yaml.")],
-        config: Annotated[
-            Path | None, typer.Option("--config", "-c", help="irkit.yaml (default: $IRKIT_CONFIG or ./irkit.yaml)")
-        ] = None,
+        config: Config = None,
         days: Annotated[
             int, typer.Option("--days", min=1, max=MAX_HOURS // 24, help="Days of history to learn from.")
         ] = 14,
@@ -167,6 +166,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+        profile: Profile = None,
+        region: Region = None,
     ) -> None:
         """Learn the agent's normal behaviour (services, APIs, regions, networks, clients, volume).
 
@@ -178,7 +179,7 @@ def register(app: typer.Typer) -> None:
 
         Exit codes: 0 written, 2 usage or configuration error, 3 written (or kept) with coverage gaps.
         """
-        settings = load_config(resolve_config_path(config))
+        settings = with_aws(load_config(resolve_config_path(config)), profile=profile, region=region)
         agent = settings.agent(agent_name)
         principals = [p.arn for p in agent.principals]
         end = datetime.now(UTC)

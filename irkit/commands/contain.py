@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from irkit.commands._common import echo, echo_err, print_json
+from irkit.commands._common import Config, Hours, Profile, Region, echo, echo_err, print_json, with_aws
 from irkit.config import load_config, resolve_config_path
 from irkit.engine.executor import RunOutcome
 from irkit.engine.run import RunResult, start_run
@@ -16,11 +16,9 @@ from irkit.gaps import Gap, fold, folded_count
 
 
 def contain(
-    agent: str = typer.Argument(..., help="the agent's name in irkit.yaml"),
-    config: Path | None = typer.Option(
-        None, "--config", "-c", help="irkit.yaml (default: $IRKIT_CONFIG or ./irkit.yaml)"
-    ),
-    hours: float = typer.Option(24.0, "--hours", help="how far back to collect and analyse CloudTrail"),
+    agent: str = typer.Argument(..., metavar="AGENT", help="the agent's name in irkit.yaml"),
+    config: Config = None,
+    hours: Hours = 24.0,
     runbook: str = typer.Option("agent-compromise", "--runbook", help="a shipped runbook name or a YAML file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="plan only: every mutating AWS call is refused"),
     yes: bool = typer.Option(False, "--yes", "-y", help="approve every approval gate"),
@@ -28,10 +26,22 @@ def contain(
     out: Path = typer.Option(Path("irkit-cases"), "--out", help="folder for case folders"),
     max_actions: int = typer.Option(200, "--max-actions", help="refuse to contain when more actions are planned"),
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
+    profile: Profile = None,
+    region: Region = None,
 ) -> None:
-    """Contain AGENT now: revoke its credentials first, then collect, verify, detect and report."""
+    """Contain AGENT now: revoke its credentials first, then collect, verify, detect and report.
+
+    Before the first step, irkit checks that AWS credentials resolve (exit 2 if not, naming the
+    credential chain it tried) and, in the background, that the log archive is readable.
+
+    Example: irkit contain infra-optimizer --hours 6 --yes
+
+    Exit codes: 0 done and contained · 1 a step failed · 2 usage, configuration or no AWS credentials
+    (before any step) · 3 done with coverage gaps (CONTAINMENT INCOMPLETE if containment has them:
+    irkit resume CASE retries it) · 4 stopped at an approval gate · 130 interrupted (irkit resume CASE).
+    """
     path = resolve_config_path(config)
-    settings = load_config(path)
+    settings = with_aws(load_config(path), profile=profile, region=region)
     book = load_runbook(runbook)
     settings.agent(agent)  # unknown agent: exit 2 before anything happens
     result = start_run(

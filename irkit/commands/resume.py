@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from irkit.commands._common import echo, echo_err
+from irkit.commands._common import Profile, Region, echo, echo_err, with_aws
 from irkit.commands.contain import finish
 from irkit.engine.cases import resolve_case
 from irkit.engine.run import resume_run
@@ -21,6 +21,8 @@ def resume(
     ),
     as_json: bool = typer.Option(False, "--json", help="print the outcome as JSON"),
     out: Path = typer.Option(Path("irkit-cases"), "--out", help="where a case ID is looked up"),
+    profile: Profile = None,
+    region: Region = None,
 ) -> None:
     """Continue CASE from the first step that did not finish; completed steps are skipped.
 
@@ -40,6 +42,7 @@ def resume(
         echo=echo_err if as_json else echo,
         confirm=lambda q: typer.confirm(q, default=False),
         max_actions=max_actions,
+        aws=lambda settings: with_aws(settings, profile=profile, region=region),
     )
     finish(result, as_json=as_json)
 

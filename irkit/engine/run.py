@@ -99,16 +99,20 @@ def resume_run(
     confirm: Confirm | None = None,
     command: str | None = None,
     max_actions: int | None = None,
+    aws: Callable[[Settings], Settings] | None = None,
 ) -> RunResult:
+    """``aws`` adjusts the case's configuration for this resume only (--profile / --region)."""
     if max_actions is not None and max_actions < 0:
         raise UsageError("--max-actions must be 0 or more")
     with Case.open(root, command=command or f"irkit resume {root}") as case:
         if not case.config_copy.exists():
             raise CaseError(f"{root}: the case has no copy of its configuration (irkit.yaml)")
         settings = load_config(case.config_copy)
+        if aws is not None:
+            settings = aws(settings)
         runbook = read_runbook_file(case.runbook_copy)
-        aws = Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials)
-        identity = aws.identity()  # no credentials: exit 2 before the journal is touched
+        session = Aws(settings.aws, dry_run=case.meta.dry_run, credentials=credentials)
+        identity = session.identity()  # no credentials: exit 2 before the journal is touched
         echo(f"resuming case {case.case_id}")
         stale = case.lock.stale if case.lock else None
         if stale is not None:
@@ -123,7 +127,7 @@ def resume_run(
                 echo(f"  max actions: {cap} (was {case.meta.max_actions})")
             case.meta = replace(case.meta, max_actions=cap)
         return _execute(
-            settings, case, runbook, aws,
+            settings, case, runbook, session,
             assume_yes=assume_yes, approvals=approvals, echo=echo, confirm=confirm, identity=identity,
             archive_probe=False,
         )  # fmt: skip
