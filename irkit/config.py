@@ -125,13 +125,27 @@ class Settings:
             ) from None
 
 
-def resolve_config_path(explicit: Path | None) -> Path:
+def user_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/irkit/irkit.yaml``, by default ``~/.config/irkit/irkit.yaml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "irkit" / DEFAULT_CONFIG_NAME
+
+
+def config_candidates(explicit: Path | None = None) -> list[Path]:
+    """Where irkit looks for its configuration, in order (the first that exists is used)."""
     if explicit is not None:
-        return explicit
+        return [explicit]
     env = os.environ.get(CONFIG_ENV)
     if env:
-        return Path(env)
-    return Path(DEFAULT_CONFIG_NAME)
+        return [Path(env)]
+    return [Path(DEFAULT_CONFIG_NAME), user_config_path()]
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    """``--config``, else ``$IRKIT_CONFIG``, else ``./irkit.yaml``, else ``~/.config/irkit/irkit.yaml``
+    (``$XDG_CONFIG_HOME`` respected); when none exists, ``./irkit.yaml`` (whose absence is then reported)."""
+    candidates = config_candidates(explicit)
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 def load_config(path: Path | None = None) -> Settings:
@@ -141,8 +155,9 @@ def load_config(path: Path | None = None) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        looked = "" if path != Path(DEFAULT_CONFIG_NAME) else f"; also looked for {user_config_path()}"
         raise ConfigError(
-            "configuration file not found (pass --config, set $IRKIT_CONFIG, or run `irkit init`)",
+            f"configuration file not found{looked} (pass --config, set $IRKIT_CONFIG, or run `irkit init`)",
             source=src,
         ) from None
     except OSError as exc:

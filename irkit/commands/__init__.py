@@ -10,6 +10,7 @@ from types import ModuleType
 from irkit.commands import (
     analyze,
     baseline,
+    cases,
     collect,
     contain,
     drill,
@@ -29,6 +30,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     resume,
     restore,
     revert,
+    cases,
     verify,
     analyze,
     baseline,

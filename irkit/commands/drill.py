@@ -18,7 +18,12 @@ def drill(
     out: Path = typer.Option(Path("irkit-drills"), "--out", help="folder for the drills' case folders"),
     as_json: bool = typer.Option(False, "--json", help="print the scorecard as JSON"),
 ) -> None:
-    """Build a simulated AWS world, compromise its agent, run `contain` against it, score the result."""
+    """Build a simulated AWS world, compromise its agent, run `contain` against it, score the result.
+
+    Example: irkit drill --all --json
+
+    Exit codes: 0 every scenario passed · 1 a scenario failed (its problems listed) · 2 usage error.
+    """
     chosen = select(scenarios or [], run_all=run_all)
     say = echo_err if as_json else echo
     results = [run_scenario(s, out=out, dry_run=dry_run, echo=say) for s in chosen]

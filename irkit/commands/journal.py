@@ -56,7 +56,12 @@ def verify(
     case: Annotated[Path, typer.Argument(help="a case folder (irkit-cases/IR-…) or its journal.jsonl")],
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object on stdout")] = False,
 ) -> None:
-    """Verify the journal's hash chain: 0 intact, 1 broken (every break named), 2 usage."""
+    """Verify the journal's hash chain; read-only (never repairs, never locks).
+
+    Example: irkit journal verify irkit-cases/IR-20261125-205224-infra-optimizer
+
+    Exit codes: 0 intact · 1 broken (every break named) · 2 usage error.
+    """
     try:
         path = _journal_path(case)
         try:

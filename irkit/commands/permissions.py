@@ -25,7 +25,12 @@ def permissions(
         Path | None, typer.Option("--config", "-c", help="irkit.yaml: scope S3 to the archive bucket")
     ] = None,
 ) -> None:
-    """Print the IAM policy JSON the runbook's steps need, from their declared permissions."""
+    """Print the IAM policy JSON the runbook's steps need, from their declared permissions.
+
+    Example: irkit permissions agent-compromise --role log-reader -c irkit.yaml
+
+    Exit codes: 0 printed · 2 usage error (unknown runbook or role).
+    """
     if role not in ("responder", "log-reader"):
         raise typer.BadParameter("expected responder or log-reader", param_hint="--role")
     book = load_runbook(runbook)

@@ -9,15 +9,18 @@ from typing import Annotated
 import typer
 
 from irkit.aws.session import Aws
-from irkit.commands._common import echo, echo_err, print_json
+from irkit.commands._common import Profile, Region, echo, echo_err, print_json, with_aws
 from irkit.config import load_config
 from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
 from irkit.core.case import Case
+from irkit.engine.cases import resolve_case
 from irkit.errors import CaseError, ExitCode
+from irkit.escape import terminal
+from irkit.redact import redact_text
 
 
 def restore(
-    case: Annotated[Path, typer.Argument(help="the case folder (irkit-cases/IR-…)")],
+    case: Annotated[Path, typer.Argument(metavar="CASE|ID", help="the case folder, or a case id under --out")],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the plan only: mutating calls are refused")
     ] = False,
@@ -29,13 +32,27 @@ def restore(
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan and outcome as JSON")] = False,
+    profile: Profile = None,
+    region: Region = None,
+    out: Annotated[Path, typer.Option("--out", help="where a case ID is looked up")] = Path("irkit-cases"),
 ) -> None:
-    """Return every principal the case contained to its snapshot (console passwords excepted)."""
+    """Return every principal the case contained to its snapshot (console passwords excepted).
+
+    What the credential chain made is held back, each item listed with the event that condemned it:
+    an access key the stolen credentials created on the agent's own user stays Inactive while the
+    agent's original key returns to Active. --include-chain re-opens them, with a warning.
+
+    Example: irkit restore IR-20261125-205224-infra-optimizer --dry-run
+
+    Exit codes: 0 restored · 1 an action failed or the operator declined · 2 usage error · 3 restored
+    with gaps (a console password to set by hand, a principal that still differs) · 4 awaiting --yes.
+    """
+    case = resolve_case(str(case), out)
     # The case lock: a restore and a resume (or a second restore) never act on one case at once.
     with Case.open(case, command=f"irkit restore {case}" + (" --dry-run" if dry_run else "")) as folder:
         if not folder.config_copy.exists():
             raise CaseError(f"{case}: the case has no copy of its configuration (irkit.yaml)")
-        settings = load_config(folder.config_copy)
+        settings = with_aws(load_config(folder.config_copy), profile=profile, region=region)
         say = echo_err if as_json else echo
         aws = Aws(settings.aws, dry_run=dry_run)
         iam = aws.client("iam")
@@ -50,8 +67,12 @@ def restore(
             say(f"    - {action.kind} {action.target}: {action.detail}")
         if not plan.actions:
             say("    (nothing to change)")
+        for item in plan.held_back:
+            say(f"    held back: {item.describe()}")
         for note in plan.notes:
             say(f"    note: {note}")
+        for warning in plan.warnings:
+            typer.secho(terminal(redact_text(f"    WARNING: {warning}")), fg=typer.colors.RED, bold=True, err=as_json)
         for gap in plan.gaps:
             say(f"    gap: {gap.path}: {gap.reason}")
 

@@ -39,7 +39,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
-        """List every rule with its severity and MITRE ATT&CK techniques."""
+        """List every rule with its severity and MITRE ATT&CK techniques.
+
+        Example: irkit rules list --attack --json
+
+        Exit codes: 0 listed · 2 usage error · 3 a --sigma rule was refused (named).
+        """
         for folder in sigma_dirs or ():
             if not folder.exists():
                 raise UsageError(f"--sigma {folder}: no such folder")

@@ -80,7 +80,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
-        """Verify the CloudTrail digest chain over a local copy of an archive (awscli cannot)."""
+        """Verify the CloudTrail digest chain over a local copy of an archive (awscli cannot).
+
+        Example: irkit verify ./archive-copy --public-key keys/cloudtrail-2026.pem
+
+        Exit codes: 0 the chain is intact · 1 an integrity failure (each named) · 2 usage error.
+        """
         keys = _keys(list(public_key or []), config)
         report = run_verify(path, keys)
         for note in report.notes:

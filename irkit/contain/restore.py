@@ -9,8 +9,14 @@ tag removed (or its earlier value restored). Two things are deliberately *not* d
   secret to leak. The restore names the user; an administrator sets a new password
   (``aws iam create-login-profile --user-name U --password-reset-required ...``) through their
   usual channel. The restore exits 3 (done with gaps) to say so.
-- Principals from the credential chain (users, keys, roles the stolen credentials created) stay
-  contained unless ``include_chain`` is asked: re-opening an attacker's backdoor is never a default.
+- Credentials from the credential chain stay contained unless ``include_chain`` is asked:
+  re-opening an attacker's backdoor is never a default. That covers the principals the stolen
+  credentials created (users, roles) *and* what they made on principals that are the agent's own:
+  an access key the attacker created on the agent's user stays ``Inactive`` while the agent's
+  original key returns to ``Active``; a console password the chain created is not "missing" (no gap
+  asks for a new one); the session deny on an agent role whose sessions the chain obtained stays
+  (it only refuses tokens issued before containment: the agent's new sessions work). Each held-back
+  item is listed in the plan with the event that condemned it (detect's chain, contain_chain's rows).
 
 Anything else that differs from the snapshot (a policy attached since, say) is reported as drift and
 left alone: restore undoes irkit's changes, not other people's.
@@ -26,7 +32,7 @@ import orjson
 
 from irkit.aws.session import aws_call
 from irkit.config import Principal
-from irkit.contain.actions import IRKIT_POLICIES
+from irkit.contain.actions import IRKIT_POLICIES, ROLE_POLICY
 from irkit.contain.snapshot import CASE_TAG, SNAPSHOT_PERMISSIONS, differences, take_snapshot
 from irkit.core.case import Case
 from irkit.core.journal import Journal
@@ -56,6 +62,55 @@ LOGIN_PROFILE_GAP = (
 NOT_RESTORED = frozenset({"login_profile"})
 
 
+@dataclass(frozen=True, slots=True)
+class Condemned:
+    """A credential the case's credential chain names: who made it, by which event, which rules fired."""
+
+    kind: str
+    identifier: str
+    name: str = ""
+    event_name: str = ""
+    event_id: str = ""
+    event_time: str = ""
+    created_by: str = ""
+    rules: tuple[str, ...] = ()
+
+    def because(self) -> str:
+        what = " ".join(x for x in (self.event_name or "an event", self.event_id) if x)
+        when = f" at {self.event_time}" if self.event_time else ""
+        who = f" by {self.created_by}" if self.created_by else ""
+        flagged = f" (flagged: {', '.join(self.rules)})" if self.rules else ""
+        return f"{what}{when}{who}{flagged}"
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack:
+    """One change restore does not make (or, with ``include_chain``, makes with a warning)."""
+
+    principal: str
+    kind: str  # access_key | session_deny | login_profile | user | role
+    credential: str
+    what: str
+    why: Condemned
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "kind": self.kind,
+            "credential": self.credential,
+            "what": self.what,
+            "event_name": self.why.event_name,
+            "event_id": self.why.event_id,
+            "event_time": self.why.event_time,
+            "created_by": self.why.created_by,
+            "rules": list(self.why.rules),
+            "because": self.why.because(),
+        }
+
+    def describe(self) -> str:
+        return f"{self.what}: {self.why.because()}"
+
+
 @dataclass
 class RestorePlan:
     actions: list[Action] = field(default_factory=list)
@@ -63,6 +118,14 @@ class RestorePlan:
     gaps: list[Gap] = field(default_factory=list)
     principals: list[str] = field(default_factory=list)
     left_contained: list[str] = field(default_factory=list)
+    held_back: list[HeldBack] = field(default_factory=list)
+    """What the chain condemned, kept as containment left it (the default)."""
+    reopened: list[HeldBack] = field(default_factory=list)
+    """What the chain condemned and ``--include-chain`` re-opens: each one a warning."""
+    warnings: list[str] = field(default_factory=list)
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per principal, snapshot fields as restore leaves them on purpose (held-back key status, the
+    session deny kept): what the re-read after the restore is compared with instead of the snapshot."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +134,9 @@ class RestorePlan:
             "gaps": [g.to_json() for g in self.gaps],
             "principals": self.principals,
             "left_contained": self.left_contained,
+            "held_back": [h.to_json() for h in self.held_back],
+            "reopened": [h.to_json() for h in self.reopened],
+            "warnings": self.warnings,
         }
 
 
@@ -128,16 +194,103 @@ def principal_of(snap: dict[str, Any]) -> Principal:
     return Principal(arn=arn, account=arn.split(":")[4], kind=str(snap["kind"]), name=str(snap["name"]))
 
 
+class ChainRecord:
+    """Every credential the case's chain names, from every place a run writes it down: detect's
+    ``findings.json``, each step's ``chain`` output (contain_chain's rows, refused ones included) and
+    contain_chain's later rounds (``chain.round``). Refused links count: "not provably the agent's"
+    is no reason to re-open a credential."""
+
+    def __init__(self, case: Case) -> None:
+        self.links: dict[tuple[str, str], Condemned] = {}
+        findings = case.read_json("findings.json")
+        raw: list[Any] = []
+        rules_of: dict[str, list[str]] = {}
+        if isinstance(findings, dict):
+            raw.extend(findings.get("chain") or [])
+            for f in findings.get("findings") or []:
+                if isinstance(f, dict):
+                    for event_id in f.get("event_ids") or []:
+                        rules_of.setdefault(str(event_id), []).append(str(f.get("rule_id", "")))
+        for entry in case.journal.entries():
+            data = entry.get("data") or {}
+            if entry.get("kind") == "step.done":
+                raw.extend((data.get("output") or {}).get("chain") or [])
+            elif entry.get("kind") == "chain.round":
+                raw.extend(data.get("links") or [])
+        for item in raw:
+            if not isinstance(item, dict) or not item.get("kind") or not item.get("identifier"):
+                continue
+            event_id = str(item.get("event_id") or "")
+            link = Condemned(
+                kind=str(item["kind"]),
+                identifier=str(item["identifier"]),
+                name=str(item.get("name") or ""),
+                event_name=str(item.get("event_name") or ""),
+                event_id=event_id,
+                event_time=str(item.get("event_time") or ""),
+                created_by=str(item.get("parent") or ""),
+                rules=tuple(sorted(set(rules_of.get(event_id, [])) - {""})),
+            )
+            self.links.setdefault((link.kind, link.identifier), link)
+
+    def key(self, key_id: str) -> Condemned | None:
+        return self.links.get(("access_key", key_id))
+
+    def principal(self, p: Principal) -> Condemned | None:
+        """The link that made (or re-trusted) ``p``: CreateUser, CreateRole, UpdateAssumeRolePolicy."""
+        for link in self.links.values():
+            if link.kind == p.kind and (link.identifier == p.arn or _tail(link.identifier) == p.name):
+                return link
+        return None
+
+    def login_profile(self, p: Principal) -> Condemned | None:
+        for link in self.links.values():
+            if link.kind == "login_profile" and (link.identifier == p.arn or link.name == p.name):
+                return link
+        return None
+
+    def session_of(self, p: Principal) -> Condemned | None:
+        """A session the chain obtained on role ``p`` (AssumeRole: ``name`` is the role's ARN or name)."""
+        for link in self.links.values():
+            if link.kind == "session" and p.kind == "role" and p.name in (_tail(link.name), _role_of(link.identifier)):
+                return link
+        return None
+
+    def by_events(self, event_ids: list[str]) -> Condemned | None:
+        for link in self.links.values():
+            if link.event_id and link.event_id in event_ids:
+                return link
+        return None
+
+
+def _tail(arn_or_name: str) -> str:
+    return arn_or_name.rsplit("/", 1)[-1] if arn_or_name else ""
+
+
+def _role_of(session_arn: str) -> str:
+    parts = session_arn.split(":assumed-role/", 1)
+    return parts[1].split("/", 1)[0] if len(parts) == 2 else ""
+
+
 def plan_restore(iam: Any, case: Case, *, include_chain: bool = False) -> RestorePlan:
     """Compare every snapshot with IAM now; the actions that undo irkit's changes (reads only)."""
     plan = RestorePlan()
+    chain = ChainRecord(case)
     snapshots = load_snapshots(case, plan.gaps)
     if not snapshots and not plan.gaps:
         _explain_no_snapshots(case, plan)
     for snap, p in snapshots:
-        if snap.get("origin") == "chain" and not include_chain:
-            plan.left_contained.append(p.arn)
-            continue
+        if snap.get("origin") == "chain":
+            why = chain.principal(p) or chain.by_events([str(e) for e in snap.get("proof") or []])
+            item = HeldBack(
+                p.arn, p.kind, p.arn, f"{p.arn} (contained by contain_chain)",
+                why or Condemned(p.kind, p.arn, event_name="the credential chain"),
+            )  # fmt: skip
+            if not include_chain:
+                plan.left_contained.append(p.arn)
+                plan.held_back.append(item)
+                continue
+            plan.reopened.append(item)
         try:
             now = take_snapshot(iam, p)
         except AwsCallError as exc:
@@ -146,23 +299,85 @@ def plan_restore(iam: Any, case: Case, *, include_chain: bool = False) -> Restor
             )
             continue
         plan.principals.append(p.arn)
-        plan.actions.extend(_principal_actions(p, snap, now, plan))
+        plan.actions.extend(_principal_actions(p, snap, now, plan, chain, include_chain=include_chain))
     if plan.left_contained:
         plan.notes.append(
             "left contained (created by the agent's credentials; delete them, or pass --include-chain): "
             + ", ".join(plan.left_contained)
         )
+    held = [h for h in plan.held_back if h.kind not in ("user", "role") or h.principal not in plan.left_contained]
+    if held:
+        plan.notes.append(
+            f"held back: {len(held)} credential(s) of the agent's own principals that the credential chain made "
+            "stay as containment left them (--include-chain re-opens them)"
+        )
+    for item in plan.reopened:
+        plan.warnings.append(f"--include-chain re-opens {item.describe()}")
+    _warn_unexamined_keys(iam, case, plan, chain)
     return plan
 
 
+def _warn_unexamined_keys(iam: Any, case: Case, plan: RestorePlan, chain: ChainRecord) -> None:
+    """Without detection over the window, restore cannot tell the agent's keys from an attacker's:
+    say which keys it is about to re-activate were created inside the window."""
+    findings = case.read_json("findings.json")
+    if isinstance(findings, dict) and int(findings.get("events") or 0) > 0:
+        return
+    start, end = case.meta.window_start, case.meta.window_end
+    for action in plan.actions:
+        if action.kind != "set-access-key-status" or action.params.get("status") != "Active":
+            continue
+        key_id = str(action.params.get("key_id"))
+        try:
+            keys = aws_call(
+                "iam:ListAccessKeys",
+                action.target,
+                lambda a=action: iam.list_access_keys(UserName=a.params["user"]),  # type: ignore[misc]
+            )["AccessKeyMetadata"]
+        except AwsCallError:
+            continue
+        for k in keys:
+            created = k.get("CreateDate")
+            stamp = created.isoformat(timespec="seconds") if hasattr(created, "isoformat") else str(created or "")
+            if k.get("AccessKeyId") == key_id and created is not None and start <= stamp <= end:
+                plan.warnings.append(
+                    f"{key_id} on {action.target} was created {stamp}, inside the case window, and detection "
+                    "analysed no event of this case: restore cannot tell whether the agent or whoever held its "
+                    "credentials made it; check it before approving"
+                )
+
+
 def _principal_actions(
-    p: Principal, snap: dict[str, Any], now: dict[str, Any], plan: RestorePlan
+    p: Principal,
+    snap: dict[str, Any],
+    now: dict[str, Any],
+    plan: RestorePlan,
+    chain: ChainRecord,
+    *,
+    include_chain: bool = False,
 ) -> list[Action]:
     actions: list[Action] = []
+    kept: dict[str, Any] = {}
+
+    def hold(item: HeldBack) -> bool:
+        """True when the change is held back; with --include-chain it is made, with a warning."""
+        if include_chain:
+            plan.reopened.append(item)
+            return False
+        plan.held_back.append(item)
+        return True
+
     kind_param = {"user": p.name} if p.kind == "user" else {"role": p.name}
     before_inline, now_inline = snap.get("inline_policies", {}), now.get("inline_policies", {})
+    session = chain.session_of(p) if snap.get("origin") != "chain" else None
     for name in sorted(IRKIT_POLICIES & (set(before_inline) | set(now_inline))):
         if name in now_inline and name not in before_inline:
+            if name == ROLE_POLICY and session is not None and hold(
+                HeldBack(p.arn, "session_deny", name, f"{name} on {p.arn} kept (sessions issued before "
+                         "containment stay refused; new sessions work)", session)
+            ):  # fmt: skip
+                kept.setdefault("inline_policies", dict(before_inline))[name] = now_inline[name]
+                continue
             actions.append(Action("delete-inline-policy", p.arn, name, {**kind_param, "policy": name}))
         elif name in before_inline and now_inline.get(name) != before_inline[name]:
             doc = json.dumps(before_inline[name])
@@ -175,31 +390,59 @@ def _principal_actions(
                 )
             )
     if p.kind == "role" and now.get("trust_policy") != snap.get("trust_policy"):
-        doc = json.dumps(snap.get("trust_policy"))
-        actions.append(
-            Action(
-                "restore-trust-policy",
-                p.arn,
-                "trust policy from the snapshot",
-                {"role": p.name, "document": doc},
+        retrusted = chain.principal(p) if snap.get("origin") != "chain" else None
+        if retrusted is not None and hold(
+            HeldBack(p.arn, "trust_policy", p.arn, f"trust policy of {p.arn} kept locked (the snapshot's trust "
+                     "is the chain's: put the trust you want back by hand)", retrusted)
+        ):  # fmt: skip
+            kept["trust_policy"] = now.get("trust_policy")
+        else:
+            doc = json.dumps(snap.get("trust_policy"))
+            actions.append(
+                Action(
+                    "restore-trust-policy",
+                    p.arn,
+                    "trust policy from the snapshot",
+                    {"role": p.name, "document": doc},
+                )
             )
-        )
     if p.kind == "user":
         current = {k["id"]: k["status"] for k in now.get("access_keys", [])}
+        expected = []
         for key in snap.get("access_keys", []):
+            expected.append(dict(key))
             if key["id"] not in current:
                 plan.gaps.append(Gap(p.arn, f"access key {key['id']} no longer exists: cannot be restored"))
             elif current[key["id"]] != key["status"]:
+                why = chain.key(str(key["id"])) if snap.get("origin") != "chain" else None
+                change = f"{key['id']} ({current[key['id']]} → {key['status']})"
+                if why is not None and hold(
+                    HeldBack(p.arn, "access_key", str(key["id"]), f"access key {key['id']} on {p.arn} stays "
+                             f"{current[key['id']]}", why)
+                ):  # fmt: skip
+                    expected[-1]["status"] = current[key["id"]]
+                    continue
                 actions.append(
                     Action(
                         "set-access-key-status",
                         p.arn,
-                        f"{key['id']} ({current[key['id']]} → {key['status']})",
+                        change,
                         {"user": p.name, "key_id": key["id"], "status": key["status"]},
                     )
                 )
+        if expected != list(snap.get("access_keys", [])):
+            kept["access_keys"] = expected
         if snap.get("login_profile") is not None and now.get("login_profile") is None:
-            plan.gaps.append(Gap(p.arn, LOGIN_PROFILE_GAP))
+            made = chain.login_profile(p) if snap.get("origin") != "chain" else None
+            if made is not None:
+                # The password the chain set is not the agent's: not re-creating it is the point.
+                plan.held_back.append(
+                    HeldBack(p.arn, "login_profile", p.arn, f"console login of {p.arn} stays removed", made)
+                )
+            else:
+                plan.gaps.append(Gap(p.arn, LOGIN_PROFILE_GAP))
+    if kept:
+        plan.kept[p.arn] = kept
     before_tag, now_tag = snap.get("tags", {}).get(CASE_TAG), now.get("tags", {}).get(CASE_TAG)
     if before_tag != now_tag:
         if before_tag is None:
@@ -320,7 +563,7 @@ def apply_restore(iam: Any, case: Case, plan: RestorePlan, journal: Journal) -> 
                 Gap(f"{exc.action} on {exc.resource}", f"{exc.code}: cannot verify the restore")
             )
             continue
-        diff = [f for f in differences(snap, now) if f not in NOT_RESTORED]
+        diff = [f for f in differences(snap | plan.kept.get(p.arn, {}), now) if f not in NOT_RESTORED]
         if diff:
             result.remaining[p.arn] = diff
     return result

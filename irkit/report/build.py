@@ -105,6 +105,11 @@ class Report:
         return int(value) if isinstance(value, int) else len(getattr(self, name, ()))
 
     @property
+    def analysed(self) -> bool:
+        """Did detection read any event? Without, "no finding" would be an all-clear nobody checked."""
+        return bool(self.counts.get("events_analysed")) or bool(self.findings)
+
+    @property
     def failed_steps(self) -> list[dict[str, Any]]:
         """Steps whose last attempt failed or was interrupted (a step re-run to done is not listed)."""
         last: dict[str, dict[str, Any]] = {}
@@ -128,6 +133,10 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     start_ts = next((e["ts"] for e in entries if e["kind"] == "run.start"), None)
     gaps = _Unique()
     containment_gaps = _Unique()
+    # A step run again in a resume replaces what its earlier attempt said: the report describes the
+    # world as the last attempt of each step left it (a retried containment is not still "incomplete").
+    step_gaps_of: dict[str, list[Gap]] = {}
+    step_containment_gaps: dict[str, list[Gap]] = {}
     notes: dict[str, None] = {}
     chain_from_containment: list[dict[str, Any]] = []
     actions = _Actions()
@@ -157,26 +166,28 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
             step_gaps = [_gap(g) for g in data.get("gaps") or []]
             rows = output.get("contained") if step_type in CONTAINMENT_STEPS else None
             actions.step_done(step_id, rows if isinstance(rows, list) else [])
-            if step_type in CONTAINMENT_STEPS:
-                containment_gaps.extend(step_gaps)
-                if step_type == "contain" and start_ts and report.time_to_contain is None:
-                    report.time_to_contain = _seconds_between(start_ts, entry["ts"])
+            step_containment_gaps[step_id] = step_gaps if step_type in CONTAINMENT_STEPS else []
+            if step_type == "contain" and start_ts:
+                # Time to contain: until the contain attempt that contained everything (never before).
+                complete = output.get("complete") is not False and data.get("status") != "incomplete"
+                report.time_to_contain = _seconds_between(start_ts, entry["ts"]) if complete else None
             if step_type == "contain_chain" and output.get("chain"):
                 chain_from_containment = list(output["chain"])
             if step_type == "verify":
                 report.integrity = dict(output)
             if step_type == "revert":
                 report.revert = dict(output)
-            gaps.extend(step_gaps)
+            step_gaps_of[step_id] = step_gaps
             notes.update((str(n), None) for n in output.get("notes") or [])
         elif kind == "step.failed":
             error = str(data.get("error", ""))
             report.steps.append(
                 {"id": step_id, "type": data.get("type", ""), "status": "failed", "summary": error, "seconds": 0}
             )
-            gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
-            if canonical_step(str(data.get("type", ""))) in CONTAINMENT_STEPS:
-                containment_gaps.add(Gap(f"step {step_id}", f"failed: {error}"))
+            failed_gap = Gap(f"step {step_id}", f"failed: {error}")
+            step_gaps_of[step_id] = [failed_gap]
+            failed_type = canonical_step(str(data.get("type", "")))
+            step_containment_gaps[step_id] = [failed_gap] if failed_type in CONTAINMENT_STEPS else []
             actions.step_closed(step_id)
         elif kind == "step.interrupted":
             note = str(data.get("note", "started but never finished"))
@@ -200,6 +211,10 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
                         }
                     )
     actions.finish()
+    for per_step in step_gaps_of.values():
+        gaps.extend(per_step)
+    for per_step in step_containment_gaps.values():
+        containment_gaps.extend(per_step)
     report.containment = actions.rows()[:MAX_CONTAINMENT]
     for row in actions.rows():
         if row["status"] != INTERRUPTED:
@@ -244,6 +259,8 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     report.integrity = _integrity(report.integrity)
     report.counts = {
         "findings": len(all_findings),
+        # How many events detection read: "Findings: none" is said only when it read some.
+        "events_analysed": int(findings_doc.get("events") or 0) if isinstance(findings_doc, Mapping) else 0,
         "findings_by_severity": dict(Counter(str(f.get("severity")) for f in all_findings)),
         "gaps": folded_count(gaps.items),
         "containment_gaps": folded_count(containment_gaps.items),

@@ -242,6 +242,8 @@ def _revert(report: Report) -> list[str]:
         ]
         lines.append("")
     return lines
+def _no_findings(report: Report) -> str:
+    return "none" if report.analysed else "**not analysed** (no CloudTrail event was read)"
 
 
 def render_markdown(report: Report) -> str:
@@ -260,7 +262,7 @@ def render_markdown(report: Report) -> str:
         f"- **Agent**: {code(report.agent)} ({', '.join(code(p) for p in report.principals)})",
         f"- **Window**: {text(report.window[0])} → {text(report.window[1])}",
         f"- **Runbook**: {code(report.runbook)}",
-        f"- **Findings**: {severity_text(report.findings_by_severity) or 'none'}",
+        f"- **Findings**: {severity_text(report.findings_by_severity) or _no_findings(report)}",
         _containment_summary(report),
         f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
         f"- **Coverage gaps**: {report.total('gaps')}",
@@ -337,8 +339,13 @@ def render_markdown(report: Report) -> str:
                                                                                          else ""))  # fmt: skip
         lines += _more(min(len(report.findings), MAX_BULLETS), findings_total, "findings not described here",
                        "see the table above and findings.json")  # fmt: skip
-    else:
+    elif report.analysed:
         lines.append("No finding.")
+    else:
+        lines.append(
+            "**Not analysed**: detection read no CloudTrail event, so the absence of findings says nothing "
+            "(see Coverage gaps)."
+        )
     lines.append("")
 
     if report.chain:
@@ -366,7 +373,7 @@ def render_markdown(report: Report) -> str:
                 codes=(1, 2, 4),
             )
         )
-        lines += _more(len(report.chain), report.total("chain"), "chain links", "see the revoke_chain step's output")
+        lines += _more(len(report.chain), report.total("chain"), "chain links", "see the contain_chain step's output")
         lines.append("")
 
     lines += _revert(report)

@@ -185,7 +185,9 @@ def over_cap_principals(targets: Sequence[Target], gap: Gap) -> list[dict[str, A
 
 def over_cap_gap(step_id: str, count: int, cap: int) -> Gap:
     return Gap(
-        step_id, f"{count} actions exceed max_actions={cap}: nothing applied (raise --max-actions to proceed)"
+        step_id,
+        f"{count} actions exceed max_actions={cap}: nothing applied "
+        f"(to proceed: irkit resume CASE --max-actions {count})",
     )
 
 

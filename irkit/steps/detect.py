@@ -58,6 +58,9 @@ class Detect(Step):
         principals = [p.arn for p in ctx.agent.principals]
         analysis, stats = analyze_paths(sources, principals=principals, baseline=baseline, sigma=sigma)
         gaps.extend(stats.gaps)
+        if stats.events == 0 and not stats.gaps:
+            # Files without a single event (or none at all) are not an all-clear: say it was not analysed.
+            gaps.append(Gap(str(ctx.case.evidence_dir), "no CloudTrail event was read: nothing was analysed"))
         doc = analysis.to_json()  # the same shapes `irkit analyze --json` prints
         findings, chain = doc["findings"], doc["chain"]
         ctx.case.write_json(

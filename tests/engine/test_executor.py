@@ -191,7 +191,8 @@ def test_resume_after_crash_skips_completed_steps(aws_endpoint: str, tmp_path: P
         run(aws_endpoint, tmp_path, text, case_id="CRASH")
     root = tmp_path / "CRASH"
     entries = orjson_lines(root / "journal.jsonl")
-    assert (entries[-1]["kind"], entries[-1]["step"]) == ("step.planned", "test_crash_once")  # left open
+    assert (entries[-2]["kind"], entries[-2]["step"]) == ("step.planned", "test_crash_once")  # left open
+    assert (entries[-1]["kind"], entries[-1]["data"]["at_step"]) == ("run.interrupted", "test_crash_once")
     assert CALLS == {"before": 1}
 
     resumed = resume_run(root, echo=lambda _: None)
