@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from irkit import __version__
 from irkit.cli import app, main
-from tests.containment.conftest import World, world
+from tests.contain.conftest import World, world
 
 __all__ = ["world"]
 

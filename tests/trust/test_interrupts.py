@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.containment.conftest import World, world
+from tests.contain.conftest import World, world
 
 __all__ = ["world"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from irkit.cli import main
-from tests.containment.conftest import World, world
+from tests.contain.conftest import World, world
 
 __all__ = ["world"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from irkit.aws.session import summarise_body
 from irkit.cli import main
-from tests.containment.conftest import ACCOUNT, ROLE_ARN, USER, USER_ARN, World, key_status, world
+from tests.contain.conftest import ACCOUNT, ROLE_ARN, USER, USER_ARN, World, key_status, world
 
 __all__ = ["world"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from irkit.containment.actions import ROLE_POLICY
-from irkit.containment.snapshot import policy_doc
 from typer.testing import CliRunner
 
 from irkit.cli import app
+from irkit.contain.actions import ROLE_POLICY
+from irkit.contain.snapshot import policy_doc
 from irkit.core.case import Case
-from tests.containment.conftest import ACCOUNT, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, run, world
+from tests.contain.conftest import ACCOUNT, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, run, world
 
 __all__ = ["world"]  # the fixture, imported for pytest
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from irkit.cli import main
-from tests.containment.conftest import USER, World, key_status
+from tests.contain.conftest import USER, World, key_status
 from tests.faults import FaultProxy, Rule
 from tests.reliability.conftest import fault_proxy, proxied, world
 
