@@ -48,7 +48,7 @@ def test_a_contain_that_could_not_reach_iam_is_retried_by_resume_and_ends_contai
     first = capsys.readouterr().out
     assert code == 3, first
     assert set(key_status(proxied.iam, USER).values()) == {"Active", "Inactive"}  # nothing could be done
-    assert "✓ contain:" not in first and "✗ contain" in first, first
+    assert "✓ contain:" not in first and "✗ contain:" in first, first
     assert "CONTAINMENT INCOMPLETE" in first
     assert ("contain", "incomplete") in _steps(case)
     assert "CONTAINMENT INCOMPLETE" in (case / "report.md").read_text()
