@@ -164,7 +164,6 @@ def _execute(
         journal=case.journal,
         echo=echo,
     )
-    preflight.start_of_run()
     ctx = RunContext(
         settings=settings,
         agent=settings.agent(case.meta.agent),
@@ -181,18 +180,27 @@ def _execute(
         ctx, runbook, assume_yes=assume_yes, approvals=approvals, confirm=confirm, before_step=preflight.before_step
     )
     try:
+        preflight.start_of_run()
         outcome = executor.run()
+        preflight.before_step("collect")  # a runbook without collect still hears what the probe found
     except KeyboardInterrupt as exc:
         _interrupted(case, executor, exc, echo)
         raise
-    preflight.before_step("collect")  # a runbook without collect still hears what the probe found
     return RunResult(case, outcome)
 
 
 def _interrupted(case: Case, executor: Executor, exc: KeyboardInterrupt, echo: Callable[[str], None]) -> None:
     """Ctrl-C or SIGTERM: journal where the run stopped and say the exact command that continues it."""
     by = "SIGTERM" if isinstance(exc, Terminated) else "SIGINT (Ctrl-C)"
-    where = f"during step {executor.current[0]} ({executor.current[1]})" if executor.current else "between steps"
+    try:
+        done = any(e["kind"] == "run.end" for e in case.journal.entries()[-1:])
+    except (CaseError, OSError, ValueError):  # a line torn by the interrupt itself: say less, not nothing
+        done = False
+    where = (
+        f"during step {executor.current[0]} ({executor.current[1]})"
+        if executor.current
+        else "after the last step" if done else "between steps"
+    )
     command = f"irkit resume {shlex.quote(str(case.root))}"
     try:
         # A fresh view of the journal: the interrupt may have landed inside an append (after the

@@ -48,7 +48,7 @@ def test_a_contain_that_could_not_reach_iam_is_retried_by_resume_and_ends_contai
     first = capsys.readouterr().out
     assert code == 3, first
     assert set(key_status(proxied.iam, USER).values()) == {"Active", "Inactive"}  # nothing could be done
-    assert "✓ contain" not in first and "✗ contain" in first, first
+    assert "✓ contain:" not in first and "✗ contain:" in first, first
     assert "CONTAINMENT INCOMPLETE" in first
     assert ("contain", "incomplete") in _steps(case)
     assert "CONTAINMENT INCOMPLETE" in (case / "report.md").read_text()
@@ -59,7 +59,7 @@ def test_a_contain_that_could_not_reach_iam_is_retried_by_resume_and_ends_contai
     again = capsys.readouterr().out
     assert code == 3, again  # the one gap left: this runbook collects no evidence for detect
     assert set(key_status(proxied.iam, USER).values()) == {"Inactive"}
-    assert "✓ contain" in again
+    assert "✓ contain:" in again
     done = _steps(case)
     # detect read nothing that changed; contain_chain (reads containment) and the report ran again.
     assert done[-3:] == [("contain", "done"), ("contain_chain", "done"), ("report", "done")], done
@@ -77,7 +77,7 @@ def test_a_refusal_over_max_actions_is_resumed_with_max_actions(
     first = capsys.readouterr().out
     assert code == 3
     assert "✗ contain: refused" in first and "--max-actions" in first
-    assert "✓ contain" not in first
+    assert "✓ contain:" not in first
     assert set(key_status(proxied.iam, USER).values()) == {"Active", "Inactive"}
     code = main(["resume", str(case), "--max-actions", "50", "--json"])
     doc = json.loads(capsys.readouterr().out)
