@@ -166,6 +166,21 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def verdict(self) -> str:
+        """One honest word for the chain: "intact" only when at least one digest vouched for something.
+
+        No problem found over no digest is not "intact": it is nothing verified (an empty window) or a
+        window whose logs are all newer than the newest digest (CloudTrail signs about once an hour).
+        """
+        if self.problems:
+            return f"{len(self.problems)} INTEGRITY PROBLEMS"
+        if self.digests_checked:
+            return "intact"
+        if self.pending or self.logs_checked:
+            return "NOT VERIFIED yet: no digest covers these logs (CloudTrail signs about hourly)"
+        return "NOT VERIFIED: no log or digest in the window"
+
     def gaps(self) -> list[Gap]:
         return [p.to_gap() for p in self.problems]
 

@@ -146,7 +146,7 @@ def render(outcome: CollectOutcome) -> str:
         lines.append(f"LookupEvents fallback (UNVERIFIED): {outcome.fallback.manifest}")
     if outcome.verify is not None:
         v = outcome.verify
-        state = "OK" if v.ok else f"INTEGRITY FAILURE ({len(v.problems)} problem(s))"
+        state = v.verdict
         lines.append(f"digest chain: {state}; {v.digests_checked} digests, {v.logs_checked} logs, "
                      f"{len(v.pending)} pending")  # fmt: skip
         lines.extend(f"  {p.kind}: {p.path}: {p.detail}" for p in v.problems)

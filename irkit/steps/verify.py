@@ -83,7 +83,7 @@ class Verify(Step):
             start=ctx.window_start,
             end=ctx.window_end,
         )
-        state = "intact" if report.ok else f"{len(report.problems)} INTEGRITY PROBLEMS"
+        state = report.verdict
         summary = (
             f"digest chain {state}: {report.digests_checked} digests, {report.logs_checked} logs checked, "
             f"{len(report.pending)} pending"
@@ -97,6 +97,9 @@ class Verify(Step):
             else:
                 gaps.append(problem.to_gap())
         gaps.extend(failed)
+        if not report.problems and not report.digests_checked:
+            # Nothing was vouched for: never a bare ✓ (the mark follows the gaps).
+            gaps.append(Gap("digest-chain", state))
         if recovered:
             summary += f"; {len(recovered)} rewritten log(s) recovered from object versions and analysed"
         unrecovered = [
