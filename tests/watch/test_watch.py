@@ -1,0 +1,107 @@
+"""`irkit watch` against a drill world on moto server, paging a receiver on 127.0.0.1 (issue 16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from irkit.cli import main
+from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, TRAIL
+from tests.watch.conftest import BACKDOOR, ROUTING_KEY, Receiver, Scene
+
+
+def world_state(scene: Scene) -> dict[str, Any]:
+    """What watching must not change: IAM principals, keys, policies; the trail's logging state."""
+    iam = scene.world.client("iam")
+    roles = sorted(r["RoleName"] for r in iam.list_roles()["Roles"])
+    users = sorted(u["UserName"] for u in iam.list_users()["Users"])
+    keys = {
+        u: sorted((k["AccessKeyId"], k["Status"]) for k in iam.list_access_keys(UserName=u)["AccessKeyMetadata"])
+        for u in users
+    }
+    inline = {r: sorted(iam.list_role_policies(RoleName=r)["PolicyNames"]) for r in roles}
+    attached = {
+        r: sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=r)["AttachedPolicies"])
+        for r in roles
+    }
+    user_inline = {u: sorted(iam.list_user_policies(UserName=u)["PolicyNames"]) for u in users}
+    trail = scene.world.client("cloudtrail").get_trail_status(Name=TRAIL)["IsLogging"]
+    return {"roles": roles, "users": users, "keys": keys, "inline": inline, "attached": attached,
+            "user_inline": user_inline, "logging": trail}  # fmt: skip
+
+
+def watch(scene: Scene, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, Any]]]:
+    code = main(["watch", AGENT, "--config", str(scene.config), "--json", *args])
+    out = capsys.readouterr().out
+    return code, [orjson.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def pager_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("IRKIT_PAGER_KEY", ROUTING_KEY)
+    return ROUTING_KEY
+
+
+def test_pages_backdoor_and_stopped_trail_once_and_changes_nothing(
+    compromised: Scene, receiver: Receiver, pager_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = compromised.tmp / "state"
+    before = world_state(compromised)
+    code, lines = watch(
+        compromised, "--once", "--hours", "3", "--state", str(state), "--page", receiver.url, capsys=capsys
+    )
+    assert code == 0, lines
+    pages = receiver.accepted()
+    rules = {p["payload"]["custom_details"]["rule_id"] for p in pages}
+    assert "iam_role_backdoor_sequence" in rules
+    assert "watch_trail_stopped" in rules
+    for body in pages:  # Events v2 shape
+        assert body["routing_key"] == pager_key
+        assert body["event_action"] == "trigger"
+        assert body["dedup_key"].startswith("irkit-")
+        assert body["payload"]["severity"] in {"critical", "error", "warning", "info"}
+        assert body["payload"]["source"] == f"irkit watch {AGENT}"
+        assert body["payload"]["summary"]
+    backdoor = next(p for p in pages if p["payload"]["custom_details"]["rule_id"] == "iam_role_backdoor_sequence")
+    mapping = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}
+    assert backdoor["payload"]["severity"] == mapping[backdoor["payload"]["custom_details"]["severity"]]
+    stopped = next(p for p in pages if p["payload"]["custom_details"]["rule_id"] == "watch_trail_stopped")
+    assert stopped["payload"]["severity"] == "critical"
+    assert BACKDOOR in orjson.dumps(backdoor["payload"]["custom_details"]).decode()
+    assert len({p["dedup_key"] for p in pages}) == len(pages)  # one page a finding
+
+    findings = [line for line in lines if line.get("type") == "finding"]
+    paged = [f for f in findings if f["page"] == "sent"]
+    assert {f["dedup_key"] for f in paged} == {p["dedup_key"] for p in pages}
+    assert all(f["latency_seconds"] > 0 and f["page_latency_seconds"] >= f["latency_seconds"] for f in paged)
+    (summary,) = [line for line in lines if line.get("type") == "pass"]
+    assert summary["pages_sent"] == len(pages) and summary["pages_pending"] == 0
+    # The routing key is a secret: never printed, never on disk.
+    assert pager_key not in capsys.readouterr().err
+    assert all(pager_key.encode() not in p.read_bytes() for p in state.rglob("*") if p.is_file())
+
+    assert world_state(compromised) == before  # watching changed nothing in AWS
+
+    # Second pass, same state: nothing is paged again.
+    sent = len(receiver.bodies)
+    code, lines = watch(compromised, "--once", "--state", str(state), "--page", receiver.url, capsys=capsys)
+    assert code == 0, lines
+    assert len(receiver.bodies) == sent
+    assert [line for line in lines if line.get("type") == "finding"] == []
+    assert world_state(compromised) == before
+
+
+def test_state_is_private(compromised: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    state = compromised.tmp / "state"
+    code, lines = watch(compromised, "--once", "--hours", "3", "--state", str(state), capsys=capsys)
+    assert code == 0
+    # Without a page URL the findings are printed (JSON lines), each once.
+    assert any(f.get("rule_id") == "iam_role_backdoor_sequence" for f in lines)
+    assert all(f["page"] == "no page URL" for f in lines if f.get("type") == "finding")
+    assert state.stat().st_mode & 0o777 == 0o700
+    files = [p for p in state.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"state.json", "window.jsonl"}
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files)
