@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,11 @@ from irkit.redact import redact, register_secret
 from irkit.watch.run import PassResult, WatchOptions, run_pass, watch_loop
 
 DEFAULT_STATE = Path("irkit-watch")
+
+
+def _sleep(seconds: float) -> None:
+    """Between passes (a SIGTERM or Ctrl-C while asleep ends the loop cleanly)."""
+    time.sleep(seconds)
 
 
 def _severity(value: str | None) -> str | None:
@@ -108,7 +114,10 @@ def watch(
         raise typer.Exit(int(ExitCode.GAPS) if result.gaps or result.pages_pending else 0)
     say(f"watching {agent} every {interval:g} s (state {opts.state_dir}); stop with Ctrl-C or SIGTERM")
     try:
-        watch_loop(settings, opts, aws=aws, interval=interval, on_pass=lambda r: _show(r, as_json=as_json), echo=say)
+        watch_loop(
+            settings, opts, aws=aws, interval=interval, on_pass=lambda r: _show(r, as_json=as_json), echo=say,
+            sleep=_sleep,
+        )  # fmt: skip
     except KeyboardInterrupt:
         say(f"stopped; state saved in {opts.state_dir}")
         raise typer.Exit(0) from None

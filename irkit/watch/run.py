@@ -357,7 +357,7 @@ def watch_loop(
     while True:
         started = time.monotonic()
         try:
-            on_pass(run_pass(settings, opts, aws=aws, echo=echo, sleep=sleep))
+            on_pass(run_pass(settings, opts, aws=aws, echo=echo))
         except UsageError:
             raise
         except IrkitError as exc:

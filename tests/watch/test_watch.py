@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from irkit.aws.session import Aws
 from irkit.cli import main
-from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, TRAIL
-from tests.watch.conftest import BACKDOOR, ROUTING_KEY, Receiver, Scene
+from irkit.config import load_config
+from irkit.drill.server import free_port
+from irkit.drill.world import AGENT, TRAIL
+from irkit.watch.run import WatchOptions, run_pass
+from tests.watch.conftest import (
+    BACKDOOR,
+    ROUTING_KEY,
+    Receiver,
+    Scene,
+    arm_role,
+    create_role,
+    new_world,
+    write_config,
+)
 
 
 def world_state(scene: Scene) -> dict[str, Any]:
@@ -105,3 +119,83 @@ def test_state_is_private(compromised: Scene, capsys: pytest.CaptureFixture[str]
     files = [p for p in state.rglob("*") if p.is_file()]
     assert {p.name for p in files} >= {"state.json", "window.jsonl"}
     assert all(p.stat().st_mode & 0o077 == 0 for p in files)
+
+
+def test_a_sequence_split_over_two_deliveries_is_one_finding(
+    aws_endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = new_world(aws_endpoint, tmp_path)
+    assert world.attacker is not None
+    create_role(world, world.now - timedelta(minutes=30))
+    (create,) = [r["eventID"] for r in world.attacker.records if r["eventName"] == "CreateRole"]
+    world.deliver()
+    scene = Scene(world, write_config(world, tmp_path / "irkit.yaml", public_key=tmp_path / "none.pem"), tmp_path)
+    state = tmp_path / "state"
+
+    code, first = watch(scene, "--once", "--hours", "3", "--state", str(state), capsys=capsys)
+    assert code == 0, first
+    assert "iam_role_backdoor_sequence" not in {f.get("rule_id") for f in first}
+    assert "iam_role_created" in {f.get("rule_id") for f in first}
+
+    # The rest of the sequence arrives in a later delivery, in its own file.
+    before = len(world.attacker.records)
+    arm_role(world, world.now - timedelta(minutes=6))
+    scene.deliver(world.attacker.records[before:])
+    code, second = watch(scene, "--once", "--state", str(state), capsys=capsys)
+    assert code == 0, second
+    sequences = [f for f in second if f.get("rule_id") == "iam_role_backdoor_sequence"]
+    assert len(sequences) == 1, second
+    assert create in sequences[0]["event_ids"]  # the CreateRole came from the window kept on disk
+    assert "iam_role_created" not in {f.get("rule_id") for f in second}  # reported in the first pass
+
+    code, third = watch(scene, "--once", "--state", str(state), capsys=capsys)
+    assert code == 0
+    assert [f for f in third if f.get("type") == "finding"] == []
+
+
+def test_undelivered_pages_are_kept_and_delivered_once(compromised: Scene, receiver: Receiver) -> None:
+    settings = load_config(compromised.config)
+    opts = WatchOptions(
+        agent=AGENT,
+        state_dir=compromised.tmp / "state",
+        hours=3,
+        page_url=receiver.url,
+        routing_key=ROUTING_KEY,
+        attempts=3,
+        backoff=0,
+    )
+    aws = Aws(settings.aws, dry_run=True)
+    receiver.statuses = [503] * 1000  # the paging service is down
+    first = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
+    assert first.pages_sent == 0 and first.pages_pending > 0
+    assert receiver.accepted() == []
+    pending = {f["dedup_key"] for f in first.findings if str(f["page"]).startswith("pending")}
+    assert len(pending) == first.pages_pending
+    assert len(receiver.bodies) == 3 * first.pages_pending  # each retried, then kept
+    on_disk = (opts.state_dir / "state.json").read_bytes()
+    assert ROUTING_KEY.encode() not in on_disk  # kept without its routing key
+
+    receiver.statuses = []  # back up
+    second = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
+    assert second.findings == []
+    assert {d["dedup_key"] for d in second.delivered} == pending
+    accepted = [b["dedup_key"] for b in receiver.accepted()]
+    assert sorted(accepted) == sorted(pending)  # each exactly once
+    assert all(b["routing_key"] == ROUTING_KEY for b in receiver.accepted())
+    assert second.pages_pending == 0
+
+    third = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
+    assert third.pages_sent == 0 and len(receiver.accepted()) == len(pending)
+
+
+def test_an_unreachable_paging_service_keeps_the_pages(compromised: Scene) -> None:
+    settings = load_config(compromised.config)
+    url = f"http://127.0.0.1:{free_port()}/v2/enqueue"  # nothing listens there
+    opts = WatchOptions(
+        agent=AGENT, state_dir=compromised.tmp / "state", hours=3, page_url=url, routing_key=ROUTING_KEY,
+        attempts=2, backoff=0,
+    )  # fmt: skip
+    said: list[str] = []
+    result = run_pass(settings, opts, aws=Aws(settings.aws, dry_run=True), echo=said.append)
+    assert result.pages_pending > 0 and result.pages_sent == 0
+    assert any("cannot reach the paging service" in line for line in said)
