@@ -13,7 +13,8 @@ from irkit.aws.session import Aws
 from irkit.cli import main
 from irkit.config import load_config
 from irkit.drill.server import free_port
-from irkit.drill.world import AGENT, TRAIL
+from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, TRAIL
+from irkit.errors import Terminated
 from irkit.watch.run import WatchOptions, run_pass
 from tests.watch.conftest import (
     BACKDOOR,
@@ -199,3 +200,100 @@ def test_an_unreachable_paging_service_keeps_the_pages(compromised: Scene) -> No
     result = run_pass(settings, opts, aws=Aws(settings.aws, dry_run=True), echo=said.append)
     assert result.pages_pending > 0 and result.pages_sent == 0
     assert any("cannot reach the paging service" in line for line in said)
+
+
+def test_contain_at_critical_contains_once_with_a_case(
+    compromised: Scene, receiver: Receiver, pager_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, out = compromised.tmp / "state", compromised.tmp / "cases"
+    args = ("--once", "--hours", "3", "--state", str(state), "--page", receiver.url, "--out", str(out))
+    code, lines = watch(compromised, *args, "--contain-at", "critical", capsys=capsys)
+    assert code in (0, 3), lines
+    (summary,) = [line for line in lines if line.get("type") == "pass"]
+    case = summary["contained"]
+    assert case is not None and case["contained"] is True, case
+    case_dir = Path(case["case_dir"])
+    assert case_dir.parent == out and (case_dir / "report.md").is_file() and (case_dir / "journal.jsonl").is_file()
+    report = (case_dir / "report.md").read_text()
+    assert "opened by irkit watch" in report and "detection latency" in report
+    assert case["detection_latency_seconds"] > 0
+
+    # Re-read IAM: the agent's keys are Inactive, its sessions denied.
+    iam = compromised.world.client("iam")
+    keys = iam.list_access_keys(UserName=AGENT_USER)["AccessKeyMetadata"]
+    assert keys and all(k["Status"] == "Inactive" for k in keys)
+    assert "AWSRevokeOlderSessions" in iam.list_role_policies(RoleName=AGENT_ROLE)["PolicyNames"]
+    deny = iam.get_role_policy(RoleName=AGENT_ROLE, PolicyName="AWSRevokeOlderSessions")["PolicyDocument"]
+    assert deny["Statement"][0]["Effect"] == "Deny"
+
+    # The pages say a case was opened, and where.
+    opened = [p for p in receiver.accepted() if "case" in p["payload"]["custom_details"]]
+    assert opened and all(p["payload"]["custom_details"]["case"]["case_dir"] == str(case_dir) for p in opened)
+    assert all(str(case_dir) in p["payload"]["summary"] for p in opened)
+
+    # A second pass never contains twice.
+    code, lines = watch(compromised, *args, "--contain-at", "critical", capsys=capsys)
+    cases = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert cases == [case_dir]
+
+
+def _config(tmp: Path, watch_section: str, *, archive: bool = True) -> Path:
+    text = 'agents:\n  a1:\n    account: "123456789012"\n    principals: [arn:aws:iam::123456789012:role/a1]\n'
+    if archive:
+        text += "log_archive:\n  bucket: b\n"
+    path = tmp / "irkit.yaml"
+    path.write_text(text + watch_section, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("section", "said"),
+    [
+        ("watch:\n  routing_key: abc123\n", "routing_key_env"),
+        ("watch:\n  page_at: severe\n", "watch.page_at"),
+        ("watch:\n  contain_at: 3\n", "watch.contain_at"),
+        ("watch:\n  max_silence_minutes: -5\n", "watch.max_silence_minutes"),
+        ("watch:\n  page_url: ftp://x\n", "watch.page_url"),
+        ("watch:\n  routing_key_env: 'not a name'\n", "watch.routing_key_env"),
+        ("watch:\n  paging: yes\n", "watch.paging"),
+    ],
+)
+def test_bad_watch_config_is_a_clear_error(
+    tmp_path: Path, section: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["watch", "a1", "--config", str(_config(tmp_path, section)), "--once", "--state", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert said in err and "Traceback" not in err
+
+
+def test_a_page_url_without_the_routing_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("IRKIT_PAGER_KEY", raising=False)
+    config = _config(tmp_path, "watch:\n  page_url: http://127.0.0.1:9/v2/enqueue\n")
+    code = main(["watch", "a1", "--config", str(config), "--once", "--json"])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "IRKIT_PAGER_KEY" in orjson.loads(out)["error"]["message"]
+    no_archive = _config(tmp_path, "", archive=False)
+    assert main(["watch", "a1", "--config", str(no_archive), "--once"]) == 2
+    assert "log_archive" in capsys.readouterr().err
+    assert main(["watch", "a1", "--config", str(config), "--once", "--contain-at", "urgent"]) == 2
+
+
+def test_the_loop_stops_cleanly_on_sigterm_with_state_saved(
+    compromised: Scene, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import irkit.commands.watch as command
+
+    def terminated(_seconds: float) -> None:
+        raise Terminated()
+
+    monkeypatch.setattr(command, "_sleep", terminated)
+    state = compromised.tmp / "state"
+    code, lines = watch(compromised, "--hours", "3", "--state", str(state), "--interval", "5", capsys=capsys)
+    assert code == 0
+    assert [line["pass"] for line in lines if line.get("type") == "pass"] == [1]
+    saved = orjson.loads((state / "state.json").read_bytes())
+    assert saved["passes"] == 1 and saved["reported"]
