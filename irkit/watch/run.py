@@ -220,8 +220,11 @@ def run_pass(
         candidates: list[tuple[Finding, str]] = [(f, pages.finding_key(opts.agent, f)) for f in findings]
         silence = opts.max_silence
         trails = check_trails(clients.client("cloudtrail"), state=state, now=now, max_silence=silence)
+        # Silence is judged for the agent's own account when the archive holds it: other accounts of an
+        # organisation trail may be quiet for good reasons, and their silence is not this agent's.
+        watched = [agent.account] if agent.account in accounts else accounts
         quiet = check_archive(
-            accounts if s3 is not None else [],
+            watched if s3 is not None else [],
             bucket=archive.bucket,
             state=state,
             now=now,

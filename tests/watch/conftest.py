@@ -93,14 +93,15 @@ class Scene:
             trail_name=TRAIL,
         )
 
-    def deliver(self, records: list[dict[str, Any]]) -> None:
-        """Deliver just these records, as CloudTrail would (5-minute files per region)."""
+    def deliver(self, records: list[dict[str, Any]], *, delivered: datetime | None = None) -> None:
+        """Deliver just these records, as CloudTrail would (5-minute files per region; with
+        ``delivered``, one file a region delivered then)."""
         by_region: dict[str, list[dict[str, Any]]] = {}
-        for record in sorted(records, key=lambda r: str(r["eventTime"])):
+        for record in records:  # in the order given: a file need not be sorted
             by_region.setdefault(record["awsRegion"], []).append(record)
         writer = self.writer()
         for region, recs in sorted(by_region.items()):
-            writer.add_records(ACCOUNT, region, recs)
+            writer.add_records(ACCOUNT, region, recs, delivered=delivered)
 
 
 def write_config(world: World, path: Path, *, public_key: Path, extra: str = "") -> Path:

@@ -127,8 +127,9 @@ def test_a_sequence_split_over_two_deliveries_is_one_finding(
 ) -> None:
     world = new_world(aws_endpoint, tmp_path)
     assert world.attacker is not None
-    create_role(world, world.now - timedelta(minutes=30))
-    (create,) = [r["eventID"] for r in world.attacker.records if r["eventName"] == "CreateRole"]
+    create_role(world, world.now - timedelta(minutes=18))
+    (record,) = [r for r in world.attacker.records if r["eventName"] == "CreateRole"]
+    create = record["eventID"]
     world.deliver()
     scene = Scene(world, write_config(world, tmp_path / "irkit.yaml", public_key=tmp_path / "none.pem"), tmp_path)
     state = tmp_path / "state"
@@ -141,7 +142,8 @@ def test_a_sequence_split_over_two_deliveries_is_one_finding(
     # The rest of the sequence arrives in a later delivery, in its own file.
     before = len(world.attacker.records)
     arm_role(world, world.now - timedelta(minutes=6))
-    scene.deliver(world.attacker.records[before:])
+    later = world.attacker.records[before:]
+    scene.deliver(later)
     code, second = watch(scene, "--once", "--state", str(state), capsys=capsys)
     assert code == 0, second
     sequences = [f for f in second if f.get("rule_id") == "iam_role_backdoor_sequence"]
@@ -149,9 +151,15 @@ def test_a_sequence_split_over_two_deliveries_is_one_finding(
     assert create in sequences[0]["event_ids"]  # the CreateRole came from the window kept on disk
     assert "iam_role_created" not in {f.get("rule_id") for f in second}  # reported in the first pass
 
+    # The same events delivered again in another file, out of order: one event each, no new finding.
+    scene.deliver([*reversed(later), record], delivered=world.now - timedelta(minutes=3))
     code, third = watch(scene, "--once", "--state", str(state), capsys=capsys)
     assert code == 0
     assert [f for f in third if f.get("type") == "finding"] == []
+    (summary,) = [line for line in third if line.get("type") == "pass"]
+    assert summary["files"] == 1 and summary["events"] == len(later) + 1
+    (before_summary,) = [line for line in second if line.get("type") == "pass"]
+    assert summary["window_events"] == before_summary["window_events"]  # deduplicated by eventID
 
 
 def test_undelivered_pages_are_kept_and_delivered_once(compromised: Scene, receiver: Receiver) -> None:
