@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from irkit.aws.session import Aws
 from irkit.cli import main
 from irkit.config import load_config
 from irkit.drill.server import free_port
-from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, TRAIL
+from irkit.drill.world import ACCOUNT, AGENT, AGENT_ROLE, AGENT_USER, ARCHIVE_BUCKET, ORG_ID, TRAIL
 from irkit.errors import Terminated
 from irkit.watch.run import WatchOptions, run_pass
 from tests.watch.conftest import (
@@ -305,3 +306,24 @@ def test_the_loop_stops_cleanly_on_sigterm_with_state_saved(
     assert [line["pass"] for line in lines if line.get("type") == "pass"] == [1]
     saved = orjson.loads((state / "state.json").read_bytes())
     assert saved["passes"] == 1 and saved["reported"]
+
+
+def test_a_planted_key_is_named_once_and_never_fetched(compromised: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    root = f"AWSLogs/{ORG_ID}/{ACCOUNT}/CloudTrail/us-east-1"
+    planted = (
+        f"{root}/2099/01/01/../../../../../../../../escape/{ACCOUNT}_CloudTrail_us-east-1_20990101T0000Z_x.json.gz"
+    )
+    s3 = compromised.world.client("s3")
+    s3.put_object(Bucket=ARCHIVE_BUCKET, Key=planted, Body=gzip.compress(b'{"Records": []}'))
+    state = compromised.tmp / "state"
+    code, lines = watch(compromised, "--once", "--hours", "3", "--state", str(state), capsys=capsys)
+    (summary,) = [line for line in lines if line.get("type") == "pass"]
+    assert code == 3
+    refused = [g for g in summary["gaps"] if g["reason"].startswith("key-refused")]
+    assert [g["path"] for g in refused] == [f"s3://{ARCHIVE_BUCKET}/{planted}"]
+    assert "iam_role_backdoor_sequence" in {f.get("rule_id") for f in lines}  # the pass went on
+    assert not (compromised.tmp / "escape").exists()
+    assert not any(p.name.startswith(".incoming-") for p in state.iterdir())  # scratch copies dropped
+    code, lines = watch(compromised, "--once", "--state", str(state), capsys=capsys)
+    (summary,) = [line for line in lines if line.get("type") == "pass"]
+    assert code == 0 and summary["gaps"] == []  # named once
