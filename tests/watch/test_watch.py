@@ -327,3 +327,15 @@ def test_a_planted_key_is_named_once_and_never_fetched(compromised: Scene, capsy
     code, lines = watch(compromised, "--once", "--state", str(state), capsys=capsys)
     (summary,) = [line for line in lines if line.get("type") == "pass"]
     assert code == 0 and summary["gaps"] == []  # named once
+
+
+def test_a_damaged_or_foreign_state_is_a_clear_error(compromised: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    state = compromised.tmp / "state"
+    state.mkdir()
+    (state / "state.json").write_text("{not json", encoding="utf-8")
+    assert main(["watch", AGENT, "--config", str(compromised.config), "--once", "--state", str(state)]) == 2
+    err = capsys.readouterr().err
+    assert "not a watch state file" in err and "Traceback" not in err
+    (state / "state.json").write_bytes(orjson.dumps({"format": "irkit.watch-state/1", "agent": "someone-else"}))
+    assert main(["watch", AGENT, "--config", str(compromised.config), "--once", "--state", str(state)]) == 2
+    assert "watches agent 'someone-else'" in capsys.readouterr().err
