@@ -104,6 +104,23 @@ class DetectionSettings:
     from another directory must still run."""
 
 
+WATCH_SEVERITIES = ("low", "medium", "high", "critical")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_SILENCE_LIMIT = 7 * 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """``irkit watch``: where pages go and when it contains. The paging key is read from the
+    environment variable ``routing_key_env`` names, never from the file (irkit.yaml is shared)."""
+
+    page_url: str | None = None
+    routing_key_env: str = "IRKIT_PAGER_KEY"
+    page_at: str = "high"
+    contain_at: str | None = None
+    max_silence_minutes: float = 20.0
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     aws: AwsSettings
@@ -112,6 +129,7 @@ class Settings:
     source: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     detection: DetectionSettings = field(default_factory=DetectionSettings)
+    watch: WatchSettings = field(default_factory=WatchSettings)
 
     def agent(self, name: str) -> AgentSettings:
         try:
@@ -175,13 +193,19 @@ def load_config(path: Path | None = None) -> Settings:
 
 def parse_config(data: object, *, source: str = "", base_dir: Path | None = None) -> Settings:
     v = _Validator(source, base_dir or Path())
-    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive", "detection"})
+    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive", "detection", "watch"})
     aws = v.aws(root.get("aws"))
     archive = v.log_archive(root["log_archive"]) if root.get("log_archive") is not None else None
     agents = v.agents(root["agents"])
     detection = v.detection(root.get("detection"))
+    watch = v.watch(root.get("watch"))
     return Settings(
-        aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None, detection=detection
+        aws=aws,
+        log_archive=archive,
+        agents=agents,
+        source=Path(source) if source else None,
+        detection=detection,
+        watch=watch,
     )
 
 
@@ -284,6 +308,53 @@ class _Validator:
             if not entry.strip():
                 raise self.fail(f"detection.sigma_dirs[{i}]", "an empty folder name")
         return DetectionSettings(sigma_dirs=tuple(self._path(d) for d in dirs))
+
+    def watch(self, value: object) -> WatchSettings:
+        if value is None:
+            return WatchSettings()
+        p = "watch"
+        if isinstance(value, dict) and "routing_key" in value:
+            raise self.fail(
+                f"{p}.routing_key",
+                "the paging key is never read from the file: put it in an environment variable and name "
+                "that variable in watch.routing_key_env",
+            )
+        m = self.mapping(
+            value,
+            p,
+            required=set(),
+            optional={"page_url", "routing_key_env", "page_at", "contain_at", "max_silence_minutes"},
+        )
+        url = m.get("page_url")
+        if url is not None:
+            url = self.string(url, f"{p}.page_url")
+            if not url.startswith(("http://", "https://")):
+                raise self.fail(f"{p}.page_url", "must start with http:// or https://")
+        env = self.string(
+            m.get("routing_key_env", "IRKIT_PAGER_KEY"),
+            f"{p}.routing_key_env",
+            pattern=_ENV_NAME_RE,
+            hint="an environment variable name (like IRKIT_PAGER_KEY)",
+        )
+        page_at = self.severity(m.get("page_at", "high"), f"{p}.page_at")
+        contain_at = self.severity(m["contain_at"], f"{p}.contain_at") if m.get("contain_at") is not None else None
+        silence = m.get("max_silence_minutes", 20)
+        if isinstance(silence, bool) or not isinstance(silence, int | float) or not 0 < silence <= MAX_SILENCE_LIMIT:
+            raise self.fail(
+                f"{p}.max_silence_minutes", f"expected a number of minutes above 0 and at most {MAX_SILENCE_LIMIT}"
+            )
+        return WatchSettings(
+            page_url=url,
+            routing_key_env=env,
+            page_at=page_at,
+            contain_at=contain_at,
+            max_silence_minutes=float(silence),
+        )
+
+    def severity(self, value: object, path: str) -> str:
+        if not isinstance(value, str) or value not in WATCH_SEVERITIES:
+            raise self.fail(path, f"expected one of {', '.join(WATCH_SEVERITIES)}, got {value!r}")
+        return value
 
     def agents(self, value: object) -> dict[str, AgentSettings]:
         if not isinstance(value, dict) or not value:
@@ -409,6 +480,13 @@ agents:
 
 # detection:
 #   sigma_dirs: [rules/sigma]               # Sigma rules for CloudTrail, run beside irkit's own
+
+# watch:                                    # `irkit watch AGENT`: continuous monitoring, paging
+#   page_url: https://events.pagerduty.com/v2/enqueue
+#   routing_key_env: IRKIT_PAGER_KEY        # the key is read from this environment variable, never the file
+#   page_at: high                           # page findings at or above this severity
+#   contain_at: critical                    # optional: contain the agent on the first such finding
+#   max_silence_minutes: 20                 # no delivery for longer is a critical finding
 """
 
 
@@ -452,4 +530,13 @@ def dump_config(settings: Settings) -> str:
     data["agents"] = agents
     if settings.detection.sigma_dirs:
         data["detection"] = {"sigma_dirs": [str(p) for p in settings.detection.sigma_dirs]}
+    if settings.watch != WatchSettings():
+        w = settings.watch
+        watch: dict[str, Any] = {"routing_key_env": w.routing_key_env, "page_at": w.page_at}
+        if w.page_url:
+            watch["page_url"] = w.page_url
+        if w.contain_at:
+            watch["contain_at"] = w.contain_at
+        watch["max_silence_minutes"] = w.max_silence_minutes
+        data["watch"] = watch
     return yaml.safe_dump(data, sort_keys=False)

@@ -22,6 +22,7 @@ from irkit.commands import (
     rules,
     runbook,
     verify,
+    watch,
 )
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
@@ -35,6 +36,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     analyze,
     baseline,
     drill,
+    watch,
     runbook,
     rules,
     permissions,

@@ -10,7 +10,7 @@ import typer
 
 from irkit.commands._common import echo
 from irkit.config import load_config
-from irkit.engine.permissions import archive_policy, responder_policy
+from irkit.engine.permissions import archive_policy, responder_policy, watcher_policy
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -19,7 +19,7 @@ DEFAULT_RUNBOOK = "agent-compromise"
 def permissions(
     runbook: Annotated[str, typer.Argument(help="a shipped runbook name or a YAML file")] = DEFAULT_RUNBOOK,
     role: Annotated[
-        str, typer.Option("--role", help="responder (contain, restore) or log-reader")
+        str, typer.Option("--role", help="responder (contain, restore), log-reader or watcher (irkit watch, read-only)")
     ] = "responder",
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="irkit.yaml: scope S3 to the archive bucket")
@@ -31,11 +31,14 @@ def permissions(
 
     Exit codes: 0 printed · 2 usage error (unknown runbook or role).
     """
-    if role not in ("responder", "log-reader"):
-        raise typer.BadParameter("expected responder or log-reader", param_hint="--role")
+    if role not in ("responder", "log-reader", "watcher"):
+        raise typer.BadParameter("expected responder, log-reader or watcher", param_hint="--role")
     book = load_runbook(runbook)
     archive = load_config(config).log_archive if config is not None else None
-    policy = responder_policy(book, archive) if role == "responder" else archive_policy(book, archive)
+    if role == "watcher":
+        policy = watcher_policy(archive)
+    else:
+        policy = responder_policy(book, archive) if role == "responder" else archive_policy(book, archive)
     echo(json.dumps(policy, indent=2))
 
 

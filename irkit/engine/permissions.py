@@ -103,3 +103,44 @@ def archive_policy(runbook: Runbook, archive: LogArchiveSettings | None = None) 
     if other:
         statements.append({"Sid": "IrkitReadTrailOther", "Effect": "Allow", "Action": other, "Resource": "*"})
     return {"Version": VERSION, "Statement": statements}
+
+
+WATCHER_ACTIONS = ("cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus", "sts:GetCallerIdentity")
+"""What ``irkit watch`` calls in the agent's account; the archive is read as the log reader reads it."""
+WATCHER_ARCHIVE_ACTIONS = ("s3:ListBucket", "s3:GetObject")
+
+
+def watcher_policy(archive: LogArchiveSettings | None = None) -> dict[str, Any]:
+    """The read-only policy for the role ``irkit watch`` runs as (without ``--contain-at``: with it,
+    the watcher also needs the responder policy). With ``log_archive.role_arn`` the archive is read
+    through that role (``sts:AssumeRole`` on it); otherwise directly from the bucket."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "IrkitWatchTrails", "Effect": "Allow", "Action": list(WATCHER_ACTIONS), "Resource": "*"}
+    ]
+    if archive is not None and archive.role_arn:
+        statements.append(
+            {
+                "Sid": "IrkitAssumeLogReader",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": archive.role_arn,
+            }
+        )
+        return {"Version": VERSION, "Statement": statements}
+    if archive is None:
+        statements.append(
+            {"Sid": "IrkitWatchArchive", "Effect": "Allow", "Action": list(WATCHER_ARCHIVE_ACTIONS), "Resource": "*"}
+        )
+        return {"Version": VERSION, "Statement": statements}
+    bucket = f"arn:aws:s3:::{archive.bucket}"
+    prefix = f"{archive.prefix}/" if archive.prefix else ""
+    statements += [
+        {"Sid": "IrkitWatchListArchive", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
+        {
+            "Sid": "IrkitWatchReadArchive",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": f"{bucket}/{prefix}AWSLogs/*",
+        },
+    ]
+    return {"Version": VERSION, "Statement": statements}

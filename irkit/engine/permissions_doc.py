@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from irkit.engine.permissions import archive_policy, responder_policy, step_permissions
+from irkit.engine.permissions import archive_policy, responder_policy, step_permissions, watcher_policy
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -52,6 +52,17 @@ def render(runbook_name: str = DEFAULT_RUNBOOK) -> str:
         "",
         "```json",
         json.dumps(archive_policy(book), indent=2),
+        "```",
+        "",
+        "## Watcher role",
+        "",
+        "`irkit watch` only reads (`irkit permissions --role watcher`): the trails' state in the agent's",
+        "account and the archive, directly or through `log_archive.role_arn` (then `sts:AssumeRole` on that",
+        "role replaces the S3 statement). With `--contain-at`, the watcher runs the containment runbook",
+        "and needs the responder policy too.",
+        "",
+        "```json",
+        json.dumps(watcher_policy(), indent=2),
         "```",
         "",
         "## Why each group is needed",

@@ -193,7 +193,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
             note = str(data.get("note", "started but never finished"))
             report.steps.append({"id": step_id, "type": "", "status": "interrupted", "summary": note, "seconds": 0})
             actions.step_closed(step_id)
-        elif kind == "step.planned":
+        elif kind in {"step.planned", "watch.detected"}:  # watch.detected: irkit watch opened the case
             notes.update((str(n), None) for n in data.get("notes") or [])
         elif kind in {"action.start", "action.done", "action.failed"}:
             action = data.get("action")
