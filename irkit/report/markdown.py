@@ -37,6 +37,10 @@ MAX_TAIL_ROWS = 15
 MAX_ATTACK_PERIODS = 6
 MAX_PERIOD_EVENTS = 4
 _BUCKETS = (1, 5, 10, 15, 30, 60, 120, 240, 720, 1440)
+MAX_ALIGNED = 160
+"""Tables up to this width keep tabulate's alignment; wider ones are written without padding."""
+_PADDING = re.compile(r"(?<=[^ ]) {2,}\|")
+_SEPARATOR = re.compile(r"-{4,}")
 _RECOVERED_COLUMNS = ("key", "authentic_version", "authentic_written", "tampered_version", "tampered_written")
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*:(.+)$")
 
@@ -93,7 +97,12 @@ def _table(rows: Sequence[Sequence[Any]], headers: list[str], *, codes: Sequence
          for i, c in enumerate(row)]
         for row in rows
     ]  # fmt: skip
-    return tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
+    table = tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
+    if max(len(line) for line in table.splitlines()) <= MAX_ALIGNED:
+        return table
+    # A wide table is not read aligned in a terminal anyway: drop the padding (a cell never holds two
+    # spaces in a row, md_inline folds them), so one long value does not pad every other row.
+    return "\n".join(_SEPARATOR.sub("---", _PADDING.sub(" |", line)) for line in table.splitlines())
 
 
 def _more(shown: int, total: int, what: str, where: str) -> list[str]:
@@ -528,7 +537,8 @@ def _timeline(doc: Doc) -> list[str]:
     if not rows:
         return [*lines, "Nothing to show.", ""]
     lines += [*_mermaid(doc), ""]
-    attack = [r for r in rows if r.get("phase") == "attack"]
+    # Sessions are listed in their own table below (first, last call, counts), not in this one.
+    attack = [r for r in rows if r.get("phase") == "attack" and r.get("event_id")]
     shown = attack[:MAX_TIMELINE_ROWS]
     irkit_rows = [r for r in rows if r.get("phase") != "attack"]
     listed = shown + irkit_rows[:MAX_IRKIT_ROWS]
