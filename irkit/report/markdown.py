@@ -28,6 +28,8 @@ __all__ = ["render_markdown"]
 MAX_TIMELINE_ROWS = 40
 """Attacker events listed one by one in the markdown timeline; the rest are counted by API and region."""
 MAX_IRKIT_ROWS = 40
+MAX_ROW_RESOURCES = 8
+"""Resource ids named in a findings row (report.json holds up to 50 a group, and the total)."""
 MAX_GROUP_ROWS = 40
 MAX_GROUP_DETAILS = 15
 MAX_CONTAINMENT_ROWS = 60
@@ -73,9 +75,17 @@ def _s(value: Any) -> str:
     return redact_text("" if value is None else str(value))
 
 
+_PROSE_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})(?![\w:])")
+
+
+def one_time_format(value: str) -> str:
+    """Times quoted in prose (a step's note: ``2026-12-01 19:36Z``) in the report's one format."""
+    return _PROSE_TIME.sub(lambda m: utc(m.group(0).replace(" ", "T")), value)
+
+
 def text(value: Any, *, limit: int | None = 500) -> str:
-    """Prose from a hostile source, for a markdown line."""
-    return md_inline(_s(value), limit=limit)
+    """Prose from a hostile source, for a markdown line (its times in the report's one format)."""
+    return md_inline(one_time_format(_s(value)), limit=limit)
 
 
 def code(value: Any, *, limit: int | None = 300) -> str:
@@ -92,11 +102,13 @@ def short(arn: Any) -> str:
 
 def _table(rows: Sequence[Sequence[Any]], headers: list[str], *, codes: Sequence[int] = (), limit: int = 300) -> str:
     """A GitHub table; columns in ``codes`` are identifiers (inline code), the others prose."""
-    cleaned = [
-        [md_code(_s(c), limit=limit, cell=True) if i in codes and c not in (None, "") else md_cell(_s(c), limit=limit)
-         for i, c in enumerate(row)]
-        for row in rows
-    ]  # fmt: skip
+
+    def cell(i: int, c: Any) -> str:
+        if i in codes and c not in (None, ""):
+            return md_code(_s(c), limit=limit, cell=True)
+        return md_cell(one_time_format(_s(c)), limit=limit)
+
+    cleaned = [[cell(i, c) for i, c in enumerate(row)] for row in rows]
     table = tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
     if max(len(line) for line in table.splitlines()) <= MAX_ALIGNED:
         return table
@@ -302,19 +314,34 @@ def _attack_periods(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
         target = {str(r.get("what")): str(r.get("target") or "") for r in buckets[k]}
         labels = []
         for api, n in calls.most_common(MAX_PERIOD_EVENTS):
-            one = (
-                f" {short(target[api]).split(',')[0].rsplit('/', 1)[-1]}"
-                if n == 1 and target[api]
-                else f" x{n}"
-                if n > 1
-                else ""
-            )
-            labels.append(mermaid_text(f"{api}{one}", limit=48))
+            first_target = short(target[api]).split(",")[0].rsplit("/", 1)[-1]
+            also = " and more" if "," in target[api] else ""
+            one = f" {first_target}{also}" if n == 1 and target[api] else f" x{n}" if n > 1 else ""
+            labels.append(mermaid_text(_wrap(f"{api}{one}"), limit=56))
         rest = sum(calls.values()) - sum(n for _, n in calls.most_common(MAX_PERIOD_EVENTS))
         if rest:
             labels.append(mermaid_text(f"+{rest} more calls"))
         out.append((_period(starts[k].isoformat(), with_date=with_date) + " UTC", labels))
     return out
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[-_/])(?=[a-z]{4})")
+MAX_WORD = 18
+"""Mermaid wraps a label at spaces only and a timeline box is ~18 characters wide: longer words are
+split where a reader expects it (``AuthorizeSecurity GroupIngress``); the table below has them whole."""
+
+
+def _wrap(label: str) -> str:
+    words = []
+    for word in label.split(" "):
+        line = ""
+        for part in _CAMEL.split(word) if len(word) > MAX_WORD else [word]:
+            if line and len(line) + len(part) > MAX_WORD:
+                words.append(line)
+                line = ""
+            line += part
+        words.append(line)
+    return " ".join(w for w in words if w)
 
 
 def _mermaid(doc: Doc) -> list[str]:
@@ -380,9 +407,12 @@ def _summary(doc: Doc) -> list[str]:
     )
     contained = sm.get("contained") or {}
     state = "complete, verified" if contained.get("complete") else "NOT complete"
-    lines.append(
-        f"- **Contained**: {contained.get('verified', 0)}/{contained.get('actions', 0)} actions verified ({state})"
-    )
+    if not contained.get("actions"):
+        lines.append("- **Contained**: nothing: no containment action was applied in this case")
+    else:
+        lines.append(
+            f"- **Contained**: {contained.get('verified', 0)}/{contained.get('actions', 0)} actions verified ({state})"
+        )
     reverted = sm.get("reverted")
     if isinstance(reverted, dict):
         lines.append(
@@ -500,8 +530,9 @@ def _findings(doc: Doc) -> list[str]:
     ]
     rows = []
     for g in groups[:MAX_GROUP_ROWS]:
-        resources = ", ".join(short(r) for r in g.get("resources") or [])
-        hidden = int(g.get("resources_total") or 0) - len(g.get("resources") or [])
+        named = [str(r) for r in g.get("resources") or []][:MAX_ROW_RESOURCES]
+        resources = ", ".join(short(r) for r in named)
+        hidden = int(g.get("resources_total") or 0) - len(named)
         rows.append(
             [
                 g.get("severity"),

@@ -17,7 +17,7 @@ from irkit.report.events import EventFacts, counter_rows
 from irkit.report.times import seconds_between, utc
 
 MAX_GROUPS = 100
-MAX_GROUP_RESOURCES = 5
+MAX_GROUP_RESOURCES = 50
 MAX_ATTACK_EVENTS = 300
 MAX_STEPS_ITEMS = 40
 MAX_SOURCES = 10
