@@ -1,8 +1,8 @@
 """The report of real drills (moto server, the whole runbook, `contain --yes`), read as people will:
 rendered by markdown-it-py and by mermaid-cli in Chromium, validated against docs/report.schema.json.
 
-Two drills run once for the module: ``full-compromise`` (hidden admin role, open port, miners and a
-stopped trail) and ``hidden-admin-role``.
+Two drills run once for the session (tests/report/conftest.py): ``full-compromise`` (hidden admin
+role, open port, miners and a stopped trail) and ``hidden-admin-role``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from irkit.cli import main
-from irkit.drill.runner import run_scenario, select
+from irkit.drill.runner import RESPONDER
 from tests.report.render import (
     cell_count,
     mermaid_blocks,
@@ -33,17 +33,6 @@ SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
 SECTIONS = ["Summary", "Next steps", "Containment", "Findings", "Timeline", "Revert", "Evidence", "Coverage gaps"]
 MAX_REPORT = 30_000
 STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
-
-
-@pytest.fixture(scope="module")
-def drills(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("drills")
-    cases: dict[str, Path] = {}
-    for scenario in select(["full-compromise", "hidden-admin-role"], run_all=False):
-        result = run_scenario(scenario, out=out, echo=lambda _line: None)
-        assert result.passed, result.problems
-        cases[scenario.name] = Path(result.report).parent
-    return cases
 
 
 def _md(case: Path) -> str:
@@ -137,6 +126,16 @@ def test_full_compromise_report_says_what_happened_what_was_done_and_what_is_lef
     evidence = _section(markdown, "Evidence")
     assert "[evidence/manifest\\.json](evidence/manifest.json)" in evidence and "intact" in evidence
     assert ".json.gz" not in evidence and "| sha256" not in evidence  # the manifest is linked, not inlined
+
+
+@pytest.mark.parametrize("name", ["full-compromise", "hidden-admin-role"])
+def test_no_secret_in_the_report(drills: dict[str, Path], name: str) -> None:
+    for path in (drills[name] / "report.md", drills[name] / "report.json"):
+        body = path.read_text(encoding="utf-8")
+        assert RESPONDER.secret_access_key not in body
+        # an AWS secret access key's shape: 40 characters of base64 with a slash, a plus or mixed case
+        shaped = re.findall(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", body)
+        assert [s for s in shaped if not re.fullmatch(r"[0-9a-f]{40}|[A-Za-z0-9-]+(/[A-Za-z0-9-]+)+", s)] == []
 
 
 @pytest.mark.parametrize("name", ["full-compromise", "hidden-admin-role"])
