@@ -77,6 +77,35 @@ def render(doc: dict[str, Any]) -> str:
     return render_markdown(doc)
 
 
+README = ROOT / "README.md"
+START, END = "<!-- sample-report excerpt: scripts/sample_report.py -->\n", "<!-- end of the excerpt -->\n"
+
+
+def _first_rows(sample: str, section: str, n: int) -> str:
+    body = sample.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    table = next(b for b in body.split("\n\n") if b.strip().startswith("|")).strip().splitlines()
+    return "\n".join(table[: 2 + n])
+
+
+def excerpt(sample: str) -> str:
+    """The README's excerpt of the sample: its Summary, the first rows of Findings and Timeline,
+    and the mermaid diagram."""
+    summary = sample.split("## Summary\n", 1)[1].split("\n## ", 1)[0].strip("\n")
+    mermaid = re.search(r"```mermaid\n.*?```", sample, re.S)
+    assert mermaid is not None
+    return (
+        f"```markdown\n## Summary\n\n{summary}\n\n## Findings\n\n{_first_rows(sample, 'Findings', 4)}\n| …\n\n"
+        f"## Timeline\n\n{_first_rows(sample, 'Timeline', 5)}\n| …\n```\n\n"
+        f"The timeline's mermaid diagram (GitHub and GitLab draw it), by phase:\n\n{mermaid.group(0)}\n"
+    )
+
+
+def readme_with(sample: str, readme: str) -> str:
+    head, rest = readme.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}{excerpt(sample)}{END}{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drill", action="store_true", help="run the drill again and keep its report.json")
@@ -85,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         SAMPLE_JSON.write_bytes(orjson.dumps(run_drill(), option=orjson.OPT_INDENT_2) + b"\n")
     doc = orjson.loads(SAMPLE_JSON.read_bytes())
     SAMPLE_MD.write_text(render(doc), encoding="utf-8")
+    README.write_text(readme_with(SAMPLE_MD.read_text(encoding="utf-8"), README.read_text(encoding="utf-8")))
     print(f"wrote {SAMPLE_MD.relative_to(ROOT)} ({SAMPLE_MD.stat().st_size} bytes)")
     return 0
 

@@ -100,13 +100,22 @@ def short(arn: Any) -> str:
     return m.group(1) if m else s
 
 
-def _table(rows: Sequence[Sequence[Any]], headers: list[str], *, codes: Sequence[int] = (), limit: int = 300) -> str:
-    """A GitHub table; columns in ``codes`` are identifiers (inline code), the others prose."""
+def _table(
+    rows: Sequence[Sequence[Any]],
+    headers: list[str],
+    *,
+    codes: Sequence[int] = (),
+    limit: int = 300,
+    limits: Mapping[int, int] | None = None,
+) -> str:
+    """A GitHub table; columns in ``codes`` are identifiers (inline code), the others prose; each
+    cell cut at ``limit`` characters (``limits``: per column)."""
 
     def cell(i: int, c: Any) -> str:
+        cut = (limits or {}).get(i, limit)
         if i in codes and c not in (None, ""):
-            return md_code(_s(c), limit=limit, cell=True)
-        return md_cell(one_time_format(_s(c)), limit=limit)
+            return md_code(_s(c), limit=cut, cell=True)
+        return md_cell(one_time_format(_s(c)), limit=cut)
 
     cleaned = [[cell(i, c) for i, c in enumerate(row)] for row in rows]
     table = tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
@@ -289,13 +298,12 @@ def _bucket_minutes(times: list[Any]) -> int:
     return _BUCKETS[-1]
 
 
-def _attack_periods(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+def _attack_periods(rows: list[dict[str, Any]], *, with_date: bool) -> list[tuple[str, list[str]]]:
     timed = [(parse(r.get("time")), r) for r in rows]
     events = [(t, r) for t, r in timed if t is not None]
     if not events:
         return []
     minutes = _bucket_minutes([t for t, _ in events])
-    with_date = len({t.date() for t, _ in events}) > 1
     buckets: dict[int, list[dict[str, Any]]] = {}
     starts: dict[int, Any] = {}
     for t, r in events:
@@ -349,12 +357,13 @@ def _mermaid(doc: Doc) -> list[str]:
     rows = doc.rows("timeline")
     attack = [r for r in rows if r.get("phase") == "attack" and not str(r.get("what", "")).startswith("session ")]
     lines = ["```mermaid", "timeline", "    title Incident timeline (UTC)"]
-    attack_periods = _attack_periods(attack)
+    shown = [r for r in rows if r.get("phase") != "attack"] + attack
+    with_date = len({utc(r.get("time"))[:10] for r in shown}) > 1
+    attack_periods = _attack_periods(attack, with_date=with_date)
     if attack_periods:
         lines.append("    section Attack")
         for period, labels in attack_periods:
             lines.append(f"        {period} : {' : '.join(labels)}")
-    days = {utc(r.get("time"))[:10] for r in rows}
     for phase, title in (("detection", "Detection"), ("containment", "Containment"), ("revert", "Revert")):
         mine = [r for r in rows if r.get("phase") == phase]
         if not mine:
@@ -366,7 +375,7 @@ def _mermaid(doc: Doc) -> list[str]:
             kinds = Counter(str(r.get("what")) for r in acted)
             labels.insert(0, mermaid_text(f"{len(acted)} irkit actions ({kinds.most_common(1)[0][0]} ...)", limit=48))
         lines.append(f"    section {title}")
-        lines.append(f"        {_period(str(mine[0].get('time')), with_date=len(days) > 1)} UTC : {' : '.join(labels)}")
+        lines.append(f"        {_period(str(mine[0].get('time')), with_date=with_date)} UTC : {' : '.join(labels)}")
     lines.append("```")
     return lines if len(lines) > 4 else []
 
@@ -584,6 +593,7 @@ def _timeline(doc: Doc) -> list[str]:
             ["time", "phase", "who", "call", "target", "source IP", "user agent", "detail"],
             codes=(2, 3, 4, 5),
             limit=120,
+            limits={6: 40, 7: 80},  # the client and the rules: whole in report.json
         )
     )  # fmt: skip
     lines += _more(min(len(irkit_rows), MAX_IRKIT_ROWS), len(irkit_rows), "irkit rows", "report.json and the journal")

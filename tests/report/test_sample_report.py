@@ -10,7 +10,9 @@ from types import ModuleType
 from typing import Any
 
 import jsonschema
+import pytest
 
+from tests.report.render import mermaid_blocks, mermaid_cli, render_mermaid
 from tests.report.test_drill_report import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,8 +56,20 @@ def test_the_sample_json_has_the_keys_of_a_fresh_drill_report(drills: dict[str, 
         assert _shape(sample[key]) == _shape(fresh[key]), (key, REGENERATE)
 
 
-def test_readme_quotes_the_sample_summary() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    sample = (ROOT / "docs" / "sample-report.md").read_text(encoding="utf-8")
-    verdict = sample.split("## Summary\n\n", 1)[1].split("\n", 1)[0]
-    assert verdict in readme, "README's excerpt of docs/sample-report.md is stale: copy its Summary verdict"
+def test_readme_quotes_the_current_sample() -> None:
+    script = _script()
+    readme = script.README.read_text(encoding="utf-8")
+    sample = script.SAMPLE_MD.read_text(encoding="utf-8")
+    assert script.readme_with(sample, readme) == readme, "README's excerpt is stale: " + REGENERATE
+    assert sample.split("## Summary\n\n", 1)[1].split("\n", 1)[0] in readme  # the verdict is quoted
+
+
+def test_the_sample_and_readme_mermaid_blocks_render(tmp_path: Path) -> None:
+    tools = mermaid_cli()
+    if isinstance(tools, str):
+        pytest.skip(f"mermaid-cli cannot run here: {tools}")
+    blocks = mermaid_blocks(_script().SAMPLE_MD.read_text(encoding="utf-8"))
+    blocks += mermaid_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(blocks) >= 2
+    for i, block in enumerate(dict.fromkeys(blocks)):
+        render_mermaid(block, tmp_path / f"sample-{i}.svg", *tools)
