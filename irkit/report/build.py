@@ -272,7 +272,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     timeline = sections.attack_timeline(facts, all_findings) + sections.irkit_timeline(entries, step_types)
     timeline.sort(key=lambda row: (row["time"], sections.PHASES.index(row["phase"])))
     report.timeline = timeline[:MAX_TIMELINE]
-    report.sessions = [s.to_json() for s in sorted(facts.sessions.values(), key=lambda s: s.first)][:MAX_CHAIN]
+    report.sessions = [s.to_json() for s in sorted(facts.sessions.values(), key=lambda s: s.first_at)][:MAX_CHAIN]
     report.activity = sections.activity(facts)
     report.evidence = _evidence(case)
     report.integrity = _integrity(report.integrity)
