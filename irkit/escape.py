@@ -18,7 +18,7 @@ from __future__ import annotations
 import html as _html
 import re
 
-__all__ = ["html", "md_code", "md_inline", "mermaid_label", "terminal", "truncate"]
+__all__ = ["html", "md_code", "md_inline", "mermaid_label", "mermaid_text", "terminal", "truncate"]
 
 # Characters a terminal or a renderer acts on instead of showing: C0 controls (ESC starts CSI/OSC
 # sequences: titles, hyperlinks, clear-screen), DEL, C1 controls (0x9b is a one-byte CSI), the
@@ -128,6 +128,20 @@ def mermaid_label(text: object, *, limit: int = 100) -> str:
     s = _MERMAID_KEEP.sub(" ", str(text))
     s = _SPACES.sub(" ", s).strip()
     return s[:limit].rstrip()
+
+
+_MERMAID_PLAIN = re.compile(r"[\w .,/()+=@!?'-]", re.UNICODE)
+
+
+def mermaid_text(text: object, *, limit: int = 60) -> str:
+    """``text`` as a mermaid event label that keeps its characters: what is not plainly text becomes
+    an entity code (``iam:CreateRole`` → ``iam#58;CreateRole``), which mermaid replaces before it
+    parses and shows after it renders, so neither ``:`` nor ``#``, ``;``, ``%%``, a backtick or HTML can
+    reach the grammar. Controls and line breaks become spaces; at most ``limit`` characters shown."""
+    s = _SPACES.sub(" ", _INVISIBLE.sub(" ", str(text))).strip()
+    if len(s) > limit:
+        s = s[: limit - 1].rstrip() + "…"
+    return "".join(ch if _MERMAID_PLAIN.fullmatch(ch) else f"#{ord(ch)};" for ch in s)
 
 
 def html(text: object) -> str:

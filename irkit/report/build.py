@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,11 @@ from irkit.core.plan import Action
 from irkit.detect.event import parse_time
 from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact
+from irkit.report import sections
+from irkit.report.events import read_facts
+from irkit.report.times import seconds_between, utc
+
+SCHEMA = "irkit.report/2"
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 CONTAINMENT_STEPS = CONTAIN_STEPS | {"lock_trust"}
@@ -56,6 +61,9 @@ INTERRUPTED = "interrupted"
 
 @dataclass
 class Report:
+    """Everything the report says; :meth:`to_json` is report.json, the one source report.md is
+    rendered from (docs/report.schema.json describes it)."""
+
     case_id: str
     agent: str
     principals: list[str]
@@ -82,14 +90,25 @@ class Report:
     journal_ok: bool = True
     containment_gaps: list[dict[str, str]] = field(default_factory=list)
     """Gaps of the containment steps: credentials that may still work."""
+    summary: dict[str, Any] = field(default_factory=dict)
+    """The verdict, who, when, from where, what changed / is contained / was reverted / remains."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    """Seconds (None: not measurable): ``time_to_detect``, ``time_to_contain``, ``time_to_revert``,
+    ``dwell_time``, and the instants they are measured between."""
+    next_steps: list[dict[str, Any]] = field(default_factory=list)
+    finding_groups: list[dict[str, Any]] = field(default_factory=list)
+    """One row per rule x principal x burst, with the resources its events touched."""
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    activity: dict[str, Any] = field(default_factory=dict)
+    """The attributed principals' calls per API and region (the long tail, counted)."""
     counts: dict[str, Any] = field(default_factory=dict)
     """Exact totals of what the lists above hold only part of: ``findings``, ``findings_by_severity``,
     ``gaps``, ``containment_gaps``, ``timeline``, ``chain``, ``containment``, ``notes``,
     ``actions_by_status``."""
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = redact(_bounded(self.__dict__.copy()))
-        out["window"] = list(self.window)
+        out: dict[str, Any] = {"schema": SCHEMA, **redact(_bounded(self.__dict__.copy()))}
+        out["window"] = [utc(w) for w in self.window]
         return out
 
     # -- totals (the lists may be cut) -----------------------------------------------------------
@@ -243,25 +262,44 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     revert_totals = {k: len(v) for k, v in report.revert.items() if isinstance(v, list)}
     report.revert = {k: (v[:MAX_REVERT] if isinstance(v, list) else v) for k, v in report.revert.items()}
 
-    # The timeline: irkit's own actions and the findings listed above, in time order, bounded.
-    timeline = irkit_timeline + [
-        {
-            "time": str(f.get("first_seen", "")),
-            "who": str(f.get("principal", "")),
-            "what": f"[{f.get('severity')}] {f.get('title')}",
-            "detail": str(f.get("detail", "")),
-        }
-        for f in report.findings
-    ]
-    timeline.sort(key=lambda row: _sortable(row["time"]))
+    # The facts behind the findings, read again from the evidence: each flagged event's API,
+    # target, source and client; the attributed sessions; the long tail counted per API and region.
+    flagged_ids = [str(i) for f in all_findings for i in f.get("event_ids") or []]
+    attributed = {str(f.get("principal")) for f in all_findings if f.get("principal")}
+    facts = read_facts(case.evidence_dir, flagged_ids, attributed)
+    groups, groups_total = sections.group_findings(all_findings, facts)
+    report.finding_groups = groups
+    timeline = sections.attack_timeline(facts, all_findings) + sections.irkit_timeline(entries, step_types)
+    timeline.sort(key=lambda row: (row["time"], sections.PHASES.index(row["phase"])))
     report.timeline = timeline[:MAX_TIMELINE]
+    report.sessions = [s.to_json() for s in sorted(facts.sessions.values(), key=lambda s: s.first_at)][:MAX_CHAIN]
+    report.activity = sections.activity(facts)
     report.evidence = _evidence(case)
     report.integrity = _integrity(report.integrity)
+    _normalise_times(report)
+    inventory = findings_doc.get("inventory") if isinstance(findings_doc.get("inventory"), Mapping) else {}
+    changes = [c for c in (inventory or {}).get("changes") or [] if isinstance(c, Mapping)]
+    secrets = [c for c in (inventory or {}).get("secrets_read") or [] if isinstance(c, Mapping)]
+    awaiting = _awaiting(entries)
+    report.next_steps = sections.next_steps(
+        groups=groups,
+        revert=report.revert,
+        secrets=secrets,
+        containment_gaps=report.containment_gaps,
+        awaiting=awaiting,
+        case_id=report.case_id,
+        dry_run=report.dry_run,
+        revert_ran=bool(report.revert),
+        changes=changes,
+    )
     report.counts = {
         "findings": len(all_findings),
         # How many events detection read: "Findings: none" is said only when it read some.
         "events_analysed": int(findings_doc.get("events") or 0) if isinstance(findings_doc, Mapping) else 0,
         "findings_by_severity": dict(Counter(str(f.get("severity")) for f in all_findings)),
+        "finding_groups": groups_total,
+        "flagged_events": facts.flagged_seen,
+        "sessions": facts.sessions_total,
         "gaps": folded_count(gaps.items),
         "containment_gaps": folded_count(containment_gaps.items),
         "timeline": len(timeline),
@@ -271,7 +309,136 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         "notes": len(notes),
         "actions_by_status": dict(Counter(r["status"] for r in actions.rows())),
     }
+    report.metrics = _metrics(report, entries, step_types, facts.first, all_findings)
+    report.summary = _summary(report, facts, changes, attributed)
     return report
+
+
+def _awaiting(entries: list[dict[str, Any]]) -> list[str]:
+    """Steps whose last word in the journal is "awaiting approval"."""
+    state: dict[str, str] = {}
+    for entry in entries:
+        if entry.get("step") and str(entry.get("kind", "")).startswith("step."):
+            state[str(entry["step"])] = str(entry["kind"])
+    return [step for step, kind in state.items() if kind == "step.awaiting_approval"]
+
+
+def _normalise_times(report: Report) -> None:
+    """One time format in every row (``2026-11-25T03:12:09Z``): the journal writes ``+00:00``."""
+    for row in report.containment:
+        row["time"] = utc(row.get("time"))
+    for f in report.findings:
+        f["first_seen"] = utc(f.get("first_seen"))
+    for link in report.chain:
+        if isinstance(link, dict) and "event_time" in link:
+            link["event_time"] = utc(link.get("event_time"))
+    changes = report.revert.get("changes")
+    if isinstance(changes, list):
+        report.revert["changes"] = [
+            {**c, "event_time": utc(c.get("event_time"))} if isinstance(c, Mapping) else c for c in changes
+        ]
+
+
+def _step_done_times(entries: list[dict[str, Any]], step_types: Mapping[str, str], kinds: Set[str]) -> list[str]:
+    return [
+        str(e["ts"])
+        for e in entries
+        if e.get("kind") == "step.done" and step_types.get(str(e.get("step")), "") in kinds
+    ]
+
+
+def _metrics(
+    report: Report,
+    entries: list[dict[str, Any]],
+    step_types: Mapping[str, str],
+    first_event: str | None,
+    findings: list[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """Each metric between two instants the case records; None when one of them is not recorded."""
+    start = next((str(e["ts"]) for e in entries if e.get("kind") == "run.start"), None)
+    first = first_event or min((utc(f.get("first_seen")) for f in findings), default=None)
+    if first == "unknown":
+        first = None
+    detected = next(iter(_step_done_times(entries, step_types, {"detect"})), None) if findings else None
+    contained_times = _step_done_times(entries, step_types, CONTAINMENT_STEPS)
+    contained = (
+        max(contained_times, key=lambda t: utc(t))
+        if contained_times and not report.containment_gaps and not report.dry_run and report.time_to_contain is not None
+        else None
+    )
+    summary = report.revert.get("summary") if isinstance(report.revert.get("summary"), Mapping) else {}
+    revert_done = _step_done_times(entries, step_types, {"revert"})
+    reverted = None
+    if revert_done and summary and not report.dry_run:
+        remaining = sum(int((summary or {}).get(k) or 0) for k in ("present", "lost", "unknown"))
+        reverted = revert_done[-1] if remaining == 0 else None
+    return {
+        "first_malicious_event": first,
+        "run_started": utc(start) if start else None,
+        "detected": utc(detected) if detected else None,
+        "contained": utc(contained) if contained else None,
+        "reverted": utc(reverted) if reverted else None,
+        "time_to_detect": seconds_between(first, detected) if first and detected else None,
+        "time_to_contain": seconds_between(start, contained) if start and contained else None,
+        "time_to_revert": seconds_between(start, reverted) if start and reverted else None,
+        "dwell_time": seconds_between(first, contained) if first and contained else None,
+    }
+
+
+def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attributed: set[str]) -> dict[str, Any]:
+    by_status = report.counts.get("actions_by_status") or {}
+    verified = int(by_status.get(VERIFIED, 0))
+    total = report.total("containment")
+    complete = not report.containment_gaps and not report.dry_run and total > 0 and verified == total
+    revert_summary = report.revert.get("summary") if isinstance(report.revert.get("summary"), Mapping) else None
+    by_service = Counter(str(c.get("service", "")) for c in changes)
+    remains = [
+        s for s in report.next_steps if s["kind"] in {"contain", "revert", "review", "rotate", "approve", "rerun"}
+    ]
+    findings_total = report.total("findings")
+    sev = severity_text(report.findings_by_severity)
+    if not report.analysed:
+        verdict = "Not analysed: detection read no CloudTrail event, so the absence of findings says nothing."
+    elif not findings_total:
+        verdict = f"No malicious activity found in {report.counts.get('events_analysed', 0)} events of the window."
+    else:
+        who = ", ".join(sorted(attributed)[:3]) + (f" and {len(attributed) - 3} more" if len(attributed) > 3 else "")
+        verdict = f"Compromise: {sev} findings, attributed to {who}"
+        if facts.first:
+            verdict += f", active {facts.first} to {facts.last}"
+        verdict += "."
+    if report.dry_run:
+        verdict += " Dry run: nothing was contained or reverted."
+    elif report.containment_gaps:
+        verdict += " CONTAINMENT INCOMPLETE: some credentials may still work."
+    elif complete:
+        verdict += f" Contained: all {total} containment actions verified."
+    if revert_summary and not report.dry_run:
+        verdict += (
+            f" Reverted: {int(revert_summary.get('undone') or 0)}/{int(revert_summary.get('changes') or 0)} "
+            "changes undone and verified."
+        )
+    if remains:
+        verdict += f" {len(remains)} item(s) remain for a human (Next steps)."
+    return {
+        "verdict": verdict,
+        "principals": sorted(attributed)[:20],
+        "principals_total": len(attributed),
+        "source_ips": sections.source_rows(facts.source_ips),
+        "source_ips_total": len(facts.source_ips),
+        "user_agents": sections.source_rows(facts.user_agents),
+        "user_agents_total": len(facts.user_agents),
+        "first_event": facts.first,
+        "last_event": facts.last,
+        "changed": {
+            "resources": len(changes),
+            "by_service": dict(by_service.most_common(20)),
+            "sample": [f"{c.get('service')} {c.get('resource')}" for c in changes[:10]],
+        },
+        "contained": {"verified": verified, "actions": total, "complete": complete},
+        "reverted": dict(revert_summary) if revert_summary else None,
+        "remains": len(remains),
+    }
 
 
 class _Unique:
@@ -417,18 +584,16 @@ def _evidence(case: Case) -> dict[str, Any]:
     manifest_path = case.evidence_dir / "manifest.json"
     doc = case.read_json("evidence/manifest.json")
     if not doc:
-        return {"files": 0, "bytes": 0, "objects": [], "manifest_sha256": None}
+        return {"files": 0, "bytes": 0, "manifest": None, "manifest_sha256": None}
     objects = [o for o in doc.get("objects", []) if isinstance(o, Mapping)]
+    # The manifest itself is linked, not inlined: it is half the bytes of a report and nobody reads
+    # 75 hashes at 3 a.m. The count, total size and the manifest's own hash are what the report says.
     return {
         "files": len(objects),
         "bytes": sum(int(o.get("size", 0) or 0) for o in objects),
-        "objects": [
-            {"key": o.get("key", ""), "sha256": o.get("sha256", ""), "version_id": o.get("version_id")}
-            for o in objects[:MAX_EVIDENCE_ROWS]
-        ],
         "manifest": str(manifest_path.relative_to(case.root)),
         "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
-        "engine": doc.get("engine", "s3"),
+        "engine": str(doc.get("engine", "s3")),
     }
 
 

@@ -1,40 +1,50 @@
-"""Render a :class:`Report` as the markdown a responder pastes into the incident channel.
+"""Render report.json (the dict :meth:`Report.to_json` returns) as the markdown a responder pastes
+into the incident channel. Only the dict is read: ``irkit report CASE`` renders the same page from the
+report.json it just rebuilt.
 
 Every value that comes from CloudTrail, an archive key or a step output (which quotes them) goes
 through :mod:`irkit.escape` where it is put into the page: prose with :func:`md_inline` (or
-:func:`md_cell` in a table), identifiers as code with :func:`md_code`, timeline labels with
-:func:`mermaid_label`. Only the page's own structure is markup. What the report could not list (it is
-bounded, see :mod:`irkit.report.build`) is counted where the list stops.
+:func:`md_cell` in a table), identifiers as code with :func:`md_code`, mermaid labels with
+:func:`mermaid_text`. Only the page's own structure is markup; mermaid periods and sections are the
+report's own words and times, never attacker text. Every list is bounded; what is not listed is counted.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tabulate import tabulate
 
-from irkit.escape import md_cell, md_code, md_inline, mermaid_label
+from irkit.escape import md_cell, md_code, md_inline, mermaid_text
 from irkit.redact import redact_text
-from irkit.report.build import (
-    APPLIED_UNVERIFIED,
-    FAILED,
-    INTERRUPTED,
-    MAX_EVIDENCE_ROWS,
-    VERIFIED,
-    Report,
-    severity_text,
-)
+from irkit.report.build import APPLIED_UNVERIFIED, FAILED, INTERRUPTED, SEVERITY_ORDER, VERIFIED, Report
+from irkit.report.times import duration, parse, utc
 
-__all__ = ["MAX_EVIDENCE_ROWS", "render_markdown"]
+__all__ = ["render_markdown"]
 
-MAX_MERMAID = 60
-MAX_BULLETS = 100
-"""Findings described one by one under the table (the most severe first)."""
+MAX_TIMELINE_ROWS = 40
+"""Attacker events listed one by one in the markdown timeline; the rest are counted by API and region."""
+MAX_IRKIT_ROWS = 40
+MAX_ROW_RESOURCES = 8
+"""Resource ids named in a findings row (report.json holds up to 50 a group, and the total)."""
+MAX_GROUP_ROWS = 40
+MAX_GROUP_DETAILS = 15
+MAX_CONTAINMENT_ROWS = 60
+MAX_CHAIN_ROWS = 40
+MAX_SESSION_ROWS = 20
+MAX_TAIL_ROWS = 15
+MAX_ATTACK_PERIODS = 6
+MAX_PERIOD_EVENTS = 4
+_BUCKETS = (1, 5, 10, 15, 30, 60, 120, 240, 720, 1440)
+MAX_ALIGNED = 160
+"""Tables up to this width keep tabulate's alignment; wider ones are written without padding."""
+_PADDING = re.compile(r"(?<=[^ ]) {2,}\|")
+_SEPARATOR = re.compile(r"-{4,}")
 _RECOVERED_COLUMNS = ("key", "authentic_version", "authentic_written", "tampered_version", "tampered_written")
-_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*:(\S+)")
-_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2}):(\d{2})")
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d*:(.+)$")
 
 _VERIFIED_TEXT = {
     VERIFIED: "yes",
@@ -44,14 +54,38 @@ _VERIFIED_TEXT = {
 }
 
 
+class Doc(dict[str, Any]):
+    """report.json with the few lookups the renderer needs (totals of cut lists)."""
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        value = self.get("counts")
+        return value if isinstance(value, dict) else {}
+
+    def total(self, name: str) -> int:
+        value = self.counts.get(name)
+        return int(value) if isinstance(value, int) else len(self.get(name) or ())
+
+    def rows(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.get(name) or [] if isinstance(r, dict)]
+
+
 def _s(value: Any) -> str:
     """A value's text with secrets masked before it is escaped (escaping could split a secret)."""
     return redact_text("" if value is None else str(value))
 
 
+_PROSE_TIME = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})(?![\w:])")
+
+
+def one_time_format(value: str) -> str:
+    """Times quoted in prose (a step's note: ``2026-12-01 19:36Z``) in the report's one format."""
+    return _PROSE_TIME.sub(lambda m: utc(m.group(0).replace(" ", "T")), value)
+
+
 def text(value: Any, *, limit: int | None = 500) -> str:
-    """Prose from a hostile source, for a markdown line."""
-    return md_inline(_s(value), limit=limit)
+    """Prose from a hostile source, for a markdown line (its times in the report's one format)."""
+    return md_inline(one_time_format(_s(value)), limit=limit)
 
 
 def code(value: Any, *, limit: int | None = 300) -> str:
@@ -59,14 +93,37 @@ def code(value: Any, *, limit: int | None = 300) -> str:
     return md_code(_s(value), limit=limit)
 
 
-def _table(rows: Sequence[Sequence[Any]], headers: list[str], *, codes: Sequence[int] = ()) -> str:
-    """A GitHub table; columns in ``codes`` are identifiers (inline code), the others prose."""
-    cleaned = [
-        [md_code(_s(c), limit=300, cell=True) if i in codes and c not in (None, "") else md_cell(_s(c)) for i, c in
-         enumerate(row)]
-        for row in rows
-    ]  # fmt: skip
-    return tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
+def short(arn: Any) -> str:
+    """``user/agent-infra-bot`` for ``arn:aws:iam::123456789012:user/agent-infra-bot``."""
+    s = _s(arn)
+    m = _ARN.match(s)
+    return m.group(1) if m else s
+
+
+def _table(
+    rows: Sequence[Sequence[Any]],
+    headers: list[str],
+    *,
+    codes: Sequence[int] = (),
+    limit: int = 300,
+    limits: Mapping[int, int] | None = None,
+) -> str:
+    """A GitHub table; columns in ``codes`` are identifiers (inline code), the others prose; each
+    cell cut at ``limit`` characters (``limits``: per column)."""
+
+    def cell(i: int, c: Any) -> str:
+        cut = (limits or {}).get(i, limit)
+        if i in codes and c not in (None, ""):
+            return md_code(_s(c), limit=cut, cell=True)
+        return md_cell(one_time_format(_s(c)), limit=cut)
+
+    cleaned = [[cell(i, c) for i, c in enumerate(row)] for row in rows]
+    table = tabulate(cleaned, headers=headers, tablefmt="github", disable_numparse=True)
+    if max(len(line) for line in table.splitlines()) <= MAX_ALIGNED:
+        return table
+    # A wide table is not read aligned in a terminal anyway: drop the padding (a cell never holds two
+    # spaces in a row, md_inline folds them), so one long value does not pad every other row.
+    return "\n".join(_SEPARATOR.sub("---", _PADDING.sub(" |", line)) for line in table.splitlines())
 
 
 def _more(shown: int, total: int, what: str, where: str) -> list[str]:
@@ -75,25 +132,11 @@ def _more(shown: int, total: int, what: str, where: str) -> list[str]:
     return ["", f"… and {total - shown} more {what} ({where})."]
 
 
-def _stamp(ts: str) -> str:
-    # Mermaid reads ':' as the separator of a period and its events: the period is "10h05m00s".
-    m = _STAMP.match(ts)
-    return f"{m.group(1)}h{m.group(2)}m{m.group(3)}s" if m else "time unknown"
+def _seconds(value: Any) -> str:
+    return duration(value) if value is not None else "unknown"
 
 
-def _mermaid(timeline: list[dict[str, str]]) -> list[str]:
-    """A mermaid timeline: renders as a picture on GitHub and GitLab, reads as text elsewhere."""
-    out = ["```mermaid", "timeline", "    title Incident timeline (UTC)"]
-    for row in timeline[:MAX_MERMAID]:
-        # ARNs shortened to their resource part; the label keeps only what mermaid reads as text.
-        who = _s(row.get("who", "")).rsplit("/", 1)[-1]
-        label = mermaid_label(_ARN.sub(r"\1", f"{who} {_s(row.get('what', ''))}")) or "event"
-        out.append(f"    {_stamp(str(row.get('time', '')))} : {label}")
-    out.append("```")
-    return out
-
-
-def _integrity_summary(integrity: dict[str, Any]) -> list[str]:
+def _integrity_summary(integrity: Mapping[str, Any]) -> list[str]:
     recovered = integrity.get("recovered") or []
     if not recovered:
         return []
@@ -104,7 +147,7 @@ def _integrity_summary(integrity: dict[str, Any]) -> list[str]:
     return [f"- **Rewritten logs recovered**: {total} ({keys}): the authentic versions were analysed"]
 
 
-def _recovered(integrity: dict[str, Any]) -> list[str]:
+def _recovered(integrity: Mapping[str, Any]) -> list[str]:
     """Rewritten logs: which version was analysed, which is the attacker's, where each is kept."""
     recovered = integrity.get("recovered") or []
     unrecovered = integrity.get("unrecovered") or []
@@ -140,29 +183,6 @@ def _recovered(integrity: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _containment_summary(report: Report) -> str:
-    verified = sum(1 for c in report.containment if c.get("status", VERIFIED if c.get("verified") else "") == VERIFIED)
-    by_status = report.counts.get("actions_by_status")
-    if isinstance(by_status, dict):
-        verified = int(by_status.get(VERIFIED, verified))
-    line = f"- **Containment**: {verified}/{report.total('containment')} actions verified"
-    if report.time_to_contain is not None:
-        line += f", time to contain {report.time_to_contain:.1f} s"
-    if isinstance(by_status, dict):
-        extra = [
-            f"{by_status[s]} {label}"
-            for s, label in (
-                (INTERRUPTED, "interrupted (outcome unknown: verify by hand)"),
-                (APPLIED_UNVERIFIED, "applied before the run stopped (not re-verified)"),
-                (FAILED, "failed"),
-            )
-            if by_status.get(s)
-        ]
-        if extra:
-            line += f"; {', '.join(extra)}"
-    return line
-
-
 def _counts(value: Any) -> str:
     """``{"replace": 1, "delete": 0}`` → ``replace 1``: the non-zero counts, or ``none``."""
     if not isinstance(value, dict):
@@ -170,13 +190,13 @@ def _counts(value: Any) -> str:
     return ", ".join(f"{k} {v}" for k, v in value.items() if v) or "none"
 
 
-def _revert(report: Report) -> list[str]:
+def _revert(doc: Doc) -> list[str]:
     """Every change the attacker made, its undo and what a re-read found; the commits and the plans."""
-    rv = report.revert
-    if not rv:
-        return []
-    totals = report.counts.get("revert") if isinstance(report.counts.get("revert"), dict) else {}
+    rv = doc.get("revert") or {}
     lines = ["## Revert", ""]
+    if not rv:
+        return [*lines, "The revert stage did not run in this case (or has not finished): nothing was undone.", ""]
+    totals = doc.counts.get("revert") if isinstance(doc.counts.get("revert"), dict) else {}
     summary = rv.get("summary")
     if isinstance(summary, dict) and summary:
         counted = ", ".join(f"{text(k)} {text(v)}" for k, v in summary.items())
@@ -197,8 +217,9 @@ def _revert(report: Report) -> list[str]:
             for c in changes
         ]
         lines.append(
-            _table(rows, ["change", "resource", "time", "path", "undo", "reversibility", "status", "re-read"],
-                   codes=(1,))
+            _table(
+                rows, ["change", "resource", "time", "path", "undo", "reversibility", "status", "re-read"], codes=(1,)
+            )
         )
         lines += _more(len(changes), int((totals or {}).get("changes", len(changes))), "changes",
                        "see the revert step's output in the journal")  # fmt: skip
@@ -210,9 +231,15 @@ def _revert(report: Report) -> list[str]:
         lines.append(
             _table(
                 [
-                    [c.get("sha", "")[:12] if isinstance(c.get("sha"), str) else c.get("sha"), c.get("summary"),
-                     c.get("author"), c.get("committer"), "yes" if c.get("pipeline") else "", c.get("status"),
-                     ", ".join(str(p) for p in c.get("conflicts") or [])]
+                    [
+                        c.get("sha", "")[:12] if isinstance(c.get("sha"), str) else c.get("sha"),
+                        c.get("summary"),
+                        c.get("author"),
+                        c.get("committer"),
+                        "yes" if c.get("pipeline") else "",
+                        c.get("status"),
+                        ", ".join(str(p) for p in c.get("conflicts") or []),
+                    ]
                     for c in commits
                 ],
                 ["commit", "summary", "author", "committer", "touches the pipeline", "status", "conflicts"],
@@ -224,8 +251,17 @@ def _revert(report: Report) -> list[str]:
     if plans:
         lines.append(
             _table(
-                [[t.get("dir"), t.get("sha256"), _counts(t.get("counts")), t.get("status"),
-                  "yes" if t.get("converged") else "NO", t.get("message", "")] for t in plans],
+                [
+                    [
+                        t.get("dir"),
+                        t.get("sha256"),
+                        _counts(t.get("counts")),
+                        t.get("status"),
+                        "yes" if t.get("converged") else "NO",
+                        t.get("message", ""),
+                    ]
+                    for t in plans
+                ],
                 ["terraform root", "plan SHA-256", "changes", "status", "converged", "message"],
                 codes=(0, 1),
             )
@@ -242,193 +278,441 @@ def _revert(report: Report) -> list[str]:
         ]
         lines.append("")
     return lines
-def _no_findings(report: Report) -> str:
-    return "none" if report.analysed else "**not analysed** (no CloudTrail event was read)"
 
 
-def render_markdown(report: Report) -> str:
-    lines: list[str] = [f"# Incident report {text(report.case_id)}", ""]
-    if report.dry_run:
-        lines += ["> **DRY RUN**: nothing was changed in AWS; the actions below were planned, not applied.", ""]
-    if report.containment_gaps:
-        lines += [
-            f"> **CONTAINMENT INCOMPLETE**: {report.total('containment_gaps')} containment gap(s); those "
-            "credentials may still work. Fix them by hand now (see Coverage gaps).",
-            "",
-        ]
-    findings_total = report.total("findings")
-    lines += ["## Summary", ""]
-    lines += [
-        f"- **Agent**: {code(report.agent)} ({', '.join(code(p) for p in report.principals)})",
-        f"- **Window**: {text(report.window[0])} → {text(report.window[1])}",
-        f"- **Runbook**: {code(report.runbook)}",
-        f"- **Findings**: {severity_text(report.findings_by_severity) or _no_findings(report)}",
-        _containment_summary(report),
-        f"- **Evidence**: {report.evidence.get('files', 0)} files, {report.evidence.get('bytes', 0)} bytes",
-        f"- **Coverage gaps**: {report.total('gaps')}",
-        *_integrity_summary(report.integrity),
-        f"- **Journal chain**: {'intact' if report.journal_ok else 'BROKEN: the journal was altered'}",
-    ]
-    failed = report.failed_steps
-    if failed:
-        named = "; ".join(f"{code(s['id'])} {s['status']}: {text(s['summary'], limit=200)}" for s in failed)
-        lines.append(f"- **Failed steps**: {named}")
-    lines.append("")
-    if report.steps:
-        lines += [
-            "### Steps",
-            "",
-            _table([[s["id"], s["status"], s["summary"]] for s in report.steps], ["step", "status", "summary"]),
-            "",
-        ]
+# -- mermaid -------------------------------------------------------------------------------------
 
-    lines += ["## Containment actions", ""]
-    if report.containment:
+
+def _period(ts: str, *, with_date: bool) -> str:
+    """A period label: the report's own clock text, never ``:`` or ``#`` (mermaid's separators)."""
+    t = parse(ts)
+    if t is None:
+        return "time unknown"
+    return t.strftime("%m-%d %Hh%M") if with_date else t.strftime("%Hh%M")
+
+
+def _bucket_minutes(times: list[Any]) -> int:
+    for minutes in _BUCKETS:
+        if len({int(t.timestamp()) // (minutes * 60) for t in times}) <= MAX_ATTACK_PERIODS:
+            return minutes
+    return _BUCKETS[-1]
+
+
+def _attack_periods(rows: list[dict[str, Any]], *, with_date: bool) -> list[tuple[str, list[str]]]:
+    timed = [(parse(r.get("time")), r) for r in rows]
+    events = [(t, r) for t, r in timed if t is not None]
+    if not events:
+        return []
+    minutes = _bucket_minutes([t for t, _ in events])
+    buckets: dict[int, list[dict[str, Any]]] = {}
+    starts: dict[int, Any] = {}
+    for t, r in events:
+        key = int(t.timestamp()) // (minutes * 60)
+        buckets.setdefault(key, []).append(r)
+        starts.setdefault(key, t)
+    keys = sorted(buckets)
+    if len(keys) > MAX_ATTACK_PERIODS:  # a span of weeks: the last period holds the rest
+        for k in keys[MAX_ATTACK_PERIODS - 1 :]:
+            if k != keys[MAX_ATTACK_PERIODS - 1]:
+                buckets[keys[MAX_ATTACK_PERIODS - 1]].extend(buckets.pop(k))
+        keys = keys[:MAX_ATTACK_PERIODS]
+    out: list[tuple[str, list[str]]] = []
+    for k in keys:
+        calls = Counter(str(r.get("what")) for r in buckets[k])
+        target = {str(r.get("what")): str(r.get("target") or "") for r in buckets[k]}
+        labels = []
+        for api, n in calls.most_common(MAX_PERIOD_EVENTS):
+            first_target = short(target[api]).split(",")[0].rsplit("/", 1)[-1]
+            also = " and more" if "," in target[api] else ""
+            one = f" {first_target}{also}" if n == 1 and target[api] else f" x{n}" if n > 1 else ""
+            labels.append(mermaid_text(_wrap(f"{api}{one}"), limit=56))
+        rest = sum(calls.values()) - sum(n for _, n in calls.most_common(MAX_PERIOD_EVENTS))
+        if rest:
+            labels.append(mermaid_text(f"+{rest} more calls"))
+        out.append((_period(starts[k].isoformat(), with_date=with_date) + " UTC", labels))
+    return out
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[-_/])(?=[a-z]{4})")
+MAX_WORD = 18
+"""Mermaid wraps a label at spaces only and a timeline box is ~18 characters wide: longer words are
+split where a reader expects it (``AuthorizeSecurity GroupIngress``); the table below has them whole."""
+
+
+def _wrap(label: str) -> str:
+    words = []
+    for word in label.split(" "):
+        line = ""
+        for part in _CAMEL.split(word) if len(word) > MAX_WORD else [word]:
+            if line and len(line) + len(part) > MAX_WORD:
+                words.append(line)
+                line = ""
+            line += part
+        words.append(line)
+    return " ".join(w for w in words if w)
+
+
+def _mermaid(doc: Doc) -> list[str]:
+    """A mermaid timeline by phase, at most ~12 periods, several events a period."""
+    rows = doc.rows("timeline")
+    attack = [r for r in rows if r.get("phase") == "attack" and not str(r.get("what", "")).startswith("session ")]
+    lines = ["```mermaid", "timeline", "    title Incident timeline (UTC)"]
+    shown = [r for r in rows if r.get("phase") != "attack"] + attack
+    with_date = len({utc(r.get("time"))[:10] for r in shown}) > 1
+    attack_periods = _attack_periods(attack, with_date=with_date)
+    if attack_periods:
+        lines.append("    section Attack")
+        for period, labels in attack_periods:
+            lines.append(f"        {period} : {' : '.join(labels)}")
+    for phase, title in (("detection", "Detection"), ("containment", "Containment"), ("revert", "Revert")):
+        mine = [r for r in rows if r.get("phase") == phase]
+        if not mine:
+            continue
+        acted = [r for r in mine if r.get("action")]
+        said = [r for r in mine if not r.get("action")]
+        labels = [mermaid_text(f"{r.get('what')}", limit=48) for r in said[-(MAX_PERIOD_EVENTS - 1) :]]
+        if acted:
+            kinds = Counter(str(r.get("what")) for r in acted)
+            labels.insert(0, mermaid_text(f"{len(acted)} irkit actions ({kinds.most_common(1)[0][0]} ...)", limit=48))
+        lines.append(f"    section {title}")
+        lines.append(f"        {_period(str(mine[0].get('time')), with_date=with_date)} UTC : {' : '.join(labels)}")
+    lines.append("```")
+    return lines if len(lines) > 4 else []
+
+
+# -- sections ------------------------------------------------------------------------------------
+
+
+def _summary(doc: Doc) -> list[str]:
+    sm = doc.get("summary") or {}
+    metrics = doc.get("metrics") or {}
+    lines = ["## Summary", "", f"**{text(sm.get('verdict', ''), limit=1000)}**", ""]
+    principals = [str(p) for p in sm.get("principals") or []]
+    more = int(sm.get("principals_total") or 0) - len(principals)
+    lines.append(
+        "- **Who**: "
+        + (", ".join(code(p) for p in principals) + (f" and {more} more" if more > 0 else "") or "nobody")
+        + f" (agent {code(doc.get('agent'))})"
+    )
+    first, last = sm.get("first_event"), sm.get("last_event")
+    lines.append(
+        f"- **When**: first malicious event {utc(first) if first else 'unknown'}, "
+        f"last {utc(last) if last else 'unknown'}"
+        f" (window {utc((doc.get('window') or ['', ''])[0])} to {utc((doc.get('window') or ['', ''])[1])})"
+    )
+
+    def ranked(key: str) -> str:
+        rows = [r for r in sm.get(key) or [] if isinstance(r, dict)]
+        shown = ", ".join(f"{code(r.get('value'), limit=80)} ({r.get('count')})" for r in rows)
+        hidden = int(sm.get(f"{key}_total") or 0) - len(rows)
+        return (shown + (f" and {hidden} more" if hidden > 0 else "")) or "unknown"
+
+    lines.append(f"- **From where**: {ranked('source_ips')}")
+    lines.append(f"- **User agents**: {ranked('user_agents')}")
+    changed = sm.get("changed") or {}
+    services = ", ".join(f"{text(k)} {v}" for k, v in (changed.get("by_service") or {}).items())
+    lines.append(
+        f"- **Changed**: {int(changed.get('resources') or 0)} resource(s)" + (f" ({services})" if services else "")
+    )
+    contained = sm.get("contained") or {}
+    state = "complete, verified" if contained.get("complete") else "NOT complete"
+    if not contained.get("actions"):
+        lines.append("- **Contained**: nothing: no containment action was applied in this case")
+    else:
         lines.append(
+            f"- **Contained**: {contained.get('verified', 0)}/{contained.get('actions', 0)} actions verified ({state})"
+        )
+    reverted = sm.get("reverted")
+    if isinstance(reverted, dict):
+        lines.append(
+            f"- **Reverted**: {reverted.get('undone', 0)}/{reverted.get('changes', 0)} changes undone and verified"
+            f" ({reverted.get('present', 0)} still present, {reverted.get('lost', 0)} lost, "
+            f"{reverted.get('unknown', 0)} unknown)"
+        )
+    else:
+        lines.append("- **Reverted**: nothing (the revert stage did not run or has not finished)")
+    lines.append(f"- **Remains**: {sm.get('remains', 0)} item(s) for a human, see Next steps")
+    lines.append(f"- **Coverage gaps**: {doc.total('gaps')}")
+    lines += _integrity_summary(doc.get("integrity") or {})
+    lines.append(
+        f"- **Journal chain**: {'intact' if doc.get('journal_ok', True) else 'BROKEN: the journal was altered'}"
+    )
+    failed = _failed_steps(doc)
+    if failed:
+        named = "; ".join(f"{code(s.get('id'))} {s.get('status')}: {text(s.get('summary'), limit=200)}" for s in failed)
+        lines.append(f"- **Failed steps**: {named}")
+    lines += [
+        "",
+        _table(
+            [
+                ["time to detect", _seconds(metrics.get("time_to_detect")), "first malicious event → detection"],
+                ["time to contain", _seconds(metrics.get("time_to_contain")), "irkit run start → containment verified"],
+                ["time to revert", _seconds(metrics.get("time_to_revert")), "irkit run start → every change undone"],
+                ["dwell time", _seconds(metrics.get("dwell_time")), "first malicious event → containment verified"],
+            ],
+            ["metric", "value", "measured"],
+        ),
+        "",
+    ]
+    return lines
+
+
+def _failed_steps(doc: Doc) -> list[dict[str, Any]]:
+    last: dict[str, dict[str, Any]] = {}
+    for step in doc.rows("steps"):
+        last[str(step.get("id"))] = step
+    return [s for s in last.values() if s.get("status") in {"failed", "interrupted"}]
+
+
+def _next_steps(doc: Doc) -> list[str]:
+    lines = ["## Next steps", ""]
+    items = doc.rows("next_steps")
+    if not items:
+        return [*lines, "Nothing left for a human that irkit knows of: review the findings below.", ""]
+    rows = [[i + 1, it.get("kind"), it.get("text"), it.get("resource"), it.get("reversibility")] for i, it in
+            enumerate(items)]  # fmt: skip
+    lines.append(_table(rows, ["#", "do", "what", "resource", "reversibility"], codes=(3,), limit=400))
+    return [*lines, ""]
+
+
+def _containment(doc: Doc) -> list[str]:
+    lines = ["## Containment", ""]
+    rows = doc.rows("containment")
+    by_status = doc.counts.get("actions_by_status") or {}
+    if rows:
+        lines += [
+            f"{int(by_status.get(VERIFIED, 0))}/{doc.total('containment')} actions verified by re-reading IAM.",
+            "",
             _table(
                 [
                     [
-                        c.get("principal"),
+                        short(c.get("principal")),
                         c.get("credential"),
                         c.get("action"),
                         _VERIFIED_TEXT.get(str(c.get("status")), "yes" if c.get("verified") else "NO")
                         + (f" ({c['error']})" if c.get("error") else ""),
-                        c.get("time"),
+                        utc(c.get("time")),
                     ]
-                    for c in report.containment
+                    for c in rows[:MAX_CONTAINMENT_ROWS]
                 ],
                 ["principal", "credential", "action", "verified", "time"],
                 codes=(0, 1),
-            )
-        )
-        lines += _more(len(report.containment), report.total("containment"), "actions", "see the journal")
-    else:
-        lines.append("No containment action was applied." + (" (dry run)" if report.dry_run else ""))
-    lines.append("")
-
-    lines += ["## Findings", ""]
-    if report.findings:
-        lines.append(
-            _table(
-                [
-                    [
-                        f.get("severity"),
-                        f.get("rule_id"),
-                        f.get("title"),
-                        f.get("principal"),
-                        f.get("first_seen"),
-                        f.get("events", len(f.get("event_ids", []))),
-                    ]
-                    for f in report.findings
-                ],
-                ["severity", "rule", "title", "principal", "first seen", "events"],
-                codes=(3,),
-            )
-        )
-        lines += _more(len(report.findings), findings_total, "findings", "all of them are in findings.json")
-        lines.append("")
-        for f in report.findings[:MAX_BULLETS]:
-            lines.append(f"- **{text(f.get('rule_id'))}** — {text(f.get('detail') or f.get('title'))}")
-            if f.get("attribution"):
-                lines.append(f"  - attributed by: {text(f['attribution'])}")
-            if f.get("mitre"):
-                lines.append(f"  - MITRE ATT&CK: {', '.join(text(m, limit=40) for m in f['mitre'][:10])}")
-            ids = [str(i) for i in f.get("event_ids", [])][:10]
-            more = int(f.get("events", len(ids))) - len(ids)
-            lines.append(f"  - events: {', '.join(code(i, limit=100) for i in ids)}" + (f" and {more} more" if more > 0
-                                                                                         else ""))  # fmt: skip
-        lines += _more(min(len(report.findings), MAX_BULLETS), findings_total, "findings not described here",
-                       "see the table above and findings.json")  # fmt: skip
-    elif report.analysed:
-        lines.append("No finding.")
-    else:
-        lines.append(
-            "**Not analysed**: detection read no CloudTrail event, so the absence of findings says nothing "
-            "(see Coverage gaps)."
-        )
-    lines.append("")
-
-    if report.chain:
-        lines += [
-            "## Credential chain",
-            "",
-            "What the agent's credentials created or handed out, each with the event that proves it.",
-            "",
+            ),
         ]
+        lines += _more(min(len(rows), MAX_CONTAINMENT_ROWS), doc.total("containment"), "actions", "see report.json")
+    else:
+        lines.append("No containment action was applied." + (" (dry run)" if doc.get("dry_run") else ""))
+    lines.append("")
+    chain = doc.rows("chain")
+    if chain:
+        lines += ["### Credential chain", "", "What the agent's credentials created or handed out.", ""]
         lines.append(
             _table(
                 [
-                    [
-                        c.get("kind"),
-                        c.get("identifier"),
-                        c.get("parent"),
-                        c.get("event_name"),
-                        c.get("event_id"),
-                        c.get("event_time"),
-                        (str(c.get("status", "")) + (f": {c['reason']}" if c.get("reason") else "")) or "found",
-                    ]
-                    for c in report.chain
+                    [c.get("kind"), c.get("identifier"), short(c.get("parent")), c.get("event_name"),
+                     utc(c.get("event_time")),
+                     (str(c.get("status", "")) + (f": {c['reason']}" if c.get("reason") else "")) or "found"]
+                    for c in chain[:MAX_CHAIN_ROWS]
                 ],
-                ["kind", "credential", "created by", "event", "event id", "time", "containment"],
-                codes=(1, 2, 4),
+                ["kind", "credential", "created by", "event", "time", "containment"],
+                codes=(1, 2),
             )
-        )
-        lines += _more(len(report.chain), report.total("chain"), "chain links", "see the contain_chain step's output")
+        )  # fmt: skip
+        lines += _more(min(len(chain), MAX_CHAIN_ROWS), doc.total("chain"), "chain links", "see report.json")
         lines.append("")
+    return lines
 
-    lines += _revert(report)
 
-    lines += ["## Timeline", "", "Flagged events and irkit's own actions, in UTC.", ""]
-    if report.timeline:
-        lines += [*_mermaid(report.timeline), ""]
+def _findings(doc: Doc) -> list[str]:
+    lines = ["## Findings", ""]
+    groups = doc.rows("finding_groups")
+    total = doc.total("findings")
+    if not groups:
+        analysed = bool(doc.counts.get("events_analysed"))
+        return [*lines, "No finding." if analysed else "**Not analysed**: detection read no CloudTrail event, so "
+                "the absence of findings says nothing (see Coverage gaps).", ""]  # fmt: skip
+    by_sev = doc.counts.get("findings_by_severity") or {}
+    sev = ", ".join(f"{by_sev[s]} {s}" for s in SEVERITY_ORDER if by_sev.get(s))
+    lines += [
+        f"{total} findings ({sev}) in {doc.total('finding_groups')} groups: one row per rule, principal and burst.",
+        "",
+    ]
+    rows = []
+    for g in groups[:MAX_GROUP_ROWS]:
+        named = [str(r) for r in g.get("resources") or []][:MAX_ROW_RESOURCES]
+        resources = ", ".join(short(r) for r in named)
+        hidden = int(g.get("resources_total") or 0) - len(named)
+        rows.append(
+            [
+                g.get("severity"),
+                g.get("rule_id"),
+                ", ".join(str(m) for m in g.get("mitre") or []),
+                short(g.get("principal")),
+                g.get("findings"),
+                g.get("events"),
+                (resources + (f" and {hidden} more" if hidden > 0 else "")) or "-",
+                utc(g.get("first_seen"))
+                + ("" if g.get("last_seen") == g.get("first_seen") else f" to {utc(g.get('last_seen'))}"),
+            ]
+        )
+    lines.append(
+        _table(rows, ["severity", "rule", "ATT&CK", "principal", "findings", "events", "resources", "seen"], codes=(3,))
+    )
+    lines += _more(min(len(groups), MAX_GROUP_ROWS), doc.total("finding_groups"), "groups", "see report.json")
+    lines.append("")
+    for g in groups[:MAX_GROUP_DETAILS]:
+        details = "; ".join(str(d) for d in g.get("details") or [])
+        lines.append(
+            f"- **{text(g.get('rule_id'))}** ({text(g.get('title'), limit=120)}): {text(details or '-', limit=300)}; "
+            f"attributed by {text(g.get('attribution') or 'unknown', limit=120)}"
+        )
+    lines += _more(min(len(groups), MAX_GROUP_DETAILS), len(groups), "groups not described here", "see the table")
+    lines.append("")
+    return lines
+
+
+def _timeline(doc: Doc) -> list[str]:
+    lines = ["## Timeline", "", "The attacker's flagged calls, their sessions and irkit's own work, in UTC.", ""]
+    rows = doc.rows("timeline")
+    if not rows:
+        return [*lines, "Nothing to show.", ""]
+    lines += [*_mermaid(doc), ""]
+    # Sessions are listed in their own table below (first, last call, counts), not in this one.
+    attack = [r for r in rows if r.get("phase") == "attack" and r.get("event_id")]
+    shown = attack[:MAX_TIMELINE_ROWS]
+    irkit_rows = [r for r in rows if r.get("phase") != "attack"]
+    listed = shown + irkit_rows[:MAX_IRKIT_ROWS]
+    listed.sort(key=lambda r: (utc(r.get("time")), r.get("phase") != "attack"))
+    lines.append(
+        _table(
+            [
+                [utc(r.get("time")), r.get("phase"), short(r.get("who")), r.get("what"), short(r.get("target")),
+                 r.get("source_ip"), r.get("user_agent"), r.get("detail")]
+                for r in listed
+            ],
+            ["time", "phase", "who", "call", "target", "source IP", "user agent", "detail"],
+            codes=(2, 3, 4, 5),
+            limit=120,
+            limits={6: 40, 7: 80},  # the client and the rules: whole in report.json
+        )
+    )  # fmt: skip
+    lines += _more(min(len(irkit_rows), MAX_IRKIT_ROWS), len(irkit_rows), "irkit rows", "report.json and the journal")
+    hidden = attack[MAX_TIMELINE_ROWS:]
+    flagged_total = int(doc.counts.get("flagged_events") or 0)
+    not_listed = max(0, flagged_total - sum(1 for r in shown if r.get("event_id")))
+    if not_listed:
+        per = Counter((str(r.get("what")), str(r.get("region"))) for r in hidden if r.get("event_id"))
+        lines += ["", f"… and {not_listed} more flagged events; those in report.json by API and region:", ""]
+        lines.append(_table([[a, rg, n] for (a, rg), n in per.most_common(MAX_TAIL_ROWS)], ["call", "region", "events"],
+                            codes=(0,)))  # fmt: skip
+    lines.append("")
+    sessions = doc.rows("sessions")
+    if sessions:
+        lines += ["### Sessions", "", "Every session of an attributed principal: first and last call.", ""]
         lines.append(
             _table(
-                [[t.get("time"), t.get("who"), t.get("what"), t.get("detail", "")] for t in report.timeline],
-                ["time", "who", "what", "detail"],
-                codes=(1,),
+                [[short(s.get("principal")), short(s.get("session")), utc(s.get("first")), utc(s.get("last")),
+                  s.get("calls"), s.get("flagged"), ", ".join(str(i) for i in s.get("source_ips") or [])]
+                 for s in sessions[:MAX_SESSION_ROWS]],
+                ["principal", "session", "first", "last", "calls", "flagged", "source IPs"],
+                codes=(0, 1, 6),
+                limit=120,
             )
-        )
-        lines += _more(len(report.timeline), report.total("timeline"), "timeline entries",
-                       "the journal and findings.json hold them all")  # fmt: skip
-    else:
-        lines.append("Nothing to show.")
-    lines.append("")
+        )  # fmt: skip
+        lines += _more(min(len(sessions), MAX_SESSION_ROWS), doc.total("sessions"), "sessions", "see report.json")
+        lines.append("")
+    act = doc.get("activity") or {}
+    pairs = [r for r in act.get("by_api_region") or [] if isinstance(r, dict)]
+    if pairs:
+        lines += [
+            "### Activity by API and region",
+            "",
+            f"All {act.get('calls', 0)} calls of the attributed principals, flagged or not (the long tail, counted).",
+            "",
+            _table([[r.get("api"), r.get("region"), r.get("count")] for r in pairs[:MAX_TAIL_ROWS]],
+                   ["call", "region", "calls"], codes=(0,)),
+        ]  # fmt: skip
+        rest = sum(int(r.get("count") or 0) for r in pairs[MAX_TAIL_ROWS:]) + int(act.get("other_calls") or 0)
+        if rest:
+            lines += ["", f"… and {rest} more calls of other APIs and regions (report.json)."]
+        lines.append("")
+    return lines
 
-    lines += ["## Evidence", ""]
-    ev = report.evidence
+
+def _evidence(doc: Doc) -> list[str]:
+    lines = ["## Evidence", ""]
+    ev = doc.get("evidence") or {}
+    integrity = doc.get("integrity") or {}
     if ev.get("files"):
         lines.append(
-            f"Manifest {code(ev.get('manifest'))} (SHA-256 {code(ev.get('manifest_sha256'))}), {ev['files']} objects."
+            f"- **Collected**: {ev['files']} CloudTrail objects, {ev.get('bytes', 0)} bytes "
+            f"({text(ev.get('engine', 's3'))}); {doc.counts.get('events_analysed', 0)} events analysed"
         )
-        lines.append("")
-        rows = [[o.get("key"), o.get("version_id") or "", o.get("sha256")] for o in ev["objects"][:MAX_EVIDENCE_ROWS]]
-        lines.append(_table(rows, ["key", "version", "sha256"], codes=(0, 1, 2)))
-        lines += _more(min(len(ev["objects"]), MAX_EVIDENCE_ROWS), int(ev["files"]), "objects", "in the manifest")
+        manifest = _s(ev.get("manifest"))
+        lines.append(
+            f"- **Manifest**: [{md_inline(manifest)}]({manifest}) (every object's key, version and SHA-256), "
+            f"SHA-256 {code(ev.get('manifest_sha256'))}"
+        )
     else:
-        lines.append("No CloudTrail file was collected.")
-    lines.append("")
-    if report.integrity:
-        lines += ["### Integrity (CloudTrail digest chain)", ""]
-        lines.append(text(report.integrity.get("summary", ""), limit=1000))
-        problems = report.integrity.get("problems") or []
+        lines.append("- **Collected**: no CloudTrail file")
+    if integrity:
+        ok = integrity.get("ok")
+        verdict = "intact" if ok is True else "NOT intact" if ok is False else "not verified"
+        lines.append(
+            f"- **Integrity (CloudTrail digest chain)**: {verdict}: {text(integrity.get('summary', ''), limit=400)}"
+        )
+        problems = [p for p in integrity.get("problems") or [] if isinstance(p, dict)]
         for problem in problems:
             lines.append(
-                f"- **{text(problem.get('kind'))}** {code(problem.get('path'))}: {text(problem.get('detail'))}"
+                f"  - **{text(problem.get('kind'))}** {code(problem.get('path'))}: {text(problem.get('detail'))}"
             )
-        lines += _more(len(problems), int(report.integrity.get("problems_total", len(problems))), "problems",
+        lines += _more(len(problems), int(integrity.get("problems_total", len(problems))), "digest problems",
                        "see the coverage gaps")  # fmt: skip
+    else:
+        lines.append("- **Integrity (CloudTrail digest chain)**: not verified in this run")
+    lines.append("")
+    lines += _recovered(integrity)
+    steps = doc.rows("steps")
+    if steps:
+        lines += ["### Steps", "", _table([[s.get("id"), s.get("status"), s.get("summary")] for s in steps],
+                                          ["step", "status", "summary"]), ""]  # fmt: skip
+    notes = [str(n) for n in doc.get("notes") or []]
+    if notes:
+        lines += ["### Notes", "", *[f"- {text(n)}" for n in notes]]
+        lines += _more(len(notes), doc.total("notes"), "notes", "see the journal")
         lines.append("")
-        lines += _recovered(report.integrity)
+    return lines
 
-    lines += ["## Coverage gaps", ""]
-    if report.gaps:
+
+def _gaps(doc: Doc) -> list[str]:
+    lines = ["## Coverage gaps", ""]
+    gaps = doc.rows("gaps")
+    if gaps:
         # Folded: beyond a few of each kind, one "… and N more like …" row counts the rest.
-        lines.append(_table([[g["path"], g["reason"]] for g in report.gaps], ["what", "why"], codes=(0,)))
+        lines.append(_table([[g.get("path"), g.get("reason")] for g in gaps], ["what", "why"], codes=(0,)))
     else:
         lines.append("None: every configured source was read and every action was attempted.")
-    lines.append("")
-    if report.notes:
-        lines += ["## Notes", ""] + [f"- {text(n)}" for n in report.notes]
-        lines += _more(len(report.notes), report.total("notes"), "notes", "see the journal")
-        lines.append("")
+    return [*lines, ""]
+
+
+def render_markdown(report: Mapping[str, Any] | Report) -> str:
+    """report.md from the report.json dict (a :class:`Report` is turned into that dict first)."""
+    doc = Doc(report.to_json() if isinstance(report, Report) else report)
+    lines: list[str] = [f"# Incident report {text(doc.get('case_id'))}", ""]
+    if doc.get("dry_run"):
+        lines += ["> **DRY RUN**: nothing was changed in AWS; the actions below were planned, not applied.", ""]
+    if doc.get("containment_gaps"):
+        lines += [
+            f"> **CONTAINMENT INCOMPLETE**: {doc.total('containment_gaps')} containment gap(s); those "
+            "credentials may still work. Fix them by hand now (see Next steps and Coverage gaps).",
+            "",
+        ]
+    lines += _summary(doc)
+    lines += _next_steps(doc)
+    lines += _containment(doc)
+    lines += _findings(doc)
+    lines += _timeline(doc)
+    lines += _revert(doc)
+    lines += _evidence(doc)
+    lines += _gaps(doc)
     return redact_text("\n".join(lines))

@@ -75,7 +75,7 @@ def test_a_resumed_run_reports_the_actions_applied_before_the_kill(
     assert {k["Status"] for k in iam.list_access_keys(UserName="agent-infra-bot")["AccessKeyMetadata"]} == {"Inactive"}
 
     report = (out / "IR-KILLED" / "report.md").read_text()
-    section = report.split("## Containment actions", 1)[1].split("## Findings", 1)[0]
+    section = report.split("## Containment\n", 1)[1].split("## Findings", 1)[0]
     for key in world["keys"]:  # applied before the kill, not planned again after it
         (row,) = [line for line in section.splitlines() if key in line]
         assert "deactivate-access-key" in row and "applied before the run stopped" in row
@@ -89,7 +89,7 @@ def test_a_resumed_run_reports_the_actions_applied_before_the_kill(
         expected = APPLIED_UNVERIFIED if (kind, target) in applied_before else VERIFIED
         assert status == expected, (kind, target)
     assert len(doc["containment"]) == 8
-    assert f"- **Containment**: {8 - len(before)}/8 actions verified" in report
+    assert f"- **Contained**: {8 - len(before)}/8 actions verified" in report
 
 
 def _journal_a_kill(case: Case) -> None:
@@ -117,7 +117,7 @@ def test_an_action_started_and_never_finished_is_never_reported_done(tmp_path: P
         APPLIED_UNVERIFIED
     ] * 2
     md = render_markdown(report)
-    section = md.split("## Containment actions", 1)[1].split("## Findings", 1)[0]
+    section = md.split("## Containment\n", 1)[1].split("## Findings", 1)[0]
     (row,) = [line for line in section.splitlines() if "deny-user-sessions" in line]
     assert "UNKNOWN: interrupted, verify by hand" in row
     assert "CONTAINMENT INCOMPLETE" in md  # nothing re-read IAM after the kill

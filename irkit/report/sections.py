@@ -1,0 +1,315 @@
+"""The report's reading sections, computed from the case: Summary (verdict, who, when, from where,
+metrics), Next steps, grouped findings, the merged timeline and the long-tail activity counts.
+
+Everything is derived from files the run wrote (journal, findings.json, the evidence) and every
+list is bounded; a metric that cannot be measured from them is ``None`` (shown as "unknown"), never
+guessed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from irkit.detect.rules import get_rule
+from irkit.report.events import EventFacts, counter_rows
+from irkit.report.times import seconds_between, utc
+
+MAX_GROUPS = 100
+MAX_GROUP_RESOURCES = 50
+MAX_ATTACK_EVENTS = 300
+MAX_STEPS_ITEMS = 40
+MAX_SOURCES = 10
+MAX_TAIL_ROWS = 30
+BURST_GAP = 30 * 60
+"""Findings of one rule and one principal less than 30 minutes apart are one burst (one row)."""
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+PHASES = ("attack", "detection", "containment", "revert")
+_DETECTION_STEPS = {"collect", "verify", "detect"}
+_CONTAINMENT_STEPS = {"contain", "contain_chain", "lock_trust"}
+
+
+def _remediation(rule_id: str) -> str:
+    try:
+        return get_rule(rule_id).remediation
+    except (KeyError, ValueError, LookupError):
+        return ""  # a Sigma rule or one this version does not ship
+
+
+def finding_resources(finding: Mapping[str, Any], facts: EventFacts) -> tuple[list[str], int]:
+    """The resource ids the finding's events touched (instance ids, role names, group ids)."""
+    out: dict[str, None] = {}
+    for event_id in finding.get("all_event_ids") or finding.get("event_ids") or []:
+        detail = facts.detailed.get(str(event_id))
+        if detail:
+            out.update((r, None) for r in detail["resources"])
+    return list(out), len(out)
+
+
+def _events_of(f: Mapping[str, Any]) -> int:
+    evidence = f.get("evidence")
+    counted = evidence.get("events") if isinstance(evidence, Mapping) else f.get("events")
+    if isinstance(counted, int) and not isinstance(counted, bool):
+        return counted
+    return len(f.get("event_ids") or [])
+
+
+def group_findings(findings: Sequence[Mapping[str, Any]], facts: EventFacts) -> tuple[list[dict[str, Any]], int]:
+    """One row per rule x principal x burst: a responder reads ten rows, not 140."""
+    ordered = sorted(findings, key=lambda f: (str(f.get("rule_id")), str(f.get("principal")), utc(f.get("first_seen"))))
+    groups: list[dict[str, Any]] = []
+    for f in ordered:
+        first = utc(f.get("first_seen"))
+        last_group = groups[-1] if groups else None
+        same = (
+            last_group is not None
+            and last_group["rule_id"] == str(f.get("rule_id"))
+            and last_group["principal"] == str(f.get("principal"))
+            and (gap := seconds_between(last_group["last_seen"], first)) is not None
+            and gap <= BURST_GAP
+        )
+        resources, _ = finding_resources(f, facts)
+        if same and last_group is not None:
+            group = last_group
+            group["findings"] += 1
+            group["events"] += _events_of(f)
+            group["last_seen"] = max(group["last_seen"], first)
+            if SEVERITY_ORDER.get(str(f.get("severity")), 9) < SEVERITY_ORDER.get(group["severity"], 9):
+                group["severity"] = str(f.get("severity"))
+        else:
+            group = {
+                "rule_id": str(f.get("rule_id", "")),
+                "severity": str(f.get("severity", "low")),
+                "title": str(f.get("title", "")),
+                "principal": str(f.get("principal", "")),
+                "attribution": str(f.get("attribution", "")),
+                "mitre": [str(m) for m in f.get("mitre") or []][:10],
+                "first_seen": first,
+                "last_seen": first,
+                "findings": 1,
+                "events": _events_of(f),
+                "details": [],
+                "_resources": {},
+            }
+            groups.append(group)
+        group["_resources"].update((r, None) for r in resources)
+        if len(group["details"]) < 3 and f.get("detail"):
+            group["details"].append(str(f.get("detail")))
+        for m in f.get("mitre") or []:
+            if str(m) not in group["mitre"] and len(group["mitre"]) < 10:
+                group["mitre"].append(str(m))
+    for group in groups:
+        names = list(group.pop("_resources"))
+        group["resources"] = names[:MAX_GROUP_RESOURCES]
+        group["resources_total"] = len(names)
+    groups.sort(key=lambda g: (SEVERITY_ORDER.get(g["severity"], 9), g["first_seen"], g["rule_id"]))
+    return groups[:MAX_GROUPS], len(groups)
+
+
+def attack_timeline(facts: EventFacts, findings: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The attacker's flagged events (each with its API, target, source, client) and the first and
+    last activity of each attributed session, in time order."""
+    rules_of: dict[str, list[str]] = {}
+    for f in findings:
+        for event_id in f.get("all_event_ids") or f.get("event_ids") or []:
+            names = rules_of.setdefault(str(event_id), [])
+            if str(f.get("rule_id")) not in names and len(names) < 5:
+                names.append(str(f.get("rule_id")))
+    rows: list[dict[str, Any]] = []
+    for event_id, d in facts.detailed.items():
+        rows.append(
+            {
+                "time": d["time"],
+                "phase": "attack",
+                "who": d["principal"],
+                "what": d["api"] + (f" (failed: {d['error']})" if d["error"] else ""),
+                "target": ", ".join(d["resources"][:3])
+                + (f" and {d['resources_total'] - 3} more" if d["resources_total"] > 3 else ""),
+                "source_ip": d["source_ip"],
+                "user_agent": d["user_agent"],
+                "region": d["region"],
+                "detail": ", ".join(rules_of.get(event_id, [])),
+                "event_id": event_id,
+            }
+        )
+    for session in facts.sessions.values():
+        for edge, stamp in (("first", session.first), ("last", session.last)):
+            if edge == "last" and session.last == session.first:
+                continue
+            rows.append(
+                {
+                    "time": stamp,
+                    "phase": "attack",
+                    "who": session.actor,
+                    "what": f"session {edge} activity",
+                    "target": session.session,
+                    "source_ip": ", ".join(ip for ip, _ in session.source_ips.most_common(3)),
+                    "user_agent": "",
+                    "region": "",
+                    "detail": f"{session.calls} calls, {session.flagged} flagged",
+                    "event_id": "",
+                }
+            )
+    rows.sort(key=lambda r: (r["time"], r["what"]))
+    return rows[:MAX_ATTACK_EVENTS]
+
+
+def irkit_timeline(entries: Sequence[Mapping[str, Any]], step_types: Mapping[str, str]) -> list[dict[str, Any]]:
+    """irkit's own work: each step's end (detection, containment, revert) with its summary."""
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        kind = entry.get("kind")
+        data = entry.get("data") or {}
+        step = str(entry.get("step") or "")
+        step_type = step_types.get(step, "")
+        action = data.get("action")
+        if kind in {"action.done", "action.failed"} and isinstance(action, Mapping):
+            phase = "revert" if step_type == "revert" else "containment" if step_type in _CONTAINMENT_STEPS else ""
+            if phase:
+                failed = " (failed)" if kind == "action.failed" else ""
+                rows.append(
+                    {
+                        "time": utc(entry.get("ts")),
+                        "phase": phase,
+                        "who": "irkit",
+                        "what": f"{action.get('kind')}{failed}",
+                        "target": str(action.get("target", "")),
+                        "source_ip": "",
+                        "user_agent": "",
+                        "region": "",
+                        "detail": str(action.get("detail", "")),
+                        "event_id": "",
+                        "action": True,
+                    }
+                )
+            continue
+        if kind not in {"step.done", "step.failed", "run.start", "step.awaiting_approval"}:
+            continue
+        if kind == "run.start":
+            phase, what = "detection", "irkit run started"
+        elif step_type in _CONTAINMENT_STEPS:
+            phase, what = "containment", f"{step} {'failed' if kind == 'step.failed' else data.get('status', '')}"
+        elif step_type == "revert":
+            phase, what = "revert", f"revert {'failed' if kind == 'step.failed' else data.get('status', 'awaiting')}"
+        elif step_type in _DETECTION_STEPS:
+            phase, what = "detection", f"{step} {'failed' if kind == 'step.failed' else data.get('status', '')}"
+        else:
+            continue
+        if kind == "step.awaiting_approval":
+            what = f"{step} awaiting approval"
+        rows.append(
+            {
+                "time": utc(entry.get("ts")),
+                "phase": phase,
+                "who": "irkit",
+                "what": what.strip(),
+                "target": "",
+                "source_ip": "",
+                "user_agent": "",
+                "region": "",
+                "detail": str(data.get("summary") or data.get("error") or ""),
+                "event_id": "",
+            }
+        )
+    return rows
+
+
+def activity(facts: EventFacts) -> dict[str, Any]:
+    """The long tail: the attributed principals' calls counted per API and region."""
+    rows: list[dict[str, Any]] = [
+        {"api": api, "region": region, "count": n}
+        for (api, region), n in sorted(facts.tail.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    shown = rows[:MAX_TAIL_ROWS]
+    return {
+        "calls": facts.attributed_calls,
+        "by_api_region": shown,
+        "other_calls": sum(int(r["count"]) for r in rows[MAX_TAIL_ROWS:]) + facts.tail_other,
+        "pairs": len(rows) + (1 if facts.tail_other else 0),
+    }
+
+
+def next_steps(
+    *,
+    groups: Sequence[Mapping[str, Any]],
+    revert: Mapping[str, Any],
+    secrets: Sequence[Mapping[str, Any]],
+    containment_gaps: Sequence[Mapping[str, Any]],
+    awaiting: Sequence[str],
+    case_id: str,
+    dry_run: bool,
+    revert_ran: bool,
+    changes: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """What a human must still do, each item concrete (a resource, a command, a secret)."""
+    items: list[dict[str, Any]] = []
+
+    def add(kind: str, text: str, resource: str = "", reversibility: str = "") -> None:
+        if len(items) < MAX_STEPS_ITEMS:
+            items.append({"kind": kind, "text": text, "resource": resource, "reversibility": reversibility})
+
+    if dry_run:
+        add("rerun", "Nothing was changed (dry run): run `irkit contain` again without --dry-run to contain.")
+    for gap in containment_gaps:
+        add(
+            "contain",
+            f"Containment gap, the credential may still work: {gap.get('reason', '')}",
+            str(gap.get("path", "")),
+        )
+    for step in awaiting:
+        add("approve", f"Review plans/{step}.json, then approve: irkit resume {case_id} --approve {step}", step)
+    for change in revert.get("changes") or []:
+        if not isinstance(change, Mapping) or change.get("verified"):
+            continue
+        add(
+            "revert",
+            f"{change.get('event_name', '')} is not undone ({change.get('status', 'unknown')}): "
+            f"{'; '.join(str(u) for u in change.get('undo') or []) or 'undo by hand'}",
+            str(change.get("resource", "")),
+            str(change.get("reversibility", "")),
+        )
+    for unknown in revert.get("unknown") or []:
+        if isinstance(unknown, Mapping):
+            add(
+                "review",
+                f"{unknown.get('event_name', '')}: irkit has no undo for it; review and undo by hand",
+                str(unknown.get("resource") or unknown.get("key") or ""),
+                "unknown",
+            )
+    if not revert_ran:
+        for change in changes[:10]:
+            add(
+                "review",
+                f"changed by the attacker ({', '.join(change.get('calls') or {})}); not reverted by irkit: review it",
+                f"{change.get('service', '')} {change.get('resource', '')}",
+            )
+    for secret in secrets:
+        add(
+            "rotate",
+            f"The attacker read this {secret.get('service', '')} secret: rotate it and review who used it since",
+            str(secret.get("secret") or secret.get("name") or ""),
+        )
+    # A rule whose every change the revert undid and verified needs no remediation by hand.
+    undone: set[str] = set()
+    pending: set[str] = set()
+    for change in revert.get("changes") or []:
+        if isinstance(change, Mapping):
+            (undone if change.get("verified") else pending).update(str(r) for r in change.get("rules") or [])
+    seen: set[str] = set()
+    for group in groups:
+        rule = str(group.get("rule_id"))
+        if rule in undone and rule not in pending:
+            continue
+        if rule in seen:
+            continue
+        seen.add(rule)
+        text = _remediation(rule)
+        if text:
+            add("remediate", f"{rule}: {text}", ", ".join(str(r) for r in group.get("resources") or []))
+    return items
+
+
+def source_rows(counter: Counter[str]) -> list[dict[str, Any]]:
+    return counter_rows(counter, MAX_SOURCES)
