@@ -1,18 +1,21 @@
 """Real renderers for the report tests: mermaid-cli (npm, in Chromium) and markdown-it-py's tables.
 
 ``mermaid_cli()`` finds ``node_modules/.bin/mmdc`` (``PUPPETEER_SKIP_DOWNLOAD=1 npm install`` at the
-repository root; .ci/run does it) and the system ``chromium``; a test skips with the reason when one
-is missing locally. ``render_mermaid(block, out)`` fails with mermaid's own message on a parse error.
+repository root; .ci/run does it) and the system ``chromium``; ``require_mermaid_cli()`` skips with the
+reason when one is missing locally, and FAILS under CI (``$CI`` set), where a skip would hide a broken render.
+``render_mermaid(block, out)`` fails with mermaid's own message on a parse error.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 from markdown_it.token import Token
 
 from tests.report.casefolder import MD
@@ -31,6 +34,16 @@ def mermaid_cli() -> tuple[Path, str] | str:
     if not chromium:
         return "no chromium on PATH (Debian: apt-get install chromium)"
     return MMDC, chromium
+
+
+def require_mermaid_cli() -> tuple[Path, str]:
+    """(mmdc, chromium); a skip with the reason when absent here, a failure when absent in CI."""
+    tools = mermaid_cli()
+    if isinstance(tools, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"mermaid-cli must run in CI: {tools}")
+        pytest.skip(f"mermaid-cli cannot run here: {tools}")
+    return tools
 
 
 def mermaid_blocks(markdown: str) -> list[str]:

@@ -22,9 +22,9 @@ from irkit.drill.runner import RESPONDER
 from tests.report.render import (
     cell_count,
     mermaid_blocks,
-    mermaid_cli,
     raw_table_lines,
     render_mermaid,
+    require_mermaid_cli,
     table_rows,
 )
 
@@ -148,9 +148,7 @@ def test_every_time_in_the_report_has_one_format(drills: dict[str, Path], name: 
 
 @pytest.mark.parametrize("name", ["full-compromise", "hidden-admin-role"])
 def test_every_mermaid_block_renders_in_mermaid_cli(drills: dict[str, Path], name: str, tmp_path: Path) -> None:
-    tools = mermaid_cli()
-    if isinstance(tools, str):
-        pytest.skip(f"mermaid-cli cannot run here: {tools}")
+    tools = require_mermaid_cli()
     blocks = mermaid_blocks(_md(drills[name]))
     assert blocks
     for i, block in enumerate(blocks):

@@ -10,11 +10,10 @@ import re
 from pathlib import Path
 
 import orjson
-import pytest
 
 from irkit.detect.records import record
 from tests.report.casefolder import assert_inert, run_case, tokens
-from tests.report.render import cell_count, mermaid_blocks, mermaid_cli, render_mermaid, table_rows
+from tests.report.render import cell_count, mermaid_blocks, render_mermaid, require_mermaid_cli, table_rows
 
 PAYLOAD = "a|b `tick` <script>alert(1)</script> [x](http://evil.example) line\nnext \x1b[31mred\x1b[0m #58; : %%"
 
@@ -62,9 +61,7 @@ def test_hostile_cloudtrail_fields_are_text_in_every_section(tmp_path: Path) -> 
 
 
 def test_hostile_mermaid_block_renders(tmp_path: Path) -> None:
-    tools = mermaid_cli()
-    if isinstance(tools, str):
-        pytest.skip(f"mermaid-cli cannot run here: {tools}")
+    tools = require_mermaid_cli()
     case = run_case(tmp_path, hostile_records())
     (block,) = mermaid_blocks((case.root / "report.md").read_text(encoding="utf-8"))
     svg = render_mermaid(block, tmp_path / "hostile.svg", *tools).read_text(encoding="utf-8")

@@ -10,9 +10,8 @@ from types import ModuleType
 from typing import Any
 
 import jsonschema
-import pytest
 
-from tests.report.render import mermaid_blocks, mermaid_cli, render_mermaid
+from tests.report.render import mermaid_blocks, render_mermaid, require_mermaid_cli
 from tests.report.test_drill_report import SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +64,7 @@ def test_readme_quotes_the_current_sample() -> None:
 
 
 def test_the_sample_and_readme_mermaid_blocks_render(tmp_path: Path) -> None:
-    tools = mermaid_cli()
-    if isinstance(tools, str):
-        pytest.skip(f"mermaid-cli cannot run here: {tools}")
+    tools = require_mermaid_cli()
     blocks = mermaid_blocks(_script().SAMPLE_MD.read_text(encoding="utf-8"))
     blocks += mermaid_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
     assert len(blocks) >= 2
