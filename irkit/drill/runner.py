@@ -21,7 +21,9 @@ from typing import Any
 
 from irkit.aws.session import StaticCredentials
 from irkit.config import load_config
-from irkit.drill.iac import GOOD_CIDR, DrillUnavailable
+from irkit.drill.iac import DrillUnavailable
+from irkit.drill.residual import losses as world_losses
+from irkit.drill.residual import residual
 from irkit.drill.scenarios import Scenario, all_scenarios
 from irkit.drill.server import simulator
 from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, World
@@ -84,7 +86,13 @@ def stage(scenario: Scenario, out: Path, endpoint: str, *, echo: Callable[[str],
         shutil.rmtree(workdir)  # the previous drill's own files: a fresh world every time
     world = World(endpoint, now=datetime.now(UTC).replace(microsecond=0), workdir=workdir)
     world.build()
-    world.background(hours=DRILL_HOURS - 0.5)
+    if scenario.setup is not None:
+        scenario.setup(world)
+    world.background(hours=scenario.background.hours, calls=scenario.background.reads)
+    if scenario.benign is not None:
+        scenario.benign(world)
+    # Everything recorded so far is the agent's normal activity: a finding citing only these is a false positive.
+    world.background_ids = frozenset(str(r["eventID"]) for r in world.all_records())
     scenario.attack(world)
     files = world.deliver()
     if scenario.after_delivery is not None:
@@ -128,7 +136,7 @@ def run_scenario(
             load_config(config_path),
             agent_name=AGENT,
             runbook=load_runbook(runbook),
-            hours=DRILL_HOURS,
+            hours=max(DRILL_HOURS, scenario.background.hours + 0.5),
             out=out,
             dry_run=dry_run,
             assume_yes=True,
@@ -162,7 +170,7 @@ def run_scenario(
         report = result.case.root / "report.md"
         if not report.exists():
             problems.append("no report written")
-        losses = [str(item["name"]) for item in world.created_by_attacker if item.get("loss")]
+        losses = world_losses(world)
     return ScenarioResult(
         name=scenario.name,
         passed=not problems,
@@ -284,114 +292,6 @@ def _iac_problems(world: World, entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _has_policies(iam: Any, kind: str, name: str) -> list[str]:
-    irkit_own = {"AWSRevokeOlderSessions", "irkit-revoke-older-sessions"}
-    if kind == "role":
-        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-        inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
-    else:
-        attached = iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-        inline = iam.list_user_policies(UserName=name)["PolicyNames"]
-    return [str(a["PolicyArn"]) for a in attached] + [str(n) for n in inline if n not in irkit_own]
-
-
-def _rule_live(world: World, item: dict[str, str]) -> bool:
-    rules = world.client("ec2").describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [item["group"]]}]
-    )["SecurityGroupRules"]
-    return any(
-        not r.get("IsEgress") and r.get("CidrIpv4") == item["cidr"] and str(r.get("FromPort")) == item["port"]
-        for r in rules
-    )
-
-
 def _residual(world: World) -> list[str]:
     """What of the attacker's is still live, read from the world itself (not from irkit's output)."""
-    iam = world.client("iam")
-    left = []
-    for item in world.created_by_attacker:
-        kind = item["kind"]
-        if item.get("loss"):
-            continue
-        if kind == "role":
-            try:
-                trust = iam.get_role(RoleName=item["name"])["Role"]["AssumeRolePolicyDocument"]
-            except iam.exceptions.NoSuchEntityException:
-                continue
-            allows = any(s.get("Effect") == "Allow" for s in trust.get("Statement", []))
-            policies = _has_policies(iam, "role", item["name"])
-            if allows or policies:
-                left.append(f"iam role {item['name']}" + (f" with {', '.join(policies)}" if policies else ""))
-        elif kind == "access_key":
-            keys = iam.list_access_keys(UserName=item["user"])["AccessKeyMetadata"]
-            if any(k["AccessKeyId"] == item["name"] and k["Status"] == "Active" for k in keys):
-                left.append(f"access key {item['name']} of {item['user']} (Active)")
-        elif kind == "user":
-            try:
-                keys = iam.list_access_keys(UserName=item["name"])["AccessKeyMetadata"]
-            except iam.exceptions.NoSuchEntityException:
-                continue
-            armed = [k["AccessKeyId"] for k in keys if k["Status"] == "Active"] + _has_policies(
-                iam, "user", item["name"]
-            )
-            try:
-                iam.get_login_profile(UserName=item["name"])
-                armed.append("console password")
-            except iam.exceptions.NoSuchEntityException:
-                pass
-            if armed:
-                left.append(f"iam user {item['name']} ({', '.join(armed)})")
-        elif kind == "instances":
-            ec2 = world.client("ec2", item["region"])
-            ids = [i for i in item["ids"].split(",") if i]
-            found = ec2.describe_instances(InstanceIds=ids)["Reservations"] if ids else []
-            running = [
-                i
-                for r in found
-                for i in r["Instances"]
-                if i["State"]["Name"] not in ("terminated", "shutting-down", "stopped", "stopping")
-            ]
-            if running:
-                left.append(f"{len(running)} instances {item['name']} running in {item['region']}")
-        elif kind in ("sg-rule", "iac-ingress"):
-            if _rule_live(world, item):
-                left.append(f"security group rule {item['name']}")
-            if kind == "iac-ingress" and world.iac is not None and world.iac.state_cidr() != GOOD_CIDR:
-                left.append(f"terraform state still holds {world.iac.state_cidr()} (before: {GOOD_CIDR})")
-        elif kind == "db-replica":
-            rds = world.client("rds", item["region"])
-            dbs = rds.describe_db_instances()["DBInstances"]
-            if any(d["DBInstanceIdentifier"] == item["id"] and d.get("DBInstanceStatus") != "deleting" for d in dbs):
-                left.append(f"database replica {item['name']}")
-        elif kind == "bucket":
-            left.extend(_bucket_left(world, item["bucket"]))
-        elif kind == "trail":
-            if not world.client("cloudtrail").get_trail_status(Name=item["trail"]).get("IsLogging"):
-                left.append(f"trail {item['trail']} not logging")
-        elif kind == "event-selectors":
-            selectors = (
-                world.client("cloudtrail").get_event_selectors(TrailName=item["trail"]).get("EventSelectors") or []
-            )
-            if not any(s.get("ReadWriteType") == "All" and s.get("IncludeManagementEvents") for s in selectors):
-                left.append(f"trail {item['trail']} event selectors still narrowed")
-        else:
-            left.append(f"{kind} {item['name']}")
-    return left
-
-
-def _bucket_left(world: World, bucket: str) -> list[str]:
-    s3 = world.client("s3")
-    left = []
-    try:
-        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-        if '"*"' in policy:
-            left.append(f"bucket {bucket} policy open to everyone")
-    except s3.exceptions.ClientError:
-        pass
-    try:
-        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        block = {}
-    if not (block.get("BlockPublicPolicy") and block.get("RestrictPublicBuckets")):
-        left.append(f"bucket {bucket} public access not blocked")
-    return left
+    return residual(world)
