@@ -161,7 +161,14 @@ def _image_share(world: World, item: Mapping[str, str]) -> list[str]:
     return [f"image {item['image']} shared with {', '.join(shared)}"] if shared else []
 
 
+def _db_public(world: World, item: Mapping[str, str]) -> list[str]:
+    rds = world.client("rds", item.get("region", "us-east-1"))
+    dbs = rds.describe_db_instances(DBInstanceIdentifier=item["id"])["DBInstances"]
+    return [f"database {item['id']} publicly accessible"] if any(d.get("PubliclyAccessible") for d in dbs) else []
+
+
 CHECKS: dict[str, Check] = {
+    "db-public": _db_public,
     "role": _role,
     "access_key": _access_key,
     "user": _user,

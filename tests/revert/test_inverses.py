@@ -481,6 +481,26 @@ def replica_gone_snapshot_kept(sim: Sim) -> None:
     assert snaps[0]["DBInstanceIdentifier"] == "orders-db-replica"
 
 
+def modify_db_public(sim: Sim) -> dict[str, Any]:
+    sim.boto("rds").create_db_instance(
+        DBInstanceIdentifier="orders-db",
+        Engine="postgres",
+        DBInstanceClass="db.t3.medium",
+        AllocatedStorage=20,
+        MasterUsername="orders",
+        MasterUserPassword="not-a-real-password",
+        PubliclyAccessible=False,
+    )
+    return sim.attack(
+        "rds", "ModifyDBInstance", DBInstanceIdentifier="orders-db", PubliclyAccessible=True, ApplyImmediately=True
+    )
+
+
+def db_private(sim: Sim) -> None:
+    (db,) = sim.boto("rds").describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
+    assert db["PubliclyAccessible"] is False
+
+
 CASES = [
     Case("CreateRole", create_role, role_gone),
     Case("CreateRole", create_role, role_quarantined, {"quarantine_roles": True}, "CreateRole-quarantine"),
@@ -521,6 +541,7 @@ CASES = [
     Case("ScheduleKeyDeletion", schedule_key_deletion, key_enabled, exact=False),
     Case("DeleteSecret", delete_secret, secret_restored),
     Case("CreateDBInstanceReadReplica", create_replica, replica_gone_snapshot_kept),
+    Case("ModifyDBInstance", modify_db_public, db_private, exact=False),
 ]
 
 
