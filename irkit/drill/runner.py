@@ -11,6 +11,7 @@ detection still found the attack.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 
 from irkit.aws.session import StaticCredentials
 from irkit.config import load_config
+from irkit.detect.rule import SEVERITIES
 from irkit.drill.iac import DrillUnavailable
 from irkit.drill.residual import losses as world_losses
 from irkit.drill.residual import residual
@@ -48,6 +50,12 @@ class ScenarioResult:
     exit_code: int = 0
     problems: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
+    false_positives: list[str] = field(default_factory=list)
+    """Findings citing only the agent's normal activity (``rule (severity)``)."""
+    time_to_contain: float | None = None
+    """Seconds from the run's start to the agent's credentials verified contained."""
+    reverted: dict[str, int] = field(default_factory=dict)
+    """The revert stage's changes, verified undone, not reversible."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``drill --json`` scenario shape (docs/contracts.md); keep these keys."""
@@ -63,6 +71,9 @@ class ScenarioResult:
             "seconds": self.seconds,
             "exit_code": self.exit_code,
             "problems": self.problems,
+            "false_positives": self.false_positives,
+            "time_to_contain": self.time_to_contain,
+            "reverted": self.reverted,
         }
 
 
@@ -113,7 +124,11 @@ def run_scenario(
     dry_run: bool = False,
     runbook: str = "agent-compromise",
     echo: Callable[[str], None] = print,
+    keep_world_minutes: float | None = None,
 ) -> ScenarioResult:
+    """Stage ``scenario`` on a fresh simulator, run the runbook against it (approvals given: the revert
+    stage runs), score it by reading the world again. With ``keep_world_minutes`` the simulator stays up
+    afterwards (until Ctrl-C or the minutes pass) for by-hand ``resume``/``restore``/``revert``."""
     started = time.monotonic()
     with simulator() as endpoint:
         try:
@@ -132,21 +147,36 @@ def run_scenario(
                 [f"cannot run: {exc}"],
             )
         before = world_state(world)
-        result = start_run(
-            load_config(config_path),
-            agent_name=AGENT,
-            runbook=load_runbook(runbook),
-            hours=max(DRILL_HOURS, scenario.background.hours + 0.5),
-            out=out,
-            dry_run=dry_run,
-            assume_yes=True,
-            case_id=f"DRILL-{world.now:%Y%m%d-%H%M%S}-{scenario.name}",
-            config_file=config_path,
-            credentials=RESPONDER,
-            echo=echo,
-        )
+        case_id = f"DRILL-{world.now:%Y%m%d-%H%M%S}-{scenario.name}"
+        try:
+            result = start_run(
+                load_config(config_path),
+                agent_name=AGENT,
+                runbook=load_runbook(runbook),
+                hours=max(DRILL_HOURS, scenario.background.hours + 0.5),
+                out=out,
+                dry_run=dry_run,
+                assume_yes=True,
+                case_id=case_id,
+                config_file=config_path,
+                credentials=RESPONDER,
+                echo=echo,
+            )
+        except KeyboardInterrupt:
+            case_root = out / case_id
+            if keep_world_minutes is None:
+                echo(
+                    f"drill {scenario.name}: interrupted. The simulator stops with the drill, so this case cannot"
+                    f" be resumed; run `irkit drill {scenario.name} --keep-world` to rehearse `irkit resume` on a"
+                    " world that stays up, or run the drill again."
+                )
+                raise
+            echo(f"drill {scenario.name}: interrupted; the world stays up so the run can be continued by hand.")
+            keep_serving(endpoint, config_path, case_root, keep_world_minutes, echo=echo)
+            raise
         after = world_state(world)
-        detected = sorted(_detected_rules(result.case.root))
+        findings = _findings(result.case.root)
+        detected = sorted({str(f["rule_id"]) for f in findings})
         problems: list[str] = []
         residual = _residual(world)
         if dry_run:
@@ -160,10 +190,16 @@ def run_scenario(
             if residual:
                 problems.append(f"the attacker's changes are still live: {'; '.join(residual)}")
             problems.extend(_iac_problems(world, result.case.journal.entries()))
-        problems.extend(_integrity_problems(result.case.journal.entries(), scenario.integrity))
+        entries = result.case.journal.entries()
+        problems.extend(_integrity_problems(entries, scenario.integrity))
         missing = [r for r in scenario.expected if r not in detected]
         if missing:
             problems.append(f"not detected: {', '.join(missing)}")
+        false_positives = _false_positives(findings, world.background_ids)
+        limit = SEVERITIES.index(scenario.max_severity)
+        above = sorted({f"{f['rule_id']} ({f['severity']})" for f in findings if _rank(f) > limit})
+        if above:
+            problems.append(f"flagged above {scenario.max_severity}: {', '.join(above)}")
         code = result.outcome.exit_code
         if code not in (ExitCode.OK, ExitCode.GAPS):
             problems.append(f"run exited {int(code)}")
@@ -171,19 +207,104 @@ def run_scenario(
         if not report.exists():
             problems.append("no report written")
         losses = world_losses(world)
-    return ScenarioResult(
-        name=scenario.name,
-        passed=not problems,
-        contained=contained,
-        detected=detected,
-        expected=list(scenario.expected),
-        residual=residual,
-        report=str(report),
-        seconds=round(time.monotonic() - started, 2),
-        exit_code=int(code),
-        problems=problems,
-        losses=losses,
-    )
+        outcome = ScenarioResult(
+            name=scenario.name,
+            passed=not problems,
+            contained=contained,
+            detected=detected,
+            expected=list(scenario.expected),
+            residual=residual,
+            report=str(report),
+            seconds=round(time.monotonic() - started, 2),
+            exit_code=int(code),
+            problems=problems,
+            losses=losses,
+            false_positives=false_positives,
+            time_to_contain=_time_to_contain(entries),
+            reverted=_reverted(entries),
+        )
+        if keep_world_minutes is not None:
+            keep_serving(endpoint, config_path, result.case.root, keep_world_minutes, echo=echo)
+    return outcome
+
+
+def keep_serving(
+    endpoint: str,
+    config: Path,
+    case_root: Path,
+    minutes: float,
+    *,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Keep the simulator up (the caller's ``with simulator()``) until Ctrl-C or ``minutes`` have passed,
+    after saying how to use it. Ctrl-C here ends the wait quietly: the world was the point, not a run."""
+    case = shlex.quote(str(case_root))
+    cfg = shlex.quote(str(config.resolve()))
+    echo("")
+    echo(f"The drill's world stays up at {endpoint} for {minutes:g} minutes (Ctrl-C stops it).")
+    echo(f"Its irkit.yaml: {config.resolve()}")
+    echo("In another terminal (the simulator takes any credentials):")
+    echo(f"  export IRKIT_CONFIG={cfg} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    echo(f"  irkit resume {case}            # continue an interrupted or approval-waiting run")
+    echo(f"  irkit restore {case} --dry-run # what undoing the containment would do (then --yes)")
+    echo(f"  irkit revert {case} --dry-run  # the revert plan against the live world")
+    echo(f"  irkit analyze {shlex.quote(str(case_root / 'evidence'))}")
+    echo(f"  irkit contain {AGENT} --dry-run --out {shlex.quote(str(case_root.parent))}")
+    deadline = clock() + minutes * 60
+    try:
+        while (left := deadline - clock()) > 0:
+            sleep(min(left, 0.5))
+    except KeyboardInterrupt:
+        echo("drill: Ctrl-C: stopping the simulator")
+        return
+    echo(f"drill: {minutes:g} minutes passed: stopping the simulator")
+
+
+def _findings(case_root: Path) -> list[dict[str, Any]]:
+    import orjson
+
+    path = case_root / "findings.json"
+    if not path.exists():
+        return []
+    return [f for f in orjson.loads(path.read_bytes()).get("findings", []) if isinstance(f, dict)]
+
+
+def _rank(finding: dict[str, Any]) -> int:
+    sev = str(finding.get("severity", "low"))
+    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
+
+
+def _false_positives(findings: list[dict[str, Any]], background: frozenset[str]) -> list[str]:
+    """Findings that cite only the agent's normal activity (rule id and severity, once each)."""
+    hits = {
+        f"{f['rule_id']} ({f.get('severity', '?')})"
+        for f in findings
+        if f.get("event_ids") and all(str(e) in background for e in f["event_ids"])
+    }
+    return sorted(hits)
+
+
+def _time_to_contain(entries: list[dict[str, Any]]) -> float | None:
+    for e in entries:
+        if e["kind"] == "step.done" and e["data"].get("type") == "contain":
+            value = (e["data"].get("output") or {}).get("time_to_contain_seconds")
+            return round(float(value), 2) if isinstance(value, int | float) else None
+    return None
+
+
+def _reverted(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """The revert stage's changes: how many, how many verified undone (re-read), how many lost."""
+    outputs = [
+        e["data"].get("output") or {} for e in entries if e["kind"] == "step.done" and e["data"].get("type") == "revert"
+    ]
+    changes = [c for c in (outputs[-1].get("changes") or []) if isinstance(c, dict)] if outputs else []
+    return {
+        "changes": len(changes),
+        "undone": sum(1 for c in changes if c.get("status") == "undone" and c.get("verified") is True),
+        "lost": sum(1 for c in changes if c.get("reversibility") == "not reversible"),
+    }
 
 
 def iam_state(world: World) -> dict[str, Any]:
@@ -247,15 +368,6 @@ def _integrity_problems(entries: list[dict[str, Any]], expected: tuple[str, ...]
         return [f"digest chain reported on an untampered trail: {', '.join(sorted(kinds))}"]
     missing = [k for k in expected if k not in kinds]
     return [f"digest chain did not report: {', '.join(missing)}"] if missing else []
-
-
-def _detected_rules(case_root: Path) -> set[str]:
-    import orjson
-
-    path = case_root / "findings.json"
-    if not path.exists():
-        return set()
-    return {str(f["rule_id"]) for f in orjson.loads(path.read_bytes()).get("findings", [])}
 
 
 def world_state(world: World) -> dict[str, Any]:

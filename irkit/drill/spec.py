@@ -490,4 +490,3 @@ def _dig(value: Any, dotted: str, at: str) -> Any:
         else:
             raise ScenarioError(f"{at}: the response has no {dotted}")
     return value
-
