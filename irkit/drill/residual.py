@@ -7,6 +7,7 @@ back is marked ``loss`` by the scenario and listed as a loss, not checked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -167,7 +168,29 @@ def _db_public(world: World, item: Mapping[str, str]) -> list[str]:
     return [f"database {item['id']} publicly accessible"] if any(d.get("PubliclyAccessible") for d in dbs) else []
 
 
+def _lambda_permission(world: World, item: Mapping[str, str]) -> list[str]:
+    lam = world.client("lambda", item.get("region", "us-east-1"))
+    try:
+        policy = json.loads(lam.get_policy(FunctionName=item["function"])["Policy"])
+    except lam.exceptions.ResourceNotFoundException:
+        return []
+    if any(s.get("Sid") == item["sid"] for s in policy.get("Statement", [])):
+        return [f"lambda function {item['function']} statement {item['sid']}"]
+    return []
+
+
+def _function_url(world: World, item: Mapping[str, str]) -> list[str]:
+    lam = world.client("lambda", item.get("region", "us-east-1"))
+    try:
+        lam.get_function_url_config(FunctionName=item["function"])
+    except lam.exceptions.ResourceNotFoundException:
+        return []
+    return [f"lambda function {item['function']} URL"]
+
+
 CHECKS: dict[str, Check] = {
+    "lambda-permission": _lambda_permission,
+    "function-url": _function_url,
     "db-public": _db_public,
     "role": _role,
     "access_key": _access_key,

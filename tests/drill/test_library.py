@@ -24,6 +24,7 @@ REPRESENTATIVE = {
     "lateral-movement",
     "ai-service-abuse",
     "poisoned-recommendations",
+    "lambda-backdoor",
 }
 ALL = bool(os.environ.get("IRKIT_DRILL_ALL"))
 
