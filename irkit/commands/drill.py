@@ -67,7 +67,8 @@ def drill(
             for item in r.false_positives:
                 echo(f"  {r.name}: flagged on the agent's normal activity: {item}")
             echo(f"  {r.name}: report {r.report}")
-    raise typer.Exit(0 if all(r.passed and not r.residual for r in results) else 1)
+    # `passed` includes an empty residual, except in a dry run (where nothing may change at all).
+    raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
 
 def scorecard(results: list[ScenarioResult]) -> str:

@@ -26,7 +26,7 @@ from irkit.detect.rule import SEVERITIES
 from irkit.drill.iac import DrillUnavailable
 from irkit.drill.residual import losses as world_losses
 from irkit.drill.residual import residual
-from irkit.drill.scenarios import Scenario, all_scenarios
+from irkit.drill.scenarios import Scenario, all_scenarios, load_scenario
 from irkit.drill.server import simulator
 from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, World
 from irkit.engine.run import start_run
@@ -78,15 +78,21 @@ class ScenarioResult:
 
 
 def select(names: Sequence[str], *, run_all: bool) -> list[Scenario]:
+    """Shipped scenarios by name; a name ending in ``.yaml`` is a scenario file of the user's (validated)."""
     known = all_scenarios()
     if run_all:
         return list(known.values())
     if not names:
         return [s for s in known.values() if s.default]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(known)})")
-    return [known[n] for n in names]
+    chosen = []
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            chosen.append(load_scenario(Path(name)))
+        elif name in known:
+            chosen.append(known[name])
+        else:
+            raise UsageError(f"unknown scenario {name!r} (scenarios: {', '.join(known)}; or a scenario file.yaml)")
+    return chosen
 
 
 def stage(scenario: Scenario, out: Path, endpoint: str, *, echo: Callable[[str], None] = print) -> tuple[World, Path]:

@@ -48,7 +48,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 import yaml
+from botocore import xform_name
 
 from irkit.detect.rule import SEVERITIES
 from irkit.drill.recorder import Actor
@@ -442,10 +444,12 @@ class Performer:
         when = self._time(step)
         actor = self._by(str(step.get("by", "attacker")))
         if actor is None:
-            from botocore import xform_name
-
             client = self.world.client(service, region)
-            response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
+            try:
+                response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
+            except (botocore.exceptions.ClientError, botocore.exceptions.ParamValidationError) as exc:
+                # The estate could not be built as the file says: the scenario's error, not a traceback.
+                raise ScenarioError(f"{self.source}: {step['call']} by admin failed: {exc}") from None
         else:
             if "from" in step or "user_agent" in step:
                 # The same holder of the same key, seen from elsewhere: the records land in the actor's own list.

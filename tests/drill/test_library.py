@@ -54,10 +54,12 @@ def test_the_scenario_passes_end_to_end(name: str, tmp_path: Path) -> None:
     assert set(result.expected) <= set(result.detected)
     assert Path(result.report).is_file()
     assert result.time_to_contain is not None and result.time_to_contain >= 0
-    if result.expected:
+    if result.expected and not result.losses:
         # The revert stage ran and verified (by re-reading) what it undid.
         assert result.reverted["changes"] >= 1
-        assert result.reverted["undone"] + result.reverted["lost"] >= 1
+        assert result.reverted["undone"] == result.reverted["changes"]
+    elif result.expected:
+        assert result.losses  # what no call undoes is named (and stays out of the residual)
     else:
         # The benign day: nothing flagged above low, on the agent's own normal activity.
         findings = orjson.loads((Path(result.report).parent / "findings.json").read_bytes())["findings"]

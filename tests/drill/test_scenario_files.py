@@ -122,3 +122,14 @@ def test_list_names_every_scenario_with_its_summary(capsys: pytest.CaptureFixtur
 def test_keep_world_needs_exactly_one_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["drill", "--all", "--keep-world", "--out", str(tmp_path)]) == 2
     assert "name exactly one scenario" in capsys.readouterr().err
+
+
+def test_a_scenario_file_of_ones_own_is_validated_and_a_bad_one_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "my_drill.yaml"
+    bad.write_text(GOOD.replace("name: tiny-attack", "name: my-drill").replace("after: 10s", "by: mallory"))
+    assert main(["drill", str(bad), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "my_drill.yaml: attack[1].by: unknown actor 'mallory'" in err
+    assert "Traceback" not in err

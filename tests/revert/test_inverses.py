@@ -699,3 +699,10 @@ def test_containment_policies_are_never_undone(sim: Sim) -> None:
     inverse = inverse_for("PutRolePolicy")
     assert inverse is not None
     assert inverse.change(Event.from_record(record)) is None
+
+
+def test_lambda_versioned_event_names_find_their_inverse() -> None:
+    """Lambda logs ``AddPermission20150331v2``: the registry reads it by its plain name."""
+    assert inverse_for("AddPermission20150331v2") is inverse_for("AddPermission") is not None
+    assert inverse_for("CreateFunctionUrlConfig20211031") is inverse_for("CreateFunctionUrlConfig") is not None
+    assert inverse_for("NoSuchThing20150331") is None
