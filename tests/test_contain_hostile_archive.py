@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 
 from irkit.drill.runner import run_scenario
-from irkit.drill.scenarios import Scenario
-from irkit.drill.scenarios.hidden_admin_role import SCENARIO
+from irkit.drill.scenarios import Scenario, all_scenarios
 from irkit.drill.world import ARCHIVE_BUCKET, HOME_REGION, World
 
+SCENARIO = all_scenarios()["hidden-admin-role"]
 BACKDOOR_EVENTS = {"CreateRole", "AttachRolePolicy", "CreateAccessKey"}
 # evidence/ = <out>/<case>/evidence: eight key segments lead down to a day folder, so eight `..` climb
 # back to evidence/, three more to the folder holding <out>.

@@ -10,7 +10,18 @@ import pytest
 from irkit.cli import main
 from irkit.drill.scenarios import all_scenarios
 
-SCORECARD_KEYS = {"name", "passed", "contained", "detected", "expected", "residual", "report", "seconds"}
+SCORECARD_KEYS = {
+    "name",
+    "passed",
+    "contained",
+    "detected",
+    "expected",
+    "residual",
+    "report",
+    "seconds",
+    "exit_code",
+    "problems",
+}
 
 
 def drill(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object]]:
@@ -32,13 +43,16 @@ def test_default_drill_passes_and_keeps_the_contract(tmp_path: Path, capsys: pyt
     assert "Drill-Only-Passw0rd" not in report
 
 
-def test_every_scenario_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, card = drill(["--all", "--out", str(tmp_path)], capsys)
-    results = {s["name"]: s for s in card["scenarios"]}  # type: ignore[attr-defined]
-    assert set(results) == set(all_scenarios())
-    failed = {n: s["problems"] for n, s in results.items() if not s["passed"]}
-    assert not failed
+def test_two_scenarios_in_one_run_score_each_in_the_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The scorecard table: one row a scenario with every column; exit 0 only when all passed."""
+    code = main(["drill", "exfiltration", "credential-chain", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    for column in ("contained", "to contain", "detected", "false pos.", "reverted", "residual", "report"):
+        assert column in out
+    rows = [line for line in out.splitlines() if line.startswith(("exfiltration ", "credential-chain "))]
+    assert len(rows) == 2 and all(" PASS " in r for r in rows), out
     assert code == 0
+    assert set(all_scenarios()) >= {"exfiltration", "credential-chain"}
 
 
 def test_dry_run_drill_leaves_the_world_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

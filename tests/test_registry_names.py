@@ -58,9 +58,12 @@ def detector_entries() -> list[tuple[str, str]]:
 
 
 def scenario_entries() -> list[tuple[str, str]]:
+    # Scenarios are data: one YAML file each, ``foo_bar.yaml`` (its stem plays the module's part).
+    from irkit.drill.spec import parse_scenario
+
     return [
-        (name, importlib.import_module(f"{scenarios_package.__name__}.{name}").SCENARIO.name)
-        for name in _modules(scenarios_package.__path__)
+        (path.stem, parse_scenario(path.read_text(encoding="utf-8"), path=Path("scenario.yml")).name)
+        for path in scenarios_package.scenario_files()
     ]
 
 

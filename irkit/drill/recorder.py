@@ -31,10 +31,13 @@ _SERVICE_SOURCES = {
     "guardduty": "guardduty.amazonaws.com",
     "lambda": "lambda.amazonaws.com",
     "cloudwatch": "monitoring.amazonaws.com",
+    "bedrock": "bedrock.amazonaws.com",
+    "bedrock-runtime": "bedrock.amazonaws.com",  # InvokeModel is logged under bedrock's own source
+    "secretsmanager": "secretsmanager.amazonaws.com",
 }
 _GLOBAL = {"iam", "sts"}
 # Never in a CloudTrail record (CloudTrail omits them); never in a drill's evidence either.
-_DROP = re.compile(r"(SecretAccessKey|SessionToken|Password|ResponseMetadata)$")
+_DROP = re.compile(r"(SecretAccessKey|SessionToken|Password|ResponseMetadata|SecretString|SecretBinary)$")
 
 
 def _lower_camel(name: str) -> str:
@@ -49,8 +52,8 @@ def to_cloudtrail(value: Any) -> Any:
         return [to_cloudtrail(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%b %d, %Y %I:%M:%S %p")
-    if isinstance(value, bytes):
-        return None
+    if isinstance(value, bytes) or not isinstance(value, str | int | float | bool | None):
+        return None  # a payload (bytes, a streamed body such as InvokeModel's): CloudTrail does not log it
     return value
 
 

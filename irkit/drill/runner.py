@@ -11,6 +11,7 @@ detection still found the attack.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -21,8 +22,11 @@ from typing import Any
 
 from irkit.aws.session import StaticCredentials
 from irkit.config import load_config
-from irkit.drill.iac import GOOD_CIDR, DrillUnavailable
-from irkit.drill.scenarios import Scenario, all_scenarios
+from irkit.detect.rule import SEVERITIES
+from irkit.drill.iac import DrillUnavailable
+from irkit.drill.residual import losses as world_losses
+from irkit.drill.residual import residual
+from irkit.drill.scenarios import Scenario, all_scenarios, load_scenario
 from irkit.drill.server import simulator
 from irkit.drill.world import AGENT, AGENT_ROLE, AGENT_USER, World
 from irkit.engine.run import start_run
@@ -46,6 +50,12 @@ class ScenarioResult:
     exit_code: int = 0
     problems: list[str] = field(default_factory=list)
     losses: list[str] = field(default_factory=list)
+    false_positives: list[str] = field(default_factory=list)
+    """Findings citing only the agent's normal activity (``rule (severity)``)."""
+    time_to_contain: float | None = None
+    """Seconds from the run's start to the agent's credentials verified contained."""
+    reverted: dict[str, int] = field(default_factory=dict)
+    """The revert stage's changes, verified undone, not reversible."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``drill --json`` scenario shape (docs/contracts.md); keep these keys."""
@@ -61,19 +71,28 @@ class ScenarioResult:
             "seconds": self.seconds,
             "exit_code": self.exit_code,
             "problems": self.problems,
+            "false_positives": self.false_positives,
+            "time_to_contain": self.time_to_contain,
+            "reverted": self.reverted,
         }
 
 
 def select(names: Sequence[str], *, run_all: bool) -> list[Scenario]:
+    """Shipped scenarios by name; a name ending in ``.yaml`` is a scenario file of the user's (validated)."""
     known = all_scenarios()
     if run_all:
         return list(known.values())
     if not names:
         return [s for s in known.values() if s.default]
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(f"unknown scenario {unknown[0]!r} (scenarios: {', '.join(known)})")
-    return [known[n] for n in names]
+    chosen = []
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            chosen.append(load_scenario(Path(name)))
+        elif name in known:
+            chosen.append(known[name])
+        else:
+            raise UsageError(f"unknown scenario {name!r} (scenarios: {', '.join(known)}; or a scenario file.yaml)")
+    return chosen
 
 
 def stage(scenario: Scenario, out: Path, endpoint: str, *, echo: Callable[[str], None] = print) -> tuple[World, Path]:
@@ -84,7 +103,13 @@ def stage(scenario: Scenario, out: Path, endpoint: str, *, echo: Callable[[str],
         shutil.rmtree(workdir)  # the previous drill's own files: a fresh world every time
     world = World(endpoint, now=datetime.now(UTC).replace(microsecond=0), workdir=workdir)
     world.build()
-    world.background(hours=DRILL_HOURS - 0.5)
+    if scenario.setup is not None:
+        scenario.setup(world)
+    world.background(hours=scenario.background.hours, calls=scenario.background.reads)
+    if scenario.benign is not None:
+        scenario.benign(world)
+    # Everything recorded so far is the agent's normal activity: a finding citing only these is a false positive.
+    world.background_ids = frozenset(str(r["eventID"]) for r in world.all_records())
     scenario.attack(world)
     files = world.deliver()
     if scenario.after_delivery is not None:
@@ -105,7 +130,11 @@ def run_scenario(
     dry_run: bool = False,
     runbook: str = "agent-compromise",
     echo: Callable[[str], None] = print,
+    keep_world_minutes: float | None = None,
 ) -> ScenarioResult:
+    """Stage ``scenario`` on a fresh simulator, run the runbook against it (approvals given: the revert
+    stage runs), score it by reading the world again. With ``keep_world_minutes`` the simulator stays up
+    afterwards (until Ctrl-C or the minutes pass) for by-hand ``resume``/``restore``/``revert``."""
     started = time.monotonic()
     with simulator() as endpoint:
         try:
@@ -124,21 +153,36 @@ def run_scenario(
                 [f"cannot run: {exc}"],
             )
         before = world_state(world)
-        result = start_run(
-            load_config(config_path),
-            agent_name=AGENT,
-            runbook=load_runbook(runbook),
-            hours=DRILL_HOURS,
-            out=out,
-            dry_run=dry_run,
-            assume_yes=True,
-            case_id=f"DRILL-{world.now:%Y%m%d-%H%M%S}-{scenario.name}",
-            config_file=config_path,
-            credentials=RESPONDER,
-            echo=echo,
-        )
+        case_id = f"DRILL-{world.now:%Y%m%d-%H%M%S}-{scenario.name}"
+        try:
+            result = start_run(
+                load_config(config_path),
+                agent_name=AGENT,
+                runbook=load_runbook(runbook),
+                hours=max(DRILL_HOURS, scenario.background.hours + 0.5),
+                out=out,
+                dry_run=dry_run,
+                assume_yes=True,
+                case_id=case_id,
+                config_file=config_path,
+                credentials=RESPONDER,
+                echo=echo,
+            )
+        except KeyboardInterrupt:
+            case_root = out / case_id
+            if keep_world_minutes is None:
+                echo(
+                    f"drill {scenario.name}: interrupted. The simulator stops with the drill, so this case cannot"
+                    f" be resumed; run `irkit drill {scenario.name} --keep-world` to rehearse `irkit resume` on a"
+                    " world that stays up, or run the drill again."
+                )
+                raise
+            echo(f"drill {scenario.name}: interrupted; the world stays up so the run can be continued by hand.")
+            keep_serving(endpoint, config_path, case_root, keep_world_minutes, echo=echo)
+            raise
         after = world_state(world)
-        detected = sorted(_detected_rules(result.case.root))
+        findings = _findings(result.case.root)
+        detected = sorted({str(f["rule_id"]) for f in findings})
         problems: list[str] = []
         residual = _residual(world)
         if dry_run:
@@ -152,30 +196,121 @@ def run_scenario(
             if residual:
                 problems.append(f"the attacker's changes are still live: {'; '.join(residual)}")
             problems.extend(_iac_problems(world, result.case.journal.entries()))
-        problems.extend(_integrity_problems(result.case.journal.entries(), scenario.integrity))
+        entries = result.case.journal.entries()
+        problems.extend(_integrity_problems(entries, scenario.integrity))
         missing = [r for r in scenario.expected if r not in detected]
         if missing:
             problems.append(f"not detected: {', '.join(missing)}")
+        false_positives = _false_positives(findings, world.background_ids)
+        limit = SEVERITIES.index(scenario.max_severity)
+        above = sorted({f"{f['rule_id']} ({f['severity']})" for f in findings if _rank(f) > limit})
+        if above:
+            problems.append(f"flagged above {scenario.max_severity}: {', '.join(above)}")
         code = result.outcome.exit_code
         if code not in (ExitCode.OK, ExitCode.GAPS):
             problems.append(f"run exited {int(code)}")
         report = result.case.root / "report.md"
         if not report.exists():
             problems.append("no report written")
-        losses = [str(item["name"]) for item in world.created_by_attacker if item.get("loss")]
-    return ScenarioResult(
-        name=scenario.name,
-        passed=not problems,
-        contained=contained,
-        detected=detected,
-        expected=list(scenario.expected),
-        residual=residual,
-        report=str(report),
-        seconds=round(time.monotonic() - started, 2),
-        exit_code=int(code),
-        problems=problems,
-        losses=losses,
-    )
+        losses = world_losses(world)
+        outcome = ScenarioResult(
+            name=scenario.name,
+            passed=not problems,
+            contained=contained,
+            detected=detected,
+            expected=list(scenario.expected),
+            residual=residual,
+            report=str(report),
+            seconds=round(time.monotonic() - started, 2),
+            exit_code=int(code),
+            problems=problems,
+            losses=losses,
+            false_positives=false_positives,
+            time_to_contain=_time_to_contain(entries),
+            reverted=_reverted(entries),
+        )
+        if keep_world_minutes is not None:
+            keep_serving(endpoint, config_path, result.case.root, keep_world_minutes, echo=echo)
+    return outcome
+
+
+def keep_serving(
+    endpoint: str,
+    config: Path,
+    case_root: Path,
+    minutes: float,
+    *,
+    echo: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Keep the simulator up (the caller's ``with simulator()``) until Ctrl-C or ``minutes`` have passed,
+    after saying how to use it. Ctrl-C here ends the wait quietly: the world was the point, not a run."""
+    case = shlex.quote(str(case_root))
+    cfg = shlex.quote(str(config.resolve()))
+    echo("")
+    echo(f"The drill's world stays up at {endpoint} for {minutes:g} minutes (Ctrl-C stops it).")
+    echo(f"Its irkit.yaml: {config.resolve()}")
+    echo("In another terminal (the simulator takes any credentials):")
+    echo(f"  export IRKIT_CONFIG={cfg} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    echo(f"  irkit resume {case}            # continue an interrupted or approval-waiting run")
+    echo(f"  irkit restore {case} --dry-run # what undoing the containment would do (then --yes)")
+    echo(f"  irkit revert {case} --dry-run  # the revert plan against the live world")
+    echo(f"  irkit analyze {shlex.quote(str(case_root / 'evidence'))}")
+    echo(f"  irkit contain {AGENT} --dry-run --out {shlex.quote(str(case_root.parent))}")
+    deadline = clock() + minutes * 60
+    try:
+        while (left := deadline - clock()) > 0:
+            sleep(min(left, 0.5))
+    except KeyboardInterrupt:
+        echo("drill: Ctrl-C: stopping the simulator")
+        return
+    echo(f"drill: {minutes:g} minutes passed: stopping the simulator")
+
+
+def _findings(case_root: Path) -> list[dict[str, Any]]:
+    import orjson
+
+    path = case_root / "findings.json"
+    if not path.exists():
+        return []
+    return [f for f in orjson.loads(path.read_bytes()).get("findings", []) if isinstance(f, dict)]
+
+
+def _rank(finding: dict[str, Any]) -> int:
+    sev = str(finding.get("severity", "low"))
+    return SEVERITIES.index(sev) if sev in SEVERITIES else len(SEVERITIES)
+
+
+def _false_positives(findings: list[dict[str, Any]], background: frozenset[str]) -> list[str]:
+    """Findings that cite only the agent's normal activity (rule id and severity, once each)."""
+    hits = {
+        f"{f['rule_id']} ({f.get('severity', '?')})"
+        for f in findings
+        if f.get("event_ids") and all(str(e) in background for e in f["event_ids"])
+    }
+    return sorted(hits)
+
+
+def _time_to_contain(entries: list[dict[str, Any]]) -> float | None:
+    for e in entries:
+        if e["kind"] == "step.done" and e["data"].get("type") == "contain":
+            value = (e["data"].get("output") or {}).get("time_to_contain_seconds")
+            return round(float(value), 2) if isinstance(value, int | float) else None
+    return None
+
+
+def _reverted(entries: list[dict[str, Any]]) -> dict[str, int]:
+    """The revert stage's changes: how many, how many verified undone (re-read), how many lost."""
+    outputs = [
+        e["data"].get("output") or {} for e in entries if e["kind"] == "step.done" and e["data"].get("type") == "revert"
+    ]
+    changes = [c for c in (outputs[-1].get("changes") or []) if isinstance(c, dict)] if outputs else []
+    return {
+        "changes": len(changes),
+        "undone": sum(1 for c in changes if c.get("status") == "undone" and c.get("verified") is True),
+        "lost": sum(1 for c in changes if c.get("reversibility") == "not reversible"),
+    }
 
 
 def iam_state(world: World) -> dict[str, Any]:
@@ -241,15 +376,6 @@ def _integrity_problems(entries: list[dict[str, Any]], expected: tuple[str, ...]
     return [f"digest chain did not report: {', '.join(missing)}"] if missing else []
 
 
-def _detected_rules(case_root: Path) -> set[str]:
-    import orjson
-
-    path = case_root / "findings.json"
-    if not path.exists():
-        return set()
-    return {str(f["rule_id"]) for f in orjson.loads(path.read_bytes()).get("findings", [])}
-
-
 def world_state(world: World) -> dict[str, Any]:
     """What a dry run must leave as it was: the agent's IAM, the attacker's changes, the IaC."""
     return {
@@ -284,114 +410,6 @@ def _iac_problems(world: World, entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-def _has_policies(iam: Any, kind: str, name: str) -> list[str]:
-    irkit_own = {"AWSRevokeOlderSessions", "irkit-revoke-older-sessions"}
-    if kind == "role":
-        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-        inline = iam.list_role_policies(RoleName=name)["PolicyNames"]
-    else:
-        attached = iam.list_attached_user_policies(UserName=name)["AttachedPolicies"]
-        inline = iam.list_user_policies(UserName=name)["PolicyNames"]
-    return [str(a["PolicyArn"]) for a in attached] + [str(n) for n in inline if n not in irkit_own]
-
-
-def _rule_live(world: World, item: dict[str, str]) -> bool:
-    rules = world.client("ec2").describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [item["group"]]}]
-    )["SecurityGroupRules"]
-    return any(
-        not r.get("IsEgress") and r.get("CidrIpv4") == item["cidr"] and str(r.get("FromPort")) == item["port"]
-        for r in rules
-    )
-
-
 def _residual(world: World) -> list[str]:
     """What of the attacker's is still live, read from the world itself (not from irkit's output)."""
-    iam = world.client("iam")
-    left = []
-    for item in world.created_by_attacker:
-        kind = item["kind"]
-        if item.get("loss"):
-            continue
-        if kind == "role":
-            try:
-                trust = iam.get_role(RoleName=item["name"])["Role"]["AssumeRolePolicyDocument"]
-            except iam.exceptions.NoSuchEntityException:
-                continue
-            allows = any(s.get("Effect") == "Allow" for s in trust.get("Statement", []))
-            policies = _has_policies(iam, "role", item["name"])
-            if allows or policies:
-                left.append(f"iam role {item['name']}" + (f" with {', '.join(policies)}" if policies else ""))
-        elif kind == "access_key":
-            keys = iam.list_access_keys(UserName=item["user"])["AccessKeyMetadata"]
-            if any(k["AccessKeyId"] == item["name"] and k["Status"] == "Active" for k in keys):
-                left.append(f"access key {item['name']} of {item['user']} (Active)")
-        elif kind == "user":
-            try:
-                keys = iam.list_access_keys(UserName=item["name"])["AccessKeyMetadata"]
-            except iam.exceptions.NoSuchEntityException:
-                continue
-            armed = [k["AccessKeyId"] for k in keys if k["Status"] == "Active"] + _has_policies(
-                iam, "user", item["name"]
-            )
-            try:
-                iam.get_login_profile(UserName=item["name"])
-                armed.append("console password")
-            except iam.exceptions.NoSuchEntityException:
-                pass
-            if armed:
-                left.append(f"iam user {item['name']} ({', '.join(armed)})")
-        elif kind == "instances":
-            ec2 = world.client("ec2", item["region"])
-            ids = [i for i in item["ids"].split(",") if i]
-            found = ec2.describe_instances(InstanceIds=ids)["Reservations"] if ids else []
-            running = [
-                i
-                for r in found
-                for i in r["Instances"]
-                if i["State"]["Name"] not in ("terminated", "shutting-down", "stopped", "stopping")
-            ]
-            if running:
-                left.append(f"{len(running)} instances {item['name']} running in {item['region']}")
-        elif kind in ("sg-rule", "iac-ingress"):
-            if _rule_live(world, item):
-                left.append(f"security group rule {item['name']}")
-            if kind == "iac-ingress" and world.iac is not None and world.iac.state_cidr() != GOOD_CIDR:
-                left.append(f"terraform state still holds {world.iac.state_cidr()} (before: {GOOD_CIDR})")
-        elif kind == "db-replica":
-            rds = world.client("rds", item["region"])
-            dbs = rds.describe_db_instances()["DBInstances"]
-            if any(d["DBInstanceIdentifier"] == item["id"] and d.get("DBInstanceStatus") != "deleting" for d in dbs):
-                left.append(f"database replica {item['name']}")
-        elif kind == "bucket":
-            left.extend(_bucket_left(world, item["bucket"]))
-        elif kind == "trail":
-            if not world.client("cloudtrail").get_trail_status(Name=item["trail"]).get("IsLogging"):
-                left.append(f"trail {item['trail']} not logging")
-        elif kind == "event-selectors":
-            selectors = (
-                world.client("cloudtrail").get_event_selectors(TrailName=item["trail"]).get("EventSelectors") or []
-            )
-            if not any(s.get("ReadWriteType") == "All" and s.get("IncludeManagementEvents") for s in selectors):
-                left.append(f"trail {item['trail']} event selectors still narrowed")
-        else:
-            left.append(f"{kind} {item['name']}")
-    return left
-
-
-def _bucket_left(world: World, bucket: str) -> list[str]:
-    s3 = world.client("s3")
-    left = []
-    try:
-        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-        if '"*"' in policy:
-            left.append(f"bucket {bucket} policy open to everyone")
-    except s3.exceptions.ClientError:
-        pass
-    try:
-        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    except s3.exceptions.ClientError:
-        block = {}
-    if not (block.get("BlockPublicPolicy") and block.get("RestrictPublicBuckets")):
-        left.append(f"bucket {bucket} public access not blocked")
-    return left
+    return residual(world)

@@ -99,6 +99,12 @@ class World:
     """Where the world keeps files of its own (the IaC repository and terraform state)."""
     iac: IacWorld | None = None
     """The infrastructure as code, when a scenario uses it (:meth:`enable_iac`)."""
+    actors: dict[str, Actor] = field(default_factory=dict)
+    """Other holders of credentials a scenario brings in (a backdoor user's key, an assumed role)."""
+    saved: dict[str, Any] = field(default_factory=dict)
+    """Values a scenario saved from responses (``save:``), for its later steps."""
+    background_ids: frozenset[str] = frozenset()
+    """The event ids of the agent's normal activity: a finding citing only these is a false positive."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -335,6 +341,7 @@ class World:
 
     def all_records(self) -> list[dict[str, Any]]:
         actors = [a for a in (self.agent_user, self.agent_role, self.attacker) if a is not None]
+        actors += [a for a in self.actors.values() if all(a.records is not b.records for b in actors)]
         records = [r for a in actors for r in a.records] + self.extra_records
         return sorted(records, key=lambda r: str(r["eventTime"]))
 

@@ -481,6 +481,76 @@ def replica_gone_snapshot_kept(sim: Sim) -> None:
     assert snaps[0]["DBInstanceIdentifier"] == "orders-db-replica"
 
 
+def modify_db_public(sim: Sim) -> dict[str, Any]:
+    sim.boto("rds").create_db_instance(
+        DBInstanceIdentifier="orders-db",
+        Engine="postgres",
+        DBInstanceClass="db.t3.medium",
+        AllocatedStorage=20,
+        MasterUsername="orders",
+        MasterUserPassword="not-a-real-password",
+        PubliclyAccessible=False,
+    )
+    return sim.attack(
+        "rds", "ModifyDBInstance", DBInstanceIdentifier="orders-db", PubliclyAccessible=True, ApplyImmediately=True
+    )
+
+
+def db_private(sim: Sim) -> None:
+    (db,) = sim.boto("rds").describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"]
+    assert db["PubliclyAccessible"] is False
+
+
+def _function(sim: Sim) -> str:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+    lambda_service = {"Service": "lambda.amazonaws.com"}
+    trust = {"Statement": [{"Effect": "Allow", "Principal": lambda_service, "Action": "sts:AssumeRole"}]}
+    sim.boto("iam").create_role(RoleName="orders-api-exec", AssumeRolePolicyDocument=json.dumps(trust))
+    sim.boto("lambda").create_function(
+        FunctionName="orders-api",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/orders-api-exec",
+        Handler="index.handler",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    return "orders-api"
+
+
+def add_permission(sim: Sim) -> dict[str, Any]:
+    function = _function(sim)
+    sim.boto("lambda").add_permission(
+        FunctionName=function, StatementId="ci-invoke", Action="lambda:InvokeFunction", Principal=f"{ACCOUNT}"
+    )
+    return sim.attack(
+        "lambda",
+        "AddPermission",
+        FunctionName=function,
+        StatementId="public-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+    )
+
+
+def only_the_ci_statement_left(sim: Sim) -> None:
+    policy = json.loads(sim.boto("lambda").get_policy(FunctionName="orders-api")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["ci-invoke"]
+
+
+def create_function_url(sim: Sim) -> dict[str, Any]:
+    return sim.attack("lambda", "CreateFunctionUrlConfig", FunctionName=_function(sim), AuthType="NONE")
+
+
+def no_function_url(sim: Sim) -> None:
+    lam = sim.boto("lambda")
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_url_config(FunctionName="orders-api")
+
+
 CASES = [
     Case("CreateRole", create_role, role_gone),
     Case("CreateRole", create_role, role_quarantined, {"quarantine_roles": True}, "CreateRole-quarantine"),
@@ -521,6 +591,9 @@ CASES = [
     Case("ScheduleKeyDeletion", schedule_key_deletion, key_enabled, exact=False),
     Case("DeleteSecret", delete_secret, secret_restored),
     Case("CreateDBInstanceReadReplica", create_replica, replica_gone_snapshot_kept),
+    Case("ModifyDBInstance", modify_db_public, db_private, exact=False),
+    Case("AddPermission", add_permission, only_the_ci_statement_left),
+    Case("CreateFunctionUrlConfig", create_function_url, no_function_url),
 ]
 
 
@@ -626,3 +699,10 @@ def test_containment_policies_are_never_undone(sim: Sim) -> None:
     inverse = inverse_for("PutRolePolicy")
     assert inverse is not None
     assert inverse.change(Event.from_record(record)) is None
+
+
+def test_lambda_versioned_event_names_find_their_inverse() -> None:
+    """Lambda logs ``AddPermission20150331v2``: the registry reads it by its plain name."""
+    assert inverse_for("AddPermission20150331v2") is inverse_for("AddPermission") is not None
+    assert inverse_for("CreateFunctionUrlConfig20211031") is inverse_for("CreateFunctionUrlConfig") is not None
+    assert inverse_for("NoSuchThing20150331") is None

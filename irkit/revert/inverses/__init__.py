@@ -15,6 +15,7 @@ from functools import cache
 
 from botocore import xform_name
 
+from irkit.detect.names import base_name
 from irkit.revert.model import Inverse, Reversibility
 
 
@@ -45,7 +46,9 @@ def all_inverses() -> Mapping[str, Inverse]:
 
 
 def inverse_for(event_name: str) -> Inverse | None:
-    return all_inverses().get(event_name)
+    """By the event's name, or its plain name (Lambda logs ``AddPermission20150331v2``)."""
+    found = all_inverses()
+    return found.get(event_name) or found.get(base_name(event_name))
 
 
 def permissions() -> tuple[str, ...]:

@@ -17,6 +17,7 @@ _SOURCES = {
     "secretsmanager": "secretsmanager.amazonaws.com",
     "logs": "logs.amazonaws.com",
     "guardduty": "guardduty.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
 }
 
 
