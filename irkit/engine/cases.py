@@ -156,9 +156,7 @@ def summarise(root: Path) -> CaseSummary:
             exit_code = code if isinstance(code, int) else None
         elif kind == "run.interrupted":
             interrupted = True
-    done = {
-        s for s, e in last.items() if e.get("kind") == "step.done" and e["data"].get("status") != "incomplete"
-    }
+    done = {s for s, e in last.items() if e.get("kind") == "step.done" and e["data"].get("status") != "incomplete"}
     incomplete = [s for s, e in last.items() if e["data"].get("status") == "incomplete"]
     waiting = next((s for s in steps if awaiting.get(s)), None)
     pending = tuple(s for s in steps if s not in done) if steps else ()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from irkit.aws.guard import is_read_only
 from irkit.config import LogArchiveSettings
 from irkit.contain.restore import RESTORE_PERMISSIONS
 from irkit.engine.runbook import Runbook
@@ -50,14 +51,10 @@ def responder_policy(runbook: Runbook, archive: LogArchiveSettings | None = None
     run_actions = [a for _, _, perms, _ in step_permissions(runbook) for a in perms]
     statements: list[dict[str, Any]] = []
     if run_actions:
-        statements.append(
-            {"Sid": "IrkitRunbook", "Effect": "Allow", "Action": _sorted(run_actions), "Resource": "*"}
-        )
+        statements.append({"Sid": "IrkitRunbook", "Effect": "Allow", "Action": _sorted(run_actions), "Resource": "*"})
     restore_only = [a for a in RESTORE_PERMISSIONS if a not in run_actions]
     if restore_only:
-        statements.append(
-            {"Sid": "IrkitRestore", "Effect": "Allow", "Action": _sorted(restore_only), "Resource": "*"}
-        )
+        statements.append({"Sid": "IrkitRestore", "Effect": "Allow", "Action": _sorted(restore_only), "Resource": "*"})
     if _assume(runbook) and (archive is None or archive.role_arn):
         resource = archive.role_arn if archive and archive.role_arn else DEFAULT_READER_ROLE
         statements.append(
@@ -68,6 +65,29 @@ def responder_policy(runbook: Runbook, archive: LogArchiveSettings | None = None
                 "Resource": resource,
             }
         )
+    return {"Version": VERSION, "Statement": statements}
+
+
+def _reads(actions: Iterable[str]) -> list[str]:
+    """The actions the dry-run guard lets through (``svc:Operation`` judged as the guard judges it)."""
+    return [a for a in actions if ":" in a and is_read_only(*a.split(":", 1))]
+
+
+def dry_run_policy(runbook: Runbook, archive: LogArchiveSettings | None = None) -> dict[str, Any]:
+    """The read-only policy ``irkit contain AGENT --dry-run`` needs (a staging drill on a real account).
+
+    It is the responder policy less everything the dry-run guard refuses: no write, no credential
+    issuing read, nothing ``irkit restore`` needs. A role with only this policy cannot contain anyone,
+    which is the point: a rehearsal against production that cannot change production.
+    """
+    full = responder_policy(runbook, archive)
+    statements: list[dict[str, Any]] = []
+    for statement in full["Statement"]:
+        if statement["Sid"] == "IrkitRestore":
+            continue
+        reads = _sorted(_reads(statement["Action"]))
+        if reads:
+            statements.append(statement | {"Sid": statement["Sid"] + "ReadOnly", "Action": reads})
     return {"Version": VERSION, "Statement": statements}
 
 
@@ -88,9 +108,7 @@ def archive_policy(runbook: Runbook, archive: LogArchiveSettings | None = None) 
     other = [a for a in actions if not a.startswith("s3:")]
     statements: list[dict[str, Any]] = []
     if bucket_level:
-        statements.append(
-            {"Sid": "IrkitListTrail", "Effect": "Allow", "Action": bucket_level, "Resource": bucket}
-        )
+        statements.append({"Sid": "IrkitListTrail", "Effect": "Allow", "Action": bucket_level, "Resource": bucket})
     if object_level:
         statements.append(
             {

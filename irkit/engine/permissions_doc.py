@@ -8,7 +8,13 @@ from __future__ import annotations
 import json
 import sys
 
-from irkit.engine.permissions import archive_policy, responder_policy, step_permissions, watcher_policy
+from irkit.engine.permissions import (
+    archive_policy,
+    dry_run_policy,
+    responder_policy,
+    step_permissions,
+    watcher_policy,
+)
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -63,6 +69,17 @@ def render(runbook_name: str = DEFAULT_RUNBOOK) -> str:
         "",
         "```json",
         json.dumps(watcher_policy(), indent=2),
+        "```",
+        "",
+        "## Rehearsal role (dry run)",
+        "",
+        "`irkit contain AGENT --dry-run` only reads (the dry-run guard refuses every other call below the",
+        "steps). `irkit permissions --dry-run` prints the responder policy less everything the guard refuses:",
+        "the role for a staging drill against a real account, which cannot contain anyone by design. The",
+        "archive is read as the log reader reads it (`--role log-reader`). See [drills.md](drills.md).",
+        "",
+        "```json",
+        json.dumps(dry_run_policy(book), indent=2),
         "```",
         "",
         "## Why each group is needed",

@@ -91,6 +91,7 @@ class Preflight:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         if archive is not None:
+
             def run() -> None:
                 try:
                     self._result = probe_archive(clients, archive, agent)

@@ -27,6 +27,7 @@ from irkit.errors import CaseError, Terminated, UsageError
 # Ten years: beyond any CloudTrail archive worth reading, and inside what datetime can subtract.
 MAX_HOURS = 24 * 366 * 10
 
+
 @dataclass
 class RunResult:
     case: Case
@@ -199,7 +200,9 @@ def _interrupted(case: Case, executor: Executor, exc: KeyboardInterrupt, echo: C
     where = (
         f"during step {executor.current[0]} ({executor.current[1]})"
         if executor.current
-        else "after the last step" if done else "between steps"
+        else "after the last step"
+        if done
+        else "between steps"
     )
     command = f"irkit resume {shlex.quote(str(case.root))}"
     try:

@@ -13,11 +13,12 @@ import pytest
 from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
+from irkit.aws.guard import is_read_only
 from irkit.aws.session import StaticCredentials
 from irkit.cli import app
 from irkit.contain.actions import ROLE_POLICY, is_locked
 from irkit.engine import permissions_doc
-from irkit.engine.permissions import archive_policy, responder_policy
+from irkit.engine.permissions import archive_policy, dry_run_policy, responder_policy
 from irkit.engine.runbook import load_runbook
 from irkit.steps import registry
 from tests.contain.conftest import ROLE, USER, USER_ARN, World, run, runbook, step_output
@@ -108,9 +109,7 @@ def test_a_missing_permission_is_a_named_gap_and_the_rest_is_contained(
     finally:
         iam_auth(False)
     gaps = [f"{g.path}: {g.reason}" for g in result.outcome.gaps]
-    assert any(g.startswith(f"iam:DeleteLoginProfile on {USER_ARN}") and "AccessDenied" in g for g in gaps), (
-        gaps
-    )
+    assert any(g.startswith(f"iam:DeleteLoginProfile on {USER_ARN}") and "AccessDenied" in g for g in gaps), gaps
     assert int(result.outcome.exit_code) == 3
     iam = world.iam
     assert {k["Status"] for k in iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]} == {"Inactive"}
@@ -150,3 +149,45 @@ def test_permissions_command_prints_both_policies(tmp_path: Path) -> None:
     }
     book = load_runbook("agent-compromise")
     assert "sts:AssumeRole" not in json.dumps(archive_policy(book))
+
+
+def test_a_dry_run_needs_nothing_beyond_the_dry_run_policy(
+    world: World,
+    attack: dict[str, Any],
+    fake_detect: list[Sequence[str]],
+    iam_auth: Callable[[bool], None],
+    tmp_path: Path,
+) -> None:
+    """A staging drill's role (``irkit permissions --dry-run``) is enough for ``contain --dry-run``."""
+    policy = dry_run_policy(runbook(*STEPS))
+    creds = responder(world, policy, name="irkit-rehearsal")
+    before = world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"]
+    assert "Active" in {k["Status"] for k in before}
+    iam_auth(True)
+    try:
+        result = run(world, tmp_path / "cases", *STEPS, credentials=creds, dry_run=True)
+    finally:
+        iam_auth(False)
+    reasons = [f"{g.path}: {g.reason}" for g in result.outcome.gaps]
+    assert not [r for r in reasons if "AccessDenied" in r], reasons
+    assert result.outcome.failed == []
+    assert world.iam.list_access_keys(UserName=USER)["AccessKeyMetadata"] == before  # nothing changed
+
+
+def test_the_dry_run_policy_holds_only_what_the_guard_lets_through() -> None:
+    book = load_runbook("agent-compromise")
+    full = {a for s in responder_policy(book)["Statement"] for a in s["Action"]}
+    reads = [a for s in dry_run_policy(book)["Statement"] for a in s["Action"]]
+    assert reads, "the dry-run policy is empty"
+    assert set(reads) < full
+    refused = [a for a in reads if not is_read_only(*a.split(":", 1))]
+    assert refused == []
+    assert "iam:UpdateAccessKey" in full and "iam:UpdateAccessKey" not in reads
+
+
+def test_permissions_dry_run_prints_the_read_only_policy() -> None:
+    out = CliRunner().invoke(app, ["permissions", "--dry-run"])
+    assert out.exit_code == 0, out.output
+    actions = {a for s in json.loads(out.output)["Statement"] for a in s["Action"]}
+    assert "iam:ListAccessKeys" in actions
+    assert not [a for a in actions if a.split(":", 1)[1].startswith(("Update", "Put", "Delete", "Create", "Attach"))]
