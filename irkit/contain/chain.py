@@ -157,7 +157,7 @@ class ChainResolver:
                 res.refused.append((link, "session of an unknown role: left untouched"))
             elif role.arn in self.inventory:
                 res.accepted.append(link)
-                res.skipped.append((link, f"sessions of {role.arn} are revoked by the revoke step"))
+                res.skipped.append((link, f"sessions of {role.arn} are revoked by the contain step"))
                 res.link_targets[link.key] = Target(
                     self.inventory[role.arn], origin="inventory", full=False, role_sessions=True, proof=proof
                 )
@@ -193,7 +193,7 @@ class ChainResolver:
         else:  # login_profile
             target = Target(principal, origin="chain", full=False, login_profile=True, proof=proof)
         if principal.arn in self.inventory:
-            res.skipped.append((link, f"{principal.arn} is in the inventory: contained by the revoke step"))
+            res.skipped.append((link, f"{principal.arn} is in the inventory: contained by the contain step"))
             res.link_targets[link.key] = Target(
                 self.inventory[principal.arn],
                 origin="inventory",

@@ -291,6 +291,10 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         dry_run=report.dry_run,
         revert_ran=bool(report.revert),
         changes=changes,
+        # the agent's own principals (the chain's are the attacker's: reverted, not given back)
+        contained=[
+            str(c["principal"]) for c in report.containment if c.get("principal") and c.get("step") == "contain"
+        ],
     )
     report.counts = {
         "findings": len(all_findings),

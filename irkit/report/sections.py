@@ -242,8 +242,13 @@ def next_steps(
     dry_run: bool,
     revert_ran: bool,
     changes: Sequence[Mapping[str, Any]],
+    contained: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """What a human must still do, each item concrete (a resource, a command, a secret)."""
+    """What a human must still do, each item concrete (a resource, a command, a secret).
+
+    ``contained``: the principals containment cut off (verified or not). Something is always left
+    after a containment: the agent no longer works, and how its credentials leaked is not known.
+    """
     items: list[dict[str, Any]] = []
 
     def add(kind: str, text: str, resource: str = "", reversibility: str = "") -> None:
@@ -308,6 +313,17 @@ def next_steps(
         text = _remediation(rule)
         if text:
             add("remediate", f"{rule}: {text}", ", ".join(str(r) for r in group.get("resources") or []))
+    if contained and not dry_run:
+        names = ", ".join(sorted(set(contained))[:10]) + (
+            f" and {len(set(contained)) - 10} more" if len(set(contained)) > 10 else ""
+        )
+        add(
+            "recover",
+            "Find how the credentials leaked before the agent works again; then issue it new credentials "
+            "(never re-activate the contained keys: they are evidence). False alarm: "
+            f"irkit restore {case_id}",
+            names,
+        )
     return items
 
 

@@ -122,6 +122,11 @@ def test_full_compromise_report_says_what_happened_what_was_done_and_what_is_lef
     assert launched and all(i in _section(markdown, "Findings") for i in launched)
     # Next steps carry the rules' remediation text for what the revert did not undo.
     assert doc["next_steps"] and all(s["text"] for s in doc["next_steps"])
+    # The agent was cut off: getting it back (new credentials, never the contained keys) is a next step,
+    # naming the agent's own principals, not the attacker's reverted ones.
+    recover = [s for s in doc["next_steps"] if s["kind"] == "recover"]
+    assert len(recover) == 1 and "irkit restore" in recover[0]["text"]
+    assert "agent-infra-bot" in recover[0]["resource"] and "ops-maintenance" not in recover[0]["resource"]
     assert "## Revert" in markdown and "verified: undone" in _section(markdown, "Revert")
     evidence = _section(markdown, "Evidence")
     assert "[evidence/manifest\\.json](evidence/manifest.json)" in evidence and "intact" in evidence
