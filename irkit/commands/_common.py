@@ -14,7 +14,7 @@ import orjson
 import typer
 
 from irkit.config import Settings
-from irkit.engine.run import MAX_HOURS
+from irkit.core.limits import MAX_HOURS
 from irkit.errors import UsageError
 from irkit.escape import terminal
 from irkit.redact import redact, redact_text

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from tabulate import tabulate
 
 from irkit.commands._common import echo, echo_err, print_json
-from irkit.drill.runner import run_scenario, select
 
 
 def drill(
@@ -24,6 +22,10 @@ def drill(
 
     Exit codes: 0 every scenario passed · 1 a scenario failed (its problems listed) · 2 usage error.
     """
+    from tabulate import tabulate
+
+    from irkit.drill.runner import run_scenario, select
+
     chosen = select(scenarios or [], run_all=run_all)
     say = echo_err if as_json else echo
     results = [run_scenario(s, out=out, dry_run=dry_run, echo=say) for s in chosen]

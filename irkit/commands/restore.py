@@ -8,10 +8,8 @@ from typing import Annotated
 
 import typer
 
-from irkit.aws.session import Aws
 from irkit.commands._common import Profile, Region, echo, echo_err, print_json, with_aws
 from irkit.config import load_config
-from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
 from irkit.core.case import Case
 from irkit.engine.cases import resolve_case
 from irkit.errors import CaseError, ExitCode
@@ -47,6 +45,9 @@ def restore(
     Exit codes: 0 restored · 1 an action failed or the operator declined · 2 usage error · 3 restored
     with gaps (a console password to set by hand, a principal that still differs) · 4 awaiting --yes.
     """
+    from irkit.aws.session import Aws
+    from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
+
     case = resolve_case(str(case), out)
     # The case lock: a restore and a resume (or a second restore) never act on one case at once.
     with Case.open(case, command=f"irkit restore {case}" + (" --dry-run" if dry_run else "")) as folder:
