@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
         """
         from tabulate import tabulate
 
-        from irkit.detect.attack import coverage
         from irkit.detect import catalog as catalogue  # looked up when called (tests replace it)
+        from irkit.detect.attack import coverage
         from irkit.detect.sigma import load_sigma
 
         for folder in sigma_dirs or ():
