@@ -61,6 +61,11 @@ class _Record(msgspec.Struct):
     recipientAccountId: str | None = None
     readOnly: bool | None = None
     eventType: str | None = None
+    vpcEndpointId: str | None = None
+    # small top-level values some rules read through raw.get on many events (the inventory: every
+    # change's resources): decoded here so that question does not decode the whole record
+    resources: Any = None
+    additionalEventData: Any = None
     requestParameters: msgspec.Raw = _NULL
     responseElements: msgspec.Raw = _NULL
 
@@ -253,5 +258,14 @@ def typed_event(data: bytes, parse_time: Callable[[str], datetime]) -> LazyEvent
     _set_request_json(event, record.requestParameters)
     _set_response_json(event, record.responseElements)
     # top-level strings raw.get may be asked without decoding the record
-    _set_top(event, {"eventType": record.eventType, "recipientAccountId": record.recipientAccountId})
+    _set_top(
+        event,
+        {
+            "eventType": record.eventType,
+            "recipientAccountId": record.recipientAccountId,
+            "vpcEndpointId": record.vpcEndpointId,
+            "resources": record.resources,
+            "additionalEventData": record.additionalEventData,
+        },
+    )
     return event

@@ -38,6 +38,7 @@ GOOD: dict[str, Any] = {
     "requestParameters": {"userName": "x", "nested": {"a": [1, 2.5, None, True]}},
     "responseElements": {"accessKey": {"accessKeyId": "AKIAEXAMPLE"}},
     "readOnly": False,
+    "resources": [{"ARN": "arn:aws:iam::111111111111:user/x", "type": "AWS::IAM::User"}],
 }
 
 # Each off the schema somewhere: the typed decoder must hand it to the tolerant path.
@@ -58,6 +59,8 @@ ODD: list[Any] = [
     [GOOD],
     {**GOOD, "eventType": None, "recipientAccountId": None},
     {**GOOD, "eventTime": "2026-11-25T03:12:09+02:00"},
+    {**GOOD, "vpcEndpointId": 5, "resources": "text"},
+    {**GOOD, "additionalEventData": {"MFAUsed": "No"}, "vpcEndpointId": "vpce-1"},
 ]
 
 
@@ -95,6 +98,7 @@ def test_lazy_fields_decode_once_and_answer_like_dicts(tmp_path: Path) -> None:
     assert event.request == GOOD["requestParameters"] and event.response == GOOD["responseElements"]
     raw = event.raw
     assert raw.get("eventType") == "AwsApiCall" and raw.get("vpcEndpointId", "none") == "none"
+    assert raw.get("resources") == GOOD["resources"] and raw.get("vpcEndpointId") is None
     assert raw["userIdentity"] == GOOD["userIdentity"] and "eventName" in raw and len(raw) == len(GOOD)
     assert dict(raw) == GOOD
     with pytest.raises(dataclasses.FrozenInstanceError):
