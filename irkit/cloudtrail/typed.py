@@ -147,13 +147,9 @@ class LazyEvent(Event):
         try:
             return _get_raw(self)  # type: ignore[no-any-return]
         except AttributeError:
-            value = _RecordView(self)
+            value = _RecordView(self._record_json, self._top)
             _set_raw(self, value)
             return value
-
-    def _decoded(self) -> dict[str, Any]:
-        record: dict[str, Any] = decode_any(self._record_json)  # a dict: the typed pass read it as an object
-        return record
 
 
 _set_record_json = LazyEvent.__dict__["_record_json"].__set__
@@ -164,22 +160,27 @@ _set_top = LazyEvent.__dict__["_top"].__set__
 
 class _RecordView(Mapping[str, Any]):
     """``event.raw`` of a :class:`LazyEvent`: the record as a mapping, decoded on the first question
-    the typed fields cannot answer (any key beyond the top-level strings kept, iteration, length)."""
+    the typed fields cannot answer (any key beyond the top-level values kept, iteration, length).
 
-    __slots__ = ("_event", "_record")
+    It holds the record's bytes and the kept values, never the event: a reference back would make a
+    cycle per event, and the analysis pass runs with the cyclic collector paused."""
 
-    def __init__(self, event: LazyEvent) -> None:
-        self._event = event
+    __slots__ = ("_json", "_record", "_top")
+
+    def __init__(self, data: bytes, top: dict[str, Any]) -> None:
+        self._json = data
+        self._top = top
         self._record: dict[str, Any] | None = None
 
     def _full(self) -> dict[str, Any]:
         if self._record is None:
-            self._record = self._event._decoded()
+            record: dict[str, Any] = decode_any(self._json)  # a dict: the typed pass read it as an object
+            self._record = record
         return self._record
 
     def get(self, key: str, default: Any = None) -> Any:
         if self._record is None:
-            top: dict[str, Any] = self._event._top
+            top = self._top
             value = top.get(key)
             # a kept value answers; an absent one (None) may be absent or null: only the record knows
             # when the caller's default is not None
