@@ -162,3 +162,20 @@ def test_typed_events_form_no_reference_cycles(tmp_path: Path) -> None:
     finally:
         if paused:
             gc.enable()
+
+
+def test_typed_reader_over_inflate_workers_matches_one_process(tmp_path: Path) -> None:
+    # enough files for the inflate workers: the typed decode then reads shared-memory mappings,
+    # which must be closable after each file (no record bytes may keep pointing into them)
+    from irkit.cloudtrail.reader import PARALLEL_MIN_FILES
+
+    for i in range(PARALLEL_MIN_FILES + 6):
+        records = [{**GOOD, "eventID": f"e-{i}-{j}"} for j in range(5)] + [ODD[i % len(ODD)]]
+        (tmp_path / f"f{i:03d}.json.gz").write_bytes(gzip.compress(orjson.dumps({"Records": records})))
+    s1, s2 = ReadStats(), ReadStats()
+    tolerant = list(iter_events([tmp_path], s1, workers=0))
+    typed = list(iter_events([tmp_path], s2, lazy=True, workers=1))
+    assert len(typed) == len(tolerant) > 5 * PARALLEL_MIN_FILES
+    for a, b in zip(tolerant, typed, strict=True):
+        _same(a, b)
+    assert [g.to_json() for g in s1.gaps] == [g.to_json() for g in s2.gaps] and s2.gaps
