@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("boto3", "botocore", "moto", "rich", "tenacity", "cryptography", "s3transfer")
+HEAVY = ("boto3", "botocore", "moto", "rich", "tenacity", "cryptography", "s3transfer", "pydantic")
 
 _PROBE = """
 import io, json, sys
