@@ -1,17 +1,24 @@
-"""Benchmark: reading a synthetic org-trail archive vs the decompression floor (``zcat``).
+"""Benchmark: ``irkit analyze`` and its peers over a synthetic org-trail archive, against ``zcat``.
 
 Usage::
 
-    python bench/bench_analyze.py --events 1000000 [--keep DIR] [--per-file 500]
+    python bench/bench_analyze.py --events 200000 1000000 [--repeat 3] [--keep DIR] [--write-docs]
 
-Generates an org-trail archive (gzip CloudTrail files, 5-minute deliveries across accounts and
-regions) into a temporary folder, then measures, each in its own child process:
+For each size it generates an org-trail archive (gzip CloudTrail files, 5-minute deliveries across
+accounts and regions; reused when ``--keep DIR/<events>`` already holds one), then runs, in
+alternating rounds (one run of each tool a round, so a burst of load on the shared machine hits
+every tool alike), each in its own cold child process:
 
 * ``zcat``: ``find … -name '*.json.gz' -print0 | xargs -0 zcat > /dev/null`` — the floor;
-* ``iter_events``: every event through :func:`irkit.cloudtrail.reader.iter_events`;
-* ``analyze``: ``irkit analyze PATH --json`` (every principal, the whole archive).
+* ``duckdb``: DuckDB ``read_json`` over the same files, two threads, every record unnested and
+  counted with its distinct principals (reads what irkit reads, analyses nothing);
+* ``jq``: ``zcat … | jq -c '.Records[] | [.eventName, .userIdentity.arn]'``;
+* ``irkit``: ``irkit analyze PATH --json`` (every principal, every rule, the whole archive).
 
-Prints wall times, the ratio to zcat and the peak RSS of each. A script, never a timed test.
+It reports the median wall time of each, its ratio to zcat's median, the median CPU time (user +
+sys of the process tree: less sensitive to other load than wall time) and the peak RSS (the
+largest process of the tree). ``--write-docs`` replaces the table between the ``bench:begin`` /
+``bench:end`` markers of docs/performance.md. A script, never a timed test.
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ import argparse
 import gzip
 import json
 import os
+import platform
 import random
-import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +38,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -131,126 +138,157 @@ def generate(root: Path, events: int, per_file: int, workers: int) -> int:
         return sum(pool.map(_write_file, jobs, chunksize=16))
 
 
-_CHILD_READ = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r})
-from pathlib import Path
-from irkit.cloudtrail.reader import ReadStats, iter_events
-t = time.perf_counter()
-stats = ReadStats()
-n = 0
-for _ in iter_events([Path({path!r})], stats):
-    n += 1
-ru = resource.getrusage
-rss = max(ru(resource.RUSAGE_SELF).ru_maxrss, ru(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({{"events": n, "files": stats.files, "gaps": len(stats.gaps), "rss_kib": rss}}))
+
+_DUCKDB = """
+import duckdb, sys
+con = duckdb.connect()
+con.execute("SET threads = 2")
+glob = sys.argv[1].replace("'", "''") + "/**/*.json.gz"
+q = (
+    "SELECT count(*), count(DISTINCT r.userIdentity.arn) FROM "
+    f"(SELECT unnest(Records) AS r FROM read_json('{glob}', maximum_object_size=268435456))"
+)
+print(con.execute(q).fetchall())
 """
 
-_CHILD_ANALYZE = """
-import json, resource, sys
+_IRKIT = """
+import sys
 sys.path.insert(0, {root!r})
 from irkit.cli import main
-code = main(["analyze", {path!r}, "--json"])
-ru = resource.getrusage
-rss = max(ru(resource.RUSAGE_SELF).ru_maxrss, ru(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(json.dumps({{"rss_kib": rss}}), file=sys.stderr)
-sys.exit(code)
+sys.exit(main(["analyze", {path!r}, "--json"]))
 """
 
-
-def _run(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[bytes]]:
-    t = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, check=False)
-    return time.perf_counter() - t, proc
+TOOLS = ("zcat", "duckdb", "jq", "irkit")
 
 
-def measure_zcat(root: Path) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB; RUSAGE_CHILDREN, so measured before any Python child)."""
-    find = shutil.which("find") or "find"
-    script = f"{find} {root} -name '*.json.gz' -print0 | xargs -0 zcat > /dev/null"
-    seconds, proc = _run(["/bin/sh", "-c", script])
-    if proc.returncode != 0:
-        raise SystemExit(f"zcat failed: {proc.stderr.decode()[:500]}")
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _argv(tool: str, root: Path) -> list[str]:
+    find = f"{shutil.which('find') or 'find'} {root} -name '*.json.gz' -print0"
+    if tool == "zcat":
+        return ["/bin/sh", "-c", f"{find} | xargs -0 zcat > /dev/null"]
+    if tool == "jq":
+        jq = "jq -c '.Records[] | [.eventName, .userIdentity.arn]'"
+        return ["/bin/sh", "-c", f"{find} | xargs -0 zcat | {jq} > /dev/null"]
+    if tool == "duckdb":
+        return [sys.executable, "-c", _DUCKDB, str(root)]
+    return [sys.executable, "-c", _IRKIT.format(root=str(ROOT), path=str(root))]
 
 
-def measure_python(code: str) -> tuple[float, int, dict[str, Any], int, str]:
-    """Wall seconds, peak RSS (KiB, as the child reports it for itself and its workers), its JSON."""
-    seconds, proc = _run([sys.executable, "-c", code])
-    info: dict[str, Any] = {}
-    for stream in (proc.stdout, proc.stderr):
-        for line in reversed(stream.decode(errors="replace").splitlines()):
-            if line.startswith('{"') and "rss_kib" in line:
-                info = json.loads(line)
-                break
-        if info:
-            break
-    tail = (proc.stderr or proc.stdout).decode(errors="replace").strip().splitlines()
-    return seconds, int(info.get("rss_kib", 0)), info, proc.returncode, tail[-1] if tail else ""
+def available(tool: str) -> bool:
+    if tool == "jq":
+        return shutil.which("jq") is not None
+    if tool == "duckdb":
+        probe = subprocess.run([sys.executable, "-c", "import duckdb"], capture_output=True, check=False)
+        return probe.returncode == 0
+    return True
+
+
+def run_once(tool: str, root: Path) -> dict[str, float]:
+    """One cold run: wall seconds, CPU seconds of the tree, peak RSS (MiB) of its largest process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(_argv(tool, root), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 3):  # analyze: 3 is "done with gaps"
+        raise SystemExit(f"{tool} failed (exit {proc.returncode}): {err.decode(errors='replace')[-500:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss / 1024}
+
+
+def measure(root: Path, repeat: int, tools: list[str]) -> dict[str, dict[str, float]]:
+    runs: dict[str, list[dict[str, float]]] = {t: [] for t in tools}
+    for _ in range(repeat):
+        for tool in tools:  # alternating: each round runs every tool once
+            runs[tool].append(run_once(tool, root))
+    floor = statistics.median(r["wall"] for r in runs["zcat"])
+    floor_cpu = statistics.median(r["cpu"] for r in runs["zcat"])
+    out: dict[str, dict[str, float]] = {}
+    for tool, rs in runs.items():
+        wall = statistics.median(r["wall"] for r in rs)
+        cpu = statistics.median(r["cpu"] for r in rs)
+        out[tool] = {
+            "wall": wall, "ratio": wall / floor, "cpu": cpu, "cpu_ratio": cpu / floor_cpu,
+            "rss": max(r["rss"] for r in rs), "runs": len(rs),
+        }  # fmt: skip
+    return out
+
+
+def table(rows: list[tuple[int, int, float, dict[str, dict[str, float]]]]) -> str:
+    lines = [
+        "| events | files | gzip | tool | wall (median) | × zcat | CPU (median) | CPU × zcat | peak RSS |",  # noqa: RUF001
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for events, files, size, result in rows:
+        for tool, r in result.items():
+            lines.append(
+                f"| {events:,} | {files:,} | {size / 1e6:.0f} MB | {tool} | {r['wall']:.2f} s | {r['ratio']:.2f}× "  # noqa: RUF001
+                f"| {r['cpu']:.2f} s | {r['cpu_ratio']:.2f}× | {r['rss']:.0f} MiB |"  # noqa: RUF001
+            )
+    return "\n".join(lines)
+
+
+def write_docs(text: str) -> None:
+    doc = ROOT / "docs" / "performance.md"
+    body = doc.read_text(encoding="utf-8")
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    if begin not in body or end not in body:
+        raise SystemExit(f"{doc}: no {begin} … {end} markers")
+    head, rest = body.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, nargs="+", default=[200_000, 1_000_000])
     parser.add_argument(
         "--per-file", type=int, default=500, help="events a log file (CloudTrail: tens to thousands)"
     )
     parser.add_argument(
-        "--keep", type=Path, help="generate into (or reuse) this folder instead of a temp dir"
+        "--keep", type=Path, help="generate into (or reuse) DIR/<events> instead of a temp dir"
     )
-    parser.add_argument(
-        "--repeat", type=int, default=2, help="runs of each measurement; the best is reported"
-    )
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds; medians are reported")
+    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processes generating")
+    parser.add_argument("--write-docs", action="store_true", help="regenerate the table in docs/performance.md")
     args = parser.parse_args()
-
-    tmp = None
-    if args.keep:
-        root = args.keep
-    else:
-        tmp = tempfile.mkdtemp(prefix="irkit-bench-")
-        root = Path(tmp)
+    tools = ["zcat", *(t for t in args.tools if t != "zcat" and available(t))]
+    skipped = sorted(set(args.tools) - set(tools))
+    tmp = None if args.keep else tempfile.mkdtemp(prefix="irkit-bench-")
+    rows = []
     try:
-        if not any(root.rglob("*.json.gz")):
-            t = time.perf_counter()
-            n = generate(root, args.events, args.per_file, args.workers)
-            size = sum(p.stat().st_size for p in root.rglob("*.json.gz"))
-            took = time.perf_counter() - t
-            print(f"generated {n} events in {took:.1f}s: {size / 1e6:.0f} MB gzip under {root}")
-        files = sum(1 for _ in root.rglob("*.json.gz"))
-        print(f"archive: {files} files, cpu cores: {os.cpu_count()}")
-
-        zcat = min(measure_zcat(root) for _ in range(args.repeat))
-        print(f"zcat (floor)        {zcat[0]:7.2f} s   peak RSS {zcat[1] / 1024:7.1f} MiB")
-
-        results: dict[str, object] = {"events": args.events, "files": files, "zcat_seconds": zcat[0]}
-        reads = [
-            measure_python(_CHILD_READ.format(root=str(ROOT), path=str(root))) for _ in range(args.repeat)
-        ]
-        best = min(reads, key=lambda r: r[0])
-        if best[3] != 0:
-            raise SystemExit(f"iter_events run failed: {best[4]}")
-        info = best[2]
-        ratio = best[0] / zcat[0]
-        print(f"iter_events         {best[0]:7.2f} s   peak RSS {best[1] / 1024:7.1f} MiB   "
-              f"ratio {ratio:4.2f}x   ({info['events']} events, {info['gaps']} gaps)")  # fmt: skip
-        results.update(iter_events_seconds=best[0], iter_events_ratio=ratio, iter_events_rss_kib=best[1])
-
-        runs = [
-            measure_python(_CHILD_ANALYZE.format(root=str(ROOT), path=str(root))) for _ in range(args.repeat)
-        ]
-        seconds, rss, _, code, tail = min(runs, key=lambda r: r[0])
-        if code in (0, 3):
-            ratio = seconds / zcat[0]
-            print(
-                f"irkit analyze       {seconds:7.2f} s   peak RSS {rss / 1024:7.1f} MiB   ratio {ratio:4.2f}x"
-            )
-            results.update(analyze_seconds=seconds, analyze_ratio=ratio, analyze_rss_kib=rss)
-        else:
-            print(f"irkit analyze       n/a (exit {code}: {tail or 'no output'})")
-        print(json.dumps(results))
+        for events in args.events:
+            root = (args.keep or Path(str(tmp))) / str(events)
+            if not any(root.rglob("*.json.gz")):
+                t = time.perf_counter()
+                generate(root, events, args.per_file, args.workers)
+                print(f"generated {events} events in {time.perf_counter() - t:.1f}s under {root}", flush=True)
+            files = list(root.rglob("*.json.gz"))
+            size = sum(p.stat().st_size for p in files)
+            load = os.getloadavg()
+            result = measure(root, args.repeat, tools)
+            rows.append((events, len(files), size, result))
+            print(f"{events:,} events, {len(files)} files, load {load[0]:.1f} {load[1]:.1f} before", flush=True)
+            for tool, r in result.items():
+                print(
+                    f"  {tool:7} {r['wall']:7.2f} s  {r['ratio']:5.2f}x zcat   cpu {r['cpu']:7.2f} s "
+                    f"{r['cpu_ratio']:5.2f}x   peak RSS {r['rss']:7.1f} MiB",
+                    flush=True,
+                )
+        text = table(rows)
+        load = os.getloadavg()
+        note = (
+            f"\n\n{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
+            f"medians of {args.repeat} alternating cold runs; load average {load[0]:.1f} / {load[1]:.1f} "
+            f"(1 / 5 min) when the run ended." + (f" Not available: {', '.join(skipped)}." if skipped else "")
+        )
+        print(text + note)
+        if args.write_docs:
+            write_docs(text + note)
+        print(json.dumps({str(e): r for e, _, _, r in rows}))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

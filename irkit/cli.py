@@ -10,6 +10,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,6 +43,76 @@ def _no_flag_metavar() -> None:
 
 
 _no_flag_metavar()
+
+
+def _plain_parameters() -> None:
+    """Typer ≥ 0.29 converts every parameter through a pydantic ``TypeAdapter``: pydantic is imported
+    and adapters built before a command's first line runs — most of ``irkit analyze``'s start-up
+    after its own imports. A plain ``str``, ``Path`` (no path checks asked) or list of them is
+    converted here as typer would (``str(value)``, ``Path(value)``); anything else — numbers with
+    bounds, callbacks, parsers, path checks — still goes through typer's own adapters."""
+    try:
+        from typer._coercion import RuntimeParam, build_runtime_param
+        from typer.core import _TyperParameter
+    except ImportError:  # another typer: nothing to do
+        return
+    found_original = getattr(_TyperParameter, "get_runtime_param", None)
+    if found_original is None or getattr(found_original, "_irkit", False):
+        return
+    original: Callable[[Any], Any] = found_original
+
+    path_checks = ("exists", "resolve_path", "allow_dash", "writable", "executable", "path_type")
+
+    def plain(annotation: Any, info: Any) -> tuple[type, type] | None:
+        """(the CLI value's type taken as is, its conversion) for a plain parameter; None otherwise."""
+        if getattr(info, "parser", None) is not None:
+            return None
+        if annotation is bool:  # a flag's value is a bool already; anything else goes to typer
+            return bool, bool
+        if annotation is str:
+            return str, str
+        checks = any(getattr(info, flag, None) for flag in path_checks)
+        if annotation is Path and not checks and getattr(info, "file_okay", True) and getattr(info, "dir_okay", True):
+            return str, Path
+        return None
+
+    class _Plain(RuntimeParam):
+        takes: type = str
+        convert: type = str
+        many: bool = False
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            takes, convert = self.takes, self.convert
+            if self.many:
+                items = value if isinstance(value, list | tuple) else [value]
+                if all(type(item) is takes or isinstance(item, convert) for item in items):
+                    return [convert(item) for item in items]
+            elif type(value) is takes or isinstance(value, convert):  # a CLI string, or a default already typed
+                return convert(value)
+            # bytes, a subclass, anything odd: typer's own conversion (built once, only then)
+            fallback = build_runtime_param(param.type_descriptor)
+            return fallback.coerce(value, param=param, ctx=ctx)
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            annotation, info = descriptor.annotation, descriptor.parameter_info
+            many = getattr(annotation, "__origin__", None) is list and len(getattr(annotation, "__args__", ())) == 1
+            found = plain(annotation.__args__[0] if many else annotation, info)
+            if found is None or descriptor.file_annotation is not None or (many and found[0] is bool):
+                return original(self)
+            runtime = _Plain(parameter_info=info, annotation=annotation)
+            object.__setattr__(runtime, "takes", found[0])
+            object.__setattr__(runtime, "convert", found[1])
+            object.__setattr__(runtime, "many", many)
+            self._runtime_param = runtime
+        return self._runtime_param
+
+    get_runtime_param._irkit = True  # type: ignore[attr-defined]
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+_plain_parameters()
 
 app = typer.Typer(
     name="irkit",

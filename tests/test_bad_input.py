@@ -208,7 +208,7 @@ def test_baseline_out_that_cannot_be_written_is_a_usage_error(
 def test_an_unexpected_error_never_prints_a_registered_secret(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from irkit.commands import rules
+    from irkit.detect import catalog
     from irkit.redact import register_secret
 
     secret = "unexpected-error-secret-0123456789abcdef"
@@ -217,7 +217,7 @@ def test_an_unexpected_error_never_prints_a_registered_secret(
     def explode() -> None:
         raise RuntimeError(f"botocore said: credentials {secret} rejected")
 
-    monkeypatch.setattr(rules, "catalog", explode)
+    monkeypatch.setattr(catalog, "catalog", explode)  # rules list loads it when run
     code, out, err = _run(["rules", "list"], capsys)
     assert code == 1 and "internal error" in err
     assert secret not in out + err

@@ -32,7 +32,7 @@ def analyze_paths(
         gc.disable()
     try:
         feed = analyzer.feed
-        for event in iter_events(paths, stats):
+        for event in iter_events(paths, stats, lazy=True):
             feed(event)
     finally:
         if paused:

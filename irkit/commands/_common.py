@@ -14,7 +14,7 @@ import orjson
 import typer
 
 from irkit.config import Settings
-from irkit.engine.run import MAX_HOURS
+from irkit.core.limits import MAX_HOURS
 from irkit.errors import UsageError
 from irkit.escape import terminal
 from irkit.redact import redact, redact_text
@@ -56,6 +56,7 @@ def print_json(data: Any) -> None:
 
 
 # -- options that mean the same on every command that talks to AWS --------------------------------
+
 
 def _check_hours(value: float) -> float:
     if not math.isfinite(value) or value <= 0:

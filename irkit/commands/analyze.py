@@ -17,22 +17,22 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from tabulate import tabulate
 
-from irkit.cloudtrail.analyze import analyze_paths
-from irkit.cloudtrail.reader import ReadStats
-from irkit.detect.analyzer import Analysis
-from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
 from irkit.detect.rule import SEVERITIES
-from irkit.detect.sigma import SigmaRuleSet, load_sigma
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
 from irkit.gaps import Gap, fold, folded_count
+
+if TYPE_CHECKING:  # the analyzer (rules, detectors, Sigma, YAML) is loaded when a command analyses
+    from irkit.cloudtrail.reader import ReadStats
+    from irkit.detect.analyzer import Analysis
+    from irkit.detect.baseline import Baseline
+    from irkit.detect.sigma import SigmaRuleSet
 
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)/.+$")
 _ARN_PARTS = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):(user|role|assumed-role)/(.+)$")
@@ -75,6 +75,8 @@ def fails_on(analysis: Analysis, threshold: str | None) -> list[str]:
 
 
 def load_baseline(path: Path) -> Baseline:
+    from irkit.detect.baseline import Baseline
+
     try:
         return Baseline.load(path)
     except FileNotFoundError:
@@ -107,11 +109,11 @@ def _t(value: object, limit: int = 300) -> str:
     return terminal(value, limit=limit)
 
 
-def render(
-    analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()
-) -> str:
+def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()) -> str:
     """The text report. Every value from the logs goes through :func:`irkit.escape.terminal`: a
     record can carry ESC sequences (window titles, hyperlinks, clear-screen) in any field."""
+    from tabulate import tabulate
+
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
@@ -188,6 +190,9 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 analysed · 1 a finding at or above --fail-on · 2 usage error · 3 coverage gaps
         (unreadable files, a refused Sigma rule, a --principal with no events).
         """
+        from irkit.cloudtrail.analyze import analyze_paths
+        from irkit.detect.sigma import load_sigma
+
         if fail_on is not None and fail_on.lower() not in SEVERITIES:
             raise UsageError(f"--fail-on {fail_on!r}: expected one of {', '.join(SEVERITIES)}")
         fail_on = fail_on.lower() if fail_on is not None else None

@@ -14,24 +14,23 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from irkit.aws.session import Aws
-from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.layout import TrailLayout
-from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.commands._common import Config, Profile, Region, print_json, with_aws
 from irkit.config import AgentSettings, Settings, load_config, resolve_config_path
-from irkit.detect.baseline import Baseline, default_baseline_path
-from irkit.detect.event import Event, format_time
+from irkit.core.limits import MAX_HOURS
+from irkit.detect.event import format_time
 from irkit.detect.rule import SEVERITIES
 from irkit.engine.cases import list_cases
-from irkit.engine.run import MAX_HOURS
 from irkit.errors import ConfigError, ExitCode, UsageError
 from irkit.escape import terminal
 from irkit.gaps import Gap, fold
+
+if TYPE_CHECKING:
+    from irkit.detect.event import Event
 
 
 def _window(events: Iterable[Event], start: datetime, end: datetime) -> Iterator[Event]:
@@ -44,6 +43,10 @@ def collect_for_baseline(
     settings: Settings, agent: AgentSettings, *, start: datetime, end: datetime, dest: Path
 ) -> tuple[list[Path], list[Gap]]:
     """Download the window from the log archive (``irkit.cloudtrail.collect.collect_archive``)."""
+    # boto3 is loaded only when the archive is read (analyze and `--from PATH` start without it)
+    from irkit.aws.session import Aws
+    from irkit.cloudtrail.collect import collect_archive
+
     archive = settings.log_archive
     if archive is None:
         raise ConfigError(
@@ -172,6 +175,9 @@ def register(app: typer.Typer) -> None:
 
         Exit codes: 0 written, 2 usage or configuration error, 3 written (or kept) with coverage gaps.
         """
+        from irkit.cloudtrail.reader import ReadStats, iter_events
+        from irkit.detect.baseline import Baseline, default_baseline_path
+
         settings = with_aws(load_config(resolve_config_path(config)), profile=profile, region=region)
         agent = settings.agent(agent_name)
         principals = [p.arn for p in agent.principals]
@@ -179,6 +185,7 @@ def register(app: typer.Typer) -> None:
         start = end - timedelta(days=days)
         stats = ReadStats()
         target = out or default_baseline_path(agent_name)
+
         def say(line: str, **style: Any) -> None:  # what a human reads goes to stderr, the result to stdout
             typer.secho(line, err=True, **style)
 
@@ -247,9 +254,7 @@ def register(app: typer.Typer) -> None:
         except OSError as exc:
             raise UsageError(f"cannot write the baseline to {target}: {exc.strerror} (pick another --out)") from None
         summary["written"] = True
-        learned_from = (
-            f"{span['start']} → {span['end']}, {hours:g} hours of data" if learned.start else "no data"
-        )
+        learned_from = f"{span['start']} → {span['end']}, {hours:g} hours of data" if learned.start else "no data"
         if as_json:
             print_json(summary)
         else:

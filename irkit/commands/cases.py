@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from tabulate import tabulate
 
 from irkit.commands._common import echo, print_json
 from irkit.engine.cases import list_cases
@@ -31,6 +30,8 @@ def cases(
 
     Exit codes: 0 listed (also when there is none), 2 the folder cannot be read.
     """
+    from tabulate import tabulate
+
     found, more = list_cases(out)
     if as_json:
         print_json({"out": str(out), "cases": [c.to_json() for c in found], "not_listed": more})

@@ -13,8 +13,6 @@ from typing import Annotated
 import orjson
 import typer
 
-from irkit.aws.session import Aws, Clients
-from irkit.cloudtrail.pipeline import render, run_collect
 from irkit.commands._common import Config, Hours, Profile, Region, with_aws
 from irkit.config import load_config, resolve_config_path
 from irkit.errors import UsageError
@@ -43,6 +41,9 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 collected and verified · 1 the digest chain shows tampering or a hole · 2 usage or
         configuration error · 3 evidence incomplete (coverage gaps) · 130 interrupted.
         """
+        from irkit.aws.session import Aws, Clients
+        from irkit.cloudtrail.pipeline import render, run_collect
+
         if engine not in {"s3", "athena"}:
             raise UsageError(f"--engine must be s3 or athena, not {engine!r}")
         settings = with_aws(load_config(resolve_config_path(config)), profile=profile, region=region)

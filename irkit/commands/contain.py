@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from irkit.commands._common import Config, Hours, Profile, Region, echo, echo_err, print_json, with_aws
 from irkit.config import load_config, resolve_config_path
 from irkit.core.names import CONTAIN_STEPS, canonical_step
-from irkit.engine.executor import RunOutcome
-from irkit.engine.run import RunResult, start_run
-from irkit.engine.runbook import load_runbook
 from irkit.escape import terminal
 from irkit.gaps import Gap, fold, folded_count
+
+if TYPE_CHECKING:  # the engine loads boto3: imported where a run starts, not when the CLI does
+    from irkit.engine.executor import RunOutcome
+    from irkit.engine.run import RunResult
 
 
 def contain(
@@ -41,6 +43,9 @@ def contain(
     (before any step) · 3 done with coverage gaps (CONTAINMENT INCOMPLETE if containment has them:
     irkit resume CASE retries it) · 4 stopped at an approval gate · 130 interrupted (irkit resume CASE).
     """
+    from irkit.engine.run import start_run
+    from irkit.engine.runbook import load_runbook
+
     path = resolve_config_path(config)
     settings = with_aws(load_config(path), profile=profile, region=region)
     book = load_runbook(runbook)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from tabulate import tabulate
 
 from irkit.commands._common import echo, echo_err, print_json
-from irkit.drill.runner import ScenarioResult, run_scenario, select
-from irkit.drill.scenarios import all_scenarios
 from irkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from irkit.drill.runner import ScenarioResult
 
 
 def drill(
@@ -39,6 +40,11 @@ def drill(
     Exit codes: 0 every scenario passed · 1 a scenario failed (its problems listed) · 2 usage error ·
     130 interrupted.
     """
+    from tabulate import tabulate
+
+    from irkit.drill.runner import run_scenario, select
+    from irkit.drill.scenarios import all_scenarios
+
     if list_only:
         known = all_scenarios()
         if as_json:
@@ -72,6 +78,8 @@ def drill(
 
 
 def scorecard(results: list[ScenarioResult]) -> str:
+    from tabulate import tabulate
+
     rows = []
     for r in results:
         rev = r.reverted

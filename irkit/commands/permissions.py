@@ -10,7 +10,6 @@ import typer
 
 from irkit.commands._common import echo
 from irkit.config import load_config
-from irkit.engine.permissions import archive_policy, dry_run_policy, responder_policy, watcher_policy
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -38,6 +37,8 @@ def permissions(
 
     Exit codes: 0 printed · 2 usage error (unknown runbook or role).
     """
+    from irkit.engine.permissions import archive_policy, dry_run_policy, responder_policy, watcher_policy
+
     if role not in ("responder", "log-reader", "watcher"):
         raise typer.BadParameter("expected responder, log-reader or watcher", param_hint="--role")
     book = load_runbook(runbook)

@@ -20,10 +20,8 @@ import typer
 from irkit.commands._common import echo_err
 from irkit.config import load_config
 from irkit.core.case import Case
-from irkit.engine.cases import resolve_case
 from irkit.errors import ConfigError, UsageError
 from irkit.escape import terminal
-from irkit.report.write import write_report
 
 FORMATS = ("md", "json")
 
@@ -52,6 +50,9 @@ def report(
     """
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r}: use md or json")
+    from irkit.engine.cases import resolve_case
+    from irkit.report.write import write_report
+
     path = resolve_case(str(case), out)
     # The case lock: a report written while a resume appends to the journal would describe neither.
     with Case.open(path, command=f"irkit report {path}") as folder:

@@ -8,10 +8,8 @@ from typing import Annotated
 
 import typer
 
-from irkit.aws.session import Aws
 from irkit.commands._common import Profile, Region, echo, echo_err, print_json, with_aws
 from irkit.config import load_config
-from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
 from irkit.core.case import Case
 from irkit.engine.cases import resolve_case
 from irkit.errors import CaseError, ExitCode
@@ -21,15 +19,11 @@ from irkit.redact import redact_text
 
 def restore(
     case: Annotated[Path, typer.Argument(metavar="CASE|ID", help="the case folder, or a case id under --out")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="print the plan only: mutating calls are refused")
-    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan only: mutating calls are refused")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="apply without asking")] = False,
     include_chain: Annotated[
         bool,
-        typer.Option(
-            "--include-chain", help="also restore what the agent's credentials created (re-opens it)"
-        ),
+        typer.Option("--include-chain", help="also restore what the agent's credentials created (re-opens it)"),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the plan and outcome as JSON")] = False,
     profile: Profile = None,
@@ -47,6 +41,9 @@ def restore(
     Exit codes: 0 restored · 1 an action failed or the operator declined · 2 usage error · 3 restored
     with gaps (a console password to set by hand, a principal that still differs) · 4 awaiting --yes.
     """
+    from irkit.aws.session import Aws
+    from irkit.contain.restore import RestoreResult, apply_restore, plan_restore
+
     case = resolve_case(str(case), out)
     # The case lock: a restore and a resume (or a second restore) never act on one case at once.
     with Case.open(case, command=f"irkit restore {case}" + (" --dry-run" if dry_run else "")) as folder:
@@ -60,9 +57,7 @@ def restore(
         journal.append("restore.start", dry_run=dry_run, include_chain=include_chain)
         plan = plan_restore(iam, folder, include_chain=include_chain)
         journal.append("restore.planned", **plan.to_json())
-        say(
-            f"restore plan for case {folder.case_id}" + ("  [DRY RUN: no change will be made]" if dry_run else "")
-        )
+        say(f"restore plan for case {folder.case_id}" + ("  [DRY RUN: no change will be made]" if dry_run else ""))
         for action in plan.actions:
             say(f"    - {action.kind} {action.target}: {action.detail}")
         if not plan.actions:
@@ -80,9 +75,7 @@ def restore(
         result = RestoreResult(plan)
         if dry_run or not plan.actions:
             journal.append("restore.end", exit_code=int(code), applied=0, dry_run=dry_run)
-        elif not yes and not (
-            sys.stdin.isatty() and typer.confirm(f"Apply {len(plan.actions)} restore actions?")
-        ):
+        elif not yes and not (sys.stdin.isatty() and typer.confirm(f"Apply {len(plan.actions)} restore actions?")):
             if sys.stdin.isatty():
                 journal.append("restore.declined")
                 say("declined: nothing changed")

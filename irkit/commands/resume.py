@@ -8,8 +8,6 @@ import typer
 
 from irkit.commands._common import Profile, Region, echo, echo_err, with_aws
 from irkit.commands.contain import finish
-from irkit.engine.cases import resolve_case
-from irkit.engine.run import resume_run
 
 
 def resume(
@@ -35,6 +33,9 @@ def resume(
     Exit codes: 0 done, 1 a step failed, 2 usage error or no AWS credentials, 3 done with coverage
     gaps, 4 awaiting approval, 130 interrupted.
     """
+    from irkit.engine.cases import resolve_case
+    from irkit.engine.run import resume_run
+
     result = resume_run(
         resolve_case(case, out),
         approvals=approve,

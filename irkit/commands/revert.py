@@ -13,19 +13,19 @@ import hashlib
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
-from irkit.aws.session import Aws, Clients
 from irkit.commands._common import echo, echo_err, print_json
 from irkit.config import load_config
 from irkit.core.case import Case
-from irkit.core.context import RunContext
 from irkit.core.plan import Plan, StepResult
 from irkit.errors import CaseError, ExitCode, UsageError
-from irkit.steps import registry
+
+if TYPE_CHECKING:  # the run context and the steps load boto3: imported where a revert runs
+    from irkit.core.context import RunContext
 
 STEP_ID = "revert"
 
@@ -67,6 +67,10 @@ def revert(
     as_json: Annotated[bool, typer.Option("--json", help="print the plan and the outcome as JSON")] = False,
 ) -> None:
     """Undo what the agent's credentials changed in CASE: commits, terraform drift, out-of-band API changes."""
+    from irkit.aws.session import Aws, Clients
+    from irkit.core.context import RunContext
+    from irkit.steps import registry
+
     folder = Case.open(case)
     if not folder.config_copy.exists():
         raise CaseError(f"{case}: the case has no copy of its configuration (irkit.yaml)")
@@ -175,6 +179,8 @@ def show(plan: Plan, say: Any) -> None:
 
 
 def finish(ctx: RunContext, result: StepResult, say: Any) -> None:
+    from irkit.steps import registry
+
     say(f"  ✓ revert: {result.summary}")
     left = [c for c in result.output.get("changes", []) if c.get("status") == "present"]
     if left:

@@ -16,11 +16,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from tabulate import tabulate
 
-from irkit.detect.attack import coverage
-from irkit.detect.catalog import catalog
-from irkit.detect.sigma import load_sigma
 from irkit.errors import ExitCode, UsageError
 from irkit.gaps import fold
 
@@ -45,11 +41,17 @@ def register(app: typer.Typer) -> None:
 
         Exit codes: 0 listed · 2 usage error · 3 a --sigma rule was refused (named).
         """
+        from tabulate import tabulate
+
+        from irkit.detect import catalog as catalogue  # looked up when called (tests replace it)
+        from irkit.detect.attack import coverage
+        from irkit.detect.sigma import load_sigma
+
         for folder in sigma_dirs or ():
             if not folder.exists():
                 raise UsageError(f"--sigma {folder}: no such folder")
         sigma = load_sigma(sigma_dirs) if sigma_dirs else None
-        entries = catalog(sigma.rules if sigma is not None else ())
+        entries = catalogue.catalog(sigma.rules if sigma is not None else ())
         refused = fold(sigma.gaps) if sigma is not None else []
         if as_json:
             doc: dict[str, Any] = {"attack": coverage(entries)} if attack else {"rules": entries}

@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from tabulate import tabulate
 
 from irkit.commands._common import echo, print_json
 from irkit.engine.runbook import load_runbook, shipped_runbooks
-from irkit.steps import registry
 
 runbook_app = typer.Typer(help="List, show and validate runbooks.", no_args_is_help=True)
 
@@ -25,6 +23,8 @@ def list_runbooks(as_json: bool = AS_JSON) -> None:
 
     Exit codes: 0 listed · 2 a shipped runbook does not validate.
     """
+    from tabulate import tabulate
+
     books = {name: load_runbook(str(path)) for name, path in shipped_runbooks().items()}
     if as_json:
         print_json({"runbooks": [
@@ -47,6 +47,10 @@ def show(
 
     Exit codes: 0 shown · 2 no such runbook, or it does not validate.
     """
+    from tabulate import tabulate
+
+    from irkit.steps import registry
+
     book = load_runbook(name)
     steps = registry()
     entries = []

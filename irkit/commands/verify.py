@@ -7,18 +7,22 @@ to verify with (no such path, no trusted public key).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
-from irkit.cloudtrail.digest import PublicKeyRing, VerifyReport, load_public_keys, verify_evidence
 from irkit.config import load_config, resolve_config_path
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
 
+if TYPE_CHECKING:  # the verifier loads cryptography and botocore: imported when a chain is verified
+    from irkit.cloudtrail.digest import PublicKeyRing, VerifyReport
+
 
 def _keys(public_keys: list[Path], config: Path | None) -> PublicKeyRing:
+    from irkit.cloudtrail.digest import load_public_keys
+
     files = list(public_keys)
     if not files:
         # Without --public-key, the trusted keys of irkit.yaml (when there is one) are used.
@@ -29,13 +33,13 @@ def _keys(public_keys: list[Path], config: Path | None) -> PublicKeyRing:
                 files = list(settings.log_archive.public_keys)
     ring = load_public_keys(None, files)
     if not len(ring):
-        raise UsageError(
-            "no trusted public key: pass --public-key FILE (PEM or DER) or set log_archive.public_keys"
-        )
+        raise UsageError("no trusted public key: pass --public-key FILE (PEM or DER) or set log_archive.public_keys")
     return ring
 
 
 def run_verify(path: Path, keys: PublicKeyRing) -> VerifyReport:
+    from irkit.cloudtrail.digest import verify_evidence
+
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
     if not path.is_dir():
@@ -68,9 +72,7 @@ def render(report: VerifyReport) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("verify")
     def verify(
-        path: Annotated[
-            Path, typer.Argument(help="A folder mirroring the archive's keys (e.g. a case's evidence/).")
-        ],
+        path: Annotated[Path, typer.Argument(help="A folder mirroring the archive's keys (e.g. a case's evidence/).")],
         public_key: Annotated[
             list[Path] | None,
             typer.Option("--public-key", help="Trusted CloudTrail public key (PEM or DER); repeatable."),

@@ -7,21 +7,22 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
 
-from irkit.aws.session import Aws
 from irkit.commands._common import Config, Hours, Profile, Region, echo, echo_err, with_aws
 from irkit.config import WATCH_SEVERITIES, load_config, resolve_config_path
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
 from irkit.gaps import fold
 from irkit.redact import redact, register_secret
-from irkit.watch.run import PassResult, WatchOptions, run_pass, watch_loop
 
 DEFAULT_STATE = Path("irkit-watch")
+
+if TYPE_CHECKING:
+    from irkit.watch.run import PassResult
 
 
 def _sleep(seconds: float) -> None:
@@ -77,6 +78,9 @@ def watch(
     3 --once with coverage gaps or a page not delivered (kept for the next pass).
     """
     path = resolve_config_path(config)
+    from irkit.aws.session import Aws
+    from irkit.watch.run import WatchOptions, run_pass, watch_loop
+
     settings = with_aws(load_config(path), profile=profile, region=region)
     settings.agent(agent)
     if settings.log_archive is None:

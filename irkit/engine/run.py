@@ -19,13 +19,11 @@ from irkit.aws.session import Aws, Clients, Identity, StaticCredentials
 from irkit.config import Settings, dump_config, load_config
 from irkit.core.case import Case, CaseMeta, new_case_id, utcnow
 from irkit.core.context import RunContext
+from irkit.core.limits import MAX_HOURS
 from irkit.engine.executor import Confirm, Executor, RunOutcome
 from irkit.engine.preflight import Preflight
 from irkit.engine.runbook import Runbook, read_runbook_file
 from irkit.errors import CaseError, Terminated, UsageError
-
-# Ten years: beyond any CloudTrail archive worth reading, and inside what datetime can subtract.
-MAX_HOURS = 24 * 366 * 10
 
 
 @dataclass
