@@ -656,8 +656,10 @@ def _evidence(doc: Doc) -> list[str]:
     else:
         lines.append("- **Collected**: no CloudTrail file")
     if integrity:
-        ok = integrity.get("ok")
-        verdict = "intact" if ok is True else "NOT intact" if ok is False else "not verified"
+        # "intact" only when a digest vouched for something; no key or no digest is "not verified".
+        broken = bool(integrity.get("problems")) or int(integrity.get("problems_total") or 0) > 0
+        vouched = integrity.get("ok") is True and int(integrity.get("digests_checked") or 0) > 0
+        verdict = "NOT intact" if broken else "intact" if vouched else "not verified"
         lines.append(
             f"- **Integrity (CloudTrail digest chain)**: {verdict}: {text(integrity.get('summary', ''), limit=400)}"
         )

@@ -88,5 +88,11 @@ def test_report_says_not_analysed_when_no_event_was_read(
     assert code == 3
     (case,) = out.iterdir()
     report = (case / "report.md").read_text()
-    assert "- **Findings**: **not analysed**" in report
-    assert "Findings**: none" not in report
+    summary = report.split("## Summary", 1)[1].split("\n## ", 1)[0]
+    findings = report.split("## Findings", 1)[1].split("\n## ", 1)[0]
+    assert "**Not analysed: detection read no CloudTrail event" in summary
+    assert "**Not analysed**" in findings and "No finding." not in findings
+    assert "No malicious activity" not in report
+    # the digest chain vouched for nothing: the evidence line must not say "intact"
+    integrity = next(line for line in report.splitlines() if line.startswith("- **Integrity"))
+    assert "not verified" in integrity and ": intact" not in integrity
