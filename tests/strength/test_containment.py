@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from irkit.config import Principal
 from irkit.containment import actions
@@ -138,6 +139,13 @@ def test_a_user_without_password_or_keys_gets_no_action_for_them(world: World) -
 
 def test_a_roles_plan_revokes_sessions_and_locks_trust_naming_outside_accounts(world: World) -> None:
     world.iam.create_role(RoleName="ext", AssumeRolePolicyDocument=json.dumps(EXT_TRUST))
+    two = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+        "AWS": [f"arn:aws:iam::{OUTSIDE}:root", "arn:aws:iam::555555555555:role/ci"]}}]}  # fmt: skip
+    world.iam.create_role(RoleName="ext2", AssumeRolePolicyDocument=json.dumps(two))
+    [lock2] = [
+        a for a in plan_target(world.iam, Target(_role("ext2")), case_id="c").actions if a.kind == "lock-trust-policy"
+    ]
+    assert lock2.detail.endswith(f"; removes trust in arn:aws:iam::555555555555:role/ci, arn:aws:iam::{OUTSIDE}:root")
     plan = plan_target(world.iam, Target(_role("ext")), case_id="IR-4")
     assert details(plan) == {
         ("revoke-role-sessions", "inline policy AWSRevokeOlderSessions"),
@@ -172,8 +180,10 @@ def test_a_service_linked_role_is_refused(world: World) -> None:
         RoleName="AWSServiceRoleForECS", Path="/aws-service-role/ecs.amazonaws.com/",
         AssumeRolePolicyDocument=json.dumps(trust),
     )  # fmt: skip
-    with pytest.raises(Refused, match="service-linked"):
+    with pytest.raises(Refused) as caught:
         plan_target(world.iam, Target(_role("AWSServiceRoleForECS")), case_id="IR-6")
+    assert caught.value.arn == _role("AWSServiceRoleForECS").arn
+    assert caught.value.reason == "service-linked role: AWS owns it, irkit never touches it"
 
 
 def test_each_action_changes_iam_and_its_verification_reads_the_change_back(world: World) -> None:
@@ -268,8 +278,20 @@ def test_a_failed_verification_names_the_read_it_needed(world: World, kind: str,
         verify(world.iam, Action(kind, "arn:x", params=params))
     assert (caught.value.action, caught.value.resource) == (needed, "arn:x")
     role_tags = Action("tag-principal", "arn:x", params={**params, "kind": "role"})
-    with pytest.raises(AwsCallError, match="iam:ListRoleTags"):
+    with pytest.raises(AwsCallError) as role_caught:
         verify(world.iam, role_tags)
+    assert (role_caught.value.action, role_caught.value.resource) == ("iam:ListRoleTags", "arn:x")
+
+
+def test_a_denied_login_profile_read_while_verifying_names_the_principal(world: World) -> None:
+    action = Action("delete-login-profile", USER_ARN, params={"user": USER})
+    with pytest.raises(AwsCallError) as caught:
+        verify(Refusing(world.iam, "get_login_profile"), action)
+    assert (caught.value.action, caught.value.resource, caught.value.code) == (
+        "iam:GetLoginProfile",
+        USER_ARN,
+        "AccessDenied",
+    )
 
 
 def test_a_failed_plan_read_names_the_iam_action(world: World) -> None:
@@ -279,11 +301,46 @@ def test_a_failed_plan_read_names_the_iam_action(world: World) -> None:
         assert (caught.value.action, caught.value.resource) == (needed, principal.arn)
 
 
+class Refusing:
+    """The moto IAM client, except that one API call is denied (a responder policy missing it)."""
+
+    def __init__(self, iam: Any, method: str) -> None:
+        self._iam, self._method = iam, method
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self._method:
+
+            def denied(**_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, name)
+
+            return denied
+        return getattr(self._iam, name)
+
+
+@pytest.mark.parametrize(
+    ("principal", "method", "needed"),
+    [
+        ("user", "list_access_keys", "iam:ListAccessKeys"),
+        ("user", "list_mfa_devices", "iam:ListMFADevices"),
+        ("user", "get_login_profile", "iam:GetLoginProfile"),
+        ("role", "list_instance_profiles_for_role", "iam:ListInstanceProfilesForRole"),
+    ],
+)
+def test_a_denied_read_while_planning_names_the_iam_action(
+    world: World, principal: str, method: str, needed: str
+) -> None:
+    target = Target(_user(USER) if principal == "user" else _role(ROLE))
+    with pytest.raises(AwsCallError) as caught:
+        plan_target(Refusing(world.iam, method), target, case_id="IR-10")
+    assert (caught.value.action, caught.value.resource, caught.value.code) == (needed, target.arn, "AccessDenied")
+
+
 def test_an_unknown_action_is_refused_not_guessed(world: World) -> None:
     unknown = Action("delete-user", USER_ARN, params={"user": USER})
     with pytest.raises(AwsCallError) as caught:
         execute(world.iam, unknown, CUTOFF)
-    assert (caught.value.action, caught.value.code) == ("delete-user", "UnknownAction")
+    assert (caught.value.action, caught.value.resource, caught.value.code) == ("delete-user", USER_ARN, "UnknownAction")
+    assert "irkit does not know this action" in str(caught.value)
     assert verify(world.iam, unknown) is False
     assert world.iam.get_user(UserName=USER)["User"]["UserName"] == USER
 
@@ -296,6 +353,8 @@ def test_every_call_the_revoke_step_makes_is_among_its_declared_permissions(
 ) -> None:
     run(world, tmp_path / "cases", "revoke")
     made = {c for c, _ in calls if c.startswith("iam:")}
+    # UpdateAccessKey without UserName acts on the caller's own keys in real IAM: always name the user
+    assert {p.get("UserName") for c, p in calls if c == "iam:UpdateAccessKey"} == {USER}
     assert {"iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:UpdateAssumeRolePolicy", "iam:TagRole"} <= made
     declared = set(registry()["revoke"].permissions)
     assert made - declared == set()
@@ -340,6 +399,7 @@ def test_the_trust_lock_denies_every_way_of_assuming_the_role_to_everyone() -> N
     [
         ({"Statement": [{"Effect": "Deny"}]}, True),
         ({"Statement": {"Effect": "Deny"}}, True),
+        ({"Statement": {"Effect": "Allow"}}, False),
         ({"Statement": [{"Effect": "Deny"}, {"Effect": "Allow"}]}, False),
         ({"Statement": []}, False),  # no statement is no lock: IAM would refuse it anyway
         ({}, False),
@@ -356,14 +416,14 @@ def test_a_trust_policy_is_locked_only_when_every_statement_denies(doc: Any, loc
 def test_trusted_and_external_principals() -> None:
     trust = {
         "Statement": [
+            "junk",  # skipped, and the statements after it still read
+            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::777777777777:root"}},
             {"Effect": "Allow", "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", OUTSIDE]}},
             {
                 "Effect": "Allow",
                 "Principal": {"Service": "ec2.amazonaws.com", "AWS": "arn:aws:iam::555555555555:role/x"},
             },
             {"Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:saml-provider/okta"}},
-            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::777777777777:root"}},
-            "junk",
         ]
     }
     assert trusted_principals(trust) == [
@@ -385,6 +445,7 @@ def test_the_containment_table_names_each_credential() -> None:
         return credential_of(Action(kind, "arn:x", "its detail", params))
 
     assert of("deactivate-access-key", key_id="AKIAKEY") == "AKIAKEY"
+    assert of("deactivate-access-key") == ""  # a hand-edited plan without its key: nothing invented
     assert of("deny-user-sessions") == "temporary credentials (STS sessions)"
     assert of("revoke-role-sessions") == "role sessions (STS)"
     assert of("lock-trust-policy") == "trust policy (new sessions)"
