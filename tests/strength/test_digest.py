@@ -710,3 +710,478 @@ def test_every_problem_kind_is_documented_for_the_responder() -> None:
     assert len(emitted) == 13
     assert emitted <= documented, sorted(emitted - documented)
     assert {"log-tampered", "digest-missing", "chain-gap", "bad-signature", "digests-stopped"} <= emitted
+
+
+# -- more of the sources: prefixes, version history, errors ---------------------------------------
+
+
+def test_a_local_source_lists_under_a_prefix_and_reads_back_by_key(archive: tuple[Path, ArchiveWriter]) -> None:
+    root, writer = archive
+    source = LocalSource(root)
+    east = f"AWSLogs/{ORG}/{ACCOUNT}/CloudTrail/{EAST}/"
+    listed = list(source.list_keys(east))
+    assert listed == sorted(logs(writer)) and listed
+    assert list(source.list_keys("AWSLogs/nothing-here/")) == []
+    assert len(list(source.list_keys())) == len(writer.log_keys) + len(writer.digest_keys)
+    obj = source.get(listed[0])
+    assert obj is not None and obj.key == listed[0] and obj.metadata == {} and obj.version_id is None
+    assert source.get("AWSLogs/absent.json.gz") is None
+    assert DigestVerifier(source, load_public_keys(None, [])).verify([east, east]).logs_checked == 0  # no keys: unknown
+
+
+def test_a_tampered_local_log_without_a_manifest_says_only_what_differs(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    victim = logs(writer)[3]
+    (root / victim).write_bytes(gzip.compress(b'{"Records": []}'))
+    [problem] = verify(root, keys).problems
+    listed_in = next(d for d in digests(writer) if victim in {f["s3Object"] for f in read_digest(root, d)["logFiles"]})
+    expected = next(f["hashValue"] for f in read_digest(root, listed_in)["logFiles"] if f["s3Object"] == victim)
+    actual = hashlib.sha256(b'{"Records": []}').hexdigest()
+    assert problem.detail == f"SHA-256 {actual} differs from {expected} recorded in {listed_in}"
+
+
+def test_the_recovered_version_json_keeps_its_field_names() -> None:
+    bodies = {"0": gzip.compress(b"original"), "1": gzip.compress(b"rewrite")}
+    versions = [
+        {"Key": "k", "VersionId": "1", "IsLatest": True, "LastModified": "2026-11-25T05:00:00Z"},
+        {"Key": "k", "VersionId": "0", "IsLatest": False},
+    ]
+    search = S3Source(FakeS3(versions, bodies), BUCKET).find_authentic(
+        "k", hashlib.sha256(b"original").hexdigest(), StoredObject("k", b"not gzip", {}, None), "d-key"
+    )
+    assert search.recovered is not None
+    assert search.recovered.to_json() == {
+        "key": "k",
+        "authentic_version": "0",
+        "authentic_written": "unknown",  # S3 did not say when
+        "tampered_version": "1",  # the read had no version id: the latest one is the rewrite
+        "tampered_written": "2026-11-25T05:00:00Z",
+        "sha256_decompressed": hashlib.sha256(b"original").hexdigest(),
+        "tampered_sha256_decompressed": "",  # the rewrite is not even gzip
+        "digest": "d-key",
+        "versions": 2,
+    }
+    assert search.note == (
+        "the object has 2 versions: it was overwritten after delivery; version 0 (written unknown) matches the "
+        "digest and is authentic; version 1 (written 2026-11-25T05:00:00Z) is the rewrite"
+    )
+
+
+def test_the_latest_version_is_the_rewrite_wherever_it_is_listed() -> None:
+    bodies = {"a": gzip.compress(b"original"), "b": gzip.compress(b"x"), "c": gzip.compress(b"y")}
+    versions = [
+        {"Key": "k", "VersionId": "b", "IsLatest": False},
+        {"Key": "k", "VersionId": "c", "IsLatest": True},
+        {"Key": "k", "VersionId": "a", "IsLatest": False},
+    ]
+    unknown_read = StoredObject("k", bodies["c"], {}, "not-listed")
+    search = S3Source(FakeS3(versions, bodies), BUCKET).find_authentic(
+        "k", hashlib.sha256(b"original").hexdigest(), StoredObject("k", bodies["c"], {}, None), "d"
+    )
+    assert search.recovered is not None and search.recovered.tampered_version == "c"
+    other = S3Source(FakeS3(versions, bodies), BUCKET).find_authentic(
+        "k", hashlib.sha256(b"original").hexdigest(), unknown_read, "d"
+    )
+    assert other.recovered is not None and other.recovered.tampered_written == "unknown"
+
+
+def test_a_single_version_says_no_authentic_copy_is_left() -> None:
+    search = S3Source(FakeS3(_versions(1)), BUCKET).find_authentic("k", "0" * 64, StoredObject("k", b"", {}), "d")
+    assert search.note == (
+        "the object has a single version: the original was overwritten without versioning "
+        "or deleted permanently, and no authentic copy is left in the bucket"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (ClientError({"Error": {}, "ResponseMetadata": {}}, "ListObjectVersions"), "(error)"),
+        (ClientError({"Error": {"Code": "SlowDown"}}, "ListObjectVersions"), "(SlowDown)"),
+    ],
+)
+def test_unlistable_versions_name_what_went_wrong(error: Exception, says: str) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    class Failing(FakeS3):
+        def __init__(self, exc: Exception) -> None:
+            super().__init__()
+            self.exc = exc
+
+        def list_object_versions(self, **kw: Any) -> dict[str, Any]:
+            raise self.exc
+
+    note = S3Source(Failing(error), BUCKET).find_authentic("k", "", StoredObject("k", b"", {}), "d").note
+    assert note == f"its versions could not be listed {says}"
+    unreachable = EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+    note = S3Source(Failing(unreachable), BUCKET).find_authentic("k", "", StoredObject("k", b"", {}), "d").note
+    assert note == "its versions could not be listed (EndpointConnectionError)"
+
+
+def test_region_folders_are_read_page_by_page() -> None:
+    class Paged:
+        def get_paginator(self, name: str) -> Any:
+            assert name == "list_objects_v2"
+            return self
+
+        def paginate(self, **kw: Any) -> Iterator[dict[str, Any]]:
+            assert kw["Delimiter"] == "/"
+            yield {"CommonPrefixes": [{"Prefix": kw["Prefix"] + "us-east-1/"}]}
+            yield {}  # a page without folders
+            yield {"CommonPrefixes": [{"Prefix": kw["Prefix"] + "eu-west-1/"}]}
+
+    assert S3Source(Paged(), BUCKET).folders("AWSLogs/1/CloudTrail/") == ["us-east-1", "eu-west-1"]
+
+
+def test_the_window_end_bounds_what_a_collected_folder_is_checked_for(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    [late] = [k for k in logs(writer) if "_20261125T0325Z_" in k]  # after the window below
+    (root / late).write_bytes(gzip.compress(b"{}"))
+    seen: list[IntegrityProblem] = []
+    report = verify_evidence(root, keys, start=T0, end=T0 + timedelta(hours=1), on_problem=seen.append)
+    assert report.ok and seen == []
+    assert not verify_evidence(root, keys, start=T0, end=T0 + timedelta(hours=4), on_problem=seen.append).ok
+    assert [p.path for p in seen] == [str(root / late)]
+
+
+def test_the_window_end_bounds_what_the_bucket_is_checked_for(boto: Any, tmp_path: Path) -> None:
+    from irkit.cloudtrail.digest import verify_s3_window
+    from irkit.cloudtrail.writer import S3Sink
+
+    s3 = boto("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    writer = build_archive(S3Sink(s3, BUCKET), regions=(EAST,), hours=3)
+    ring = load_public_keys(None, [writer.write_public_key(tmp_path / "k.pem")])
+    [late] = [k for k in logs(writer) if "_20261125T0235Z_" in k]
+    s3.put_object(Bucket=BUCKET, Key=late, Body=gzip.compress(b"{}"))
+    layout = TrailLayout(BUCKET, "", ORG)
+    seen: list[IntegrityProblem] = []
+    early = verify_s3_window(s3, layout, ring, accounts=[ACCOUNT], regions=[EAST], start=T0,
+                             end=T0 + timedelta(minutes=30), on_problem=seen.append)  # fmt: skip
+    assert early.ok and seen == []
+    whole = verify_s3_window(s3, layout, ring, accounts=[ACCOUNT], start=T0, end=T0 + timedelta(hours=3),
+                             on_problem=seen.append)  # fmt: skip
+    assert [(p.kind, p.path) for p in whole.problems] == [(LOG_TAMPERED, f"s3://{BUCKET}/{late}")]
+    assert seen == whole.problems
+
+
+class Objects:
+    """A bucket as S3Source reads it: listing pages and objects, with S3's errors."""
+
+    def __init__(self, keys: list[str], *, error: str = "NoSuchKey", version: str | None = "null") -> None:
+        self.keys, self.error, self.version = keys, error, version
+        self.prefixes: list[str] = []
+
+    def get_paginator(self, name: str) -> Any:
+        return self
+
+    def paginate(self, **kw: Any) -> Iterator[dict[str, Any]]:
+        self.prefixes.append(kw["Prefix"])
+        chosen = [k for k in self.keys if k.startswith(kw["Prefix"])]
+        yield {"Contents": [{"Key": k} for k in chosen[:2]]}
+        yield {"KeyCount": 0}  # a page with no Contents at all
+        yield {"Contents": [{"Key": k} for k in chosen[2:]]}
+
+    def get_object(self, **kw: Any) -> dict[str, Any]:
+        if kw["Key"] not in self.keys:
+            raise ClientError({"Error": {"Code": self.error, "Message": "x"}}, "GetObject")
+        out: dict[str, Any] = {"Body": _Body(b"body"), "Metadata": {"Signature": "ab"}}
+        if self.version is not None:
+            out["VersionId"] = self.version
+        return out
+
+
+def test_the_bucket_is_listed_under_each_prefix_page_by_page() -> None:
+    s3 = Objects(["a/1", "a/2", "a/3", "b/1"])
+    assert list(S3Source(s3, BUCKET).list_keys("a/")) == ["a/1", "a/2", "a/3"]
+    assert list(S3Source(s3, BUCKET).list_keys()) == ["a/1", "a/2", "a/3", "b/1"]
+    assert s3.prefixes == ["a/", ""]
+
+
+def test_reading_an_object_back_keeps_its_version_and_lowercases_metadata() -> None:
+    versioned = S3Source(Objects(["k"], version="v7"), BUCKET).get("k")
+    assert versioned is not None and (versioned.key, versioned.version_id, versioned.body) == ("k", "v7", b"body")
+    assert versioned.metadata == {"signature": "ab"}
+    for unversioned in ("null", None):
+        obj = S3Source(Objects(["k"], version=unversioned), BUCKET).get("k")
+        assert obj is not None and obj.version_id is None
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "404"])
+def test_a_missing_object_is_none(code: str) -> None:
+    assert S3Source(Objects([], error=code), BUCKET).get("k") is None
+
+
+def test_any_other_read_error_is_raised_not_taken_for_missing() -> None:
+    with pytest.raises(ClientError):
+        S3Source(Objects([], error="AccessDenied"), BUCKET).get("k")
+
+
+@pytest.mark.parametrize(("page", "calls"), [(8, 125), (7, 143)])
+def test_versions_stop_at_the_bound_exactly(page: int, calls: int) -> None:
+    class Paged(FakeS3):
+        def list_object_versions(self, **kw: Any) -> dict[str, Any]:
+            self.calls.append(kw)
+            n = len(self.calls)
+            return {
+                "Versions": [{"Key": "k", "VersionId": f"{n}-{i}"} for i in range(page)],
+                "IsTruncated": True,
+                "NextKeyMarker": "k",
+                "NextVersionIdMarker": str(n),
+            }
+
+    s3 = Paged()
+    assert len(S3Source(s3, BUCKET).versions("k")) == 1000
+    assert len(s3.calls) == calls
+
+
+def test_versions_stop_when_the_listing_moves_past_the_key() -> None:
+    class Moved(FakeS3):
+        def list_object_versions(self, **kw: Any) -> dict[str, Any]:
+            self.calls.append(kw)
+            return {"Versions": [{"Key": "k", "VersionId": "1"}, {"Key": "k2", "VersionId": "2"}],
+                    "IsTruncated": True, "NextKeyMarker": "k2", "NextVersionIdMarker": "2"}  # fmt: skip
+
+    s3 = Moved()
+    assert S3Source(s3, BUCKET).versions("k") == [{"Key": "k", "VersionId": "1"}]
+    assert s3.calls == [{"Bucket": BUCKET, "Prefix": "k"}]
+
+
+def test_the_original_is_named_gone_when_no_version_matches() -> None:
+    bodies = {str(i): gzip.compress(bytes([i])) for i in range(3)}
+    search = S3Source(FakeS3(_versions(3), bodies), BUCKET).find_authentic(
+        "k", "0" * 64, StoredObject("k", bodies["2"], {}, "2"), "d"
+    )
+    assert search.recovered is None
+    assert search.note == (
+        "the object has 3 versions: it was overwritten after delivery; none of its other 2 versions matches the "
+        "digest: the original is gone (deleted permanently where no Object Lock protects it) and its events "
+        "stay hidden"
+    )
+
+
+def test_an_s3_source_knows_its_bucket() -> None:
+    assert S3Source(Objects([]), BUCKET).bucket == BUCKET
+
+
+def test_a_json_array_digest_says_it_is_no_object(archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing) -> None:
+    root, writer = archive
+    victim = digests(writer)[3]
+    (root / victim).write_bytes(gzip.compress(b"[]"))
+    [problem] = [p for p in verify(root, keys).problems if p.kind == DIGEST_UNREADABLE]
+    assert problem.detail == "not a readable digest file (not a JSON object)"
+
+
+def test_a_bad_signature_says_the_digest_was_altered(archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing) -> None:
+    root, writer = archive
+    victim = digests(writer)[3]
+    (root / (victim + ".meta.json")).write_bytes(orjson.dumps({"signature": "00" * 256}))
+    [problem] = verify(root, keys).problems
+    assert problem.detail == "the signature does not verify: the digest was altered"
+
+
+def test_a_predecessor_named_by_no_parsable_key_is_missing(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    newest = digests(writer)[3]
+    put_digest(root, newest, {**read_digest(root, newest), "previousDigestS3Object": "not/a/digest"}, writer)
+    found = kinds(verify(root, keys))
+    assert found[DIGEST_MISSING] == [str(root / "not/a/digest")]
+
+
+@pytest.mark.parametrize(
+    ("start", "missing"), [(T0 + timedelta(hours=1), True), (T0 + timedelta(hours=1, seconds=1), False)]
+)
+def test_a_predecessor_before_the_window_is_not_missing(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing, start: datetime, missing: bool
+) -> None:
+    root, writer = archive
+    first, _, third, _ = digests(writer)
+    (root / first).unlink()  # ends 01:00: before a window that starts after it
+    (root / third).unlink()  # inside the window: always missing
+    found = kinds(verify(root, keys, start=start, end=T0 + timedelta(hours=4)))
+    assert (str(root / first) in found.get(DIGEST_MISSING, [])) is missing
+    assert str(root / third) in found[DIGEST_MISSING]  # and the chain is still followed after it
+
+
+def test_a_window_open_at_one_end_checks_only_that_side(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    (root / digests(writer)[0]).unlink()  # 00:00-01:00
+    [late] = [k for k in logs(writer) if "_20261125T0335Z_" in k]
+    (root / late).write_bytes(gzip.compress(b"{}"))
+    after = verify(root, keys, start=T0 + timedelta(hours=2))
+    assert kinds(after) == {LOG_TAMPERED: [str(root / late)]}  # the deleted early digest is not its business
+    before = kinds(verify(root, keys, end=T0 + timedelta(hours=2)))
+    assert LOG_TAMPERED not in before  # after the window: not checked
+    assert before[DIGEST_MISSING] == [str(root / digests(writer)[0])]  # no start: every predecessor counts
+    assert before[LOG_NOT_IN_DIGEST]  # the early hour's logs, without their digest
+
+
+# -- the verifier over a bucket (an in-memory S3 with versioning) ---------------------------------
+
+
+class Bucket:
+    """Enough of a versioned S3 bucket for S3Sink and S3Source: put, get, list, list versions."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, list[tuple[str, bytes, dict[str, str]]]] = {}
+
+    def put_object(self, **kw: Any) -> dict[str, Any]:
+        versions = self.objects.setdefault(kw["Key"], [])
+        vid = f"v{len(versions) + 1}"
+        versions.append((vid, kw["Body"], dict(kw.get("Metadata") or {})))
+        return {"VersionId": vid}
+
+    def get_object(self, **kw: Any) -> dict[str, Any]:
+        versions = self.objects.get(kw["Key"], [])
+        chosen = [v for v in versions if v[0] == kw["VersionId"]] if "VersionId" in kw else versions[-1:]
+        if not chosen:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "x"}}, "GetObject")
+        vid, body, meta = chosen[0]
+        return {"Body": _Body(body), "Metadata": meta, "VersionId": vid}
+
+    def get_paginator(self, name: str) -> Any:
+        return self
+
+    def paginate(self, **kw: Any) -> Iterator[dict[str, Any]]:
+        keys = sorted(k for k in self.objects if k.startswith(kw["Prefix"]))
+        yield {"Contents": [{"Key": k} for k in keys]}
+
+    def list_object_versions(self, **kw: Any) -> dict[str, Any]:
+        versions = self.objects.get(kw["Prefix"], [])
+        listed = [
+            {"Key": kw["Prefix"], "VersionId": vid, "IsLatest": n == len(versions) - 1,
+             "LastModified": T0 + timedelta(hours=6 + n)}
+            for n, (vid, _, _) in enumerate(versions)
+        ]  # fmt: skip
+        return {"Versions": list(reversed(listed)), "IsTruncated": False}
+
+
+def test_a_rewritten_log_in_a_versioned_bucket_is_recovered_by_the_digest_that_vouches_for_it(tmp_path: Path) -> None:
+    from irkit.cloudtrail.writer import S3Sink
+
+    bucket = Bucket()
+    writer = build_archive(S3Sink(bucket, BUCKET), regions=(EAST,), hours=2)
+    ring = load_public_keys(None, [writer.write_public_key(tmp_path / "k.pem")])
+    victim = writer.log_keys[4]
+    original = gzip.decompress(bucket.objects[victim][0][1])
+    bucket.put_object(Key=victim, Body=gzip.compress(b'{"Records": []}'))
+    report = DigestVerifier(S3Source(bucket, BUCKET), ring).verify()
+    [problem] = report.problems
+    assert (problem.kind, problem.path) == (LOG_TAMPERED, f"s3://{BUCKET}/{victim}")
+    assert problem.recovered is not None
+    assert (problem.recovered.authentic_version, problem.recovered.tampered_version) == ("v1", "v2")
+    assert problem.recovered.sha256_decompressed == hashlib.sha256(original).hexdigest()
+    listing = [d for d in writer.digest_keys if victim in gzip.decompress(bucket.objects[d][0][1]).decode()]
+    assert problem.recovered.digest == listing[0]
+    assert report.recovered == [problem.recovered]
+    assert problem.to_json()["recovered"] == problem.recovered.to_json()
+
+
+def test_listing_the_same_key_twice_checks_it_once(archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing) -> None:
+    root, _ = archive
+    source = LocalSource(root)
+    once = DigestVerifier(source, keys).verify()
+    digest_day = f"AWSLogs/{ORG}/{ACCOUNT}/CloudTrail-Digest/eu-west-1/2026/11/25/"
+    twice = DigestVerifier(source, keys).verify([digest_day, "", digest_day])
+    assert (twice.logs_checked, twice.digests_checked, twice.problems) == (once.logs_checked, 8, [])
+    assert sorted(twice.pending) == sorted(once.pending)
+
+
+def test_a_region_whose_logs_were_all_deleted_names_each_one(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    for key in logs(writer, "eu-west-1"):
+        (root / key).unlink()
+    found = kinds(verify(root, keys))
+    listed = {str(root / k) for k in logs(writer, "eu-west-1") if "T0405Z" not in k}
+    assert set(found[LOG_MISSING]) == listed and list(found) == [LOG_MISSING]
+    [problem] = [p for p in verify(root, keys).problems if p.path == str(root / logs(writer, "eu-west-1")[0])]
+    assert problem.detail == f"listed in {digests(writer, 'eu-west-1')[0]} but not in the archive"
+
+
+@pytest.mark.parametrize(("late_by", "stopped"), [(timedelta(0), False), (timedelta(seconds=1), True)])
+def test_logs_without_digests_have_stopped_only_once_a_digest_was_due(
+    tmp_path: Path, keys: PublicKeyRing, late_by: timedelta, stopped: bool
+) -> None:
+    writer = ArchiveWriter(TrailLayout(BUCKET), LocalSink(tmp_path, bucket=BUCKET))
+    delivered = T0 + timedelta(minutes=5)
+    writer.add_log_file(ACCOUNT, EAST, [synthetic_record(T0, account=ACCOUNT)], delivered=delivered)
+    found = kinds(verify(tmp_path, keys, end=delivered + DIGEST_LAG + late_by))
+    assert (DIGESTS_STOPPED in found) is stopped
+
+
+def test_an_unlisted_log_delivered_when_the_newest_digest_ends_is_pending(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    at_end = writer.layout.log_key(ACCOUNT, EAST, T0 + timedelta(hours=4), "atthedigestend0")
+    put_log(root, at_end, [synthetic_record(T0 + timedelta(hours=3, minutes=59), account=ACCOUNT)])
+    report = verify(root, keys)
+    assert report.ok and str(root / at_end) in report.pending
+
+
+@pytest.mark.parametrize(("late_by", "pending"), [(timedelta(0), True), (timedelta(seconds=1), False)])
+def test_a_log_after_the_newest_digest_is_pending_until_a_digest_was_due(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing, late_by: timedelta, pending: bool
+) -> None:
+    root, writer = archive
+    [newest_log] = [k for k in logs(writer) if "T0405Z" in k]
+    report = verify(root, keys, end=T0 + timedelta(hours=4, minutes=5) + DIGEST_LAG + late_by)
+    assert (str(root / newest_log) in report.pending) is pending
+    assert (str(root / newest_log) in kinds(report).get(LOG_NOT_IN_DIGEST, [])) is not pending
+
+
+def test_a_foreign_previous_signature_is_named(archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing) -> None:
+    root, writer = archive
+    before, newest = digests(writer)[2:4]
+    put_digest(root, newest, {**read_digest(root, newest), "previousDigestSignature": "ab" * 256}, writer)
+    [problem] = verify(root, keys).problems
+    assert (problem.kind, problem.path) == (CHAIN_BROKEN, str(root / newest))
+    assert problem.detail == f"previousDigestSignature does not match the signature of {before}"
+
+
+def test_a_junk_entry_in_a_digest_does_not_hide_the_entries_after_it(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    newest = digests(writer)[3]
+    doc = read_digest(root, newest)
+    put_digest(root, newest, {**doc, "logFiles": [{"s3Object": "junk"}, {}, *doc["logFiles"]]}, writer)
+    victim = doc["logFiles"][-1]["s3Object"]
+    (root / victim).write_bytes(gzip.compress(b"{}"))
+    assert kinds(verify(root, keys)) == {LOG_TAMPERED: [str(root / victim)]}
+
+
+def test_the_listed_fingerprint_names_the_key_and_a_bad_listing_is_a_note(tmp_path: Path) -> None:
+    writer = ArchiveWriter(TrailLayout("x"), LocalSink(tmp_path))
+
+    class Listing:
+        def __init__(self, pages: list[dict[str, Any]]) -> None:
+            self.pages = pages
+
+        def list_public_keys(self, **kw: Any) -> dict[str, Any]:
+            return self.pages[int(kw.get("NextToken", 0))]
+
+    named = Listing([{"PublicKeyList": [{"Value": _der(writer), "Fingerprint": "AA" * 16}], "NextToken": "1"}, {}])
+    ring = load_public_keys(named)
+    assert ring.get("aa" * 16) is not None and ring.get(writer.fingerprint) is None and ring.notes == []
+    junk = load_public_keys(Listing([{"PublicKeyList": [{"Value": b"junk"}]}]))
+    assert junk.notes == ["cloudtrail:ListPublicKeys unavailable (UsageError); using public key files"]
+    with pytest.raises(UsageError, match=r"^key: not a PEM or DER public key"):
+        load_key_bytes(b"junk")
+
+
+def test_the_key_notes_travel_with_the_report(archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing) -> None:
+    root, _ = archive
+    keys.notes.append("cloudtrail:ListPublicKeys unavailable (AccessDenied); using public key files")
+    assert verify(root, keys).notes == keys.notes  # the ring is this test's own (function-scoped fixture)
+    assert verify(root, keys).to_json()["notes"] == keys.notes
