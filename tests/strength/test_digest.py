@@ -1185,3 +1185,66 @@ def test_the_key_notes_travel_with_the_report(archive: tuple[Path, ArchiveWriter
     keys.notes.append("cloudtrail:ListPublicKeys unavailable (AccessDenied); using public key files")
     assert verify(root, keys).notes == keys.notes  # the ring is this test's own (function-scoped fixture)
     assert verify(root, keys).to_json()["notes"] == keys.notes
+
+
+def _listing(ids: list[str], latest: str | None) -> list[dict[str, Any]]:
+    """Newest first, as S3 lists versions."""
+    return [
+        {"Key": "k", "VersionId": v, "IsLatest": v == latest, "LastModified": T0 + timedelta(minutes=int(v))}
+        for v in reversed(ids)
+    ]
+
+
+def test_the_version_read_is_the_rewrite_even_when_a_newer_one_exists() -> None:
+    bodies = {"0": gzip.compress(b"original"), "1": gzip.compress(b"read"), "2": gzip.compress(b"newer")}
+    s3 = FakeS3(_listing(["0", "1", "2"], latest="2"), bodies)
+    search = S3Source(s3, BUCKET).find_authentic(
+        "k", hashlib.sha256(b"original").hexdigest(), StoredObject("k", bodies["1"], {}, "1"), "d"
+    )
+    assert search.recovered is not None
+    assert (search.recovered.tampered_version, search.recovered.tampered_written) == (
+        "1",
+        format_time(T0 + timedelta(minutes=1)),
+    )
+    assert search.recovered.tampered_sha256_decompressed == hashlib.sha256(b"read").hexdigest()
+
+
+def test_the_rewrite_itself_is_not_downloaded_again() -> None:
+    bodies = {v: gzip.compress(v.encode()) for v in ("0", "1", "2")}
+    s3 = FakeS3(_listing(["0", "1", "2"], latest="2"), bodies)
+    search = S3Source(s3, BUCKET).find_authentic("k", "0" * 64, StoredObject("k", bodies["2"], {}, "2"), "d")
+    assert search.recovered is None and s3.gets == ["0", "1"]
+    assert "none of its other 2 versions matches" in search.note and "checked" not in search.note
+
+
+def test_the_bound_is_named_only_when_versions_were_left_unchecked() -> None:
+    ids = [str(i) for i in range(22)]
+    bodies = {v: gzip.compress(v.encode()) for v in ids}
+    s3 = FakeS3(_listing(ids, latest="21"), bodies)
+    note = S3Source(s3, BUCKET).find_authentic("k", "0" * 64, StoredObject("k", b"", {}, "21"), "d").note
+    assert "none of its other 21 versions (the oldest 20 checked) matches the digest" in note
+    s3 = FakeS3(_listing(ids[:21], latest="20"), bodies)
+    note = S3Source(s3, BUCKET).find_authentic("k", "0" * 64, StoredObject("k", b"", {}, "20"), "d").note
+    assert "none of its other 20 versions matches the digest" in note
+
+
+def test_without_a_latest_flag_the_newest_listed_version_is_the_rewrite() -> None:
+    bodies = {"0": gzip.compress(b"original"), "1": gzip.compress(b"x"), "2": gzip.compress(b"y")}
+    versions = [{**v, "IsLatest": False} for v in _listing(["0", "1", "2"], latest=None)]
+    search = S3Source(FakeS3(versions, bodies), BUCKET).find_authentic(
+        "k", hashlib.sha256(b"original").hexdigest(), StoredObject("k", bodies["2"], {}, None), "d"
+    )
+    assert search.recovered is not None and search.recovered.tampered_version == "2"
+
+
+def test_a_page_of_delete_markers_lists_no_version_and_markers_carry_over() -> None:
+    class Markers(FakeS3):
+        def list_object_versions(self, **kw: Any) -> dict[str, Any]:
+            self.calls.append(kw)
+            if len(self.calls) == 1:  # only delete markers on this page, and no version marker given
+                return {"DeleteMarkers": [{"Key": "k"}], "IsTruncated": True, "NextKeyMarker": "k"}
+            return {"Versions": [{"Key": "k", "VersionId": "a"}], "IsTruncated": False}
+
+    s3 = Markers()
+    assert S3Source(s3, BUCKET).versions("k") == [{"Key": "k", "VersionId": "a"}]
+    assert s3.calls[1] == {"Bucket": BUCKET, "Prefix": "k", "KeyMarker": "k", "VersionIdMarker": ""}
