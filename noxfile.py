@@ -21,6 +21,7 @@ def lint(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("ruff", "check", "irkit", "tests", "bench", "noxfile.py")
     session.run("mypy", "--strict", "irkit")
+    session.run("lint-imports")
 
 
 @nox.session(python="3.11")

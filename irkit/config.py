@@ -25,6 +25,7 @@ _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):(user|role)/(.+)$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _ORG_RE = re.compile(r"^o-[a-z0-9]{4,32}$")
+_REF_RE = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}$")  # a branch or remote name, never an option
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +50,24 @@ class LogArchiveSettings:
 class GitSettings:
     repo: Path
     authors: tuple[str, ...] = ()
+    base: str | None = None
+    """The branch ``irkit/revert-<case>`` starts from (default: the branch checked out in ``repo``)."""
+    remote: str | None = None
+    """Where the revert branch is pushed, only when asked (never forced)."""
 
 
 @dataclass(frozen=True, slots=True)
 class TerraformSettings:
     dir: Path
     binary: str = "terraform"
+    dirs: tuple[Path, ...] = ()
+    """Every root, in apply order (``dir`` is the first); one plan each."""
+    cli_config: Path | None = None
+    """A terraform CLI config (``TF_CLI_CONFIG_FILE``): a provider mirror for offline runs, say."""
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        return self.dirs or (self.dir,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +97,21 @@ class AgentSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    sigma_dirs: tuple[Path, ...] = ()
+    """Folders of Sigma rules (product: aws, service: cloudtrail) run beside the built-in rules. A folder
+    that does not exist is a coverage gap of the detect step, not a configuration error: a case resumed
+    from another directory must still run."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     aws: AwsSettings
     log_archive: LogArchiveSettings | None
     agents: Mapping[str, AgentSettings]
     source: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
 
     def agent(self, name: str) -> AgentSettings:
         try:
@@ -103,13 +125,27 @@ class Settings:
             ) from None
 
 
-def resolve_config_path(explicit: Path | None) -> Path:
+def user_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/irkit/irkit.yaml``, by default ``~/.config/irkit/irkit.yaml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "irkit" / DEFAULT_CONFIG_NAME
+
+
+def config_candidates(explicit: Path | None = None) -> list[Path]:
+    """Where irkit looks for its configuration, in order (the first that exists is used)."""
     if explicit is not None:
-        return explicit
+        return [explicit]
     env = os.environ.get(CONFIG_ENV)
     if env:
-        return Path(env)
-    return Path(DEFAULT_CONFIG_NAME)
+        return [Path(env)]
+    return [Path(DEFAULT_CONFIG_NAME), user_config_path()]
+
+
+def resolve_config_path(explicit: Path | None) -> Path:
+    """``--config``, else ``$IRKIT_CONFIG``, else ``./irkit.yaml``, else ``~/.config/irkit/irkit.yaml``
+    (``$XDG_CONFIG_HOME`` respected); when none exists, ``./irkit.yaml`` (whose absence is then reported)."""
+    candidates = config_candidates(explicit)
+    return next((c for c in candidates if c.exists()), candidates[0])
 
 
 def load_config(path: Path | None = None) -> Settings:
@@ -119,8 +155,9 @@ def load_config(path: Path | None = None) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
+        looked = "" if path != Path(DEFAULT_CONFIG_NAME) else f"; also looked for {user_config_path()}"
         raise ConfigError(
-            "configuration file not found (pass --config, set $IRKIT_CONFIG, or run `irkit init`)",
+            f"configuration file not found{looked} (pass --config, set $IRKIT_CONFIG, or run `irkit init`)",
             source=src,
         ) from None
     except OSError as exc:
@@ -138,11 +175,14 @@ def load_config(path: Path | None = None) -> Settings:
 
 def parse_config(data: object, *, source: str = "", base_dir: Path | None = None) -> Settings:
     v = _Validator(source, base_dir or Path())
-    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive"})
+    root = v.mapping(data, "", required={"agents"}, optional={"aws", "log_archive", "detection"})
     aws = v.aws(root.get("aws"))
     archive = v.log_archive(root["log_archive"]) if root.get("log_archive") is not None else None
     agents = v.agents(root["agents"])
-    return Settings(aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None)
+    detection = v.detection(root.get("detection"))
+    return Settings(
+        aws=aws, log_archive=archive, agents=agents, source=Path(source) if source else None, detection=detection
+    )
 
 
 class _Validator:
@@ -234,6 +274,17 @@ class _Validator:
             public_keys=keys,
         )
 
+    def detection(self, value: object) -> DetectionSettings:
+        if value is None:
+            return DetectionSettings()
+        m = self.mapping(value, "detection", required=set(), optional={"sigma_dirs"})
+        raw = m.get("sigma_dirs")
+        dirs = self.string_list(raw, "detection.sigma_dirs") if raw is not None else ()
+        for i, entry in enumerate(dirs):
+            if not entry.strip():
+                raise self.fail(f"detection.sigma_dirs[{i}]", "an empty folder name")
+        return DetectionSettings(sigma_dirs=tuple(self._path(d) for d in dirs))
+
     def agents(self, value: object) -> dict[str, AgentSettings]:
         if not isinstance(value, dict) or not value:
             raise self.fail("agents", "expected a mapping of at least one agent name to its settings")
@@ -258,23 +309,46 @@ class _Validator:
             except ValueError as exc:
                 raise self.fail(f"{p}.principals[{i}]", str(exc)) from None
             principals.append(principal)
-        git = None
-        if m.get("git") is not None:
-            g = self.mapping(m["git"], f"{p}.git", required={"repo"}, optional={"authors"})
-            git = GitSettings(
-                repo=self._path(self.string(g["repo"], f"{p}.git.repo")),
-                authors=self.string_list(g.get("authors", []), f"{p}.git.authors"),
-            )
-        terraform = None
-        if m.get("terraform") is not None:
-            t = self.mapping(m["terraform"], f"{p}.terraform", required={"dir"}, optional={"binary"})
-            terraform = TerraformSettings(
-                dir=self._path(self.string(t["dir"], f"{p}.terraform.dir")),
-                binary=self.string(t.get("binary", "terraform"), f"{p}.terraform.binary"),
-            )
+        git = self.git(m["git"], f"{p}.git") if m.get("git") is not None else None
+        terraform = self.terraform(m["terraform"], f"{p}.terraform") if m.get("terraform") is not None else None
         baseline = self._path(self.string(m["baseline"], f"{p}.baseline")) if m.get("baseline") is not None else None
         return AgentSettings(
             name=name, account=account, principals=tuple(principals), git=git, terraform=terraform, baseline=baseline
+        )
+
+    def git(self, value: object, p: str) -> GitSettings:
+        g = self.mapping(value, p, required={"repo"}, optional={"authors", "base", "remote"})
+        authors = self.string_list(g.get("authors", []), f"{p}.authors")
+        if not [a for a in authors if a.strip()]:
+            # Without identities no commit is the agent's: the revert would silently find nothing.
+            raise self.fail(f"{p}.authors", "list the agent's commit identities (emails or names)")
+        base = self.string(g["base"], f"{p}.base", pattern=_REF_RE, hint="a branch name") if g.get("base") else None
+        remote = (
+            self.string(g["remote"], f"{p}.remote", pattern=_REF_RE, hint="a remote name") if g.get("remote") else None
+        )
+        return GitSettings(
+            repo=self._path(self.string(g["repo"], f"{p}.repo")), authors=authors, base=base, remote=remote
+        )
+
+    def terraform(self, value: object, p: str) -> TerraformSettings:
+        t = self.mapping(value, p, required=set(), optional={"dir", "dirs", "binary", "cli_config"})
+        if ("dir" in t) == ("dirs" in t):
+            raise self.fail(p, "set dir (one root) or dirs (several, applied in order), not both and not neither")
+        if "dirs" in t:
+            dirs = tuple(self._path(d) for d in self.string_list(t["dirs"], f"{p}.dirs"))
+            if not dirs:
+                raise self.fail(f"{p}.dirs", "list at least one terraform root")
+        else:
+            dirs = (self._path(self.string(t["dir"], f"{p}.dir")),)
+        binary = self.string(t.get("binary", "terraform"), f"{p}.binary")
+        if not binary.strip():
+            raise self.fail(f"{p}.binary", "expected terraform, tofu, or a path to the binary")
+        cli = t.get("cli_config")
+        return TerraformSettings(
+            dir=dirs[0],
+            binary=binary,
+            dirs=dirs if "dirs" in t else (),
+            cli_config=self._path(self.string(cli, f"{p}.cli_config")) if cli is not None else None,
         )
 
     def _path(self, raw: str) -> Path:
@@ -323,12 +397,18 @@ agents:
     principals:
       - arn:aws:iam::111111111111:role/agent-infra-optimizer
       - arn:aws:iam::111111111111:user/agent-infra-bot
-    # git:
+    # git:                                  # the revert stage: the agent's commits are reverted
     #   repo: ../infra-live
-    #   authors: ["agent-infra-optimizer@example.com"]
+    #   authors: ["agent-infra-optimizer@example.com"]   # author or committer: both are checked
+    #   base: main                          # default: the branch checked out in repo
+    #   remote: origin                      # push irkit/revert-<case> only when asked
     # terraform:
-    #   dir: ../infra-live/prod
+    #   dir: ../infra-live/prod             # or dirs: [...] (one plan each, applied in order)
+    #   binary: terraform                   # or tofu, or a path
     # baseline: irkit-baselines/infra-optimizer.json   # `irkit baseline infra-optimizer` writes it
+
+# detection:
+#   sigma_dirs: [rules/sigma]               # Sigma rules for CloudTrail, run beside irkit's own
 """
 
 
@@ -357,10 +437,19 @@ def dump_config(settings: Settings) -> str:
         body: dict[str, Any] = {"account": agent.account, "principals": [p.arn for p in agent.principals]}
         if agent.git:
             body["git"] = {"repo": str(agent.git.repo), "authors": list(agent.git.authors)}
+            for key in ("base", "remote"):
+                if getattr(agent.git, key):
+                    body["git"][key] = getattr(agent.git, key)
         if agent.terraform:
-            body["terraform"] = {"dir": str(agent.terraform.dir), "binary": agent.terraform.binary}
+            tf = agent.terraform
+            body["terraform"] = {"dirs": [str(d) for d in tf.dirs]} if tf.dirs else {"dir": str(tf.dir)}
+            body["terraform"]["binary"] = tf.binary
+            if tf.cli_config:
+                body["terraform"]["cli_config"] = str(tf.cli_config)
         if agent.baseline:
             body["baseline"] = str(agent.baseline)
         agents[name] = body
     data["agents"] = agents
+    if settings.detection.sigma_dirs:
+        data["detection"] = {"sigma_dirs": [str(p) for p in settings.detection.sigma_dirs]}
     return yaml.safe_dump(data, sort_keys=False)

@@ -1,7 +1,9 @@
 """The error tree and the exit codes every command speaks.
 
-Exit codes are a contract (DESIGN.md): 0 done, 1 a step failed, 2 usage or config error,
-3 done with coverage gaps, 4 stopped awaiting approval. ``verify`` uses 0 valid, 1 integrity failure.
+Exit codes are a contract (docs/contracts.md): 0 done, 1 a step failed (``analyze --fail-on``: a finding at
+or above), 2 usage or config error (no AWS credentials included, before any step), 3 done with coverage
+gaps, 4 stopped awaiting approval, 130 interrupted (``irkit resume`` continues). ``verify`` uses 0 valid,
+1 integrity failure.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     GAPS = 3
     AWAITING_APPROVAL = 4
+    INTERRUPTED = 130
 
 
 class IrkitError(Exception):
@@ -43,6 +46,16 @@ class RunbookError(IrkitError):
 
 
 class UsageError(IrkitError):
+    exit_code = ExitCode.USAGE
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: the run stops the same way, journaled, resumable."""
+
+
+class CredentialsError(IrkitError):
+    """No AWS credentials resolve, or AWS refuses the ones that do: nothing can be contained."""
+
     exit_code = ExitCode.USAGE
 
 

@@ -38,7 +38,8 @@ def fold(gaps: Iterable[Gap], *, limit: int = FOLD_LIMIT, per_reason: int = PER_
     ``limit`` in all, then one summary gap per kind (``"… and N more"``) with the count of the rest.
 
     Input order is kept for the named ones. A crafted archive can yield a gap per record; the journal,
-    the report and ``--json`` output must not grow with it (the count is still said).
+    the report and ``--json`` output must not grow with it (the count is still said). Folding a
+    folded list again keeps its counts: a summary gap adds what it stands for to its kind.
     """
     named: list[Gap] = []
     shown: Counter[str] = Counter()
@@ -46,6 +47,12 @@ def fold(gaps: Iterable[Gap], *, limit: int = FOLD_LIMIT, per_reason: int = PER_
     first_hidden: dict[str, Gap] = {}
     for gap in gaps:
         kind = _reason_kind(gap.reason)
+        earlier = _summary(gap)
+        if earlier is not None:
+            count, like = earlier
+            hidden[kind] += count
+            first_hidden.setdefault(kind, Gap(like, gap.reason))
+            continue
         if shown[kind] < per_reason and len(named) < limit:
             shown[kind] += 1
             named.append(gap)
@@ -55,13 +62,26 @@ def fold(gaps: Iterable[Gap], *, limit: int = FOLD_LIMIT, per_reason: int = PER_
     kinds = sorted(hidden, key=lambda k: (-hidden[k], k))
     keep = kinds[:limit]
     summary = [
-        Gap(f"… and {hidden[k]} more like {first_hidden[k].path}", f"{k} (folded: {hidden[k]} not listed)")
+        Gap(
+            f"… and {hidden[k]} more" + (f" like {first_hidden[k].path}" if first_hidden[k].path else ""),
+            f"{k} (folded: {hidden[k]} not listed)",
+        )
         for k in keep
     ]
     rest = sum(hidden[k] for k in kinds[limit:])
     if rest:
         summary.append(Gap(f"… and {rest} more", f"{len(kinds) - limit} other kinds of gap (folded)"))
     return named + summary
+
+
+def _summary(gap: Gap) -> tuple[int, str] | None:
+    """``(count, like-path)`` of a summary gap that :func:`fold` made; None for a plain gap."""
+    if not gap.path.startswith("… and "):
+        return None
+    number, _, rest = gap.path.removeprefix("… and ").partition(" more")
+    if not number.isdigit():
+        return None
+    return int(number), rest.removeprefix(" like ")
 
 
 def folded_count(gaps: Iterable[Gap]) -> int:

@@ -7,8 +7,14 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 
 from irkit.drill.server import free_port, reset
+
+# Property tests run beside moto servers on two loaded cores: no per-example deadline (a slow example
+# is not a wrong one), and no "too slow" health check. Each test's own settings still apply on top.
+settings.register_profile("irkit", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("irkit")
 
 # Never let a test reach a real AWS account, whatever the developer's environment holds.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):

@@ -52,7 +52,7 @@ def test_contain_json_against_a_dead_endpoint_says_containment_incomplete(
     import json
 
     runbook = tmp_path / "contain-only.yaml"  # the containment verdict needs no evidence steps
-    runbook.write_text("name: contain-only\nsteps:\n  - step: revoke\n")
+    runbook.write_text("name: contain-only\nsteps:\n  - step: contain\n")
     argv = ["contain", "a", "--config", str(dead_endpoint_config), "--runbook", str(runbook), "--yes",
             "--out", str(tmp_path / "c"), "--json"]  # fmt: skip
     code, out, err = _run(argv, capsys)
@@ -258,7 +258,7 @@ def test_runbook_step_option_out_of_range_is_refused_before_running(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, said: str
 ) -> None:
     runbook = tmp_path / "rb.yaml"
-    runbook.write_text(f"name: x\nsteps:\n  - step: revoke\n    with: {option}\n")
+    runbook.write_text(f"name: x\nsteps:\n  - step: contain\n    with: {option}\n")
     code, _, err = _run(["runbook", "validate", str(runbook)], capsys)
     assert code == 2 and said in err
 
@@ -347,7 +347,7 @@ def test_baseline_that_read_nothing_keeps_the_existing_file(
 def test_restore_without_snapshots_after_real_containment_is_a_gap(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irkit.engine.journal import Journal
+    from irkit.core.journal import Journal
 
     case = _case_with_meta(tmp_path, {**_GOOD_META, "dry_run": False})
     (case / "irkit.yaml").write_text(
@@ -364,7 +364,7 @@ def test_restore_without_snapshots_after_real_containment_is_a_gap(
 def test_resume_of_an_edited_journal_names_the_line_and_the_way_forward(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from irkit.engine.journal import Journal
+    from irkit.core.journal import Journal
 
     case = _case_with_meta(tmp_path, _GOOD_META)
     journal = Journal(case / "journal.jsonl")

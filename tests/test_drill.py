@@ -66,4 +66,6 @@ def test_log_rewrite_drill_finds_the_backdoor_the_rewrite_hid(
     assert "log-tampered" in report
     assert "irkit analysed the original" in report
     assert "svc-log-shipper" in report
-    assert any("svc-log-shipper (Inactive)" in r for r in scenario["residual"])  # its key was contained too
+    # Its user and key were contained, then disarmed by the revert: nothing of the attacker's is left.
+    assert scenario["residual"] == []
+    assert any("log(s) rewritten" in loss for loss in scenario["losses"])

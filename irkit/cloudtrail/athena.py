@@ -27,8 +27,10 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irkit.cloudtrail.collect import MANIFEST_FORMAT, READ_ONLY, CollectResult, write_manifest
+from irkit.cloudtrail.collect import CollectResult
+from irkit.cloudtrail.keys import KeyRefused, evidence_path
 from irkit.cloudtrail.layout import DELIVERY_LAG, TrailLayout, days_between
+from irkit.cloudtrail.manifest import MANIFEST_FORMAT, READ_ONLY, open_private, write_manifest
 from irkit.detect.event import format_time
 from irkit.gaps import Gap
 
@@ -310,12 +312,12 @@ def collect_athena(
         qid, execution = runner.run(sql)
         scanned = execution.get("Statistics", {}).get("DataScannedInBytes")
         queries.append({"purpose": "events", "query_id": qid, "sql": sql, "data_scanned_bytes": scanned})
-        path = dest / "athena" / f"{qid}.jsonl"
+        path = evidence_path(dest, f"athena/{qid}.jsonl")  # the id is the API's answer: data, not a path
         path.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
         count = 0
         tmp = path.with_name(path.name + ".part")
-        with tmp.open("wb") as out:
+        with open_private(tmp) as out:
             for row in runner.rows(qid):
                 line = orjson.dumps(row_to_record(row)) + b"\n"
                 out.write(line)
@@ -340,6 +342,8 @@ def collect_athena(
         gaps.append(Gap(f"athena:{exc.query_id}", str(exc)))
     except (ClientError, BotoCoreError) as exc:
         gaps.append(Gap(f"athena:{options.database}.{table}", f"Athena call failed: {exc}"))
+    except KeyRefused as exc:
+        gaps.append(Gap(f"athena:{options.database}.{table}", str(exc)))
     doc = {
         "format": MANIFEST_FORMAT,
         "engine": "athena",

@@ -14,18 +14,22 @@ What is checked, per account and region:
   signature, and starts where it ended; a named digest that is absent, a gap in time longer than
   one digest, a chain that restarts, or digests that stop before the others are all reported;
 * each log a digest lists exists and hashes (SHA-256 of the decompressed bytes) to ``hashValue``;
-* each log older than the newest digest is listed by some digest; newer logs are *pending*.
+* each log older than the newest digest is listed by some digest; newer logs are *pending*;
+* every key is data: one that cannot safely name a file (``..``, ``//``, a leading ``/``, a
+  backslash, a control character) is a ``key-refused`` problem, never a path, and every file the
+  reader would read that is not a CloudTrail log (a planted ``.json``) is ``log-not-in-digest``.
+
+Logs are hashed through :mod:`irkit.cloudtrail.inflate`, the code the reader parses with: every gzip
+member (an appended member fails the hash like any rewrite), at most ``MAX_DECOMPRESSED`` bytes.
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 import orjson
@@ -35,6 +39,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from irkit.aws.session import error_code
+from irkit.cloudtrail import inflate as inflate_module
+from irkit.cloudtrail import keys as archive_keys
+from irkit.cloudtrail.inflate import (
+    TooLarge,
+    TooManyValues,
+    check_values,
+    inflate,
+    sha256_inflated,
+    size_text,
+    stored_limit,
+)
 from irkit.cloudtrail.layout import (
     DELIVERY_LAG,
     DIGEST_LAG,
@@ -44,12 +59,13 @@ from irkit.cloudtrail.layout import (
     in_window,
     parse_key,
 )
+from irkit.cloudtrail.manifest import MANIFEST_NAME
+from irkit.cloudtrail.reader import is_log_path
 from irkit.cloudtrail.writer import META_SUFFIX, public_key_fingerprint, signing_string
 from irkit.detect.event import MalformedRecord, format_time, parse_time
 from irkit.errors import UsageError
 from irkit.gaps import Gap
 
-MANIFEST_NAME = "manifest.json"
 DIGEST_PERIOD = timedelta(hours=1)
 # A digest period is about an hour; a hole longer than this between two digests means one is gone.
 _SLACK = timedelta(minutes=15)
@@ -71,6 +87,8 @@ UNSIGNED = "digest-unsigned"
 UNKNOWN_KEY = "unknown-key"
 DIGEST_UNREADABLE = "digest-unreadable"
 DIGESTS_STOPPED = "digests-stopped"
+KEY_REFUSED = archive_keys.REFUSED
+"""A key that cannot safely name a file (``..``, ``//``, …): CloudTrail never writes one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +195,8 @@ class StoredObject:
     metadata: Mapping[str, str]
     version_id: str | None = None
     """The S3 version read (None for a local file or an unversioned bucket)."""
+    too_large: int | None = None
+    """The stored size, when it is larger than any log irkit reads (``body`` is then empty)."""
 
 
 class ArchiveSource(Protocol):
@@ -194,6 +214,9 @@ class ArchiveSource(Protocol):
         ``hashValue``), if the source keeps versions, and a short note on the object's history."""
         ...
 
+    # Optional: ``refused() -> list[tuple[str, str, bool]]``, what the source would not read, as
+    # (key or uri, detail, is_uri); the verifier reports each as ``key-refused``.
+
 
 class LocalSource:
     """A folder that mirrors S3 keys (``irkit collect`` output or a copy of a bucket).
@@ -207,6 +230,8 @@ class LocalSource:
         self.bucket: str | None = None
         self.window: tuple[datetime, datetime] | None = None
         self._versions: dict[str, str | None] = {}
+        self._refused: list[tuple[str, str, bool]] = []
+        self._collect_refused: list[tuple[str, str, bool]] = []
         manifest = root / MANIFEST_NAME
         if manifest.is_file():
             try:
@@ -217,23 +242,46 @@ class LocalSource:
                     self.window = (parse_time(win["start"]), parse_time(win["end"]))
                 for obj in doc.get("objects", []):
                     self._versions[obj["key"]] = obj.get("version_id")
+                # Keys collect refused are not in the folder, but they were in the archive: still a problem.
+                for gap in doc.get("gaps", []):
+                    reason = str(gap.get("reason", ""))
+                    if reason.startswith(KEY_REFUSED):
+                        why = reason.removeprefix(KEY_REFUSED).lstrip(": ")
+                        self._collect_refused.append((str(gap.get("path", "")), _refused_detail(why), True))
             except (orjson.JSONDecodeError, MalformedRecord, KeyError, TypeError, AttributeError):
                 pass  # a damaged manifest only loses the window hint; the digests decide integrity
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Every ``*.json.gz`` below the folder and every other file the reader would read."""
         base = self.root / prefix if prefix else self.root
         if not base.exists():
             return
-        for path in sorted(base.rglob("*.json.gz")):
-            if path.is_file():
-                yield path.relative_to(self.root).as_posix()
+        for path in sorted(base.rglob("*")):
+            if not path.is_file():
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if not (key.endswith(".json.gz") or is_log_path(PurePosixPath(key))):
+                continue
+            if not archive_keys.inside(self.root, path):
+                detail = "a symlink that leads outside the folder: not verified, and `irkit analyze` does not read it"
+                self._refused.append((key, detail, False))
+                continue
+            yield key
+
+    def refused(self) -> list[tuple[str, str, bool]]:
+        """(key or uri, detail, is_uri) of what was not read: symlinks out of the folder, and the keys
+        ``collect`` refused (from the manifest)."""
+        return [*self._collect_refused, *self._refused]
 
     def get(self, key: str) -> StoredObject | None:
-        path = self.root / key
         try:
+            path = archive_keys.evidence_path(self.root, key)
+            size = path.stat().st_size
+            if size > stored_limit():
+                return StoredObject(key, b"", {}, too_large=size)
             body = path.read_bytes()
-        except FileNotFoundError:
-            return None
+        except (OSError, archive_keys.KeyRefused):
+            return None  # reported as missing or unreadable
         meta: dict[str, str] = {}
         sidecar = path.with_name(path.name + META_SUFFIX)
         if sidecar.is_file():
@@ -246,7 +294,7 @@ class LocalSource:
         return StoredObject(key, body, meta)
 
     def uri(self, key: str) -> str:
-        return str(self.root / key)
+        return str(self.root / archive_keys.display(key, limit=1024))
 
     def find_authentic(self, key: str, expected: str, current: StoredObject, digest: str) -> VersionSearch:
         # A local copy has one version of each file: name the one collected, recover nothing.
@@ -277,10 +325,14 @@ class S3Source:
             raise
         meta = {str(k).lower(): str(v) for k, v in (resp.get("Metadata") or {}).items()}
         version = resp.get("VersionId")
-        return StoredObject(key, resp["Body"].read(), meta, None if version in (None, "null") else str(version))
+        version = None if version in (None, "null") else str(version)
+        body, size = _bounded_body(resp)
+        if body is None:
+            return StoredObject(key, b"", meta, version, too_large=size)
+        return StoredObject(key, body, meta, version)
 
     def uri(self, key: str) -> str:
-        return f"s3://{self._bucket}/{key}"
+        return f"s3://{self._bucket}/{archive_keys.display(key, limit=1024)}"
 
     def folders(self, prefix: str) -> list[str]:
         """Immediate sub-folder names under ``prefix`` (ListObjectsV2 with a delimiter)."""
@@ -322,7 +374,10 @@ class S3Source:
             vid = str(version["VersionId"])
             try:
                 resp = self.s3.get_object(Bucket=self._bucket, Key=key, VersionId=vid)
-                actual = gunzip_sha256(resp["Body"].read())
+                body, _size = _bounded_body(resp)
+                if body is None:
+                    continue  # larger than any log: not the authentic one
+                actual = gunzip_sha256(body)
             except (ClientError, BotoCoreError, zlib.error):
                 continue  # an unreadable version cannot be the authentic one; the others still can
             if actual == expected:
@@ -349,6 +404,26 @@ class S3Source:
             "the original is gone (deleted permanently where no Object Lock protects it) and its events "
             "stay hidden"
         )
+
+
+def _bounded_body(resp: Mapping[str, Any]) -> tuple[bytes | None, int]:
+    """A GetObject body, read only when it can hold a log within the cap: (body or None, size)."""
+    limit = stored_limit()
+    stream = resp["Body"]
+    declared = resp.get("ContentLength")
+    if isinstance(declared, int) and declared > limit:
+        stream.close()
+        return None, declared
+    parts: list[bytes] = []
+    total = 0
+    while total <= limit:  # whatever ContentLength said: the stream is what is read
+        chunk = stream.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            return b"".join(parts), total
+        parts.append(chunk)
+        total += len(chunk)
+    stream.close()
+    return None, total
 
 
 def _written(version: Mapping[str, Any]) -> str:
@@ -463,16 +538,22 @@ class _Digest:
 
 
 def gunzip_sha256(body: bytes) -> str:
-    """SHA-256 hex of the decompressed bytes, streamed (a log can be large)."""
-    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip or zlib header, auto-detected
-    digest = hashlib.sha256()
-    view = memoryview(body)
-    for offset in range(0, len(body), 1 << 20):
-        digest.update(inflater.decompress(view[offset : offset + (1 << 20)]))
-    digest.update(inflater.flush())
-    if not inflater.eof:
-        raise zlib.error("truncated gzip stream")
-    return digest.hexdigest()
+    """SHA-256 hex of the decompressed bytes (every gzip member, at most ``MAX_DECOMPRESSED``), streamed;
+    ``zlib.error`` (:class:`~irkit.cloudtrail.inflate.InflateError`) when that cannot be computed."""
+    return sha256_inflated(body).sha256
+
+
+_NOT_A_LOG = (
+    "not a CloudTrail log file name, yet a file the reader would read: no digest can vouch for it "
+    "(planted, or copied in by hand); irkit never collects it"
+)
+
+
+def _refused_detail(reason: str) -> str:
+    return (
+        f"{reason}: not collected, not read (an archive key is data, never a path); CloudTrail writes no "
+        "such key, so someone else wrote it into the archive"
+    )
 
 
 class DigestVerifier:
@@ -521,7 +602,14 @@ class DigestVerifier:
                 if key in seen:
                     continue
                 seen.add(key)
+                reason = archive_keys.refusal(key)
+                if reason is not None:
+                    self._report(KEY_REFUSED, key, _refused_detail(reason))
+                    continue
                 info = parse_key(key)
+                if info is None and is_log_path(PurePosixPath(key)):
+                    self._report(LOG_NOT_IN_DIGEST, key, _NOT_A_LOG)
+                    continue
                 if info is None or not self._wanted(info):
                     continue
                 stream = (info.account, info.region)
@@ -529,6 +617,10 @@ class DigestVerifier:
                     digests.setdefault(stream, []).append((key, info))
                 else:
                     logs.setdefault(stream, {})[key] = info
+
+        refused = getattr(self.source, "refused", None)
+        for where, detail, is_uri in refused() if callable(refused) else ():
+            self._report(KEY_REFUSED, where, detail, uri=not is_uri)
 
         loaded = {stream: self._load_digests(items) for stream, items in sorted(digests.items())}
         newest = {s: max(d.end for d in ds) for s, ds in loaded.items() if ds}
@@ -612,7 +704,10 @@ class DigestVerifier:
             return None
         self._digests_checked += 1
         try:
-            raw = gzip.decompress(obj.body)
+            if obj.too_large is not None:
+                raise ValueError(f"{obj.too_large} bytes stored, more than irkit reads")
+            raw = bytes(inflate(obj.body))
+            check_values(raw)
             doc = orjson.loads(raw)
             if not isinstance(doc, dict):
                 raise ValueError("not a JSON object")
@@ -633,6 +728,7 @@ class DigestVerifier:
             zlib.error,
             orjson.JSONDecodeError,
             ValueError,
+            TooManyValues,
             KeyError,
             TypeError,
         ) as exc:
@@ -747,16 +843,31 @@ class DigestVerifier:
                     continue
                 self._logs_checked += 1
                 expected = str(entry.get("hashValue") or "").lower()
-                try:
-                    actual = gunzip_sha256(obj.body)
-                    why = f"SHA-256 {actual} differs from {entry.get('hashValue')} recorded in {digest.key}"
-                except zlib.error as exc:
-                    actual, why = "", f"not a valid gzip file any more ({exc})"
+                actual, why = _log_hash(obj, str(entry.get("hashValue")), digest.key)
                 if actual != expected:
                     search = self.source.find_authentic(key, expected, obj, digest.key)
                     detail = why + (f"; {search.note}" if search.note else "")
                     self._report(LOG_TAMPERED, key, detail, recovered=search.recovered)
         return covered
+
+
+def _log_hash(obj: StoredObject, recorded: str, digest_key: str) -> tuple[str, str]:
+    """(SHA-256 of the decompressed log, or "" when it cannot be had; why it would not match)."""
+    if obj.too_large is not None:
+        return "", (
+            f"the object is {obj.too_large} bytes stored, more than any log within irkit's "
+            f"{size_text(inflate_module.MAX_DECOMPRESSED)} limit holds: it cannot be the log the digest lists"
+        )
+    try:
+        result = sha256_inflated(obj.body)
+    except TooLarge as exc:
+        return "", f"{exc} (irkit's limit for one log; not hashed further): it cannot be the log the digest lists"
+    except zlib.error as exc:
+        return "", f"not a valid gzip file any more ({exc})"
+    why = f"SHA-256 {result.sha256} differs from {recorded} recorded in {digest_key}"
+    if result.members > 1:
+        why += f"; the file holds {result.members} gzip members where CloudTrail writes one: data was appended"
+    return result.sha256, why
 
 
 def window_prefixes(

@@ -15,9 +15,10 @@ from typing import Any
 
 from irkit.aws.session import Clients
 from irkit.cloudtrail.athena import AthenaOptions, collect_athena
-from irkit.cloudtrail.collect import CollectResult, collect_archive, lookup_fallback
+from irkit.cloudtrail.collect import CollectResult, collect_archive
 from irkit.cloudtrail.digest import VerifyReport, load_public_keys, verify_evidence
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.lookup import lookup_fallback
 from irkit.config import AgentSettings, LogArchiveSettings, Settings
 from irkit.errors import ConfigError, ExitCode
 from irkit.gaps import Gap

@@ -3,6 +3,12 @@
 Accepts ``*.json`` / ``*.json.gz`` (``{"Records": [...]}``) and ``*.jsonl`` / ``*.jsonl.gz`` (one record
 a line). A file or record that cannot be read becomes a :class:`Gap`; reading goes on.
 
+The input is hostile (anyone who can write to the archive writes some of it), so every cost is
+bounded: a file is inflated by :func:`irkit.cloudtrail.inflate.read_log` (every gzip member, as the
+digest verifier hashes it; at most ``MAX_DECOMPRESSED`` bytes and ``MAX_JSON_VALUES`` values), a
+file names at most :data:`MAX_NAMED_PER_FILE` bad records and counts the rest in one gap, and a
+file below a folder that a symlink leads outside it is refused, not read.
+
 Speed: with many files, decompression runs in worker processes (bounded read-ahead, results
 consumed in file order, so output is deterministic and memory flat) while this process parses
 with orjson and builds events through a dict-specialised copy of :meth:`Event.from_record`
@@ -14,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import gzip
 import mmap
 import os
 import subprocess
@@ -24,22 +29,33 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, cast
 
 import orjson
 
+from irkit.cloudtrail import inflate
+from irkit.cloudtrail.inflate import TooManyValues, read_log, refusal_text
+from irkit.cloudtrail.keys import inside
+from irkit.cloudtrail.manifest import MANIFEST_NAME
 from irkit.detect.event import Event, MalformedRecord, parse_time
 from irkit.gaps import Gap
 
 LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 DIGEST_DIR = "CloudTrail-Digest"
 # Files irkit itself writes beside evidence; they are not logs and not gaps.
-IRKIT_FILES = frozenset({"manifest.json", "findings.json", "report.json", "case.json", "baseline.json"})
+IRKIT_FILES = frozenset({MANIFEST_NAME, "findings.json", "report.json", "case.json", "baseline.json"})
 SIDECAR_SUFFIX = ".meta.json"
 # Below this many files a worker pool costs more (process start) than it saves.
 PARALLEL_MIN_FILES = 64
 READ_AHEAD = 4  # decompressed files in flight per worker: bounds memory
+MAX_NAMED_PER_FILE = 10
+"""Bad records (or lines) of one file named as gaps; the rest are counted in one more gap. A crafted
+6 KB file holds two million ``{}`` records: one gap each was 362 MB of JSON."""
+MAX_MALFORMED_PER_FILE = 1000
+"""After this many malformed records a file is read no further (its remaining records are counted in
+a gap): CloudTrail writes none, and each costs as much time as a real event, so a few 6 KB files of
+``{}`` would otherwise hold the analysis for minutes."""
 
 
 @dataclass(slots=True)
@@ -49,7 +65,7 @@ class ReadStats:
     gaps: list[Gap] = field(default_factory=list)
 
 
-def is_log_path(path: Path) -> bool:
+def is_log_path(path: PurePath) -> bool:
     name = path.name
     return (
         name.endswith(LOG_SUFFIXES)
@@ -59,34 +75,58 @@ def is_log_path(path: Path) -> bool:
     )
 
 
-def iter_log_files(root: Path) -> Iterator[Path]:
-    """Every log file under ``root`` (or ``root`` itself), in a stable order."""
+SYMLINK_OUTSIDE = "refused: a symlink that leads outside the folder; not read"
+
+
+def iter_log_files(root: Path, *, refused: list[Gap] | None = None) -> Iterator[Path]:
+    """Every log file under ``root`` (or ``root`` itself), in a stable order.
+
+    A file whose path, symlinks resolved, leaves ``root`` is not yielded: it goes to ``refused`` as a
+    gap when a list is given (a link planted in an evidence folder must not make irkit read, as
+    evidence, a file from anywhere else)."""
     if root.is_file():
         yield root
         return
     for path in sorted(root.rglob("*")):
         if path.is_file() and is_log_path(path):
+            if not inside(root, path):
+                if refused is not None:
+                    refused.append(Gap(str(path), SYMLINK_OUTSIDE))
+                continue
             yield path
 
 
-def _open_bytes(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if path.name.endswith(".gz"):
-        return gzip.decompress(raw)
-    return raw
-
-
-def _inflate(path: str) -> tuple[bytes | None, str | None]:
-    """Worker side: the file's decompressed bytes, or why not (exceptions do not pickle well)."""
+def _inflate(path: str) -> tuple[bytes | bytearray | None, str | None]:
+    """The file's bytes ready to parse, or why not (the worker answers with the same text)."""
     try:
-        return _open_bytes(Path(path)), None
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        return None, f"unreadable: {exc}"
+        return read_log(path), None
+    except (OSError, zlib.error, TooManyValues, MemoryError) as exc:
+        return None, refusal_text(exc)
 
 
-def parse_records(path: Path, data: bytes | mmap.mmap) -> tuple[list[Any], list[Gap]]:
+class _FileGaps:
+    """One file's gaps of one kind: the first :data:`MAX_NAMED_PER_FILE` named, the rest counted."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path = path
+        self.what = what
+        self.gaps: list[Gap] = []
+        self.more = 0
+
+    def add(self, where: str, reason: str) -> None:
+        if len(self.gaps) < MAX_NAMED_PER_FILE:
+            self.gaps.append(Gap(where, reason))
+        else:
+            self.more += 1
+
+    def done(self) -> list[Gap]:
+        if self.more:
+            self.gaps.append(Gap(str(self.path), f"{self.what}: {self.more} more in this file, not listed"))
+        return self.gaps
+
+
+def parse_records(path: Path, data: bytes | bytearray | mmap.mmap) -> tuple[list[Any], list[Gap]]:
     """Records of one file's (decompressed) bytes."""
-    gaps: list[Gap] = []
     name = path.name.removesuffix(".gz")
     if isinstance(data, mmap.mmap):
         if name.endswith(".jsonl"):
@@ -95,18 +135,20 @@ def parse_records(path: Path, data: bytes | mmap.mmap) -> tuple[list[Any], list[
             return _parse_document(path, view)
     if name.endswith(".jsonl"):
         records: list[Any] = []
-        for lineno, line in enumerate(data.splitlines(), start=1):
+        bad = _FileGaps(path, "lines that are not valid JSON")
+        lines = cast("list[bytes]", data.splitlines())  # bytearray lines parse the same
+        for lineno, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 records.append(orjson.loads(line))
             except orjson.JSONDecodeError:
-                gaps.append(Gap(f"{path}:{lineno}", "line is not valid JSON"))
-        return records, gaps
+                bad.add(f"{path}:{lineno}", "line is not valid JSON")
+        return records, bad.done()
     return _parse_document(path, data)
 
 
-def _parse_document(path: Path, data: bytes | memoryview) -> tuple[list[Any], list[Gap]]:
+def _parse_document(path: Path, data: bytes | bytearray | memoryview) -> tuple[list[Any], list[Gap]]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -210,34 +252,40 @@ def _s(value: Any) -> str:
 
 # The worker is a plain stdlib script (no irkit import, no multiprocessing): spawn would re-run
 # an unguarded caller's __main__, fork would copy a caller's threads mid-lock, and threads lose
-# to the GIL (measured: slower than one thread). It inflates each path it is sent into a file in
-# shared memory and answers with that file's name; this process maps it and parses in place.
-_WORKER = r"""
-import gzip, os, sys, tempfile
-shm = sys.argv[1]
+# to the GIL (measured: slower than one thread). Its script is the source of irkit.cloudtrail.inflate
+# (stdlib only) and this loop, so it loads each file with the very read_log this process uses, under
+# the same caps (argv). It is sent each path hex-encoded (a newline in a file name cannot split a
+# request), inflates it into a file in shared memory and answers with that file's name; this process
+# maps it and parses in place.
+_WORKER_LOOP = r"""
+import sys, tempfile
+shm, limit, max_values = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for line in sys.stdin:
-    path = line.rstrip("\n")
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        if path.endswith(".gz"):
-            data = gzip.decompress(data)
+        path = os.fsdecode(bytes.fromhex(line.strip()))
+        data = read_log(path, limit=limit, max_values=max_values)
         fd, name = tempfile.mkstemp(prefix="irkit-inflate-", dir=shm)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+        del data
         reply = "OK " + name
-    except Exception as exc:
-        reply = "ERR unreadable: " + str(exc).replace("\n", " ")
-    sys.stdout.write(reply + "\n")
+    except BaseException as exc:  # an answer for every request, whatever happened
+        reply = "ERR " + refusal_text(exc)
+    sys.stdout.write(reply.replace("\n", " ") + "\n")
     sys.stdout.flush()
 """
+try:
+    _WORKER = Path(inflate.__file__).read_text(encoding="utf-8") + _WORKER_LOOP
+except OSError:  # no source on disk (a zipped install): every file is inflated in this process
+    _WORKER = ""
 SHARED_MEMORY = Path("/dev/shm")  # noqa: S108 - files are made by mkstemp (0600, unique names)
 
 
 class _Worker:
     def __init__(self, shm: Path) -> None:
+        caps = [str(inflate.MAX_DECOMPRESSED), str(inflate.MAX_JSON_VALUES)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _WORKER, str(shm)],
+            [sys.executable, "-I", "-c", _WORKER, str(shm), *caps],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -246,10 +294,10 @@ class _Worker:
 
     def send(self, path: Path) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(f"{path}\n")
+        self.proc.stdin.write(os.fsencode(path).hex() + "\n")
         self.proc.stdin.flush()
 
-    def receive(self) -> tuple[bytes | mmap.mmap | None, str | None]:
+    def receive(self) -> tuple[bytes | bytearray | mmap.mmap | None, str | None]:
         assert self.proc.stdout is not None
         reply = self.proc.stdout.readline().rstrip("\n")
         if reply.startswith("ERR "):
@@ -278,14 +326,16 @@ class _Worker:
         self.proc.wait(timeout=10)
 
 
-def _inflated(files: list[Path], workers: int) -> Iterator[tuple[Path, bytes | mmap.mmap | None, str | None]]:
+def _inflated(
+    files: list[Path], workers: int
+) -> Iterator[tuple[Path, bytes | bytearray | mmap.mmap | None, str | None]]:
     """(path, decompressed bytes or None, error) in file order; in worker processes when it pays.
 
     A worker that cannot start or dies mid-way costs speed, never data: the files not yet
     handed out are inflated here instead."""
     shm_ok = SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK)
     done = 0
-    if workers >= 1 and len(files) >= PARALLEL_MIN_FILES and shm_ok:
+    if _WORKER and workers >= 1 and len(files) >= PARALLEL_MIN_FILES and shm_ok:
         pool: list[_Worker] = []
         try:
             pool.extend(_Worker(SHARED_MEMORY) for _ in range(workers))
@@ -327,7 +377,7 @@ def iter_events(paths: Iterable[Path], stats: ReadStats, *, workers: int | None 
         if not root.exists():
             stats.gaps.append(Gap(str(root), "path does not exist"))
             continue
-        found = list(iter_log_files(root))
+        found = list(iter_log_files(root, refused=stats.gaps))
         if not found:
             # A wrong folder must not read as "no findings": nothing was analysed, say so.
             reason = "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"
@@ -345,7 +395,7 @@ def iter_events(paths: Iterable[Path], stats: ReadStats, *, workers: int | None 
         yield from events
 
 
-def _file_events(path: Path, data: bytes | mmap.mmap, stats: ReadStats) -> list[Event]:
+def _file_events(path: Path, data: bytes | bytearray | mmap.mmap, stats: ReadStats) -> list[Event]:
     """One file's events, built with the cyclic GC paused: records and events form no cycles, and
     the collector would otherwise walk the file's ~40 objects a record over and over (≈15 % of
     reading time). Paused only here, never while the caller runs between events."""
@@ -356,11 +406,21 @@ def _file_events(path: Path, data: bytes | mmap.mmap, stats: ReadStats) -> list[
         records, gaps = parse_records(path, data)
         stats.gaps.extend(gaps)
         events: list[Event] = []
+        bad = _FileGaps(path, "malformed records")
+        unread = 0
         for index, record in enumerate(records):
             try:
                 events.append(event_from_record(record))
             except MalformedRecord as exc:
-                stats.gaps.append(Gap(f"{path}#{index}", f"malformed record: {exc}"))
+                bad.add(f"{path}#{index}", f"malformed record: {exc}")
+                if len(bad.gaps) + bad.more >= MAX_MALFORMED_PER_FILE:
+                    unread = len(records) - index - 1
+                    break
+        del records
+        stats.gaps.extend(bad.done())
+        if unread:
+            reason = f"not read: {unread} records after {MAX_MALFORMED_PER_FILE} malformed ones (not a CloudTrail log)"
+            stats.gaps.append(Gap(str(path), reason))
         stats.events += len(events)
         return events
     finally:

@@ -29,6 +29,7 @@ import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from irkit.cloudtrail.keys import evidence_path
 from irkit.cloudtrail.layout import DELIVERY_LAG, TrailLayout
 from irkit.detect.event import format_time, parse_time
 
@@ -71,7 +72,7 @@ class LocalSink:
         self.bucket = bucket
 
     def put(self, key: str, body: bytes, metadata: Mapping[str, str]) -> None:
-        path = self.root / key
+        path = evidence_path(self.root, key)  # a key is data: never outside the folder
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(body)
         if metadata:

@@ -3,13 +3,19 @@
 ```
 irkit analyze evidence/ --principal arn:aws:iam::111111111111:role/agent-infra-optimizer --json
 ```
-Exit 0 when every file was read, 3 when some could not be (the gaps are listed), 2 on bad input.
+Exit 0 when every file was read, 3 when some could not be, a ``--sigma`` rule was refused or a
+``--principal`` has no event at all (each is a named coverage gap: a typo in an ARN is not an
+all-clear), 1 with ``--fail-on SEVERITY`` when a finding at or above it exists (for scripts and CI),
+2 on bad input. ``--json`` adds to the contract (docs/contracts.md) an ``inventory`` (every
+successful change by the analysed principals, grouped by service and resource, and every secret read
+and model invoked) and, with ``--sigma``, a ``sigma`` summary (rules loaded, refused, skipped).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,13 +23,55 @@ import orjson
 import typer
 from tabulate import tabulate
 
+from irkit.cloudtrail.analyze import analyze_paths
 from irkit.cloudtrail.reader import ReadStats
-from irkit.detect.analyzer import Analysis, analyze_paths
+from irkit.detect.analyzer import Analysis
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import format_time
+from irkit.detect.rule import SEVERITIES
+from irkit.detect.sigma import SigmaRuleSet, load_sigma
 from irkit.errors import ExitCode, UsageError
+from irkit.escape import terminal
+from irkit.gaps import Gap, fold, folded_count
 
 _PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(user|role|assumed-role)/.+$")
+_ARN_PARTS = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):(user|role|assumed-role)/(.+)$")
+
+
+def _identity(arn: str) -> tuple[str, str, str] | None:
+    """(account, user|role, name) of a user, role or role-session ARN; paths and session names dropped."""
+    m = _ARN_PARTS.match(arn)
+    if m is None:
+        return None
+    account, kind, rest = m.groups()
+    if kind == "assumed-role":
+        return account, "role", rest.split("/", 1)[0]
+    return account, kind, rest.rsplit("/", 1)[-1]
+
+
+def silent_principals(asked: Sequence[str], seen: Mapping[str, int]) -> list[str]:
+    """The --principal ARNs no analysed event came from (matched on account, kind and name)."""
+    present = {i for arn in seen if (i := _identity(arn)) is not None}
+    return [arn for arn in asked if _identity(arn) not in present and arn not in seen]
+
+
+def no_event_gaps(asked: Sequence[str], analysis: Analysis) -> list[Gap]:
+    return [
+        Gap(
+            f"--principal {arn}",
+            "the principal has no events in these logs: nothing about it was analysed "
+            "(check the ARN, its account, and the time the logs cover)",
+        )
+        for arn in silent_principals(asked, analysis.principals_seen)
+    ]
+
+
+def fails_on(analysis: Analysis, threshold: str | None) -> list[str]:
+    """Rule ids of findings at or above ``threshold`` (empty without one)."""
+    if threshold is None:
+        return []
+    floor = SEVERITIES.index(threshold)  # type: ignore[arg-type,unused-ignore]
+    return sorted({f.rule_id for f in analysis.findings if SEVERITIES.index(f.severity) >= floor})
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -35,58 +83,77 @@ def load_baseline(path: Path) -> Baseline:
         raise UsageError(f"cannot use baseline {path}: {exc}") from None
 
 
-def contract(analysis: Analysis, stats: ReadStats) -> dict[str, Any]:
-    """The DESIGN.md ``analyze --json`` object; extra keys are additive."""
+def contract(
+    analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()
+) -> dict[str, Any]:
+    """The ``analyze --json`` object (docs/contracts.md); extra keys are additive."""
+    extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,
         "files": stats.files,
-        "findings": [
-            {
-                **f.to_contract(),
-                "first_seen": format_time(f.first_seen),
-                "detail": f.detail,
-                "attribution": f.attribution,
-                "evidence": dict(f.evidence),
-            }
-            for f in analysis.findings
-        ],
-        "gaps": [g.to_json() for g in stats.gaps],
+        "findings": analysis.findings_json(),
+        # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded.
+        "gaps": [g.to_json() for g in (*missing, *(sigma.gaps if sigma is not None else ()), *fold(stats.gaps))],
+        "gaps_total": len(missing) + (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps),
         "attributed": analysis.attributed,
         "chain": [link.to_json() for link in analysis.chain],
+        "inventory": analysis.inventory.to_json(),
+        **extra,
     }
 
 
-def render(analysis: Analysis, stats: ReadStats) -> str:
+def _t(value: object, limit: int = 300) -> str:
+    """A value from the logs, for the screen: escape sequences shown, never sent; one line; cut."""
+    return terminal(value, limit=limit)
+
+
+def render(
+    analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()
+) -> str:
+    """The text report. Every value from the logs goes through :func:`irkit.escape.terminal`: a
+    record can carry ESC sequences (window titles, hyperlinks, clear-screen) in any field."""
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
     ]
+    if sigma is not None:
+        lines.append(
+            f"sigma: {len(sigma.rules)} rules loaded from {sigma.files} files, {len(sigma.gaps)} refused "
+            f"(listed as gaps), {sigma.skipped} for other log sources"
+        )
     if analysis.findings:
         rows = [
             [
                 f.severity.upper(),
-                f.rule_id,
+                _t(f.rule_id),
                 format_time(f.first_seen),
-                f.principal.rsplit(":", 1)[-1],
-                f.detail or f.title,
-                len(f.event_ids),
+                _t(f.principal.rsplit(":", 1)[-1]),
+                _t(f.detail or f.title),
+                f.evidence.get("events", len(f.event_ids)),
             ]
             for f in analysis.findings
         ]
         lines.append(
-            tabulate(rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"])
+            tabulate(
+                rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"], disable_numparse=True
+            )
         )
     if analysis.chain:
         lines.append("\ncredential chain (contain these too):")
         lines.extend(
-            f"  {c.kind:13} {c.identifier}  ← {c.parent} ({c.event_name} {format_time(c.event_time)})"
-            + (f"  trusts {', '.join(c.external_accounts)}" if c.external_accounts else "")
+            f"  {c.kind:13} {_t(c.identifier)}  ← {_t(c.parent)} ({_t(c.event_name)} {format_time(c.event_time)})"
+            + (f"  trusts {_t(', '.join(c.external_accounts))}" if c.external_accounts else "")
             for c in analysis.chain
         )
-    if stats.gaps:
-        lines.append(f"\n{len(stats.gaps)} coverage gap(s):")
-        lines.extend(f"  {g.path}: {g.reason}" for g in stats.gaps)
-    return "\n".join(lines)
+    # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded:
+    # bounded whatever the archive, a few of each kind, the rest counted.
+    gaps = [*missing, *(sigma.gaps if sigma is not None else ()), *fold(stats.gaps)]
+    if gaps:
+        total = len(missing) + (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps)
+        lines.append(f"\n{total} coverage gap(s):")
+        lines.extend(f"  {_t(g.path)}: {_t(g.reason)}" for g in gaps)
+    # the whole block once more, keeping its line feeds: nothing above may reach the terminal raw
+    return terminal("\n".join(lines), newlines=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -100,18 +167,44 @@ def register(app: typer.Typer) -> None:
         baseline: Annotated[
             Path | None, typer.Option("--baseline", help="Report deviations from this baseline.")
         ] = None,
+        sigma_dirs: Annotated[
+            list[Path] | None,
+            typer.Option("--sigma", help="Also run the Sigma CloudTrail rules in this folder (repeatable)."),
+        ] = None,
+        fail_on: Annotated[
+            str | None,
+            typer.Option(
+                "--fail-on",
+                metavar="SEVERITY",
+                help="Exit 1 when a finding at or above this severity exists (low, medium, high, critical).",
+            ),
+        ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
-        """Detect attacker techniques in local CloudTrail logs."""
+        """Detect attacker techniques in local CloudTrail logs.
+
+        Example: irkit analyze ./evidence --principal arn:aws:iam::111111111111:user/agent-bot --fail-on high
+
+        Exit codes: 0 analysed · 1 a finding at or above --fail-on · 2 usage error · 3 coverage gaps
+        (unreadable files, a refused Sigma rule, a --principal with no events).
+        """
+        if fail_on is not None and fail_on.lower() not in SEVERITIES:
+            raise UsageError(f"--fail-on {fail_on!r}: expected one of {', '.join(SEVERITIES)}")
+        fail_on = fail_on.lower() if fail_on is not None else None
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
         for arn in principal or ():
             if not _PRINCIPAL.match(arn):
                 raise UsageError(f"--principal {arn!r} is not an IAM user or role ARN")
         learned = load_baseline(baseline) if baseline is not None else None
-        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned)
+        for folder in sigma_dirs or ():
+            if not folder.exists():
+                raise UsageError(f"--sigma {folder}: no such folder")
+        sigma = load_sigma(sigma_dirs) if sigma_dirs else None
+        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned, sigma=sigma)
+        missing = no_event_gaps(principal or [], analysis)
         if as_json:
-            document = orjson.dumps(contract(analysis, stats)) + b"\n"
+            document = orjson.dumps(contract(analysis, stats, sigma, missing)) + b"\n"
             buffer = getattr(sys.stdout, "buffer", None)
             if buffer is None:
                 sys.stdout.write(document.decode())
@@ -120,7 +213,18 @@ def register(app: typer.Typer) -> None:
                 buffer.write(document)
                 buffer.flush()
         else:
-            typer.echo(render(analysis, stats))
-        for error in analysis.errors:
-            typer.secho(f"irkit: warning: {error}", err=True, fg=typer.colors.YELLOW)
-        raise typer.Exit(int(ExitCode.GAPS if stats.gaps else ExitCode.OK))
+            typer.echo(render(analysis, stats, sigma, missing))
+        for error in analysis.errors[:50]:
+            typer.secho(f"irkit: warning: {terminal(error, limit=500)}", err=True, fg=typer.colors.YELLOW)
+        if len(analysis.errors) > 50:
+            typer.secho(f"irkit: warning: … and {len(analysis.errors) - 50} more rule errors", err=True)
+        refused = sigma is not None and bool(sigma.gaps)
+        over = fails_on(analysis, fail_on)
+        if over:
+            typer.secho(
+                terminal(f"irkit: findings at or above {fail_on}: {', '.join(over)} (--fail-on: exit 1)", limit=2000),
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(int(ExitCode.STEP_FAILED))
+        raise typer.Exit(int(ExitCode.GAPS if stats.gaps or refused or missing else ExitCode.OK))

@@ -18,7 +18,12 @@ def drill(
     out: Path = typer.Option(Path("irkit-drills"), "--out", help="folder for the drills' case folders"),
     as_json: bool = typer.Option(False, "--json", help="print the scorecard as JSON"),
 ) -> None:
-    """Build a simulated AWS world, compromise its agent, run `contain` against it, score the result."""
+    """Build a simulated AWS world, compromise its agent, run `contain` against it, score the result.
+
+    Example: irkit drill --all --json
+
+    Exit codes: 0 every scenario passed · 1 a scenario failed (its problems listed) · 2 usage error.
+    """
     chosen = select(scenarios or [], run_all=run_all)
     say = echo_err if as_json else echo
     results = [run_scenario(s, out=out, dry_run=dry_run, echo=say) for s in chosen]
@@ -43,6 +48,8 @@ def drill(
                 echo(f"  {r.name}: {problem}")
             for item in r.residual:
                 echo(f"  {r.name}: left by the attacker (review and remove): {item}")
+            for item in r.losses:
+                echo(f"  {r.name}: lost, not reversible: {item}")
             echo(f"  {r.name}: report {r.report}")
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 

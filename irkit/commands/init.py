@@ -15,7 +15,12 @@ def init(
     path: Path = typer.Option(Path("irkit.yaml"), "--path", help="where to write it"),
     force: bool = typer.Option(False, "--force", help="overwrite an existing file"),
 ) -> None:
-    """Scaffold irkit.yaml with every key explained."""
+    """Scaffold irkit.yaml with every key explained.
+
+    Example: irkit init && $EDITOR irkit.yaml
+
+    Exit codes: 0 written · 2 the file exists already or cannot be written.
+    """
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite it")
     path.write_text(EXAMPLE_CONFIG, encoding="utf-8")

@@ -10,7 +10,7 @@ import typer
 
 from irkit.commands._common import echo
 from irkit.config import load_config
-from irkit.containment.permissions import archive_policy, responder_policy
+from irkit.engine.permissions import archive_policy, responder_policy
 from irkit.engine.runbook import load_runbook
 
 DEFAULT_RUNBOOK = "agent-compromise"
@@ -25,7 +25,12 @@ def permissions(
         Path | None, typer.Option("--config", "-c", help="irkit.yaml: scope S3 to the archive bucket")
     ] = None,
 ) -> None:
-    """Print the IAM policy JSON the runbook's steps need, from their declared permissions."""
+    """Print the IAM policy JSON the runbook's steps need, from their declared permissions.
+
+    Example: irkit permissions agent-compromise --role log-reader -c irkit.yaml
+
+    Exit codes: 0 printed · 2 usage error (unknown runbook or role).
+    """
     if role not in ("responder", "log-reader"):
         raise typer.BadParameter("expected responder or log-reader", param_hint="--role")
     book = load_runbook(runbook)

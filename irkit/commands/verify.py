@@ -15,6 +15,7 @@ import typer
 from irkit.cloudtrail.digest import PublicKeyRing, VerifyReport, load_public_keys, verify_evidence
 from irkit.config import load_config, resolve_config_path
 from irkit.errors import ExitCode, UsageError
+from irkit.escape import terminal
 
 
 def _keys(public_keys: list[Path], config: Path | None) -> PublicKeyRing:
@@ -79,13 +80,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
-        """Verify the CloudTrail digest chain over a local copy of an archive (awscli cannot)."""
+        """Verify the CloudTrail digest chain over a local copy of an archive (awscli cannot).
+
+        Example: irkit verify ./archive-copy --public-key keys/cloudtrail-2026.pem
+
+        Exit codes: 0 the chain is intact · 1 an integrity failure (each named) · 2 usage error.
+        """
         keys = _keys(list(public_key or []), config)
         report = run_verify(path, keys)
         for note in report.notes:
-            typer.secho(f"irkit: warning: {note}", err=True, fg=typer.colors.YELLOW)
+            typer.secho(f"irkit: warning: {terminal(note)}", err=True, fg=typer.colors.YELLOW)
         if as_json:
             typer.echo(orjson.dumps(report.to_json()).decode())
         else:
-            typer.echo(render(report))
+            typer.echo(terminal(render(report), newlines=True))  # keys and paths come from the archive
         raise typer.Exit(int(ExitCode.OK if report.ok else ExitCode.STEP_FAILED))

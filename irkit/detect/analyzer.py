@@ -18,23 +18,22 @@ ap-southeast-1, whose folder sorts first).
 
 from __future__ import annotations
 
-import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
+from irkit.detect.detectors import DETECTORS
 from irkit.detect.event import Event, format_time
+from irkit.detect.inventory import Inventory, InventoryResult
 from irkit.detect.names import base_name
-from irkit.detect.rule import SEVERITIES, Finding, Rule, lower
+from irkit.detect.rule import SEVERITIES, Finding, Rule, Severity, lower
 from irkit.detect.rules import all_rules, index_rules
-from irkit.detect.sequences import DETECTORS
+from irkit.detect.sigma import SigmaRuleSet
 
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
@@ -63,26 +62,34 @@ class Analysis:
     """Events that could not be parked (bounds reached); a late attribution may have missed them."""
     errors: list[str] = field(default_factory=list)
     """A rule that raised on an event: named here, analysis went on."""
+    inventory: InventoryResult = field(default_factory=InventoryResult)
+    """Every successful change by the analysed principals and every secret they read (not findings)."""
 
     def flagged_event_ids(self) -> set[str]:
         return {eid for f in self.findings for eid in f.event_ids}
+
+    def findings_json(self) -> list[dict[str, Any]]:
+        """The findings as ``analyze --json`` and ``findings.json`` carry them: the DESIGN.md keys
+        (:meth:`Finding.to_contract`) plus first_seen, detail, attribution and evidence. The one serializer."""
+        return [
+            {
+                **f.to_contract(),
+                "first_seen": format_time(f.first_seen),
+                "detail": f.detail,
+                "attribution": f.attribution,
+                "evidence": dict(f.evidence),
+            }
+            for f in self.findings
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "events": self.events,
             "attributed": self.attributed,
-            "findings": [
-                {
-                    **f.to_contract(),
-                    "first_seen": format_time(f.first_seen),
-                    "detail": f.detail,
-                    "attribution": f.attribution,
-                    "evidence": dict(f.evidence),
-                }
-                for f in self.findings
-            ],
+            "findings": self.findings_json(),
             "chain": [link.to_json() for link in self.chain],
             "principals_seen": dict(self.principals_seen),
+            "inventory": self.inventory.to_json(),
         }
 
 
@@ -97,6 +104,7 @@ class _RuleGroup:
     first_error: str | None
     attribution: str
     ids: list[str]
+    severity: Severity
     count: int = 0
 
 
@@ -114,19 +122,26 @@ class Analyzer:
         principals: Sequence[str] | None = None,
         baseline: Baseline | None = None,
         rules: Sequence[Rule] | None = None,
+        sigma: SigmaRuleSet | None = None,
     ) -> None:
         if principals is None and baseline is not None and baseline.principals:
             principals = baseline.principals
         self._rules = tuple(rules) if rules is not None else all_rules()
-        self._by_name, self._wildcard = index_rules(self._rules)
+        by_name, self._wildcard = index_rules(self._rules)
+        # each name's rules already followed by the every-event rules: no tuple built per event
+        self._by_name = {name: rules + self._wildcard for name, rules in by_name.items()}
         self._attributor = Attributor(list(principals) if principals is not None else None)
         self._filtering = self._attributor.filtering
         context = DetectorContext(
             filtering=self._attributor.filtering,
             known_regions=frozenset(baseline.regions) if baseline is not None else None,
+            baseline=baseline,
         )
         self._detectors: list[Detector] = [make(context) for make in DETECTORS]
         self._monitor = BaselineMonitor(baseline) if baseline is not None else None
+        # Sigma rules (a second rule source) and the change inventory ride the same pass.
+        self._sigma = sigma if sigma is not None and sigma.rules else None
+        self._inventory = Inventory()
         # Detectors are fed by what they declare: every event, events of some names, failed calls.
         self._every: list[Feed] = []
         self._by_event: dict[str, list[Feed]] = {}
@@ -208,8 +223,12 @@ class Analyzer:
         if self._filtering or event.event_name in CHAIN_EVENTS:
             learned = self._attributor.observe(event, why)
         name = base_name(event.event_name)
-        if name in self._by_name or self._wildcard:
-            self._run_rules(event, name, why)
+        candidates = self._by_name.get(name, self._wildcard)
+        if self._sigma is not None:
+            candidates = candidates + self._sigma.candidates(name)
+        if candidates:
+            self._run_rules(event, candidates, why)
+        self._inventory.feed(event, why)
         for feed in self._every:
             feed(event, why)
         named = self._by_event.get(name)
@@ -221,10 +240,7 @@ class Analyzer:
                 feed(event, why)
         return learned
 
-    def _run_rules(self, event: Event, name: str, reason: str) -> None:
-        candidates = self._by_name.get(name, ())
-        if self._wildcard:
-            candidates = candidates + self._wildcard
+    def _run_rules(self, event: Event, candidates: tuple[Rule, ...], reason: str) -> None:
         failed = not event.succeeded
         for rule in candidates:
             if failed and rule.failed_calls == "ignore":
@@ -232,6 +248,7 @@ class Analyzer:
             try:
                 hit = rule.match(event)
                 detail = rule.describe(event) if hit and rule.describe is not None else ""
+                severity = rule.severity_of(event) if hit and rule.severity_of is not None else rule.severity
             except Exception as exc:
                 self._errors.append(
                     f"rule {rule.id} failed on event {event.event_id}: {type(exc).__name__}: {exc}"
@@ -254,13 +271,15 @@ class Analyzer:
                     self._details[family] = distinct + 1
             if group is None:
                 group = self._groups[key] = _RuleGroup(
-                    rule, attempt, event.event_time, event.error_code, reason, []
+                    rule, attempt, event.event_time, event.error_code, reason, [], severity
                 )
             elif event.event_time < group.first_time:
                 group.first_time = event.event_time
                 group.first_error = event.error_code
                 group.attribution = reason
             group.count += 1
+            if severity != group.severity and SEVERITIES.index(severity) > SEVERITIES.index(group.severity):
+                group.severity = severity
             if len(group.ids) < MAX_RULE_EVENT_IDS:
                 group.ids.append(event.event_id)
 
@@ -269,7 +288,7 @@ class Analyzer:
         detector state): what must stay bounded by principals, values and time, not by events."""
         size = len(self._groups) + sum(len(g.ids) for g in self._groups.values()) + len(self._details)
         size += self._parked_total + len(self._woken) + len(self._principals)
-        size += sum(detector.size() for detector in self._detectors)
+        size += sum(detector.size() for detector in self._detectors) + self._inventory.size()
         if self._monitor is not None:
             size += self._monitor.size()
         return size
@@ -286,7 +305,7 @@ class Analyzer:
             findings.append(
                 Finding(
                     rule_id=rule.id,
-                    severity=lower(rule.severity) if attempt else rule.severity,
+                    severity=lower(group.severity) if attempt else group.severity,
                     title=f"Attempted: {rule.title}" if attempt else rule.title,
                     event_ids=tuple(group.ids),
                     principal=actor,
@@ -294,9 +313,9 @@ class Analyzer:
                     first_seen=group.first_time,
                     detail=detail,
                     attribution=group.attribution,
-                    evidence={"events": group.count, "error_code": group.first_error}
+                    evidence={**rule.evidence, "events": group.count, "error_code": group.first_error}
                     if attempt
-                    else {"events": group.count},
+                    else {**rule.evidence, "events": group.count},
                 )
             )
         for detector in self._detectors:
@@ -313,30 +332,5 @@ class Analyzer:
             parked_unresolved=self._parked_total,
             parked_dropped=self._parked_dropped,
             errors=list(self._errors),
+            inventory=self._inventory.finish(),
         )
-
-
-def analyze_paths(
-    paths: Sequence[Path],
-    *,
-    principals: Sequence[str] | None = None,
-    baseline: Baseline | None = None,
-) -> tuple[Analysis, ReadStats]:
-    """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
-    stats = ReadStats()
-    analyzer = Analyzer(principals=principals, baseline=baseline)
-    # The cyclic collector is paused for the pass: records, events and the analyzer's state form
-    # no reference cycles (refcounting frees them), yet with it on, every file's fresh objects
-    # are scanned on their way to the old generation and each full collection re-walks the
-    # analyzer's growing state: ~20 % of the pass at 1M events (docs/performance.md).
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        feed = analyzer.feed
-        for event in iter_events(paths, stats):
-            feed(event)
-    finally:
-        if paused:
-            gc.enable()
-    return analyzer.finish(), stats

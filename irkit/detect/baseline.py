@@ -6,7 +6,10 @@ says a lot (the seed: "is this API call pattern consistent with what the agent u
 
 ``irkit baseline AGENT --days 14`` learns a :class:`Baseline` and saves it as JSON; ``analyze
 --baseline`` then reports deviations, one finding per new value (never one per event), with the
-baseline's evidence in ``Finding.evidence``.
+baseline's evidence in ``Finding.evidence``. Like the rules, a deviation kind reports at most
+:data:`MAX_NEW_VALUES` new values for one principal; the further ones (a forged trail can carry a
+new user agent in every record) fold into one finding per kind and principal that counts them and
+names a sample, so the findings and the monitor's state stay bounded by principals, not by events.
 """
 
 from __future__ import annotations
@@ -28,10 +31,18 @@ from irkit.detect.attribution import Attributor
 from irkit.detect.detector import DetectorInfo
 from irkit.detect.event import Event, format_time, parse_time
 from irkit.detect.names import base_name
+from irkit.detect.reads import secret_read
 from irkit.detect.rule import Finding, Severity
 
 FORMAT_VERSION = 1
 MAX_EVENT_IDS = 100
+MAX_NEW_VALUES = 100
+"""New values (one finding each) a deviation kind reports for one principal before it folds."""
+FOLDED_SAMPLE = 5
+"""Values a folded finding names as examples."""
+FOLDED_DISTINCT = 10_000
+"""Distinct folded values counted exactly; beyond, the finding says "more than" (memory stays bounded)."""
+FOLDED_VALUE_CHARS = 200
 SPIKE_FLOOR = 200
 """An hour needs at least this many calls to be a spike, whatever the baseline says."""
 
@@ -135,11 +146,12 @@ class Baseline:
     networks: Mapping[str, int] = field(default_factory=dict)
     user_agents: Mapping[str, int] = field(default_factory=dict)
     hourly: HourlyVolume = field(default_factory=HourlyVolume)
+    secrets: Mapping[str, int] = field(default_factory=dict)
+    """Secrets and decrypted parameters the agent read (``secretsmanager:prod/db``): a routine read of
+    one of these is an access, not a finding (absent from baselines learned before this key existed)."""
 
     @classmethod
-    def learn(
-        cls, events: Iterable[Event], *, agent: str, principals: Sequence[str] | None = None
-    ) -> Baseline:
+    def learn(cls, events: Iterable[Event], *, agent: str, principals: Sequence[str] | None = None) -> Baseline:
         """Learn from ``events``; with ``principals`` only the agent's (attributed) events count."""
         attributor = Attributor(principals)
         services: Counter[str] = Counter()
@@ -148,6 +160,7 @@ class Baseline:
         networks: Counter[str] = Counter()
         agents: Counter[str] = Counter()
         hours: Counter[datetime] = Counter()
+        secrets: Counter[str] = Counter()
         start: datetime | None = None
         end: datetime | None = None
         total = 0
@@ -166,6 +179,9 @@ class Baseline:
                 networks[net] += 1
             agents[user_agent_family(event.user_agent)] += 1
             hours[_hour(event.event_time)] += 1
+            read = secret_read(event) if event.succeeded else None
+            if read is not None:
+                secrets.update(read.qualified())
             start = event.event_time if start is None or event.event_time < start else start
             end = event.event_time if end is None or event.event_time > end else end
         return cls(
@@ -180,6 +196,7 @@ class Baseline:
             networks=dict(networks.most_common()),
             user_agents=dict(agents.most_common()),
             hourly=_hourly(hours),
+            secrets=dict(secrets.most_common()),
         )
 
     # -- persistence -----------------------------------------------------------------------------
@@ -202,6 +219,7 @@ class Baseline:
                 "max": self.hourly.max,
                 "hours": self.hourly.hours,
             },
+            "secrets": dict(self.secrets),
         }
 
     @classmethod
@@ -226,6 +244,7 @@ class Baseline:
                 max=int(hourly.get("max", 0)),
                 hours=int(hourly.get("hours", 0)),
             ),
+            secrets={str(k): int(v) for k, v in (data.get("secrets") or {}).items()},
         )
 
     def save(self, path: Path) -> None:
@@ -321,6 +340,9 @@ class _Group:
     count: int = 0
     ids: list[str] = field(default_factory=list)
     writes: int = 0
+    values: dict[str, None] = field(default_factory=dict)
+    """A folded group's distinct values (at most FOLDED_DISTINCT), in first-seen order."""
+    overflow: bool = False
 
 
 class BaselineMonitor:
@@ -330,15 +352,42 @@ class BaselineMonitor:
         self.baseline = baseline
         self._groups: dict[tuple[str, str], _Group] = {}
         self._hours: dict[datetime, _Group] = {}
+        self._values: dict[tuple[str, str], int] = {}
+        """(kind, principal) → new values reported one by one so far."""
+        self._folded: dict[tuple[str, str], _Group] = {}
 
     def _add(self, key: tuple[str, str], event: Event, attribution: str, *, write: bool = False) -> None:
         group = self._groups.get(key)
         if group is None:
+            family = (key[0], event.actor)
+            reported = self._values.get(family, 0)
+            if reported >= MAX_NEW_VALUES:
+                self._fold(family, key[1], event, attribution, write=write)
+                return
+            self._values[family] = reported + 1
             group = self._groups[key] = _Group(event.event_time, event.actor, attribution)
         group.count += 1
         group.writes += write
         if event.event_time < group.first:
             group.first = event.event_time
+        if len(group.ids) < MAX_EVENT_IDS:
+            group.ids.append(event.event_id)
+
+    def _fold(self, family: tuple[str, str], value: str, event: Event, attribution: str, *, write: bool) -> None:
+        group = self._folded.get(family)
+        if group is None:
+            group = self._folded[family] = _Group(event.event_time, event.actor, attribution)
+        group.count += 1
+        group.writes += write
+        if event.event_time < group.first:
+            group.first = event.event_time
+            group.attribution = attribution
+        value = value[:FOLDED_VALUE_CHARS]  # a forged event name can be megabytes
+        if value not in group.values:
+            if len(group.values) < FOLDED_DISTINCT:
+                group.values[value] = None
+            else:
+                group.overflow = True
         if len(group.ids) < MAX_EVENT_IDS:
             group.ids.append(event.event_id)
 
@@ -374,9 +423,10 @@ class BaselineMonitor:
         return list(source)[:20]
 
     def size(self) -> int:
-        """Items held: one group per new value and per hour, each with at most MAX_EVENT_IDS ids."""
-        groups = (*self._groups.values(), *self._hours.values())
-        return len(groups) + sum(len(g.ids) for g in groups)
+        """Items held: one group per reported new value, per folded kind and principal and per hour,
+        each with at most MAX_EVENT_IDS ids (a folded group also counts its distinct values)."""
+        groups = (*self._groups.values(), *self._hours.values(), *self._folded.values())
+        return len(groups) + sum(len(g.ids) + len(g.values) for g in groups) + len(self._values)
 
     def finish(self) -> list[Finding]:
         found: list[Finding] = []
@@ -403,6 +453,8 @@ class BaselineMonitor:
                     },
                 )
             )
+        for (rule_id, principal), group in self._folded.items():
+            found.append(self._folded_finding(rule_id, principal, group))
         threshold = self.baseline.hourly.spike_threshold()
         info = _INFO["baseline_volume_spike"]
         for hour, group in sorted(self._hours.items()):
@@ -436,3 +488,30 @@ class BaselineMonitor:
                 )
             )
         return found
+
+    def _folded_finding(self, rule_id: str, principal: str, group: _Group) -> Finding:
+        info = _INFO[rule_id]
+        severity: Severity = info.severity
+        if rule_id == "baseline_new_api" and not group.writes:
+            severity = "low"
+        distinct = f"more than {len(group.values)}" if group.overflow else str(len(group.values))
+        sample = list(group.values)[:FOLDED_SAMPLE]
+        return Finding(
+            rule_id=rule_id,
+            severity=severity,
+            title=f"{info.title}: {distinct} more values",
+            event_ids=tuple(group.ids),
+            principal=principal,
+            mitre=info.mitre,
+            first_seen=group.first,
+            detail=f"{distinct} more new values in {group.count} call(s) beyond the {MAX_NEW_VALUES} reported "
+            f"for this principal, never seen in the baseline (e.g. {', '.join(sample)})",
+            attribution=group.attribution,
+            evidence={
+                "values": len(group.values),
+                "values_exact": not group.overflow,
+                "sample": sample,
+                "events": group.count,
+                "baseline": {**self.baseline.summary(), "known": self._known(rule_id)},
+            },
+        )

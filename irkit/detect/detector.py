@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from irkit.detect.event import Event
 from irkit.detect.rule import Finding, Severity
+
+if TYPE_CHECKING:  # baseline imports this module
+    from irkit.detect.baseline import Baseline
 
 DetectorKind = Literal["sequence", "baseline"]
 Scenario = tuple[Mapping[str, Any], ...]
@@ -43,6 +46,8 @@ class DetectorContext:
     """True when only a given agent's events are analysed: they are one subject, not many."""
     known_regions: frozenset[str] | None = None
     """Regions the agent's baseline knows, when a baseline was given."""
+    baseline: Baseline | None = None
+    """The agent's baseline, when one was given (what it called, from where, which secrets it read)."""
 
 
 class Detector(Protocol):

@@ -13,8 +13,16 @@ import re
 import sys
 from typing import Any
 
+from irkit.detect.attack import coverage, matrix_markdown
 from irkit.detect.catalog import catalog
-from irkit.detect.quality import baseline_markdown, markdown, measure, measure_baseline
+from irkit.detect.quality import (
+    account_data,
+    account_markdown,
+    baseline_markdown,
+    markdown,
+    measure,
+    measure_baseline,
+)
 
 QUALITY_START = "<!-- quality:start -->"
 QUALITY_END = "<!-- quality:end -->"
@@ -46,9 +54,12 @@ streaming pass** over the events. Three kinds:
   runs the rules that can match it. Identical hits (same rule, principal and detail) aggregate into one
   finding that lists every event id.
 - **sequence** detectors: state across events (bursts, unusual regions, backdoor sequences, denied-call
-  bursts). Their findings list every event of the sequence.
+  bursts; `irkit/detect/detectors/<id>.py`, with positive and negative record sequences the test suite
+  runs). Their findings list every event of the sequence.
 - **baseline** deviations: with `--baseline` (learned by `irkit baseline AGENT`), one finding per value
-  the agent has never shown, with the baseline as evidence.
+  the agent has never shown, with the baseline as evidence. Like a rule's details, at most 100 new
+  values of a kind are reported for one principal; the others fold into one finding that counts them
+  and names a sample.
 
 **Failed calls** (`errorCode` set) are reported as *attempts*: same rule id, severity one step lower,
 title prefixed `Attempted:`. **Attribution**: with `--principal` (or a baseline's principals) only the
@@ -56,7 +67,69 @@ agent's events are analysed: its users (`userIdentity.arn`), its roles' sessions
 (`sessionContext.sessionIssuer.arn`), keys and sessions its events created (`CreateAccessKey`,
 `AssumeRole`/`GetSessionToken`/`GetFederationToken` → `responseElements…accessKeyId`), and principals it
 created (`CreateUser`, `CreateRole`); each finding says which. `irkit rules list [--json]` prints this
-catalogue.
+catalogue, `irkit rules list --attack` the ATT&CK coverage below.
+
+**Every change, not only the suspicious ones.** Beside the findings, the analysis keeps an *inventory*:
+every successful mutating call of the analysed principals, grouped by service and resource (`iam` ·
+`role/ops-maintenance`: the calls, principals, times, regions, networks and up to 100 event ids), and
+every secret or decrypted parameter read and every Bedrock model invoked — what the revert works from,
+what the report's *what was changed* reads, and the list of secrets to rotate. It is not a finding: a
+routine change stays out of the findings and is still listed. `irkit analyze --json` carries it under
+`inventory` (`changes`, `secrets_read`, `models_invoked`, `folded`), the detect step in `findings.json`.
+Groups are bounded (10,000 per kind, the rest folded into one `(other resources)` group per service and
+counted).
+
+## Severity policy
+
+Severity says what a responder should do with a finding, and it is calibrated: **at most 1 % of a benign
+account's events may sit in a finding at medium or above**, while every technique below still raises
+one when it succeeds (both measured on the labelled set at the end of this page).
+
+- **critical** — control that survives containment, or the responders blinded: administrator power
+  granted, a role trusting an outside account, a minted key used from elsewhere, CloudTrail stopped, the
+  compromised-key quarantine lifted, an admin or database port (SSH, RDP, PostgreSQL, all ports…) open
+  to any network, a database deleted without a final snapshot, provisioned model throughput bought on a
+  commitment, a 50-instance burst. Contain now.
+- **high** — exposure to outsiders, credentials created for or taken from others, defences or recovery
+  removed, destruction: a security group or NACL open to any network on another port, a snapshot or
+  layer shared out, a console sign-in without MFA, root activity, an identity provider or Roles Anywhere
+  trust anchor added, RDS backups deleted, traffic mirroring, model invocations from a network the
+  principal never uses, instance credentials used outside their instance. Page.
+- **medium** — a change an attacker needs and an operator also makes (a new role, a route, a gateway,
+  a layer from the account itself, a trail, an opt-in region), or a known credential-hunting read
+  (instance user data, password data), or a secret read that is not routine. Review in the report.
+- **low** — an *access* workloads make all day: a secret value read, a SecureString parameter
+  decrypted, a never-seen read-only API. Recorded (and every secret read is in the inventory, to be
+  rotated), never paged. `secret_read_unusual` raises it to medium when the secret is not in the
+  principal's baseline or the read comes from a network the principal (almost) never uses, and to high
+  for a burst of first-time reads (5 secrets in 10 minutes) or an unknown secret from a new network.
+
+A rule whose severity depends on the event says so (`severity_of`; the entry shows "varies"): a finding
+takes the highest severity of its events. A failed call (`errorCode`) is an *attempt*, one step lower.
+Sigma rules keep their `level` (informational → low).
+
+## Sigma rules
+
+`irkit analyze PATH --sigma DIR` (repeatable) and `detection.sigma_dirs` in irkit.yaml (for the detect
+step of `contain`) load [Sigma](https://sigmahq.io) rules from `*.yml`/`*.yaml` files and run them in the
+same streaming pass, indexed by `eventName` when the rule pins one (other rules see every event). Only
+rules whose `logsource` is `product: aws, service: cloudtrail` apply; rules for other log sources are
+counted as skipped. A finding of a Sigma rule has `rule_id` `sigma:<rule id>`, the rule's `title`, a
+severity from its `level`, ATT&CK ids from its `attack.tNNNN` tags, and in its `evidence.sigma` the
+rule's `author`, `references`, `license` and file — attribution the Sigma rules' licence (DRL 1.1)
+requires; its detail names the author too.
+
+Supported: dotted field paths into the record (lists along the path match if any element does; a key
+missing in the exact case is looked up case-insensitively), `*` and `?` wildcards (`\\` escapes), value
+lists (any; `|all`: every), `null` (absent or null), the modifiers `contains`, `startswith`, `endswith`,
+`all`, `re` (with `i`, `m`, `s`), `cidr`, `exists`, `cased`, `gt`, `gte`, `lt`, `lte`, and conditions
+with `and`, `or`, `not`, parentheses, `1 of`/`any of`/`N of`/`all of` a search, a `name*` pattern or
+`them`. Matching is case-insensitive unless `cased`. **Refused, by name** (a coverage gap with the file
+and the reason, exit code 3; never a silent miss): keyword (field-less) searches, aggregations
+(`| count() …`), `near`, `timeframe`, correlation rules and rule collections (`action:`), the
+encoding modifiers (`base64`, `base64offset`, `utf16*`, `wide`, `windash`), `fieldref`, `expand`,
+a rule without an `id` or `title`, `status: unsupported`, a duplicate id, invalid YAML. irkit ships no
+Sigma rules: point it at your own or at a checkout of a public rule set.
 """
 
 
@@ -70,7 +143,8 @@ def _mitre(ids: list[str]) -> str:
 
 def _entry(e: dict[str, Any]) -> list[str]:
     lines = [f"### `{e['id']}` — {e['title']}", ""]
-    facts = [f"**Severity** {e['severity']}", f"**ATT&CK** {_mitre(e['mitre'])}"]
+    severity = f"{e['severity']} (varies with the event)" if e.get("severity_varies") else e["severity"]
+    facts = [f"**Severity** {severity}", f"**ATT&CK** {_mitre(e['mitre'])}"]
     if e["events"]:
         facts.append("**Events** " + ", ".join(f"`{n}`" for n in e["events"]))
     if e["kind"] == "event":
@@ -90,9 +164,7 @@ def render(quality_md: str | None = None) -> str:
     entries = catalog()
     lines = [_INTRO, "## Summary", "", "| id | kind | severity | ATT&CK | title |", "|---|---|---|---|---|"]
     for e in entries:
-        lines.append(
-            f"| `{e['id']}` | {e['kind']} | {e['severity']} | {', '.join(e['mitre'])} | {e['title']} |"
-        )
+        lines.append(f"| `{e['id']}` | {e['kind']} | {e['severity']} | {', '.join(e['mitre'])} | {e['title']} |")
     lines.append("")
     lines += ["## Event rules", ""]
     tactic = None
@@ -107,6 +179,15 @@ def render(quality_md: str | None = None) -> str:
     lines += ["## Baseline deviations", ""]
     for e in (e for e in entries if e["kind"] == "baseline"):
         lines += _entry(e)
+    lines += [
+        "## ATT&CK coverage",
+        "",
+        "Every technique of the ATT&CK cloud (IaaS) matrix that CloudTrail can show, with the rules that name it "
+        "(`irkit rules list --attack`; add `--sigma DIR` to see what your Sigma rules add):",
+        "",
+        matrix_markdown(coverage(entries)),
+        "",
+    ]
     lines += [
         "## Measured quality",
         "",
@@ -123,6 +204,11 @@ def render(quality_md: str | None = None) -> str:
         "whose normal job is one of these actions (reading secrets, SSM patching) will see those rules fire",
         "— that is what the baseline is for. The baseline's history comes from the same generator, so its",
         "near-zero noise below is a lower bound: a real agent's rarer APIs will show up as new now and then.",
+        "The benign traffic includes the agent's routine reads of its own secrets and parameters and its own",
+        "model calls; the account background adds workloads that read theirs at every start (those reads are",
+        "low accesses: the rate at medium+ is the one the severity policy is calibrated on). An incident",
+        "*raised* has a finding at medium or above; failed attempts are one severity lower and single secret",
+        "reads from the agent's own network stay low by design.",
         "",
         QUALITY_START,
         quality_md if quality_md is not None else "(run `python -m irkit.detect.docs` to measure)",
@@ -147,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         data = generate(benign=QUALITY_BENIGN, seed=QUALITY_SEED)
         quality_md = markdown(measure(data), benign=QUALITY_BENIGN, seed=QUALITY_SEED)
         quality_md += "\n\n" + baseline_markdown(measure_baseline(data))
+        wide = account_data(QUALITY_BENIGN, QUALITY_SEED)
+        quality_md += "\n\n" + account_markdown(measure(wide, account=True), wide)
     sys.stdout.write(render(quality_md))
     return 0
 

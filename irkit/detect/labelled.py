@@ -40,9 +40,19 @@ from irkit.detect.records import (
     role_identity,
     user_identity,
 )
+from irkit.detect.rules.console_login_without_mfa import ROOT_IDENTITY, sign_in
 from irkit.detect.rules.ec2_large_or_gpu_instance import is_suspicious_type
 
 START = datetime(2026, 11, 18, 0, 0, tzinfo=UTC)
+AGENT_SECRETS = (
+    "agent/github-token",
+    "agent/slack-webhook",
+    "arn:aws:secretsmanager:us-east-1:111111111111:secret:agent/llm-key-Ab12Cd",
+)
+AGENT_PARAMETERS = ("/agent/api-token", "/agent/db-password")
+AGENT_MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+NAT_IP = "52.4.19.200"
+"""The agent instance's NAT gateway address (its public network)."""
 DAYS = 5
 AGENT_IPS = tuple(f"10.20.4.{n}" for n in (11, 17, 23, 42))
 ATTACKER_IPS = (
@@ -68,6 +78,9 @@ class Incident:
     """Every rule id that should fire on these events."""
     event_ids: tuple[str, ...]
     attempt: bool = False
+    scope: str = "agent"
+    """``agent``: made with the agent's credentials (attribution ties it to the agent); ``account``:
+    another principal of the account (root, a workload) — seen only when every principal is analysed."""
 
 
 @dataclass(slots=True)
@@ -78,6 +91,8 @@ class LabelledSet:
     principals: tuple[str, ...] = (AGENT_ROLE, AGENT_USER)
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    workload_ids: frozenset[str] = frozenset()
+    """Benign events of the account's other principals (workloads); a subset of ``benign_ids``."""
 
 
 class _Gen:
@@ -156,14 +171,10 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
             ec2,
             at,
             request={
-                "instancesSet": {
-                    "items": [{"imageId": "ami-0abc1234def567890", "minCount": count, "maxCount": count}]
-                },
+                "instancesSet": {"items": [{"imageId": "ami-0abc1234def567890", "minCount": count, "maxCount": count}]},
                 "instanceType": itype,
             },
-            response={
-                "instancesSet": {"items": [{"instanceId": _instance(g), "instanceType": itype}] * count}
-            },
+            response={"instancesSet": {"items": [{"instanceId": _instance(g), "instanceType": itype}] * count}},
         )
 
     def sg_internal(at: datetime) -> Record:
@@ -232,9 +243,7 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
         )
 
     def denied(at: datetime) -> Record:
-        name, source = g.pick(
-            (("DescribeInstances", ec2), ("DescribeDBInstances", rds), ("GetBucketPolicy", s3))
-        )
+        name, source = g.pick((("DescribeInstances", ec2), ("DescribeDBInstances", rds), ("GetBucketPolicy", s3)))
         return g.rec(name, source, at, read_only=True, error="AccessDenied")
 
     def assume_own(at: datetime) -> Record:
@@ -248,7 +257,42 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
             region="us-east-1",
         )
 
+    def own_secret(at: datetime) -> Record:
+        # the agent's own credentials, read at every run: routine, an access, never an alarm
+        secret = g.pick(AGENT_SECRETS)
+        return g.rec("GetSecretValue", "secretsmanager.amazonaws.com", at, request={"secretId": secret}, read_only=True)
+
+    def own_parameter(at: datetime) -> Record:
+        if g.rng.random() < 0.3:
+            request: dict[str, Any] = {"path": "/agent/config/", "recursive": True, "withDecryption": True}
+            return g.rec("GetParametersByPath", "ssm.amazonaws.com", at, request=request, read_only=True)
+        request = {"name": g.pick(AGENT_PARAMETERS), "withDecryption": True}
+        return g.rec("GetParameter", "ssm.amazonaws.com", at, request=request, read_only=True)
+
+    def think(at: datetime) -> Record:
+        # an AI agent: its own model calls, from its own hosts
+        name = g.pick(("InvokeModel", "Converse", "Converse", "ConverseStream"))
+        return g.rec(name, "bedrock.amazonaws.com", at, request={"modelId": AGENT_MODEL}, read_only=True)
+
+    def own_layer(at: datetime) -> Record:
+        # legitimate, and still flagged (medium): the agent rolls its own tracing layer out
+        layer = f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:otel:{g.rng.randrange(10, 40)}"
+        return g.rec(
+            "UpdateFunctionConfiguration20150331v2",
+            "lambda.amazonaws.com",
+            at,
+            request={"functionName": "orders-api", "layers": [layer]},
+        )
+
     return [
+        (2, own_secret),
+        (1, own_parameter),
+        (3, think),
+        (
+            0.5,
+            read("DescribeInstanceAttribute", ec2, {"instanceId": "i-0agentbox0000001", "attribute": "instanceType"}),
+        ),
+        (0.01, own_layer),
         (14, read("DescribeInstances", ec2)),
         (5, read("DescribeVolumes", ec2)),
         (4, read("DescribeSecurityGroups", ec2)),
@@ -267,9 +311,7 @@ def _benign_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
         (3, read("GetObject", s3, {"bucketName": "agent-config", "key": "plan.json"})),
         (
             3,
-            lambda at: g.rec(
-                "PutObject", s3, at, request={"bucketName": "agent-reports", "key": g.name("r")}
-            ),
+            lambda at: g.rec("PutObject", s3, at, request={"bucketName": "agent-reports", "key": g.name("r")}),
         ),
         (2, read("GetRole", "iam.amazonaws.com", {"roleName": "app"})),
         (1, read("ListAttachedRolePolicies", "iam.amazonaws.com", {"roleName": "app"})),
@@ -438,6 +480,258 @@ def _variants(*attacks: Attack) -> Attack:
 
 
 IAM, EC2, S3, RDS = "iam.amazonaws.com", "ec2.amazonaws.com", "s3.amazonaws.com", "rds.amazonaws.com"
+BEDROCK = "bedrock.amazonaws.com"
+
+
+def _away(attack: Attack, also: str) -> Attack:
+    """An attack that also raises ``also`` when it succeeds from the attacker's network (not the agent's)."""
+
+    def wrapped(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+        recs, expected = attack(g, at, ident)
+        if ident.get("ip") in ATTACKER_IPS and not ident.get("error"):
+            expected = expected | {also}
+        return recs, expected
+
+    return wrapped
+
+
+def _console(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    # a failed sign-in is not this technique: the password worked, only MFA was missing
+    rec = sign_in(user_identity(AGENT_USER, key=""), mfa="No")
+    rec.update(
+        eventTime=format_time(at), eventID=g.uid(), requestID=g.uid(), sourceIPAddress=ident.get("ip", ATTACKER_IPS[0])
+    )
+    return [rec], set()
+
+
+def _outside_account(g: _Gen) -> str:
+    return g.account()
+
+
+def _layer_arn(g: _Gen) -> str:
+    return f"arn:aws:lambda:us-east-1:{g.account()}:layer:{g.name('ext')}:{g.rng.randrange(1, 9)}"
+
+
+def _mirror(g: _Gen) -> dict[str, Any]:
+    return {
+        "CreateTrafficMirrorSessionRequest": {
+            "NetworkInterfaceId": f"eni-0{g.rng.getrandbits(56):014x}",
+            "TrafficMirrorTargetId": f"tmt-0{g.rng.getrandbits(56):014x}",
+            "TrafficMirrorFilterId": f"tmf-0{g.rng.getrandbits(56):014x}",
+            "SessionNumber": 1,
+        }
+    }
+
+
+def _endpoint_policy(g: _Gen) -> dict[str, Any]:
+    stmt = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{g.account()}:root"},
+        "Action": "s3:*",
+        "Resource": "*",
+    }
+    return {
+        "ModifyVpcEndpointRequest": {
+            "VpcEndpointId": f"vpce-0{g.rng.getrandbits(56):014x}",
+            "PolicyDocument": orjson.dumps(_doc(stmt)).decode(),
+        }
+    }
+
+
+NEW_EVENT_ATTACKS: dict[str, Attack] = {
+    "bedrock_invocation_logging_disabled": _variants(
+        _single("DeleteModelInvocationLoggingConfiguration", BEDROCK, lambda g: {}),
+        _single(
+            "PutModelInvocationLoggingConfiguration",
+            BEDROCK,
+            lambda g: {"loggingConfig": {"textDataDeliveryEnabled": False, "imageDataDeliveryEnabled": False}},
+        ),
+    ),
+    "bedrock_guardrail_weakened": _variants(
+        _single("DeleteGuardrail", BEDROCK, lambda g: {"guardrailIdentifier": g.name("gr")}),
+        _single(
+            "UpdateGuardrail",
+            BEDROCK,
+            lambda g: {
+                "guardrailIdentifier": g.name("gr"),
+                "name": "support-bot",
+                "contentPolicyConfig": {
+                    "filtersConfig": [{"type": "PROMPT_ATTACK", "inputStrength": "NONE", "outputStrength": "NONE"}]
+                },
+            },
+        ),
+    ),
+    "bedrock_model_access_changed": _variants(
+        _single("PutUseCaseForModelAccess", BEDROCK, lambda g: {"formData": "HIDDEN_DUE_TO_SECURITY_REASONS"}),
+        _single(
+            "CreateFoundationModelAgreement",
+            BEDROCK,
+            lambda g: {"modelId": g.pick(("anthropic.claude-3-opus-20240229-v1:0", "meta.llama3-70b-instruct-v1:0"))},
+        ),
+        _single(
+            "CreateProvisionedModelThroughput",
+            BEDROCK,
+            lambda g: {
+                "modelUnits": g.rng.randrange(1, 8),
+                "provisionedModelName": g.name("pt"),
+                "modelId": AGENT_MODEL,
+            },
+        ),
+    ),
+    "console_login_without_mfa": _console,
+    "iam_credentials_changed_for_other_user": _variants(
+        _single(
+            "UpdateAccessKey",
+            IAM,
+            lambda g: {
+                "userName": g.name("user"),
+                "accessKeyId": f"AKIAQ{g.rng.getrandbits(60):015X}",
+                "status": "Active",
+            },
+            region="us-east-1",
+        ),
+        _single(
+            "EnableMFADevice",
+            IAM,
+            lambda g: {"userName": g.name("admin"), "serialNumber": f"arn:aws:iam::{ACCOUNT}:mfa/{g.name('phone')}"},
+            region="us-east-1",
+        ),
+        _single(
+            "DeactivateMFADevice", IAM, lambda g: {"userName": g.name("admin"), "serialNumber": "x"}, region="us-east-1"
+        ),
+        _single(
+            "UploadSSHPublicKey",
+            IAM,
+            lambda g: {"userName": g.name("dev"), "sSHPublicKeyBody": "ssh-ed25519 AAAA"},
+            region="us-east-1",
+        ),
+    ),
+    "iam_quarantine_policy_detached": _single(
+        "DetachUserPolicy",
+        IAM,
+        lambda g: {
+            "userName": "agent-infra-bot",
+            "policyArn": f"arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantine{g.pick(('', 'V2', 'V3'))}",
+        },
+        region="us-east-1",
+    ),
+    "ec2_user_data_read": _single(
+        "DescribeInstanceAttribute",
+        EC2,
+        lambda g: {"instanceId": _instance(g), "attribute": "userData"},
+        read_only=True,
+    ),
+    "lambda_layer_attached": _single(
+        "UpdateFunctionConfiguration20150331v2",
+        "lambda.amazonaws.com",
+        lambda g: {"functionName": g.pick(("orders-api", "thumbs", "auth")), "layers": [_layer_arn(g)]},
+    ),
+    "lambda_layer_shared_externally": _single(
+        "AddLayerVersionPermission20181031",
+        "lambda.amazonaws.com",
+        lambda g: {
+            "layerName": g.name("layer"),
+            "versionNumber": g.rng.randrange(1, 9),
+            "statementId": g.name("s"),
+            "action": "lambda:GetLayerVersion",
+            "principal": g.pick(("*", g.account())),
+        },
+    ),
+    "rolesanywhere_trust_anchor_created": _variants(
+        _single(
+            "CreateTrustAnchor",
+            "rolesanywhere.amazonaws.com",
+            lambda g: {"name": g.name("ca"), "source": {"sourceType": "CERTIFICATE_BUNDLE"}, "enabled": True},
+        ),
+        _single(
+            "CreateProfile",
+            "rolesanywhere.amazonaws.com",
+            lambda g: {"name": g.name("p"), "roleArns": [f"arn:aws:iam::{ACCOUNT}:role/{g.name('ops')}"]},
+        ),
+    ),
+    "iam_identity_provider_added": _variants(
+        _single(
+            "CreateOpenIDConnectProvider",
+            IAM,
+            lambda g: {"url": f"https://{g.name('oidc')}.example.net", "clientIDList": ["sts.amazonaws.com"]},
+            region="us-east-1",
+        ),
+        _single(
+            "CreateSAMLProvider",
+            IAM,
+            lambda g: {"name": g.name("idp"), "sAMLMetadataDocument": "<md/>"},
+            region="us-east-1",
+        ),
+    ),
+    "rds_deletion_protection_disabled": _single(
+        "ModifyDBInstance", RDS, lambda g: {"dBInstanceIdentifier": g.name("db"), "deletionProtection": False}
+    ),
+    "rds_master_password_changed": _single(
+        "ModifyDBInstance",
+        RDS,
+        lambda g: {"dBInstanceIdentifier": g.name("db"), "masterUserPassword": "****", "applyImmediately": True},
+    ),
+    "rds_snapshot_restored_public": _single(
+        "RestoreDBInstanceFromDBSnapshot",
+        RDS,
+        lambda g: {
+            "dBInstanceIdentifier": g.name("copy"),
+            "dBSnapshotIdentifier": f"rds:{g.name('orders')}",
+            "publiclyAccessible": True,
+        },
+        {"rds_instance_made_public"},  # a public restore is both: data copied out, and exposed
+    ),
+    "rds_backup_deleted": _variants(
+        _single("DeleteDBSnapshot", RDS, lambda g: {"dBSnapshotIdentifier": g.name("snap")}),
+        _single("DeleteDBClusterSnapshot", RDS, lambda g: {"dBClusterSnapshotIdentifier": g.name("snap")}),
+        _single("ModifyDBInstance", RDS, lambda g: {"dBInstanceIdentifier": g.name("db"), "backupRetentionPeriod": 0}),
+    ),
+    "rds_instance_deleted": _single(
+        "DeleteDBInstance",
+        RDS,
+        lambda g: {"dBInstanceIdentifier": g.name("db"), "skipFinalSnapshot": g.pick((True, False))},
+    ),
+    "rds_activity_stream_stopped": _single(
+        "StopActivityStream",
+        RDS,
+        lambda g: {"resourceArn": f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:{g.name('c')}", "applyImmediately": True},
+    ),
+    "rds_iam_role_added": _single(
+        "AddRoleToDBCluster",
+        RDS,
+        lambda g: {"dBClusterIdentifier": g.name("c"), "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{g.name('exp')}"},
+    ),
+    "ec2_route_table_changed": _single(
+        "CreateRoute",
+        EC2,
+        lambda g: {
+            "routeTableId": f"rtb-0{g.rng.getrandbits(56):014x}",
+            "destinationCidrBlock": "0.0.0.0/0",
+            g.pick(("gatewayId", "networkInterfaceId", "instanceId")): f"x-0{g.rng.getrandbits(40):010x}",
+        },
+    ),
+    "ec2_internet_gateway_created": _variants(
+        _single("AttachInternetGateway", EC2, lambda g: {"internetGatewayId": g.name("igw"), "vpcId": g.name("vpc")}),
+        _single("CreateNatGateway", EC2, lambda g: {"CreateNatGatewayRequest": {"SubnetId": g.name("subnet")}}),
+    ),
+    "ec2_vpc_peering_created": _single(
+        "CreateVpcPeeringConnection",
+        EC2,
+        lambda g: {"vpcId": g.name("vpc"), "peerVpcId": g.name("vpc"), "peerOwnerId": _outside_account(g)},
+    ),
+    "ec2_traffic_mirroring_created": _single("CreateTrafficMirrorSession", EC2, _mirror),
+    "ec2_vpc_endpoint_policy_external": _single("ModifyVpcEndpoint", EC2, _endpoint_policy),
+    "cloudtrail_trail_created": _single(
+        "CreateTrail",
+        "cloudtrail.amazonaws.com",
+        lambda g: {"name": g.name("audit"), "s3BucketName": g.name("logs"), "isMultiRegionTrail": True},
+    ),
+    "account_region_enabled": _single(
+        "EnableRegion",
+        "account.amazonaws.com",
+        lambda g: {"regionName": g.pick(("ap-east-1", "me-south-1", "af-south-1"))},
+    ),
+}
 
 
 def _admin_inline(g: _Gen) -> dict[str, Any]:
@@ -449,9 +743,7 @@ def _admin_inline(g: _Gen) -> dict[str, Any]:
             {"Effect": "Allow", "NotAction": ["organizations:*"], "Resource": "*"},
         )
     )
-    kind = g.pick(
-        (("PutUserPolicy", "userName"), ("PutRolePolicy", "roleName"), ("PutGroupPolicy", "groupName"))
-    )
+    kind = g.pick((("PutUserPolicy", "userName"), ("PutRolePolicy", "roleName"), ("PutGroupPolicy", "groupName")))
     return {
         kind[1]: g.name("p"),
         "policyName": g.name("inline"),
@@ -483,7 +775,13 @@ def _trust(principal: Any) -> dict[str, Any]:
 def _sg_open(g: _Gen) -> dict[str, Any]:
     port = g.pick((22, 3389, 5432, 6379, 8443, 9200, 27017, 31337))
     v6 = g.rng.random() < 0.3
-    ranges = {"items": [{"cidrIpv6": "::/0"}]} if v6 else {"items": [{"cidrIp": "0.0.0.0/0"}]}
+    # any prefix-length-0 block is the whole internet, not only the 0.0.0.0/0 spelling
+    v4 = (
+        "0.0.0.0/0"
+        if g.rng.random() < 0.5
+        else f"{g.rng.randrange(1, 224)}.{g.rng.randrange(256)}.0.{g.rng.randrange(256)}/0"
+    )
+    ranges = {"items": [{"cidrIpv6": "::/0"}]} if v6 else {"items": [{"cidrIp": v4}]}
     proto = g.pick(("tcp", "tcp", "-1"))
     perm = {
         "ipProtocol": proto,
@@ -623,9 +921,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
         "CreateAccessKey", IAM, lambda g: {"userName": g.name("user")}, region="us-east-1"
     ),
     "iam_login_profile_changed": _variants(
-        _single(
-            "CreateLoginProfile", IAM, lambda g: {"userName": g.name("u"), "passwordResetRequired": False}
-        ),
+        _single("CreateLoginProfile", IAM, lambda g: {"userName": g.name("u"), "passwordResetRequired": False}),
         _single("UpdateLoginProfile", IAM, lambda g: {"userName": g.name("u")}),
     ),
     "iam_admin_policy_attached": _admin_policy,
@@ -652,11 +948,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
             "roleName": g.name("ops"),
             "policyDocument": _encoded(
                 g,
-                _trust(
-                    g.pick(
-                        ({"AWS": f"arn:aws:iam::{g.account()}:root"}, {"AWS": g.account()}, "*", {"AWS": "*"})
-                    )
-                ),
+                _trust(g.pick(({"AWS": f"arn:aws:iam::{g.account()}:root"}, {"AWS": g.account()}, "*", {"AWS": "*"}))),
             ),
         },
     ),
@@ -682,14 +974,10 @@ EVENT_ATTACKS: dict[str, Attack] = {
     "vpc_flow_logs_deleted": _single(
         "DeleteFlowLogs",
         EC2,
-        lambda g: {
-            "DeleteFlowLogsRequest": {"FlowLogId": {"content": f"fl-{g.rng.getrandbits(64):016x}", "tag": 1}}
-        },
+        lambda g: {"DeleteFlowLogsRequest": {"FlowLogId": {"content": f"fl-{g.rng.getrandbits(64):016x}", "tag": 1}}},
     ),
     "logs_log_group_tampering": _variants(
-        _single(
-            "DeleteLogGroup", "logs.amazonaws.com", lambda g: {"logGroupName": f"/aws/lambda/{g.name('fn')}"}
-        ),
+        _single("DeleteLogGroup", "logs.amazonaws.com", lambda g: {"logGroupName": f"/aws/lambda/{g.name('fn')}"}),
         _single(
             "PutRetentionPolicy",
             "logs.amazonaws.com",
@@ -733,9 +1021,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
             "config.amazonaws.com",
             lambda g: {"configurationRecorderName": "default"},
         ),
-        _single(
-            "DeleteDeliveryChannel", "config.amazonaws.com", lambda g: {"deliveryChannelName": "default"}
-        ),
+        _single("DeleteDeliveryChannel", "config.amazonaws.com", lambda g: {"deliveryChannelName": "default"}),
     ),
     "organizations_leave": _single(
         "LeaveOrganization", "organizations.amazonaws.com", lambda g: {}, region="us-east-1"
@@ -762,7 +1048,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
             "egress": False,
             "ruleAction": "allow",
             "aclProtocol": g.pick(("-1", "6")),
-            "cidrBlock": "0.0.0.0/0",
+            "cidrBlock": g.pick(("0.0.0.0/0", "208.236.235.254/0", "10.0.0.0/0")),
             "portRange": {"from": 0, "to": 65535},
         },
     ),
@@ -791,25 +1077,27 @@ EVENT_ATTACKS: dict[str, Attack] = {
             "valuesToAdd": [g.pick(("all", g.account()))],
         },
     ),
-    "secretsmanager_secret_read": _single(
-        "GetSecretValue",
-        "secretsmanager.amazonaws.com",
-        lambda g: {"secretId": f"prod/{g.name('svc')}/db"},
-        read_only=True,
-    ),
-    "ssm_parameter_decrypted": _variants(
+    "secretsmanager_secret_read": _away(
         _single(
-            "GetParameter",
-            "ssm.amazonaws.com",
-            lambda g: {"name": f"/prod/{g.name('k')}", "withDecryption": True},
+            "GetSecretValue",
+            "secretsmanager.amazonaws.com",
+            lambda g: {"secretId": f"prod/{g.name('svc')}/db"},
+            read_only=True,
         ),
-        _single(
-            "GetParametersByPath", "ssm.amazonaws.com", lambda g: {"path": "/prod/", "withDecryption": True}
+        "secret_read_unusual",
+    ),
+    "ssm_parameter_decrypted": _away(
+        _variants(
+            _single(
+                "GetParameter",
+                "ssm.amazonaws.com",
+                lambda g: {"name": f"/prod/{g.name('k')}", "withDecryption": True},
+            ),
+            _single("GetParametersByPath", "ssm.amazonaws.com", lambda g: {"path": "/prod/", "withDecryption": True}),
         ),
+        "secret_read_unusual",
     ),
-    "ec2_password_data_read": _single(
-        "GetPasswordData", EC2, lambda g: {"instanceId": _instance(g)}, read_only=True
-    ),
+    "ec2_password_data_read": _single("GetPasswordData", EC2, lambda g: {"instanceId": _instance(g)}, read_only=True),
     "sts_federation_token": _single(
         "GetFederationToken",
         "sts.amazonaws.com",
@@ -879,6 +1167,7 @@ EVENT_ATTACKS: dict[str, Attack] = {
         "lambda.amazonaws.com",
         lambda g: {"functionName": g.name("fn"), "authType": "NONE"},
     ),
+    **NEW_EVENT_ATTACKS,
 }
 
 
@@ -1006,9 +1295,7 @@ def _user_backdoor(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[R
         ("ListBuckets", S3),
         ("DescribeInstances", EC2),
     ):
-        recs.append(
-            g.rec(name, source, t, read_only=True, identity=user_identity(arn, key=key), ip=use_ip, ua=CLI_UA)
-        )
+        recs.append(g.rec(name, source, t, read_only=True, identity=user_identity(arn, key=key), ip=use_ip, ua=CLI_UA))
         t += timedelta(seconds=g.rng.randrange(5, 60))
     return recs, {"iam_user_created", "iam_access_key_for_other_user"}
 
@@ -1042,13 +1329,183 @@ def _recon(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], 
     return recs, set()
 
 
+def _harvest(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    """ListSecrets, then the values of many of them within minutes: credential harvesting."""
+    ident = {**ident, "ip": g.pick(ATTACKER_IPS)} if g.rng.random() < 0.5 else ident
+    recs = [g.rec("ListSecrets", "secretsmanager.amazonaws.com", at, read_only=True, **ident)]
+    t = at
+    for _ in range(g.rng.randrange(6, 16)):
+        t += timedelta(seconds=g.rng.randrange(3, 40))
+        secret = f"prod/{g.name('svc')}/{g.pick(('db', 'api-key', 'stripe'))}"
+        recs.append(
+            g.rec(
+                "GetSecretValue",
+                "secretsmanager.amazonaws.com",
+                t,
+                request={"secretId": secret},
+                read_only=True,
+                **ident,
+            )
+        )
+    return recs, {"secretsmanager_secret_read"}
+
+
+def _llmjack(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    """Stolen keys used for their model access, from the buyer's network."""
+    ident = {**ident, "ip": g.pick(ATTACKER_IPS)}
+    recs = [
+        g.rec("ListFoundationModels", BEDROCK, at, read_only=True, **ident),
+        g.rec("GetFoundationModelAvailability", BEDROCK, at, request={"modelId": AGENT_MODEL}, read_only=True, **ident),
+    ]
+    t = at
+    model = g.pick((AGENT_MODEL, "anthropic.claude-3-opus-20240229-v1:0", "meta.llama3-70b-instruct-v1:0"))
+    for _ in range(g.rng.randrange(5, 40)):
+        t += timedelta(seconds=g.rng.randrange(1, 30))
+        name = g.pick(("InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"))
+        recs.append(g.rec(name, BEDROCK, t, request={"modelId": model}, read_only=True, **ident))
+    return recs, set()
+
+
+def _instance_identity(g: _Gen, role: str, instance: str) -> dict[str, Any]:
+    identity = role_identity(role, session=instance, key=f"ASIAQ{g.rng.getrandbits(60):015X}")
+    identity["sessionContext"]["ec2RoleDelivery"] = "2.0"
+    return identity
+
+
+def _instance_theft(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    """The agent runs on an instance; its role credentials are read from the metadata service and used
+    from elsewhere while the instance keeps working."""
+    identity = _instance_identity(g, AGENT_ROLE, f"i-0{g.rng.getrandbits(60):015x}")
+    recs = []
+    t = at
+    for _ in range(g.rng.randrange(3, 8)):
+        t += timedelta(seconds=g.rng.randrange(5, 120))
+        recs.append(g.rec("DescribeInstances", EC2, t, read_only=True, identity=identity, ip=NAT_IP))
+    t += timedelta(minutes=g.rng.randrange(5, 90))
+    thief = g.pick(ATTACKER_IPS)
+    for name, source in (("GetCallerIdentity", "sts.amazonaws.com"), ("ListBuckets", S3), ("DescribeInstances", EC2)):
+        t += timedelta(seconds=g.rng.randrange(2, 30))
+        recs.append(g.rec(name, source, t, read_only=True, identity=identity, ip=thief, ua=CLI_UA))
+    return recs, set()
+
+
 SCENARIOS: dict[str, tuple[Attack, ...]] = {
     "ec2_instance_burst": (_burst,),
     "ec2_unusual_region": tuple(_unusual_region(r) for r in UNUSED_REGIONS),
     "iam_role_backdoor_sequence": (_role_backdoor,),
     "iam_user_backdoor_sequence": (_user_backdoor,),
     "recon_access_denied_burst": (_recon,),
+    "secret_read_unusual": (_harvest,),
+    "bedrock_invocation_unusual": (_llmjack,),
+    "ec2_instance_credentials_outside": (_instance_theft,),
 }
+
+
+# -- the rest of the account: workloads, and what only an account-wide analysis sees ------------------
+WORKLOAD_ROLES = {
+    "orders-api": f"arn:aws:iam::{ACCOUNT}:role/orders-api-lambda",
+    "billing-worker": f"arn:aws:iam::{ACCOUNT}:role/billing-ecs-task",
+    "web": f"arn:aws:iam::{ACCOUNT}:role/web-instance",
+    "ci": f"arn:aws:iam::{ACCOUNT}:role/ci-deployer",
+}
+WEB_INSTANCES = ("i-0web00000000000a1", "i-0web00000000000b2")
+WEB_NAT_IP = "54.210.33.7"
+BILLING_NAT_IP = "34.192.8.41"
+LAMBDA_UA = (
+    "aws-sdk-js/3.637.0 ua/2.1 os/linux#5.10 lang/js md/nodejs#20.15.1 api/secrets-manager#3.637.0 "
+    "exec-env/AWS_Lambda_nodejs20.x"
+)
+
+
+def _lambda_ip(g: _Gen) -> str:
+    # a Lambda function outside a VPC calls from its execution environment's address: many networks
+    return f"3.{g.rng.randrange(80, 96)}.{g.rng.randrange(256)}.{g.rng.randrange(1, 255)}"
+
+
+def _workload_ops(g: _Gen) -> list[tuple[float, Callable[[datetime], Record]]]:
+    """Routine traffic of the account's workloads: secrets and parameters read at every start, KMS
+    decrypts, metrics, and a CI role deploying function code now and then."""
+    sm, ssm, kms = "secretsmanager.amazonaws.com", "ssm.amazonaws.com", "kms.amazonaws.com"
+
+    def lam(name: str, source: str, request: dict[str, Any]) -> Callable[[datetime], Record]:
+        def make(at: datetime) -> Record:
+            identity = role_identity(WORKLOAD_ROLES["orders-api"], session="orders-api", key=g.session_key(at))
+            return g.rec(
+                name, source, at, request=request, read_only=True, identity=identity, ip=_lambda_ip(g), ua=LAMBDA_UA
+            )
+
+        return make
+
+    def ecs(name: str, source: str, request: dict[str, Any], *, read_only: bool = True) -> Callable[[datetime], Record]:
+        def make(at: datetime) -> Record:
+            identity = role_identity(WORKLOAD_ROLES["billing-worker"], session=g.name("task"), key=g.session_key(at))
+            return g.rec(name, source, at, request=request, read_only=read_only, identity=identity, ip=BILLING_NAT_IP)
+
+        return make
+
+    def web(name: str, source: str, request: dict[str, Any], *, read_only: bool = True) -> Callable[[datetime], Record]:
+        def make(at: datetime) -> Record:
+            instance = g.pick(WEB_INSTANCES)
+            identity = role_identity(
+                WORKLOAD_ROLES["web"], session=instance, key=f"ASIAQWEB{instance[-2:]}{g.session_key(at)[-10:]}"
+            )
+            identity["sessionContext"]["ec2RoleDelivery"] = "2.0"
+            return g.rec(name, source, at, request=request, read_only=read_only, identity=identity, ip=WEB_NAT_IP)
+
+        return make
+
+    def deploy(at: datetime) -> Record:
+        identity = role_identity(WORKLOAD_ROLES["ci"], session="gha-deploy", key=g.session_key(at))
+        return g.rec(
+            "UpdateFunctionCode20150331v2",
+            "lambda.amazonaws.com",
+            at,
+            request={"functionName": "orders-api", "publish": True},
+            identity=identity,
+            ip=f"20.{g.rng.randrange(20, 200)}.{g.rng.randrange(256)}.{g.rng.randrange(1, 255)}",
+            region="us-east-1",
+        )
+
+    return [
+        (6, lam("GetSecretValue", sm, {"secretId": "prod/orders/db"})),
+        (2, lam("GetParameters", ssm, {"names": ["/orders/stripe-key", "/orders/jwt-secret"], "withDecryption": True})),
+        (4, lam("Decrypt", kms, {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"})),
+        (3, ecs("GetSecretValue", sm, {"secretId": "prod/billing/db"})),
+        (2, ecs("GetSecretValue", sm, {"secretId": "prod/billing/stripe"})),
+        (2, ecs("GetParametersByPath", ssm, {"path": "/billing/", "recursive": True, "withDecryption": True})),
+        (3, ecs("Decrypt", kms, {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"})),
+        (2, ecs("PutMetricData", "monitoring.amazonaws.com", {"namespace": "Billing"}, read_only=False)),
+        (3, web("GetSecretValue", sm, {"secretId": "prod/web/session-key"})),
+        (2, web("GetParameter", ssm, {"name": "/web/cdn-token", "withDecryption": True})),
+        (3, web("DescribeTags", "ec2.amazonaws.com", {})),
+        (2, web("PutMetricData", "monitoring.amazonaws.com", {"namespace": "Web"}, read_only=False)),
+        (0.02, deploy),
+    ]
+
+
+def _root(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    name, source = g.pick((("ListBuckets", S3), ("GetAccountSummary", IAM), ("DescribeInstances", EC2)))
+    return [
+        g.rec(name, source, at, read_only=True, identity=ROOT_IDENTITY, ip=ident.get("ip"), error=ident.get("error"))
+    ], set()
+
+
+def _web_theft(g: _Gen, at: datetime, ident: dict[str, Any]) -> tuple[list[Record], set[str]]:
+    """A web instance's role credentials (SSRF to the metadata service) used from elsewhere."""
+    instance = g.pick(WEB_INSTANCES)
+    identity = _instance_identity(g, WORKLOAD_ROLES["web"], instance)
+    recs = [g.rec("DescribeTags", EC2, at, read_only=True, identity=identity, ip=WEB_NAT_IP)]
+    thief = g.pick(ATTACKER_IPS)
+    t = at + timedelta(minutes=g.rng.randrange(2, 60))
+    for name, source in (("GetCallerIdentity", "sts.amazonaws.com"), ("ListBuckets", S3)):
+        t += timedelta(seconds=g.rng.randrange(2, 30))
+        recs.append(g.rec(name, source, t, read_only=True, identity=identity, ip=thief, ua=CLI_UA))
+    return recs, set()
+
+
+ACCOUNT_ATTACKS: dict[str, Attack] = {"root_user_activity": _root}
+"""Techniques of other principals than the agent (one variant in six failing, like the agent's)."""
+ACCOUNT_SCENARIOS: dict[str, tuple[Attack, ...]] = {"ec2_instance_credentials_outside": (_web_theft,)}
 
 
 def _attacker(g: _Gen, at: datetime, *, fail: bool) -> dict[str, Any]:
@@ -1063,19 +1520,29 @@ def _attacker(g: _Gen, at: datetime, *, fail: bool) -> dict[str, Any]:
     return ident
 
 
-def generate(
-    *, benign: int = 50_000, seed: int = 7, variants: int = 6, start: datetime = START, days: int = DAYS
-) -> LabelledSet:
-    """Benign traffic plus ``variants`` incidents per technique (one in each ``variants`` failing),
-    spread over ``days`` from ``start``."""
-    g = _Gen(seed, start, days)
-    ops = _benign_ops(g)
+def _draw(g: _Gen, ops: list[tuple[float, Callable[[datetime], Record]]], count: int) -> list[Record]:
     weights = [w for w, _ in ops]
     makers = [m for _, m in ops]
-    records: list[Record] = []
-    for _ in range(benign):
-        maker = g.rng.choices(makers, weights)[0]
-        records.append(maker(g.when()))
+    return [g.rng.choices(makers, weights)[0](g.when()) for _ in range(count)]
+
+
+def generate(
+    *,
+    benign: int = 50_000,
+    seed: int = 7,
+    variants: int = 6,
+    start: datetime = START,
+    days: int = DAYS,
+    workloads: int = 0,
+) -> LabelledSet:
+    """Benign traffic plus ``variants`` incidents per technique (one in each ``variants`` failing),
+    spread over ``days`` from ``start``. ``workloads`` adds that many benign events of the account's
+    other principals (and, with them, the account-scope incidents: root use, a workload's stolen
+    instance credentials)."""
+    g = _Gen(seed, start, days)
+    records = _draw(g, _benign_ops(g), benign)
+    workload_records = _draw(g, _workload_ops(g), workloads) if workloads else []
+    records.extend(workload_records)
     benign_ids = frozenset(r["eventID"] for r in records)
     incidents: list[Incident] = []
     for technique, attack in EVENT_ATTACKS.items():
@@ -1093,5 +1560,29 @@ def generate(
             records.extend(recs)
             ids = tuple(r["eventID"] for r in recs)
             incidents.append(Incident(technique, frozenset({technique} | extra), ids))
+    if workloads:
+        for technique, attack in ACCOUNT_ATTACKS.items():
+            for n in range(variants):
+                fail = n == variants - 1
+                at = g.when()
+                recs, extra = attack(g, at, _attacker(g, at, fail=fail))
+                records.extend(recs)
+                ids = tuple(r["eventID"] for r in recs)
+                incidents.append(
+                    Incident(technique, frozenset({technique} | extra), ids, attempt=fail, scope="account")
+                )
+        for technique, attacks in ACCOUNT_SCENARIOS.items():
+            for n in range(variants):
+                at = g.when()
+                recs, extra = attacks[n % len(attacks)](g, at, {})
+                records.extend(recs)
+                ids = tuple(r["eventID"] for r in recs)
+                incidents.append(Incident(technique, frozenset({technique} | extra), ids, scope="account"))
     records.sort(key=lambda r: (r["eventTime"], r["eventID"]))
-    return LabelledSet(records=records, incidents=incidents, benign_ids=benign_ids, seed=seed)
+    return LabelledSet(
+        records=records,
+        incidents=incidents,
+        benign_ids=benign_ids,
+        seed=seed,
+        workload_ids=frozenset(r["eventID"] for r in workload_records),
+    )

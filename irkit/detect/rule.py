@@ -42,6 +42,13 @@ class Rule:
     indexes rules by them so an event only runs the rules that could fire; empty means every event."""
     tactic: str = ""
     """A short grouping for the docs (``persistence``, ``defense-evasion``, ...)."""
+    severity_of: Callable[[Event], Severity] | None = None
+    """The severity of one matching event when it depends on the event (an admin port open to the
+    world is worse than HTTPS); ``severity`` is then the rule's usual (documented) level. A finding
+    takes the highest severity of its events."""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    """Fixed facts every finding of the rule carries in its evidence (a Sigma rule's author,
+    references and file: the rules' licence requires attribution)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +67,7 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
     def to_contract(self) -> dict[str, Any]:
-        """The ``analyze --json`` finding shape (DESIGN.md); keep these keys exactly."""
+        """The ``analyze --json`` finding shape (docs/contracts.md); keep these keys exactly."""
         return {
             "rule_id": self.rule_id,
             "severity": self.severity,

@@ -104,6 +104,34 @@ def ec2_shapes(operation: str, request: Mapping[str, Any], response: Mapping[str
             else None
         )
         return req, resp
+    if operation in ("AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"):
+        # CloudTrail names the new rules in securityGroupRuleSet (boto3 says SecurityGroupRules).
+        rules = [
+            {
+                "groupOwnerId": r.get("GroupOwnerId"),
+                "groupId": r.get("GroupId"),
+                "securityGroupRuleId": r.get("SecurityGroupRuleId"),
+                "isEgress": r.get("IsEgress"),
+                "ipProtocol": r.get("IpProtocol"),
+                "fromPort": r.get("FromPort"),
+                "toPort": r.get("ToPort"),
+                **({"cidrIpv4": r["CidrIpv4"]} if r.get("CidrIpv4") else {}),
+                **({"cidrIpv6": r["CidrIpv6"]} if r.get("CidrIpv6") else {}),
+            }
+            for r in response.get("SecurityGroupRules", [])
+        ]
+        resp_sg = {"requestId": str(uuid.uuid4()), "_return": True, "securityGroupRuleSet": {"items": rules}}
+        return _items(to_cloudtrail(dict(request))), (resp_sg if rules else None)
+    if operation == "ModifySnapshotAttribute":
+        entries = [{"userId": u} for u in request.get("UserIds", [])] + [
+            {"group": g} for g in request.get("GroupNames", [])
+        ]
+        op = str(request.get("OperationType", "add")).lower()
+        return {
+            "snapshotId": request.get("SnapshotId"),
+            "attributeType": "CREATE_VOLUME_PERMISSION",
+            "createVolumePermission": {op: {"items": entries}},
+        }, {"requestId": str(uuid.uuid4()), "_return": True}
     if operation == "DeleteFlowLogs":
         ids = [{"tag": i + 1, "content": fl} for i, fl in enumerate(request.get("FlowLogIds", []))]
         return {"DeleteFlowLogsRequest": {"FlowLogId": ids[0] if len(ids) == 1 else ids}}, {

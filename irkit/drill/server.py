@@ -23,6 +23,24 @@ def reset(endpoint: str, *, timeout: float = 30) -> None:
         pass
 
 
+def patch_simulator() -> None:
+    """Fix a moto bug the drill meets: moto 5.2 records a cross-region read replica on its primary by
+    ARN but removes it by identifier, so deleting the replica answers 500. Remove whichever is there."""
+    from moto.rds.models import DBInstance
+
+    if getattr(DBInstance, "_irkit_replica_fix", False):
+        return
+
+    def remove_replica(self: DBInstance, replica: DBInstance) -> None:
+        for ident in (replica.db_instance_identifier, replica.db_instance_arn):
+            if ident in self.replicas:
+                self.replicas.remove(ident)
+                return
+
+    DBInstance.remove_replica = remove_replica  # type: ignore[method-assign]
+    DBInstance._irkit_replica_fix = True  # type: ignore[attr-defined]
+
+
 @contextmanager
 def simulator() -> Iterator[str]:
     """Start moto server on loopback only; yields its endpoint URL and stops it afterwards."""
@@ -33,6 +51,7 @@ def simulator() -> Iterator[str]:
     logging.getLogger("werkzeug").disabled = True
     # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    patch_simulator()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

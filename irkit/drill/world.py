@@ -24,6 +24,7 @@ from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import Event, parse_time
+from irkit.drill.iac import AGENT_IDENTITY, GOOD_CIDR, HUMAN, IacWorld
 from irkit.drill.recorder import Actor
 
 ACCOUNT = "123456789012"  # the simulator's default account
@@ -94,6 +95,10 @@ class World:
     extra_records: list[dict[str, Any]] = field(default_factory=list)
     logging_stopped_at: datetime | None = None
     """Set by a scenario that stops the trail: CloudTrail delivers nothing after it."""
+    workdir: Path | None = None
+    """Where the world keeps files of its own (the IaC repository and terraform state)."""
+    iac: IacWorld | None = None
+    """The infrastructure as code, when a scenario uses it (:meth:`enable_iac`)."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -276,6 +281,56 @@ class World:
             InstanceIds=[instance_id],
         )
 
+    # -- infrastructure as code -------------------------------------------------------------------
+
+    def enable_iac(self) -> IacWorld:
+        """A git repository and terraform root managing the app's HTTPS ingress, applied long ago by a human."""
+        if self.iac is not None:
+            return self.iac
+        if self.workdir is None:
+            raise RuntimeError("the world has no workdir for its IaC")
+        iac = IacWorld.create(self.workdir / "iac", endpoint=self.endpoint, group_id=self.app_sg, region=HOME_REGION)
+        iac.init()
+        iac.commit("app: HTTPS from the VPC only", cidr=GOOD_CIDR, who=HUMAN, when=self.now - timedelta(days=20))
+        iac.apply(self._admin_env())
+        self.iac = iac
+        return iac
+
+    def _admin_env(self) -> dict[str, str]:
+        creds = self.admin.get_credentials().get_frozen_credentials()
+        return {
+            "AWS_ACCESS_KEY_ID": creds.access_key,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+            "AWS_DEFAULT_REGION": HOME_REGION,
+        }
+
+    def agent_iac_change(self, when: datetime, cidr: str, message: str) -> str:
+        """The agent commits a change to the ingress and applies it with its own role: CloudTrail
+        records the provisioners' calls as the agent's."""
+        assert self.agent_role is not None and self.workdir is not None
+        iac = self.enable_iac()
+        sha = iac.commit(message, cidr=cidr, who=AGENT_IDENTITY, when=when)
+        env = {
+            "AWS_ACCESS_KEY_ID": self.agent_role.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.agent_role.secret_access_key,
+            "AWS_DEFAULT_REGION": HOME_REGION,
+        }
+        if self.agent_role.session_token:
+            env["AWS_SESSION_TOKEN"] = self.agent_role.session_token
+        calls = iac.apply(env, log=self.workdir / "tfhook.jsonl")
+        for i, call in enumerate(calls):
+            self.extra_records.append(
+                self.agent_role.record(
+                    "ec2",
+                    str(call["operation"]),
+                    region=HOME_REGION,
+                    when=when + timedelta(minutes=3, seconds=5 * i),
+                    request=call["request"],
+                    response=call["response"],
+                )
+            )
+        return sha
+
     # -- the archive ------------------------------------------------------------------------------
 
     def all_records(self) -> list[dict[str, Any]]:
@@ -287,8 +342,12 @@ class World:
         """Write every record into the archive as CloudTrail would: 5-minute files per region, and
         the hourly digests signed with the trail's key. After ``logging_stopped_at`` nothing is
         delivered any more: no log, no digest."""
-        writer = ArchiveWriter(TrailLayout(ARCHIVE_BUCKET, "", ORG_ID), S3Sink(self.client("s3"), ARCHIVE_BUCKET),
-                               private_key=self.trail_key, trail_name=TRAIL)  # fmt: skip
+        writer = ArchiveWriter(
+            TrailLayout(ARCHIVE_BUCKET, "", ORG_ID),
+            S3Sink(self.client("s3"), ARCHIVE_BUCKET),
+            private_key=self.trail_key,
+            trail_name=TRAIL,
+        )
         stop = self.logging_stopped_at
         by_region: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for rec in self.all_records():
@@ -340,5 +399,7 @@ agents:
       - {self.user_arn}
     baseline: {baseline}
 """
+        if self.iac is not None:
+            text += self.iac.config_yaml()
         path.write_text(text, encoding="utf-8")
         return path

@@ -3,6 +3,14 @@
 A resumed run reads the journal, restores the outputs of completed steps and starts at the first
 step that did not finish. A step that fails is journaled and the run continues (unless the step
 says ``on_error: stop``), so the report is still written; the exit code says what happened.
+
+A step that did not achieve its purpose is not done. A containment step (one that ``mutates``)
+whose output says ``complete: false`` (a principal NOT contained, a refusal over ``max_actions``)
+is journaled ``step.done`` with status ``incomplete``: a resume runs it again (steps are
+idempotent: what is contained already is not planned twice), and then runs again every later step
+that reads what it changed (:data:`READS`), so the report always matches what happened.
+The terminal mark says the same: ✓ done without gaps, ! done with gaps, ✗ failed, refused or
+incomplete, · planned (dry run).
 """
 
 from __future__ import annotations
@@ -13,12 +21,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from irkit.core.context import RunContext
+from irkit.core.names import canonical_step
+from irkit.core.plan import Plan, StepResult
 from irkit.engine.runbook import Runbook, StepSpec
 from irkit.errors import ExitCode, IrkitError
-from irkit.gaps import Gap
+from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact_text
 from irkit.steps import registry
-from irkit.steps.base import Plan, RunContext, Step, StepResult
+from irkit.steps.base import Step
 
 
 @dataclass
@@ -53,6 +66,21 @@ class RunOutcome:
 
 Confirm = Callable[[str], bool]
 
+INCOMPLETE = "incomplete"
+"""A step that ran to its end without achieving its purpose (containment not complete): resumed again."""
+
+TERMINAL = frozenset({"step.done", "step.failed", "step.interrupted"})
+
+READS: Mapping[str, frozenset[str]] = {
+    "verify": frozenset({"collect"}),
+    "detect": frozenset({"collect", "verify"}),
+    "contain_chain": frozenset({"contain", "collect", "verify", "detect"}),
+    "report": frozenset({"*"}),
+}
+"""What a completed step reads from earlier ones, by step type: when one of them ran again in a
+resume, the step runs again too (``*``: anything). Step types not listed are not re-run (an
+approved revert is not applied twice because containment was retried)."""
+
 
 class Executor:
     def __init__(
@@ -63,8 +91,13 @@ class Executor:
         assume_yes: bool = False,
         approvals: Sequence[str] = (),
         confirm: Confirm | None = None,
+        before_step: Callable[[str], None] | None = None,
     ) -> None:
         self.ctx = ctx
+        self.current: tuple[str, str] | None = None
+        """The step (id, type) running now; None between steps (read when the run is interrupted)."""
+        self.before_step = before_step
+        """Called with each step's type before it runs (the preflight says what it found)."""
         self.runbook = runbook
         self.assume_yes = assume_yes
         self.approvals = set(approvals)
@@ -80,10 +113,24 @@ class Executor:
             journal.append("run.start", runbook=self.runbook.name, dry_run=self.ctx.dry_run)
         else:
             journal.append("run.resume", completed=sorted(done))
-            for step_id in self._open_steps(done):
+            for step_id in self._open_steps():
+                for action in self._unfinished_actions(step_id):
+                    # Attempted, outcome never written (the process died mid-call): say so before the
+                    # step runs again and plans from what AWS says now (done already → not planned).
+                    journal.append(
+                        "action.interrupted",
+                        step=step_id,
+                        action=action,
+                        note="started before the run was interrupted; its outcome was never recorded",
+                    )
                 journal.append("step.interrupted", step=step_id, note="started but never finished; running it again")
+        reran: set[str] = set()  # step types that ran in this run (a resume: ran again)
         for spec in self.runbook.steps:
-            if spec.id in done:
+            stale = spec.id in done and self._reads_rerun(spec, reran)
+            if stale:
+                self.ctx.echo(f"  {spec.id}: its inputs changed in this resume; running it again")
+                journal.append("step.rerun", step=spec.id, because=sorted(reran))
+            if spec.id in done and not stale:
                 entry = done[spec.id]
                 self._restore_output(spec, entry)
                 outcome.gaps.extend(Gap(str(g["path"]), str(g["reason"])) for g in entry.get("gaps", []))
@@ -91,8 +138,14 @@ class Executor:
                     StepOutcome(spec.id, spec.step, str(entry.get("status", "done")), "completed earlier")
                 )
                 continue
+            self.current = (spec.id, spec.step)
+            if self.before_step is not None:
+                self.before_step(spec.step)
             step_outcome = self._run_step(spec, outcome)
+            self.current = None
             outcome.steps.append(step_outcome)
+            if step_outcome.status not in {"awaiting-approval", "declined"}:
+                reran.add(spec.step)
             if step_outcome.status == "awaiting-approval":
                 outcome.awaiting = spec.id
                 break
@@ -104,7 +157,7 @@ class Executor:
             exit_code=int(outcome.exit_code),
             failed=outcome.failed,
             awaiting=outcome.awaiting,
-            gaps=len(outcome.gaps),
+            gaps=folded_count(outcome.gaps),
         )
         return outcome
 
@@ -116,9 +169,10 @@ class Executor:
         started = time.monotonic()
         ctx.echo(f"▶ {spec.id} ({spec.step})")
         plan_path = ctx.case.plans_dir / f"{spec.id}.json"
-        awaited = any(e["kind"] == "step.awaiting_approval" and e["step"] == spec.id for e in journal.entries())
+        awaited = self._awaiting(spec.id)
+        approved_plan = awaited and plan_path.exists() and self._approved(spec)
         try:
-            if awaited and plan_path.exists() and self._approved(spec):
+            if approved_plan:
                 # Apply exactly the plan the human approved, not a fresh one.
                 plan = Plan.from_json(ctx.case.read_json(f"plans/{spec.id}.json"))
                 journal.append(
@@ -139,7 +193,7 @@ class Executor:
                 return self._finish(
                     spec, step, StepResult("dry run: planned, not applied"), plan, "planned", started, outcome
                 )
-            if spec.approval and plan.actions and not awaited and not self._approved(spec):
+            if spec.approval and plan.actions and not approved_plan and not self._approved(spec):
                 decision = self._ask(spec, plan)
                 if decision is None:
                     journal.append("step.awaiting_approval", step=spec.id, plan=f"plans/{spec.id}.json")
@@ -151,11 +205,23 @@ class Executor:
                     )
                 journal.append("step.approved", step=spec.id, by="interactive")
             result = step.apply(ctx, plan)
+            return self._finish(spec, step, result, plan, "done", started, outcome)
         except IrkitError as exc:
             return self._fail(spec, exc, started)
-        except Exception as exc:
+        except Exception as exc:  # MemoryError and RecursionError included: a failed step, not a dead run
             return self._fail(spec, exc, started, internal=True)
-        return self._finish(spec, step, result, plan, "done", started, outcome)
+
+    def _awaiting(self, step_id: str) -> bool:
+        """Is the step waiting for approval now (asked, and neither applied nor failed since)?"""
+        state = False
+        for entry in self.ctx.journal.entries():
+            if entry.get("step") != step_id:
+                continue
+            if entry["kind"] == "step.awaiting_approval":
+                state = True
+            elif entry["kind"] in {"step.done", "step.failed"}:
+                state = False
+        return state
 
     def _approved(self, spec: StepSpec) -> bool:
         return self.assume_yes or spec.id in self.approvals
@@ -176,30 +242,42 @@ class Executor:
         started: float,
         outcome: RunOutcome,
     ) -> StepOutcome:
-        gaps = list(plan.gaps) + [g for g in result.gaps if g not in plan.gaps]
-        outcome.gaps.extend(gaps)
+        planned = set(plan.gaps)
+        # Bounded whatever the step found (a crafted archive can yield a gap per record): a few named
+        # per kind, the rest counted (irkit.gaps.fold). The outcome keeps the same list a resume reads back.
+        gaps = fold(list(plan.gaps) + [g for g in result.gaps if g not in planned])
+        output = dict(result.output)
         seconds = round(time.monotonic() - started, 3)
-        self.ctx.outputs[spec.step] = result.output
-        self.ctx.outputs[spec.id] = result.output
+        if status == "done" and step.mutates and output.get("complete") is False:
+            status = INCOMPLETE  # a resume tries it again
         self.ctx.journal.append(
             "step.done",
             step=spec.id,
             type=spec.step,
             status=status,
             summary=result.summary,
-            output=dict(result.output),
+            output=output,
             gaps=[g.to_json() for g in gaps],
             seconds=seconds,
         )
-        mark = {"done": "✓", "planned": "·", "declined": "✗"}.get(status, "·")
-        self.ctx.echo(f"  {mark} {spec.id}: {result.summary}" + (f" ({len(gaps)} gaps)" if gaps else ""))
+        # Only once step.done is on disk: a failure before it leaves the step failed, not half done.
+        outcome.gaps.extend(gaps)
+        self.ctx.outputs[spec.step] = result.output
+        self.ctx.outputs[spec.id] = result.output
+        mark = step_mark(status, gaps=bool(gaps), summary=result.summary, output=output)
+        tail = f" ({folded_count(gaps)} gaps)" if gaps else ""
+        if status == INCOMPLETE:
+            tail += f"; NOT complete: `irkit resume {self.ctx.case.root}` tries it again"
+        self.ctx.echo(f"  {mark} {spec.id}: {result.summary}{tail}")
         return StepOutcome(spec.id, spec.step, status, result.summary, seconds)
 
     def _fail(self, spec: StepSpec, exc: BaseException, started: float, *, internal: bool = False) -> StepOutcome:
-        message = redact_text(str(exc))
+        message = redact_text(str(exc))[:2000]
         if internal:
             message = f"internal error in step {spec.id}: {type(exc).__name__}: {message}"
-        self.ctx.journal.append("step.failed", step=spec.id, type=spec.step, error=message)
+        self.ctx.journal.append(
+            "step.failed", step=spec.id, type=spec.step, error=message, error_type=type(exc).__name__
+        )
         self.ctx.echo(f"  ✗ {spec.id} failed: {message}")
         return StepOutcome(spec.id, spec.step, "failed", message, round(time.monotonic() - started, 3))
 
@@ -212,18 +290,66 @@ class Executor:
     # -- resume ---------------------------------------------------------------------------------
 
     def _completed_steps(self) -> dict[str, Mapping[str, Any]]:
-        done: dict[str, Mapping[str, Any]] = {}
+        """Steps whose last attempt finished and achieved its purpose (an incomplete one is not done)."""
+        last: dict[str, Mapping[str, Any]] = {}
         for entry in self.ctx.journal.entries():
-            if entry["kind"] == "step.done" and entry.get("step"):
-                done[str(entry["step"])] = entry["data"]
-        return done
+            if entry["kind"] in TERMINAL and entry.get("step"):
+                last[str(entry["step"])] = entry
+        return {
+            step: entry["data"]
+            for step, entry in last.items()
+            if entry["kind"] == "step.done" and entry["data"].get("status") != INCOMPLETE
+        }
 
-    def _open_steps(self, done: Mapping[str, Any]) -> list[str]:
-        started = [e["step"] for e in self.ctx.journal.entries() if e["kind"] == "step.start"]
-        closed = {e["step"] for e in self.ctx.journal.entries() if e["kind"] in {"step.failed", "step.interrupted"}}
-        return [s for s in dict.fromkeys(started) if s not in done and s not in closed]
+    def _open_steps(self) -> list[str]:
+        """Steps whose last start has no outcome after it (the process died in the step)."""
+        open_: dict[str, bool] = {}
+        for entry in self.ctx.journal.entries():
+            step = entry.get("step")
+            if not step:
+                continue
+            if entry["kind"] == "step.start":
+                open_[str(step)] = True
+            elif entry["kind"] in TERMINAL or entry["kind"] == "step.awaiting_approval":
+                open_[str(step)] = False  # (a step waiting for approval did not die: it waits)
+        return [s for s, is_open in open_.items() if is_open]
+
+    def _reads_rerun(self, spec: StepSpec, reran: set[str]) -> bool:
+        reads = READS.get(_canonical(spec.step), frozenset())
+        return bool(reran) and ("*" in reads or bool(reads & {_canonical(s) for s in reran}))
+
+    def _unfinished_actions(self, step_id: str) -> list[Mapping[str, Any]]:
+        """Actions of ``step_id`` journaled as started and never as done, failed or interrupted."""
+        pending: dict[bytes, list[Mapping[str, Any]]] = {}
+        for entry in self.ctx.journal.entries():
+            action = entry["data"].get("action") if entry.get("step") == step_id else None
+            if not isinstance(action, dict):
+                continue
+            key = orjson.dumps(action, option=orjson.OPT_SORT_KEYS)
+            if entry["kind"] == "action.start":
+                pending.setdefault(key, []).append(action)
+            elif entry["kind"] in {"action.done", "action.failed", "action.interrupted"} and pending.get(key):
+                pending[key].pop()
+        return [a for started in pending.values() for a in started]
 
     def _restore_output(self, spec: StepSpec, entry: Mapping[str, Any]) -> None:
         output = entry.get("output", {})
         self.ctx.outputs[spec.step] = output
         self.ctx.outputs[spec.id] = output
+
+
+def step_mark(status: str, *, gaps: bool, summary: str = "", output: Mapping[str, Any] | None = None) -> str:
+    """✓ only for a step that succeeded without gaps; ! done with gaps; ✗ failed, refused, incomplete,
+    or a check that found the evidence broken (verify: integrity problems)."""
+    if status in {"failed", "declined", INCOMPLETE} or summary.startswith("refused"):
+        return "✗"
+    if output is not None and output.get("ok") is False and output.get("problems"):
+        return "✗"
+    if status == "planned":
+        return "·"
+    return "!" if gaps else "✓"
+
+
+def _canonical(step_type: str) -> str:
+    """The step type's name now (``revoke`` in an old journal → ``contain``)."""
+    return canonical_step(step_type)

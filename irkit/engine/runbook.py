@@ -4,7 +4,7 @@
 name: agent-compromise
 description: Contain a suspected agent, collect and verify its trail, find what it changed, report.
 steps:
-  - step: revoke            # a registered step type (`irkit runbook show` lists them)
+  - step: contain           # a registered step type (`irkit runbook show` lists them)
   - step: collect
     with: {engine: s3}      # options the step declares; unknown ones are errors
   - step: revert
@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from irkit.core.names import canonical_step
 from irkit.errors import RunbookError
 
 _STEP_KEYS = {"step", "id", "with", "approval", "on_error", "description"}
@@ -127,11 +128,13 @@ def parse_runbook(text: str, *, source: str = "") -> Runbook:
         bad = set(raw) - _STEP_KEYS
         if bad:
             raise RunbookError(f"{at}.{sorted(bad)[0]}: unknown key (allowed: {', '.join(sorted(_STEP_KEYS))})")
-        kind = raw.get("step")
+        written = raw.get("step")
+        # an old name (`revoke`) is read as the new one; the step id stays what the runbook wrote
+        kind = canonical_step(written) if isinstance(written, str) else written
         if not isinstance(kind, str) or kind not in known_steps:
             valid = ", ".join(sorted(known_steps))
-            raise RunbookError(f"{at}.step: unknown step {kind!r} (registered steps: {valid})")
-        step_id = raw.get("id", kind)
+            raise RunbookError(f"{at}.step: unknown step {written!r} (registered steps: {valid})")
+        step_id = raw.get("id", written)
         if not isinstance(step_id, str) or not step_id:
             raise RunbookError(f"{at}.id: must be a non-empty string")
         if step_id in seen:

@@ -2,21 +2,56 @@
 
 Everything comes from files the run wrote: ``case.json``, the journal, ``findings.json`` and the
 evidence manifest. Nothing here calls AWS.
+
+The report is bounded whatever the archive held: findings, gaps, timeline entries, chain links,
+evidence rows, notes and integrity problems are listed up to a limit and counted beyond it, and any
+one string is cut to a length (a forged CloudTrail value can be megabytes). The counts are exact.
+
+Containment actions are read from the whole journal (``action.start`` / ``action.done`` /
+``action.failed``), not only from the last result of each step: a run killed halfway and resumed
+re-plans from what IAM shows, so the actions applied before the crash are in no later step result.
+An action started and never finished is reported as interrupted, its outcome unknown.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from irkit.contain.actions import credential_of
+from irkit.core.case import Case
+from irkit.core.journal import verify_chain
+from irkit.core.names import CONTAIN_STEPS, canonical_step
+from irkit.core.plan import Action
 from irkit.detect.event import parse_time
-from irkit.engine.case import Case
-from irkit.engine.journal import verify_chain
+from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+CONTAINMENT_STEPS = CONTAIN_STEPS | {"lock_trust"}
+
+MAX_FINDINGS = 200
+"""Findings listed (most severe first); the rest are counted by severity (findings.json has them all)."""
+MAX_FINDING_EVENT_IDS = 10
+MAX_TIMELINE = 200
+MAX_CHAIN = 200
+MAX_REVERT = 200
+MAX_CONTAINMENT = 1000
+MAX_EVIDENCE_ROWS = 200
+MAX_NOTES = 50
+MAX_PROBLEMS = 50
+MAX_TEXT = 1000
+"""Characters kept of any one string in report.json (the markdown cuts cells shorter)."""
+
+# What the containment table says of each action.
+VERIFIED = "verified"
+NOT_VERIFIED = "not verified"
+FAILED = "failed"
+APPLIED_UNVERIFIED = "applied, not re-verified"
+INTERRUPTED = "interrupted"
 
 
 @dataclass
@@ -29,22 +64,58 @@ class Report:
     dry_run: bool
     steps: list[dict[str, Any]] = field(default_factory=list)
     containment: list[dict[str, Any]] = field(default_factory=list)
+    """One row per action: ``principal, credential, action, verified, time`` and ``status`` (one of
+    ``verified``, ``not verified``, ``failed``, ``applied, not re-verified``, ``interrupted``),
+    ``step``, ``error``."""
     time_to_contain: float | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
+    """The most severe :data:`MAX_FINDINGS` findings, each with at most MAX_FINDING_EVENT_IDS ids."""
     chain: list[dict[str, Any]] = field(default_factory=list)
+    revert: dict[str, Any] = field(default_factory=dict)
+    """The revert step's output, lists cut at MAX_REVERT (its journal entry holds them all)."""
     timeline: list[dict[str, str]] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
     integrity: dict[str, Any] = field(default_factory=dict)
     gaps: list[dict[str, str]] = field(default_factory=list)
+    """Folded (:func:`irkit.gaps.fold`): a few of each kind named, the rest in summary gaps."""
     notes: list[str] = field(default_factory=list)
     journal_ok: bool = True
     containment_gaps: list[dict[str, str]] = field(default_factory=list)
     """Gaps of the containment steps: credentials that may still work."""
+    counts: dict[str, Any] = field(default_factory=dict)
+    """Exact totals of what the lists above hold only part of: ``findings``, ``findings_by_severity``,
+    ``gaps``, ``containment_gaps``, ``timeline``, ``chain``, ``containment``, ``notes``,
+    ``actions_by_status``."""
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = redact(self.__dict__.copy())
+        out: dict[str, Any] = redact(_bounded(self.__dict__.copy()))
         out["window"] = list(self.window)
         return out
+
+    # -- totals (the lists may be cut) -----------------------------------------------------------
+    @property
+    def findings_by_severity(self) -> dict[str, int]:
+        counts = self.counts.get("findings_by_severity")
+        if isinstance(counts, dict):
+            return {str(k): int(v) for k, v in counts.items()}
+        return dict(Counter(str(f.get("severity")) for f in self.findings))
+
+    def total(self, name: str) -> int:
+        value = self.counts.get(name)
+        return int(value) if isinstance(value, int) else len(getattr(self, name, ()))
+
+    @property
+    def analysed(self) -> bool:
+        """Did detection read any event? Without, "no finding" would be an all-clear nobody checked."""
+        return bool(self.counts.get("events_analysed")) or bool(self.findings)
+
+    @property
+    def failed_steps(self) -> list[dict[str, Any]]:
+        """Steps whose last attempt failed or was interrupted (a step re-run to done is not listed)."""
+        last: dict[str, dict[str, Any]] = {}
+        for step in self.steps:
+            last[str(step["id"])] = step
+        return [s for s in last.values() if s["status"] in {"failed", "interrupted"}]
 
 
 def build_report(case: Case, *, agent_principals: list[str]) -> Report:
@@ -60,86 +131,286 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         journal_ok=not verify_chain(case.journal.path),
     )
     start_ts = next((e["ts"] for e in entries if e["kind"] == "run.start"), None)
-    seen_gaps: set[tuple[str, str]] = set()
+    gaps = _Unique()
+    containment_gaps = _Unique()
+    # A step run again in a resume replaces what its earlier attempt said: the report describes the
+    # world as the last attempt of each step left it (a retried containment is not still "incomplete").
+    step_gaps_of: dict[str, list[Gap]] = {}
+    step_containment_gaps: dict[str, list[Gap]] = {}
+    notes: dict[str, None] = {}
     chain_from_containment: list[dict[str, Any]] = []
+    actions = _Actions()
+    irkit_timeline: list[dict[str, str]] = []
+    # Which step type each step id is (from any entry that says): only containment steps' actions are
+    # containment actions; the revert step's are reported in its own section.
+    step_types = {
+        str(e.get("step")): canonical_step(str((e.get("data") or {}).get("type")))
+        for e in entries
+        if e.get("step") and (e.get("data") or {}).get("type")
+    }
     for entry in entries:
-        data = entry["data"]
-        if entry["kind"] == "step.done":
+        data = entry.get("data") or {}
+        kind, step_id = entry.get("kind"), str(entry.get("step") or "")
+        if kind == "step.done":
+            step_type = canonical_step(str(data.get("type", "")))
             report.steps.append(
                 {
-                    "id": entry["step"],
-                    "type": data.get("type", ""),
+                    "id": step_id,
+                    "type": step_type,
                     "status": data.get("status", ""),
                     "summary": data.get("summary", ""),
                     "seconds": data.get("seconds", 0),
                 }
             )
-            output = data.get("output", {})
-            if data.get("type") in {"revoke", "revoke_chain", "lock_trust"}:
-                report.containment.extend(output.get("contained", []))
-                report.containment_gaps.extend({"path": str(g["path"]), "reason": str(g["reason"])}
-                                               for g in data.get("gaps", []))  # fmt: skip
-                if data.get("type") == "revoke" and start_ts and report.time_to_contain is None:
-                    report.time_to_contain = _seconds_between(start_ts, entry["ts"])
-            if data.get("type") == "revoke_chain" and output.get("chain"):
+            output = data.get("output") or {}
+            step_gaps = [_gap(g) for g in data.get("gaps") or []]
+            rows = output.get("contained") if step_type in CONTAINMENT_STEPS else None
+            actions.step_done(step_id, rows if isinstance(rows, list) else [])
+            step_containment_gaps[step_id] = step_gaps if step_type in CONTAINMENT_STEPS else []
+            if step_type == "contain" and start_ts:
+                # Time to contain: until the contain attempt that contained everything (never before).
+                complete = output.get("complete") is not False and data.get("status") != "incomplete"
+                report.time_to_contain = _seconds_between(start_ts, entry["ts"]) if complete else None
+            if step_type == "contain_chain" and output.get("chain"):
                 chain_from_containment = list(output["chain"])
-            if data.get("type") == "verify":
-                report.integrity = output
-            for gap in data.get("gaps", []):
-                key = (str(gap["path"]), str(gap["reason"]))
-                if key not in seen_gaps:
-                    seen_gaps.add(key)
-                    report.gaps.append({"path": key[0], "reason": key[1]})
-            for note in output.get("notes", []):
-                if note not in report.notes:
-                    report.notes.append(str(note))
-        elif entry["kind"] == "step.failed":
+            if step_type == "verify":
+                report.integrity = dict(output)
+            if step_type == "revert":
+                report.revert = dict(output)
+            step_gaps_of[step_id] = step_gaps
+            notes.update((str(n), None) for n in output.get("notes") or [])
+        elif kind == "step.failed":
+            error = str(data.get("error", ""))
             report.steps.append(
-                {
-                    "id": entry["step"],
-                    "type": data.get("type", ""),
-                    "status": "failed",
-                    "summary": data.get("error", ""),
-                    "seconds": 0,
-                }
+                {"id": step_id, "type": data.get("type", ""), "status": "failed", "summary": error, "seconds": 0}
             )
-            key = (f"step {entry['step']}", f"failed: {data.get('error', '')}")
-            if key not in seen_gaps:
-                seen_gaps.add(key)
-                report.gaps.append({"path": key[0], "reason": key[1]})
-        elif entry["kind"] == "step.planned":
-            for note in data.get("notes", []):
-                if note not in report.notes:
-                    report.notes.append(str(note))
-        elif entry["kind"] == "action.done":
-            action = data.get("action", {})
-            report.timeline.append(
-                {
-                    "time": entry["ts"],
-                    "who": "irkit",
-                    "what": f"{action.get('kind')} {action.get('target')}",
-                    "detail": action.get("detail", ""),
-                }
-            )
+            failed_gap = Gap(f"step {step_id}", f"failed: {error}")
+            step_gaps_of[step_id] = [failed_gap]
+            failed_type = canonical_step(str(data.get("type", "")))
+            step_containment_gaps[step_id] = [failed_gap] if failed_type in CONTAINMENT_STEPS else []
+            actions.step_closed(step_id)
+        elif kind == "step.interrupted":
+            note = str(data.get("note", "started but never finished"))
+            report.steps.append({"id": step_id, "type": "", "status": "interrupted", "summary": note, "seconds": 0})
+            actions.step_closed(step_id)
+        elif kind == "step.planned":
+            notes.update((str(n), None) for n in data.get("notes") or [])
+        elif kind in {"action.start", "action.done", "action.failed"}:
+            action = data.get("action")
+            if isinstance(action, Mapping):
+                if step_types.get(step_id, "") in CONTAINMENT_STEPS:
+                    actions.journaled(step_id, kind.removeprefix("action."), action, entry, str(data.get("error", "")))
+                if kind != "action.start":
+                    failed = " (failed)" if kind == "action.failed" else ""
+                    irkit_timeline.append(
+                        {
+                            "time": str(entry["ts"]),
+                            "who": "irkit",
+                            "what": f"{action.get('kind')} {action.get('target')}{failed}",
+                            "detail": str(action.get("detail", "")),
+                        }
+                    )
+    actions.finish()
+    for per_step in step_gaps_of.values():
+        gaps.extend(per_step)
+    for per_step in step_containment_gaps.values():
+        containment_gaps.extend(per_step)
+    report.containment = actions.rows()[:MAX_CONTAINMENT]
+    for row in actions.rows():
+        if row["status"] != INTERRUPTED:
+            continue
+        gap = Gap(
+            f"{row['action']} on {row['principal']}",
+            "interrupted: the run stopped before its outcome was journaled; verify by hand",
+        )
+        gaps.add(gap)
+        if row.get("step_unfinished"):
+            containment_gaps.add(gap)
+
+    report.gaps = [g.to_json() for g in fold(gaps.items)]
+    report.containment_gaps = [g.to_json() for g in fold(containment_gaps.items)]
+    report.notes = list(notes)[:MAX_NOTES]
+
     findings_doc = case.read_json("findings.json") or {}
-    report.findings = sorted(
-        findings_doc.get("findings", []),
-        key=lambda f: (SEVERITY_ORDER.get(f.get("severity", "low"), 9), f.get("first_seen", "")),
+    all_findings = [f for f in findings_doc.get("findings", []) if isinstance(f, Mapping)]
+    all_findings.sort(
+        key=lambda f: (SEVERITY_ORDER.get(str(f.get("severity", "low")), 9), str(f.get("first_seen", "")))
     )
+    report.findings = [_finding(f) for f in all_findings[:MAX_FINDINGS]]
     # The containment step's view of the chain is the fuller one: every round, and what was done.
-    report.chain = chain_from_containment or findings_doc.get("chain", [])
-    for f in report.findings:
-        report.timeline.append(
+    chain = chain_from_containment or list(findings_doc.get("chain", []))
+    report.chain = chain[:MAX_CHAIN]
+    revert_totals = {k: len(v) for k, v in report.revert.items() if isinstance(v, list)}
+    report.revert = {k: (v[:MAX_REVERT] if isinstance(v, list) else v) for k, v in report.revert.items()}
+
+    # The timeline: irkit's own actions and the findings listed above, in time order, bounded.
+    timeline = irkit_timeline + [
+        {
+            "time": str(f.get("first_seen", "")),
+            "who": str(f.get("principal", "")),
+            "what": f"[{f.get('severity')}] {f.get('title')}",
+            "detail": str(f.get("detail", "")),
+        }
+        for f in report.findings
+    ]
+    timeline.sort(key=lambda row: _sortable(row["time"]))
+    report.timeline = timeline[:MAX_TIMELINE]
+    report.evidence = _evidence(case)
+    report.integrity = _integrity(report.integrity)
+    report.counts = {
+        "findings": len(all_findings),
+        # How many events detection read: "Findings: none" is said only when it read some.
+        "events_analysed": int(findings_doc.get("events") or 0) if isinstance(findings_doc, Mapping) else 0,
+        "findings_by_severity": dict(Counter(str(f.get("severity")) for f in all_findings)),
+        "gaps": folded_count(gaps.items),
+        "containment_gaps": folded_count(containment_gaps.items),
+        "timeline": len(timeline),
+        "chain": len(chain),
+        "revert": revert_totals,
+        "containment": len(actions.rows()),
+        "notes": len(notes),
+        "actions_by_status": dict(Counter(r["status"] for r in actions.rows())),
+    }
+    return report
+
+
+class _Unique:
+    """Gaps in first-seen order, each (path, reason) once."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], Gap] = {}
+
+    def add(self, gap: Gap) -> None:
+        self._seen.setdefault((gap.path, gap.reason), gap)
+
+    def extend(self, gaps: Iterable[Gap]) -> None:
+        for gap in gaps:
+            self.add(gap)
+
+    @property
+    def items(self) -> list[Gap]:
+        return list(self._seen.values())
+
+
+def _gap(raw: Any) -> Gap:
+    if isinstance(raw, Mapping):
+        return Gap(str(raw.get("path", "")), str(raw.get("reason", "")))
+    return Gap(str(raw), "")
+
+
+class _Actions:
+    """Every journaled action, matched with the verified rows its step reported.
+
+    Actions are grouped by the attempt of their step: from the step's start to its ``step.done``,
+    ``step.failed`` or ``step.interrupted``. At ``step.done`` the step's rows (re-read from IAM) say
+    what was verified; a journaled action no row covers was still applied (``action.done``). An
+    attempt that never finished leaves its actions as the journal says: done but not re-verified,
+    failed, or started with no outcome (interrupted). A later attempt that applies the same action
+    again replaces the earlier row.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._open: dict[str, dict[tuple[str, ...], dict[str, Any]]] = {}
+
+    @staticmethod
+    def _key(step: str, principal: Any, action: Any, credential: Any) -> tuple[str, ...]:
+        return (step, str(principal), str(action), str(credential))
+
+    def journaled(self, step: str, state: str, action: Mapping[str, Any], entry: Mapping[str, Any], error: str) -> None:
+        try:
+            credential = credential_of(Action.from_json(action))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            credential = str(action.get("detail", ""))
+        key = self._key(step, action.get("target"), action.get("kind"), credential)
+        slot = self._open.setdefault(step, {}).setdefault(key, {})
+        slot.update(
             {
-                "time": f.get("first_seen", ""),
-                "who": f.get("principal", ""),
-                "what": f"[{f.get('severity')}] {f.get('title')}",
-                "detail": f.get("detail", ""),
+                "step": step,
+                "principal": str(action.get("target", "")),
+                "credential": credential,
+                "action": str(action.get("kind", "")),
+                "state": state,
+                "time": str(entry.get("ts", "")),
             }
         )
-    report.timeline.sort(key=lambda row: _sortable(row["time"]))
-    report.evidence = _evidence(case)
-    return report
+        if error:
+            slot["error"] = error
+
+    def step_done(self, step: str, rows: list[Any]) -> None:
+        journaled = self._open.pop(step, {})
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            key = self._key(step, row.get("principal"), row.get("action"), row.get("credential"))
+            slot = journaled.pop(key, {})
+            verified = _is_verified(row.get("verified"))
+            applied = row.get("applied", True) is not False
+            status = VERIFIED if verified else (NOT_VERIFIED if applied else FAILED)
+            out = {**row, "step": step, "verified": verified, "status": status}
+            if slot.get("error") and "error" not in out:
+                out["error"] = slot["error"]
+            self._set(key, out)
+        self._close(journaled, step_finished=True)
+
+    def step_closed(self, step: str) -> None:
+        self._close(self._open.pop(step, {}), step_finished=False)
+
+    def finish(self) -> None:
+        """The end of the journal: attempts still open were cut short (a kill, a crash)."""
+        for step in list(self._open):
+            self.step_closed(step)
+
+    def _close(self, journaled: dict[tuple[str, ...], dict[str, Any]], *, step_finished: bool) -> None:
+        for key, slot in journaled.items():
+            state = slot.pop("state")
+            status = {"done": APPLIED_UNVERIFIED, "failed": FAILED}.get(state, INTERRUPTED)
+            row = {**slot, "verified": False, "applied": state == "done", "status": status}
+            if status == INTERRUPTED and not step_finished:
+                row["step_unfinished"] = True  # nothing re-read IAM after it
+            self._set(key, row)
+
+    def _set(self, key: tuple[str, ...], row: dict[str, Any]) -> None:
+        self._rows.pop(key, None)  # the later attempt's row, in its order
+        self._rows[key] = row
+
+    def rows(self) -> list[dict[str, Any]]:
+        return list(self._rows.values())
+
+
+def _is_verified(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in {"yes", "true", "verified"}
+    if isinstance(value, Mapping):  # a richer status: {"verified": true, ...}
+        return _is_verified(value.get("verified", value.get("status")))
+    return False
+
+
+def _finding(f: Mapping[str, Any]) -> dict[str, Any]:
+    ids = [str(i) for i in f.get("event_ids") or []]
+    evidence = f.get("evidence")
+    events = evidence.get("events") if isinstance(evidence, Mapping) else None
+    out = dict(f)
+    out["event_ids"] = ids[:MAX_FINDING_EVENT_IDS]
+    out["events"] = int(events) if isinstance(events, int) and not isinstance(events, bool) else len(ids)
+    return out
+
+
+def _integrity(integrity: dict[str, Any]) -> dict[str, Any]:
+    if not integrity:
+        return {}
+    out = dict(integrity)
+    for key, limit in (("problems", MAX_PROBLEMS), ("recovered", MAX_PROBLEMS), ("unrecovered", MAX_PROBLEMS)):
+        items = out.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            out[key] = items[:limit]
+            out[f"{key}_total"] = len(items)
+    notes = out.get("notes")
+    if isinstance(notes, list) and len(notes) > MAX_NOTES:
+        out["notes"] = notes[:MAX_NOTES]
+    return out
 
 
 def _evidence(case: Case) -> dict[str, Any]:
@@ -147,12 +418,13 @@ def _evidence(case: Case) -> dict[str, Any]:
     doc = case.read_json("evidence/manifest.json")
     if not doc:
         return {"files": 0, "bytes": 0, "objects": [], "manifest_sha256": None}
-    objects = doc.get("objects", [])
+    objects = [o for o in doc.get("objects", []) if isinstance(o, Mapping)]
     return {
         "files": len(objects),
-        "bytes": sum(int(o.get("size", 0)) for o in objects),
+        "bytes": sum(int(o.get("size", 0) or 0) for o in objects),
         "objects": [
-            {"key": o["key"], "sha256": o.get("sha256", ""), "version_id": o.get("version_id")} for o in objects
+            {"key": o.get("key", ""), "sha256": o.get("sha256", ""), "version_id": o.get("version_id")}
+            for o in objects[:MAX_EVIDENCE_ROWS]
         ],
         "manifest": str(manifest_path.relative_to(case.root)),
         "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
@@ -160,10 +432,28 @@ def _evidence(case: Case) -> dict[str, Any]:
     }
 
 
+def _bounded(value: Any, depth: int = 0) -> Any:
+    """A copy with every string cut to :data:`MAX_TEXT` characters and every list to
+    :data:`MAX_CONTAINMENT` items (the lists were bounded above; this catches what a step output
+    or a finding's evidence carries)."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else f"{value[:MAX_TEXT]}… ({len(value)} chars)"
+    if depth > 20:
+        return "…"
+    if isinstance(value, Mapping):
+        return {str(k)[:MAX_TEXT]: _bounded(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_bounded(v, depth + 1) for v in value[:MAX_CONTAINMENT]]
+    return value
+
+
 def severity_summary(findings: list[dict[str, Any]]) -> str:
     """``3 critical, 1 high`` (most severe first); empty when there is no finding."""
-    counts = Counter(str(f.get("severity")) for f in findings)
-    return ", ".join(f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts[s])
+    return severity_text(Counter(str(f.get("severity")) for f in findings))
+
+
+def severity_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts.get(s))
 
 
 def _seconds_between(a: str, b: str) -> float:

@@ -3,8 +3,8 @@ a read-only ``plan()`` and an ``apply()`` that carries out exactly that plan.
 
 ```python
 @register
-class Revoke(Step):
-    name = "revoke"                       # registry key == module name == runbook `step:`
+class Contain(Step):
+    name = "contain"                      # registry key == module name == runbook `step:`
     permissions = ("iam:UpdateAccessKey",)  # what the responder role needs (→ irkit permissions)
     mutates = True                        # a dry run plans it and skips apply
 ```
@@ -14,22 +14,13 @@ Steps never see ``--dry-run``: the guard in :mod:`irkit.aws.guard` sits below th
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
-from irkit.aws.session import Clients
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.errors import RunbookError
-from irkit.gaps import Gap
-
-if TYPE_CHECKING:
-    from irkit.aws.session import Aws, Clients
-    from irkit.config import AgentSettings, Settings
-    from irkit.engine.case import Case
-    from irkit.engine.journal import Journal
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,96 +30,6 @@ class Option:
     help: str
     choices: tuple[Any, ...] = ()
     minimum: int | None = None  # for counts: workers: 0 would only fail later, inside the step
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One change a step intends to make, e.g. ``deactivate-access-key`` on ``user/agent-bot``."""
-
-    kind: str
-    target: str
-    detail: str = ""
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "target": self.target, "detail": self.detail, "params": dict(self.params)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Action:
-        return cls(str(data["kind"]), str(data["target"]), str(data.get("detail", "")), dict(data.get("params", {})))
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    step_id: str
-    actions: tuple[Action, ...] = ()
-    notes: tuple[str, ...] = ()
-    gaps: tuple[Gap, ...] = ()
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step_id": self.step_id,
-            "actions": [a.to_json() for a in self.actions],
-            "notes": list(self.notes),
-            "gaps": [g.to_json() for g in self.gaps],
-            "data": dict(self.data),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Plan:
-        return cls(
-            step_id=str(data["step_id"]),
-            actions=tuple(Action.from_json(a) for a in data.get("actions", [])),
-            notes=tuple(str(n) for n in data.get("notes", [])),
-            gaps=tuple(Gap(str(g["path"]), str(g["reason"])) for g in data.get("gaps", [])),
-            data=dict(data.get("data", {})),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    summary: str
-    output: Mapping[str, Any] = field(default_factory=dict)
-    """JSON-serialisable; journaled, and what later steps (and a resumed run) read."""
-    gaps: tuple[Gap, ...] = ()
-
-
-@dataclass
-class RunContext:
-    """What a step may use. Built by the executor; steps receive it, they do not build it."""
-
-    settings: Settings
-    agent: AgentSettings
-    case: Case
-    aws: Aws
-    journal: Journal
-    window_start: datetime
-    window_end: datetime
-    dry_run: bool = False
-    outputs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Outputs of completed steps, by step type (the latest wins) and by step id."""
-    echo: Callable[[str], None] = print
-    clients: Clients | None = None
-    """Clients in the agent's account and the log-archive account (assumes ``log_archive.role_arn``)."""
-
-    @property
-    def trail(self) -> Clients:
-        return self.clients or Clients(self.aws)
-
-    def output(self, step_type: str) -> Mapping[str, Any]:
-        return self.outputs.get(step_type, {})
-
-    def act(self, step_id: str, action: Action, fn: Callable[[], T]) -> T:
-        """Journal an action before and after it runs; a failure is journaled and re-raised."""
-        self.journal.append("action.start", step=step_id, action=action.to_json())
-        try:
-            result = fn()
-        except Exception as exc:
-            self.journal.append("action.failed", step=step_id, action=action.to_json(), error=str(exc))
-            raise
-        self.journal.append("action.done", step=step_id, action=action.to_json())
-        return result
 
 
 class Step(ABC):

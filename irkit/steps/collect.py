@@ -5,7 +5,9 @@
   with: {engine: s3, workers: 8}
 ```
 Reads only; runs after containment. Files land in ``evidence/`` mirroring their S3 keys,
-read-only, with ``evidence/manifest.json`` recording each object's version and SHA-256. When the
+read-only (0400), with ``evidence/manifest.json`` recording each object's version and SHA-256; a key
+that cannot safely name a file there (``..``, ``//``, control characters) is never fetched and is a
+``key-refused`` gap. When the
 archive cannot be read at all, LookupEvents is the fallback (management events only), loudly
 marked unverified. ``engine: athena`` queries the archive instead of downloading it.
 """
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.pipeline import LOOKUP_WARNING, run_collect
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.gaps import Gap
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register

@@ -4,19 +4,23 @@
 - step: detect
   with: {baseline: irkit-baselines/infra-optimizer.json}   # optional; default path used if present
 ```
-Streams the collected evidence once through every rule, the sequence detectors and the agent's
-baseline; writes ``findings.json`` and hands the credential chain to later steps.
+Streams the collected evidence once through every rule, the sequence detectors, the agent's
+baseline and the Sigma rules of ``detection.sigma_dirs``; writes ``findings.json`` (with the inventory of
+every change and secret read) and hands the credential chain to later steps.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from irkit.detect.analyzer import analyze_paths
+from irkit.cloudtrail.analyze import analyze_paths
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.detect.baseline import Baseline, default_baseline_path
+from irkit.detect.sigma import load_sigma
 from irkit.gaps import Gap
 from irkit.report.build import severity_summary
-from irkit.steps.base import Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register
@@ -47,15 +51,27 @@ class Detect(Step):
                 baseline = Baseline.load(path)
             except Exception as exc:
                 gaps.append(Gap(str(path), f"baseline unreadable: {exc}"))
+        sigma = load_sigma(ctx.settings.detection.sigma_dirs) if ctx.settings.detection.sigma_dirs else None
+        if sigma is not None:
+            gaps.extend(sigma.gaps)  # a refused Sigma rule is a rule that did not run: a named gap
         sources = [ctx.case.evidence_dir]
         principals = [p.arn for p in ctx.agent.principals]
-        analysis, stats = analyze_paths(sources, principals=principals, baseline=baseline)
+        analysis, stats = analyze_paths(sources, principals=principals, baseline=baseline, sigma=sigma)
         gaps.extend(stats.gaps)
+        if stats.events == 0 and not stats.gaps:
+            # Files without a single event (or none at all) are not an all-clear: say it was not analysed.
+            gaps.append(Gap(str(ctx.case.evidence_dir), "no CloudTrail event was read: nothing was analysed"))
         doc = analysis.to_json()  # the same shapes `irkit analyze --json` prints
         findings, chain = doc["findings"], doc["chain"]
         ctx.case.write_json(
             "findings.json",
-            {"events": stats.events, "files": stats.files, "findings": findings, "chain": chain},
+            {
+                "events": stats.events,
+                "files": stats.files,
+                "findings": findings,
+                "chain": chain,
+                "inventory": doc["inventory"],
+            },
         )
         summary = f"{len(findings)} findings over {stats.events} events in {stats.files} files"
         if findings:

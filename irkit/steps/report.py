@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import orjson
 
+from irkit.core.context import RunContext
+from irkit.core.plan import Plan, StepResult
 from irkit.report.build import build_report
 from irkit.report.markdown import render_markdown
-from irkit.steps.base import Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Step, register
 
 
 @register

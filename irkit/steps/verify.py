@@ -5,9 +5,11 @@
   with: {recover: true}   # default: a rewritten log's authentic version replaces it in evidence/
 ```
 Runs on the archive bucket itself (S3, every object version), for the case's window: a log
-rewritten (a new object version), a log listed in a digest but missing, a log covered by no digest,
-a missing digest (a break in the chain, two in a row included), a digest found at another key than
-it claims, a bad signature, digests that stop early. Every problem is named in the report as a
+rewritten (a new object version, appended gzip members included), a log listed in a digest but
+missing, a log covered by no digest, a file that is not a CloudTrail log (a planted ``.json``), a key
+that cannot safely name a file (``key-refused``: ``..``, ``//``, control characters), a missing
+digest (a break in the chain, two in a row included), a digest found at another key than it
+claims, a bad signature, digests that stop early. Every problem is named in the report as a
 coverage gap and checking goes on. Trusted keys come from ``cloudtrail:ListPublicKeys`` or, when
 that is unavailable, from ``log_archive.public_keys``.
 
@@ -24,12 +26,14 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from irkit.cloudtrail.collect import Adopted, adopt_authentic_version, tampered_name
 from irkit.cloudtrail.digest import LOG_TAMPERED, RecoveredVersion, load_public_keys, verify_s3_window
 from irkit.cloudtrail.layout import TrailLayout
+from irkit.cloudtrail.recover import Adopted, adopt_authentic_version, tampered_name
+from irkit.core.context import RunContext
+from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import UsageError
 from irkit.gaps import Gap
-from irkit.steps.base import Action, Option, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Option, Step, register
 
 
 @register
@@ -127,7 +131,11 @@ class Verify(Step):
         s3 = ctx.trail.archive("s3")
         evidence = ctx.case.evidence_dir
         for rec in found:
-            copy = tampered_name(rec.key, rec.tampered_version)
+            try:
+                copy = tampered_name(rec.key, rec.tampered_version)
+            except ValueError as exc:  # KeyRefused: the verifier never yields such a key; never a path either
+                gaps.append(Gap(uri + rec.key, f"authentic version not adopted ({exc})"))
+                continue
             action = Action(
                 "adopt-authentic-log",
                 uri + rec.key,
@@ -151,12 +159,19 @@ class Verify(Step):
                 gaps.append(Gap(uri + rec.key, reason))
                 continue
             done[rec.key] = rec.to_json() | adopted.to_json() | {"analysed": "authentic"}
+            if adopted.tampered.get("not_kept"):
+                done[rec.key]["tampered_not_kept"] = adopted.tampered["not_kept"]
         return done, gaps
 
 
 def _recovery_text(done: dict[str, Any]) -> str:
+    kept = (
+        f"the rewrite is not kept ({done['tampered_not_kept']})"
+        if done.get("tampered_not_kept")
+        else f"the rewrite is kept as evidence/{done['tampered_evidence']}"
+    )
     return (
         f"rewritten at {done['tampered_written']} (version {done['tampered_version']}); irkit analysed the "
         f"original, version {done['authentic_version']} written {done['authentic_written']}, which matches "
-        f"the digest; the rewrite is kept as evidence/{done['tampered_evidence']}"
+        f"the digest; {kept}"
     )

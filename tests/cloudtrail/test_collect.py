@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from irkit.cloudtrail.collect import collect_archive, lookup_fallback
+from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.digest import DigestVerifier, LocalSource, load_public_keys
 from irkit.cloudtrail.layout import TrailLayout, parse_key
+from irkit.cloudtrail.lookup import lookup_fallback
 from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
@@ -118,7 +119,7 @@ def test_collected_files_and_manifest_are_read_only_and_complete(
 ) -> None:
     result = collect(s3, tmp_path / "ev")
     for path in [*result.paths, result.manifest]:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o444
+        assert stat.S_IMODE(path.stat().st_mode) == 0o400
     doc = orjson.loads(result.manifest.read_bytes())
     assert doc["format"] == "irkit-manifest/1"
     assert doc["bucket"] == BUCKET

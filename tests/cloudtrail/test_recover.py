@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from irkit.cloudtrail.collect import adopt_authentic_version, collect_archive, tampered_name
+from irkit.cloudtrail.collect import collect_archive
 from irkit.cloudtrail.digest import (
     LOG_TAMPERED,
     DigestVerifier,
@@ -24,6 +24,7 @@ from irkit.cloudtrail.digest import (
 )
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.reader import iter_log_files
+from irkit.cloudtrail.recover import adopt_authentic_version, tampered_name
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
 
@@ -128,8 +129,8 @@ def test_evidence_keeps_both_versions_and_the_manifest_says_which_is_authentic(
     assert adopted.tampered["key"] == tampered_name(victim, rewritten)
     assert copy.read_bytes() == tampered_bytes
     assert hashlib.sha256(gzip.decompress((dest / victim).read_bytes())).hexdigest() == rec.sha256_decompressed
-    assert (dest / victim).stat().st_mode & 0o777 == 0o444
-    assert copy.stat().st_mode & 0o777 == 0o444
+    assert (dest / victim).stat().st_mode & 0o777 == 0o400
+    assert copy.stat().st_mode & 0o777 == 0o400
     manifest = orjson.loads((dest / "manifest.json").read_bytes())
     objects = {o["key"]: o for o in manifest["objects"]}
     assert objects[victim]["authentic"] is True and objects[victim]["version_id"] == original

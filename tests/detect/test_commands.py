@@ -11,10 +11,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from irkit.cloudtrail.analyze import analyze_paths
 from irkit.commands import analyze, baseline, rules
+from irkit.detect.detectors.iam_role_backdoor_sequence import RoleBackdoor
 from irkit.detect.records import AGENT_ROLE, record
 from irkit.detect.rules import all_rules, get_rule
-from irkit.detect.sequences import RoleBackdoor
 
 
 @pytest.fixture
@@ -55,6 +56,20 @@ def test_analyze_json_keeps_the_design_contract(app: typer.Typer, tmp_path: Path
     assert {"iam_role_backdoor_sequence", "iam_admin_policy_attached", "cloudtrail_tampering"} <= ids
     seq = next(f for f in doc["findings"] if f["rule_id"] == "iam_role_backdoor_sequence")
     assert seq["event_ids"] == [r["eventID"] for r in recs]
+
+
+def test_analyze_json_findings_are_the_analysis_findings(app: typer.Typer, tmp_path: Path) -> None:
+    """`analyze --json` and findings.json serialize a finding one way (Analysis.findings_json)."""
+    (tmp_path / "a.json").write_bytes(orjson.dumps({"Records": _backdoor()}))
+    result = _invoke(app, "analyze", str(tmp_path), "--json", "--principal", AGENT_ROLE)
+    assert result.exit_code == 0, result.output
+    printed = orjson.loads(result.stdout)["findings"]
+    analysis, _ = analyze_paths([tmp_path], principals=[AGENT_ROLE])
+    assert len(printed) >= 2
+    assert printed == orjson.loads(orjson.dumps(analysis.to_json()["findings"]))
+    keys = {"rule_id", "severity", "title", "event_ids", "principal", "mitre"}  # DESIGN.md
+    keys |= {"first_seen", "detail", "attribution", "evidence"}  # the extensions
+    assert {frozenset(f) for f in printed} == {frozenset(keys)}
 
 
 def test_analyze_reports_a_malformed_file_as_a_gap_and_exits_3(app: typer.Typer, tmp_path: Path) -> None:

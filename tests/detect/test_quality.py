@@ -4,21 +4,62 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from irkit.detect.docs import render, strip_quality
-from irkit.detect.labelled import generate
-from irkit.detect.quality import measure
+from irkit.detect.labelled import LabelledSet, generate
+from irkit.detect.quality import Quality, account_data, measure
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
+ACCESS_RULES = {"secretsmanager_secret_read", "ssm_parameter_decrypted"}
+"""One read of a secret from the agent's own network is an access (low) by design: not raised."""
 
 
-def test_recall_and_benign_noise_meet_the_floor() -> None:
+@pytest.fixture(scope="module")
+def agent() -> tuple[LabelledSet, Quality]:
     data = generate(benign=20_000, seed=3, variants=6)
-    quality = measure(data)
-    low = [(r.rule_id, r.recall) for r in quality.rules if r.recall < 0.9]
+    return data, measure(data)
+
+
+@pytest.fixture(scope="module")
+def account() -> tuple[LabelledSet, Quality]:
+    data = account_data(20_000, 3)
+    return data, measure(data, account=True)
+
+
+def test_recall_and_benign_noise_meet_the_floor(agent: tuple[LabelledSet, Quality]) -> None:
+    _, quality = agent
+    low = [(r.rule_id, r.recall) for r in quality.rules if r.incidents and r.recall < 0.9]
     assert not low, f"rules under 0.9 recall: {low}"
-    assert all(r.incidents for r in quality.rules), "every rule has incidents in the labelled set"
-    assert quality.benign_rate < 0.01
+    assert quality.benign_rate_medium <= 0.01
     assert quality.precision >= 0.9
+
+
+def test_every_rule_has_incidents_in_the_agent_or_the_account_set(
+    agent: tuple[LabelledSet, Quality], account: tuple[LabelledSet, Quality]
+) -> None:
+    covered = {r.rule_id for q in (agent[1], account[1]) for r in q.rules if r.incidents}
+    missing = [r.rule_id for r in agent[1].rules if r.rule_id not in covered]
+    assert missing == []
+
+
+def test_every_successful_technique_is_raised_at_medium_or_above(
+    agent: tuple[LabelledSet, Quality], account: tuple[LabelledSet, Quality]
+) -> None:
+    for _, quality in (agent, account):
+        assert set(quality.unraised) <= ACCESS_RULES, quality.unraised
+
+
+def test_routine_secret_and_parameter_reads_of_a_whole_account_stay_under_one_percent_at_medium(
+    account: tuple[LabelledSet, Quality],
+) -> None:
+    data, quality = account
+    assert len(data.workload_ids) == 20_000
+    assert quality.benign_rate_medium <= 0.01
+    # they are still recorded: every benign secret read is in a (low) access finding
+    assert quality.benign_rate > 0.1
+    low = [(r.rule_id, r.recall) for r in quality.rules if r.incidents and r.recall < 0.9]
+    assert not low
 
 
 def test_labelled_set_is_deterministic() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from irkit.detect.analyzer import Analyzer
 from irkit.detect.event import Event
-from irkit.detect.rule import Rule
+from irkit.detect.rule import SEVERITIES, Rule
 from irkit.detect.rules import all_rules
 
 ODD_VALUES: tuple[Any, ...] = (None, "", "not json %7B", 0, -1, [], [None], {}, {"items": "x"}, True, "*")
@@ -33,8 +33,9 @@ def test_rule_never_raises_on_odd_shapes(rule: Rule) -> None:
         event = Event.from_record(mutated)
         hit = rule.match(event)
         text = rule.describe(event) if hit and rule.describe is not None else ""
-        results.append((hit, text))
-    assert [r for r in results if not isinstance(r[0], bool) or not isinstance(r[1], str)] == []
+        severity = rule.severity_of(event) if hit and rule.severity_of is not None else SEVERITIES[0]
+        results.append((hit, text, severity))
+    assert [r for r in results if not isinstance(r[0], bool) or not isinstance(r[1], str) or r[2] not in SEVERITIES] == []
 
 
 def test_analyzer_survives_records_without_identity_or_request() -> None:

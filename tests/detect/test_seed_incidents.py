@@ -227,8 +227,13 @@ def test_routine_agent_traffic_raises_nothing_else(analysis: Analysis) -> None:
     attack_ids = {
         r["eventID"] for r in _hidden_admin_role() + _miner() + _log_role_covering_tracks() + _drift()
     }
-    stray = [f.rule_id for f in analysis.findings if not set(f.event_ids) & attack_ids]
+    stray = [
+        f.rule_id for f in analysis.findings if not set(f.event_ids) & attack_ids and f.severity != "low"
+    ]
     assert stray == []
+    # the agent's routine reads of its own secrets are accesses: recorded (low), never raised
+    accesses = {f.rule_id for f in analysis.findings if not set(f.event_ids) & attack_ids}
+    assert accesses <= {"secretsmanager_secret_read", "ssm_parameter_decrypted"}
 
 
 def test_ten_thousand_calls_in_an_hour_is_a_volume_spike_against_the_baseline() -> None:

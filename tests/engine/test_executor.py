@@ -10,11 +10,13 @@ import pytest
 
 from irkit.aws.guard import is_read_only
 from irkit.config import Settings, parse_config
-from irkit.engine.journal import verify_chain
+from irkit.core.context import RunContext
+from irkit.core.journal import verify_chain
+from irkit.core.plan import Action, Plan, StepResult
 from irkit.engine.run import resume_run, start_run
 from irkit.engine.runbook import parse_runbook
 from irkit.errors import ExitCode, RunbookError
-from irkit.steps.base import Action, Plan, RunContext, Step, StepResult, register
+from irkit.steps.base import Step, register
 
 CALLS: dict[str, int] = {}
 
@@ -189,7 +191,8 @@ def test_resume_after_crash_skips_completed_steps(aws_endpoint: str, tmp_path: P
         run(aws_endpoint, tmp_path, text, case_id="CRASH")
     root = tmp_path / "CRASH"
     entries = orjson_lines(root / "journal.jsonl")
-    assert (entries[-1]["kind"], entries[-1]["step"]) == ("step.planned", "test_crash_once")  # left open
+    assert (entries[-2]["kind"], entries[-2]["step"]) == ("step.planned", "test_crash_once")  # left open
+    assert (entries[-1]["kind"], entries[-1]["data"]["at_step"]) == ("run.interrupted", "test_crash_once")
     assert CALLS == {"before": 1}
 
     resumed = resume_run(root, echo=lambda _: None)
@@ -206,12 +209,12 @@ def orjson_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_runbook_validation_names_the_bad_part() -> None:
-    with pytest.raises(RunbookError, match=r"steps\[0\].step: unknown step 'nope'.*revoke"):
+    with pytest.raises(RunbookError, match=r"steps\[0\].step: unknown step 'nope'.*contain"):
         parse_runbook(book("step: nope"))
     with pytest.raises(RunbookError, match=r"steps\[0\].with.max_actions: expected int"):
-        parse_runbook(book("{step: revoke, with: {max_actions: many}}"))
+        parse_runbook(book("{step: contain, with: {max_actions: many}}"))
     with pytest.raises(RunbookError, match=r"steps\[0\].aproval: unknown key"):
-        parse_runbook(book("{step: revoke, aproval: true}"))
+        parse_runbook(book("{step: contain, aproval: true}"))
     with pytest.raises(RunbookError, match="duplicate step id"):
         parse_runbook(book("step: report", "step: report"))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from irkit.engine.journal import Journal, verify_chain
+from irkit.core.journal import Journal, verify_chain
 from irkit.errors import CaseError
 
 

@@ -31,3 +31,18 @@ def caller_user_name(event: Event) -> str | None:
     if event.identity_type == "IAMUser":
         return event.principal_arn.rsplit("/", 1)[-1]
     return None
+
+
+def wrapped(event: Event, *keys: str) -> Any:
+    """A request parameter in either shape EC2 logs: flat (``vpcId``) or inside one ``…Request``
+    wrapper with capitalised keys (``{"CreateVpcEndpointRequest": {"VpcId": …}}``, the newer APIs)."""
+    value = req(event, *keys)
+    if value is not None:
+        return value
+    for name, inner in event.request.items():
+        if str(name).endswith("Request") and isinstance(inner, Mapping):
+            lowered = {str(k).lower(): v for k, v in inner.items()}
+            for key in keys:
+                if key.lower() in lowered:
+                    return lowered[key.lower()]
+    return None

@@ -1,4 +1,5 @@
-"""SSM Parameter Store SecureString values read with decryption.
+"""SSM Parameter Store SecureString values read with decryption: an access, recorded (low);
+``secret_read_unusual`` raises it.
 
 ```yaml
 id: ssm_parameter_decrypted
@@ -32,9 +33,12 @@ def _describe(event: Event) -> str:
 RULE = Rule(
     id="ssm_parameter_decrypted",
     title="SSM SecureString parameter decrypted",
-    severity="medium",
-    mitre=("T1552.007", "T1555"),
-    why="SecureString parameters hold passwords and tokens; decrypting them is credential harvesting.",
+    severity="low",
+    mitre=("T1555.006",),
+    why="SecureString parameters hold passwords and tokens, and applications decrypt theirs at every "
+    "start: each read is an access, recorded for rotation (the inventory lists every parameter read), not "
+    "an alarm. A read that is not routine — never in the baseline, a new network, a burst of first reads — "
+    "is `secret_read_unusual`.",
     remediation="Rotate the parameters read and restrict kms:Decrypt on their key.",
     match=_match,
     describe=_describe,

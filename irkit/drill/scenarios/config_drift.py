@@ -26,7 +26,15 @@ def attack(world: World) -> None:
         GroupId=world.app_sg,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 4444, "ToPort": 4444, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
-    world.created_by_attacker.append({"kind": "sg-rule", "name": f"{world.app_sg} tcp/4444 from 0.0.0.0/0"})
+    world.created_by_attacker.append(
+        {
+            "kind": "sg-rule",
+            "name": f"{world.app_sg} tcp/4444 from 0.0.0.0/0",
+            "group": world.app_sg,
+            "cidr": "0.0.0.0/0",
+            "port": "4444",
+        }
+    )
     a.call(
         "rds",
         "CreateDBInstanceReadReplica",
@@ -37,7 +45,14 @@ def attack(world: World) -> None:
         SourceRegion="us-east-1",
         PubliclyAccessible=True,
     )
-    world.created_by_attacker.append({"kind": "db-replica", "name": "orders-db-replica (eu-west-1)"})
+    world.created_by_attacker.append(
+        {
+            "kind": "db-replica",
+            "name": "orders-db-replica (eu-west-1)",
+            "id": "orders-db-replica",
+            "region": "eu-west-1",
+        }
+    )
     a.call("s3", "CreateBucket", when=t + timedelta(minutes=21), Bucket=BUCKET)
     policy = {
         "Version": "2012-10-17",
@@ -46,7 +61,7 @@ def attack(world: World) -> None:
         ],
     }
     a.call("s3", "PutBucketPolicy", when=t + timedelta(minutes=22), Bucket=BUCKET, Policy=json.dumps(policy))
-    world.created_by_attacker.append({"kind": "bucket", "name": f"{BUCKET} (public read)"})
+    world.created_by_attacker.append({"kind": "bucket", "name": f"{BUCKET} (public read)", "bucket": BUCKET})
 
 
 SCENARIO = Scenario(

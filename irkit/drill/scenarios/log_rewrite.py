@@ -60,7 +60,13 @@ def rewrite_logs(world: World) -> None:
             rewritten += 1
     if not rewritten:
         raise RuntimeError(f"log-rewrite: no delivered log holds the events of {USER}")
-    world.created_by_attacker.append({"kind": "log-rewrite", "name": f"{rewritten} archive log(s) rewritten"})
+    world.created_by_attacker.append(
+        {
+            "kind": "log-rewrite",
+            "name": f"{rewritten} archive log(s) rewritten (Object Lock keeps the originals)",
+            "loss": "yes",
+        }
+    )
 
 
 SCENARIO = Scenario(

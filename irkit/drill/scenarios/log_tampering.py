@@ -23,8 +23,11 @@ def attack(world: World) -> None:
     a.call("cloudtrail", "StopLogging", when=t + timedelta(minutes=2), Name=TRAIL)
     # From here on CloudTrail delivers nothing: the digest chain stops early too.
     world.logging_stopped_at = t + timedelta(minutes=2)
-    world.created_by_attacker.append({"kind": "trail", "name": f"{TRAIL} (logging stopped)"})
-    world.created_by_attacker.append({"kind": "flow-log", "name": f"{world.flow_log_id} (deleted)"})
+    world.created_by_attacker.append({"kind": "trail", "name": f"{TRAIL} (logging stopped)", "trail": TRAIL})
+    world.created_by_attacker.append(
+        {"kind": "event-selectors", "name": f"{TRAIL} event selectors narrowed", "trail": TRAIL}
+    )
+    world.created_by_attacker.append({"kind": "flow-log", "name": f"{world.flow_log_id} (deleted)", "loss": "yes"})
 
 
 SCENARIO = Scenario(

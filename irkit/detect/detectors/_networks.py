@@ -1,0 +1,109 @@
+"""Network use of a principal: what "a network it (almost) never calls from" means, shared by the access
+detectors (``secret_read_unusual``/``bedrock_invocation_unusual`` and ``ec2_instance_credentials_outside``).
+
+"A network it almost never calls from", without a baseline: a /24 (/48) carrying under 1 % of the
+principal's *other* calls (not secret reads, resp. not invocations) in the analysed window when it
+made at least 100 and its ten busiest networks carry 90 % of them — the agent's own hosts carry far
+more; a stolen key driven from elsewhere carries little however many secrets it reads or prompts it
+sends from there. A principal without such a home (a Lambda function outside a VPC calls from many
+AWS addresses) has no rare network.
+
+Not a detector: the leading underscore keeps it out of the registry.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from functools import lru_cache
+
+from irkit.detect.baseline import network_of
+from irkit.detect.detector import DetectorContext
+from irkit.detect.event import Event
+
+RARE_NETWORK_MIN_CALLS = 100
+RARE_NETWORK_SHARE = 0.01
+HOME_NETWORKS = 10
+HOME_SHARE = 0.9
+"""A principal "has a home" when its top ``HOME_NETWORKS`` networks carry ``HOME_SHARE`` of its calls."""
+MAX_NETWORKS = 1_000
+"""Networks counted per principal (more are counted as one overflow bucket)."""
+MAX_HITS = 100
+OVERFLOW = "(other networks)"
+
+
+# RFC 1918 and unique-local addresses: what an instance's calls through a VPC endpoint carry.
+# (ipaddress's is_private also counts the documentation ranges, which tests use as "the internet".)
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
+
+
+@lru_cache(maxsize=4096)
+def private(ip: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr.version == net.version and addr in net for net in _PRIVATE)
+
+
+class NetworkUse:
+    """A principal's other calls (neither secret reads nor model invocations) per source address: the
+    denominator of "a network it almost never uses". Counted per address with plain dict updates (the
+    per-event cost), folded into networks once, at the end."""
+
+    def __init__(self) -> None:
+        self._by_actor: dict[str, dict[str, int]] = {}
+        self._networks: dict[str, Counter[str]] = {}
+
+    def add(self, event: Event) -> None:
+        ips = self._by_actor.get(event.actor)
+        if ips is None:
+            ips = self._by_actor[event.actor] = {}
+        ip = event.source_ip
+        seen = ips.get(ip)
+        if seen is not None:
+            ips[ip] = seen + 1
+        elif len(ips) < MAX_NETWORKS:
+            ips[ip] = 1
+        else:
+            ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
+
+    def _by_network(self, actor: str) -> Counter[str]:
+        counts = self._networks.get(actor)
+        if counts is None:
+            counts = self._networks[actor] = Counter()
+            for ip, n in self._by_actor.get(actor, {}).items():
+                net = OVERFLOW if ip == OVERFLOW else network_of(ip)
+                if net is not None:
+                    counts[net] += n
+        return counts
+
+    def rare(self, actor: str, net: str) -> tuple[bool, int, int]:
+        """(rare?, calls from ``net``, all calls) for ``actor``.
+
+        Only a principal with a home can have a rare network: its top networks carry most of its calls.
+        A Lambda function outside a VPC calls from whatever address its execution environment has —
+        dozens of networks, each a sliver — and none of them is "rare" in the sense that matters."""
+        counts = self._by_network(actor)
+        total = sum(counts.values())
+        used = counts.get(net, 0)
+        if total < RARE_NETWORK_MIN_CALLS or used >= RARE_NETWORK_SHARE * total:
+            return False, used, total
+        home = sum(n for _, n in counts.most_common(HOME_NETWORKS))
+        return home >= HOME_SHARE * total, used, total
+
+    def size(self) -> int:
+        return sum(len(c) for c in self._by_actor.values())
+
+
+def unusual_network(context: DetectorContext, networks: NetworkUse, actor: str, net: str | None) -> str | None:
+    """Why ``net`` is not one of ``actor``'s networks, or None when it is (or cannot be told)."""
+    if net is None:
+        return None  # an AWS service calling on the principal's behalf
+    base = context.baseline
+    if base is not None and base.networks:
+        return None if net in base.networks else f"{net}, a network the baseline never saw"
+    rare, used, total = networks.rare(actor, net)
+    if rare:
+        return f"{net}, which carries {used} of the principal's {total} other calls"
+    return None

@@ -1,0 +1,160 @@
+"""``ec2_instance_credentials_outside``: an instance-profile session (ec2RoleDelivery) used from a network
+that is not the instance's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from irkit.detect.baseline import network_of
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
+from irkit.detect.detectors._common import at
+from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, private
+from irkit.detect.event import Event
+from irkit.detect.records import ACCOUNT, ATTACKER_IP, record, role_identity
+from irkit.detect.rule import Finding
+
+_WEB_ROLE = f"arn:aws:iam::{ACCOUNT}:role/web-instance"
+_INSTANCE_IP = "54.210.33.7"
+
+
+def _instance_call(minutes: float, ip: str, *, n: int, vpce: bool = False) -> dict[str, Any]:
+    identity = role_identity(_WEB_ROLE, session="i-0a1b2c3d4e5f60718", key="ASIAQWEBINSTANCE0001")
+    identity["sessionContext"]["ec2RoleDelivery"] = "2.0"
+    rec = record(
+        "GetObject" if n % 2 else "DescribeTags",
+        "s3.amazonaws.com" if n % 2 else "ec2.amazonaws.com",
+        time=at(minutes),
+        identity=identity,
+        ip=ip,
+        read_only=True,
+        request={"bucketName": "web-assets", "key": "index.html"} if n % 2 else {},
+        event_id=f"00000000-0000-4000-b000-{n:012d}",
+    )
+    if vpce:
+        rec["vpcEndpointId"] = "vpce-0a1b2c3d4e5f60718"
+    return rec
+
+
+def _delivery(event: Event) -> bool:
+    ctx = event.raw.get("userIdentity")
+    session = ctx.get("sessionContext") if isinstance(ctx, Mapping) else None
+    return isinstance(session, Mapping) and bool(session.get("ec2RoleDelivery"))
+
+
+@dataclass(slots=True)
+class _From:
+    first: Hit
+    hits: list[Hit] = field(default_factory=list)
+    count: int = 0
+    inside: bool = False
+    """Private address or through a VPC endpoint: the instance's own network."""
+
+
+class InstanceCredentialsOutside:
+    info = DetectorInfo(
+        id="ec2_instance_credentials_outside",
+        title="Instance-role credentials used outside their instance",
+        severity="high",
+        mitre=("T1552.005", "T1078.004"),
+        why="Credentials delivered to an instance (ec2RoleDelivery) are only ever used by that instance: "
+        "from its private address through a VPC endpoint, or from its one public address. The same "
+        "session from another network means the credentials were taken from the metadata service (SSRF, "
+        "a compromised process) and are driven from elsewhere. The instance's network is its private or "
+        "endpoint traffic plus the public network it called from first (its address or NAT gateway): a "
+        "session seen from one network only, or whose first public call was already the thief's, cannot be "
+        "judged.",
+        remediation="Revoke the role's sessions (AWSRevokeOlderSessions), enforce IMDSv2 with a hop limit "
+        "of 1, find the process or request that read the metadata service, and review the calls made.",
+        tactic="credential-access",
+        positive=(
+            (
+                *(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
+                _instance_call(30, ATTACKER_IP, n=100),
+            ),
+            (
+                *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
+                _instance_call(1.5, _INSTANCE_IP, n=50),
+                _instance_call(30, ATTACKER_IP, n=100),
+            ),
+        ),
+        negative=(
+            tuple(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
+            (
+                *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
+                _instance_call(30, _INSTANCE_IP, n=100),
+            ),
+        ),
+    )
+
+    events: frozenset[str] | None = None
+    failed_only = False
+
+    def __init__(self, context: DetectorContext) -> None:
+        self._context = context
+        self._sessions: dict[tuple[str, str], dict[str, _From]] = {}
+
+    def feed(self, event: Event, attribution: str) -> None:
+        # instance-profile sessions are named after their instance: a cheap test before the raw record
+        if event.identity_type != "AssumedRole" or "/i-" not in event.principal_arn or not _delivery(event):
+            return
+        net = network_of(event.source_ip)
+        if net is None:
+            return  # an AWS service acting for the instance
+        subject = (event.actor, event.principal_arn.rsplit("/", 1)[-1])
+        nets = self._sessions.get(subject)
+        if nets is None:
+            nets = self._sessions[subject] = {}
+        hit = Hit(event.event_time, event.event_id, attribution, event.actor, event.source_ip)
+        seen = nets.get(net)
+        if seen is None:
+            if len(nets) >= MAX_NETWORKS:
+                return
+            seen = nets[net] = _From(hit)
+        elif (hit.time, hit.event_id) < (seen.first.time, seen.first.event_id):
+            seen.first = hit
+        seen.count += 1
+        if event.raw.get("vpcEndpointId") or private(event.source_ip):
+            seen.inside = True
+        if len(seen.hits) < MAX_HITS:
+            seen.hits.append(hit)
+
+    def size(self) -> int:
+        return sum(len(n) + sum(len(f.hits) for f in n.values()) for n in self._sessions.values())
+
+    def finish(self) -> list[Finding]:
+        found: list[Finding] = []
+        base = self._context.baseline
+        for (actor, instance), nets in self._sessions.items():
+            if len(nets) < 2:
+                continue
+            own = {net for net, seen in nets.items() if seen.inside}
+            public = [(seen.first.time, seen.first.event_id, net) for net, seen in nets.items() if not seen.inside]
+            if public:
+                own.add(min(public)[2])  # the first public network: the instance's own (or NAT) address
+            if base is not None:
+                own |= set(base.networks) & set(nets)
+            for net, seen in nets.items():
+                if net in own:
+                    continue
+                ips = sorted({str(h.extra) for h in seen.hits})
+                found.append(
+                    finding(
+                        self.info,
+                        seen.hits,
+                        detail=f"session {instance} of {actor.rsplit('/', 1)[-1]} used from {', '.join(ips[:5])} "
+                        f"({seen.count} calls); the instance calls from {', '.join(sorted(own))}",
+                        evidence={
+                            "instance": instance,
+                            "network": net,
+                            "calls": seen.count,
+                            "instance_networks": sorted(own),
+                        },
+                    )
+                )
+        return found
+
+
+DETECTOR = InstanceCredentialsOutside

@@ -1,0 +1,322 @@
+"""``secret_read_unusual`` and ``bedrock_invocation_unusual``: one detector, two ids (named after the first).
+
+```yaml
+secret_read_unusual:             a secret the principal's baseline never read, a network it (almost)
+                                 never calls from, or >= 5 secrets read for the first time in 10 min
+bedrock_invocation_unusual:      model invocations by a principal whose baseline never invoked one, or
+                                 from a network it never (or almost never) uses
+```
+
+Both judge a read against the principal's other calls (see :mod:`irkit.detect.detectors._networks`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from irkit.detect.baseline import network_of
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, windows
+from irkit.detect.detectors._common import at
+from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
+from irkit.detect.event import Event
+from irkit.detect.reads import SecretRead, model_invoked, secret_read
+from irkit.detect.records import AGENT_IP, ATTACKER_IP, record
+from irkit.detect.rule import Finding, Severity
+
+BURST_SECONDS = 600
+BURST_SECRETS = 5
+MAX_SECRETS = 5_000
+"""Distinct secrets tracked per principal."""
+
+
+# -- secrets -----------------------------------------------------------------------------------------
+def _secret_get(minutes: float, secret: str, *, ip: str = AGENT_IP, n: int = 0) -> dict[str, Any]:
+    return record(
+        "GetSecretValue",
+        "secretsmanager.amazonaws.com",
+        time=at(minutes),
+        request={"secretId": secret},
+        read_only=True,
+        ip=ip,
+        event_id=f"00000000-0000-4000-8000-{int(minutes * 100) % 10**8:08d}{n:04d}",
+    )
+
+
+def _routine(minutes: float, n: int) -> dict[str, Any]:
+    return record(
+        "DescribeInstances",
+        "ec2.amazonaws.com",
+        time=at(minutes),
+        request={},
+        read_only=True,
+        event_id=f"00000000-0000-4000-9000-{n:012d}",
+    )
+
+
+@dataclass(slots=True)
+class _SecretTrace:
+    first: Hit
+    count: int = 0
+
+
+@dataclass(slots=True)
+class _ReadsFrom:
+    """A principal's secret reads from one network."""
+
+    hits: list[Hit] = field(default_factory=list)
+    count: int = 0
+    secrets: set[str] = field(default_factory=set)
+
+
+SECRET_INFO = DetectorInfo(
+    id="secret_read_unusual",
+    title="Secret read that is not routine",
+    severity="medium",
+    mitre=("T1555.006", "T1552"),
+    why="A workload reads the same few secrets all day: that is an access, listed in the inventory for "
+    "rotation, not an alarm. A secret the principal's baseline never read, a read from a network the "
+    "principal (almost) never calls from, or a burst of first-time reads (harvesting after "
+    "ListSecrets) is what stolen credentials look like.",
+    remediation="Rotate every secret listed, starting with these, and review where each is used; "
+    "contain the principal if the read was not its own.",
+    tactic="credential-access",
+    positive=(
+        # harvesting: seven secrets read for the first time within a few minutes
+        tuple(_secret_get(m, f"prod/svc-{m}/db") for m in range(7)),
+        # routine traffic from the agent's hosts, then one read from somewhere else
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            _secret_get(80, "prod/orders/db", ip=ATTACKER_IP),
+        ),
+    ),
+    negative=(
+        # the same two secrets read every ten minutes for hours, from the agent's own hosts
+        tuple(_secret_get(m * 10, f"app/{'db' if m % 2 else 'api-key'}", n=m) for m in range(40)),
+    ),
+)
+
+
+# -- Bedrock -----------------------------------------------------------------------------------------
+_BEDROCK_APIS = (
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
+    "bedrock:InvokeModelWithBidirectionalStream",
+    "bedrock:Converse",
+    "bedrock:ConverseStream",
+)
+
+
+def _invoke(minutes: float, *, ip: str = AGENT_IP, name: str = "InvokeModel", n: int = 0) -> dict[str, Any]:
+    return record(
+        name,
+        "bedrock.amazonaws.com",
+        time=at(minutes),
+        request={"modelId": "anthropic.claude-3-5-sonnet-20240620-v1:0"},
+        read_only=True,
+        ip=ip,
+        event_id=f"00000000-0000-4000-a000-{int(minutes * 100) % 10**8:08d}{n:04d}",
+    )
+
+
+@dataclass(slots=True)
+class _Invocations:
+    hits: list[Hit] = field(default_factory=list)
+    count: int = 0
+    models: Counter[str] = field(default_factory=Counter)
+
+
+BEDROCK_INFO = DetectorInfo(
+    id="bedrock_invocation_unusual",
+    title="Bedrock models invoked by a principal or from a network that never did",
+    severity="high",
+    mitre=("T1496.004", "T1078.004"),
+    why="'LLMjacking': stolen cloud keys are sold for their model access; the bill lands on the "
+    "account and prompts may carry its data. An agent that invokes models routinely does so from its "
+    "own hosts; a principal whose baseline never invoked one, or invocations from a network it never "
+    "uses, are someone else's.",
+    remediation="Contain the principal; check the model-invocation logs (if still enabled) for the "
+    "prompts; review Bedrock model access and provisioned throughput; watch the bill.",
+    tactic="impact",
+    positive=(
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            *(_invoke(80 + m, ip=ATTACKER_IP, name="ConverseStream", n=m) for m in range(3)),
+        ),
+    ),
+    negative=(
+        (
+            *(_routine(m * 0.5, m) for m in range(150)),
+            *(_invoke(m * 5, n=m) for m in range(20)),
+        ),
+    ),
+)
+
+
+_ACCESS_SOURCES = frozenset({"secretsmanager.amazonaws.com", "ssm.amazonaws.com", "bedrock.amazonaws.com"})
+
+
+class UnusualAccess:
+    """``secret_read_unusual`` and ``bedrock_invocation_unusual`` in one detector: both judge a read
+    against the principal's other calls, which are counted once."""
+
+    info = SECRET_INFO
+    infos = (SECRET_INFO, BEDROCK_INFO)
+    events: frozenset[str] | None = None
+    failed_only = False
+
+    def __init__(self, context: DetectorContext) -> None:
+        self._context = context
+        self._networks = NetworkUse()
+        self._secrets: dict[str, dict[str, _SecretTrace]] = {}
+        self._from: dict[tuple[str, str], _ReadsFrom] = {}
+        self._calls: dict[tuple[str, str], _Invocations] = {}
+
+    def feed(self, event: Event, attribution: str) -> None:
+        if event.event_source in _ACCESS_SOURCES:
+            read = secret_read(event)
+            if read is not None:
+                if event.succeeded:
+                    self._read(event, attribution, read)
+                return
+            model = model_invoked(event)
+            if model is not None:
+                if event.succeeded:
+                    self._invoked(event, attribution, model)
+                return
+        self._networks.add(event)
+
+    def _read(self, event: Event, attribution: str, read: SecretRead) -> None:
+        actor = event.actor
+        hit = Hit(event.event_time, event.event_id, attribution, actor)
+        traces = self._secrets.get(actor)
+        if traces is None:
+            traces = self._secrets[actor] = {}
+        for key in read.qualified():
+            trace = traces.get(key)
+            if trace is None:
+                if len(traces) >= MAX_SECRETS:
+                    continue
+                trace = traces[key] = _SecretTrace(hit)
+            elif (hit.time, hit.event_id) < (trace.first.time, trace.first.event_id):
+                trace.first = hit
+            trace.count += 1
+        net = network_of(event.source_ip)
+        if net is not None:
+            reads = self._from.get((actor, net))
+            if reads is None:
+                reads = self._from[(actor, net)] = _ReadsFrom()
+            reads.count += 1
+            if len(reads.hits) < MAX_HITS:
+                reads.hits.append(hit)
+            if len(reads.secrets) < MAX_HITS:
+                reads.secrets.update(read.qualified())
+
+    def _invoked(self, event: Event, attribution: str, model: str) -> None:
+        key = (event.actor, network_of(event.source_ip) or "(aws service)")
+        calls = self._calls.get(key)
+        if calls is None:
+            calls = self._calls[key] = _Invocations()
+        calls.count += 1
+        if model in calls.models or len(calls.models) < 20:
+            calls.models[model] += 1
+        if len(calls.hits) < MAX_HITS:
+            calls.hits.append(Hit(event.event_time, event.event_id, attribution, event.actor))
+
+    def size(self) -> int:
+        return (
+            self._networks.size()
+            + sum(len(t) for t in self._secrets.values())
+            + sum(len(r.hits) + len(r.secrets) for r in self._from.values())
+            + sum(len(c.hits) + len(c.models) for c in self._calls.values())
+        )
+
+    def finish(self) -> list[Finding]:
+        return self._secret_findings() + self._bedrock_findings()
+
+    def _secret_findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        base = self._context.baseline
+        known = set(base.secrets) if base is not None else set()
+        for actor, traces in self._secrets.items():
+            first_reads = [
+                Hit(t.first.time, t.first.event_id, t.first.attribution, actor, key)
+                for key, t in traces.items()
+                if key not in known
+            ]
+            for episode in windows(
+                first_reads,
+                seconds=BURST_SECONDS,
+                weight=lambda _h: 1,
+                enough=lambda total, _hits: total >= BURST_SECRETS,
+            ):
+                names = sorted({str(h.extra) for h in episode})
+                span = (episode[-1].time - episode[0].time).total_seconds() / 60
+                found.append(
+                    finding(
+                        SECRET_INFO,
+                        episode,
+                        detail=f"{len(names)} secrets read for the first time within {span:.0f} min: "
+                        + ", ".join(names[:10])
+                        + (" …" if len(names) > 10 else ""),
+                        evidence={"secrets": names[:100], "burst_threshold": BURST_SECRETS},
+                        severity="high",
+                    )
+                )
+            if base is not None and first_reads:
+                names = sorted({str(h.extra) for h in first_reads})
+                found.append(
+                    finding(
+                        SECRET_INFO,
+                        first_reads,
+                        detail=f"{len(names)} secret(s) the baseline never read: " + ", ".join(names[:10]),
+                        evidence={"secrets": names[:100], "baseline": base.summary()},
+                    )
+                )
+        for (actor, net), reads in self._from.items():
+            why = unusual_network(self._context, self._networks, actor, net)
+            if why is None:
+                continue
+            names = sorted(reads.secrets)
+            severity: Severity = "high" if base is not None and set(names) - known else "medium"
+            found.append(
+                finding(
+                    SECRET_INFO,
+                    reads.hits,
+                    detail=f"{reads.count} secret read(s) from {why}: " + ", ".join(names[:10]),
+                    evidence={"network": net, "reads": reads.count, "secrets": names},
+                    severity=severity,
+                )
+            )
+        return found
+
+    def _bedrock_findings(self) -> list[Finding]:
+        found: list[Finding] = []
+        base = self._context.baseline
+        never = base is not None and not any(api in base.apis for api in _BEDROCK_APIS)
+        for (actor, net), calls in self._calls.items():
+            reasons: list[str] = []
+            if never:
+                reasons.append("the baseline never invoked a model")
+            why = unusual_network(self._context, self._networks, actor, None if net.startswith("(") else net)
+            if why is not None:
+                reasons.append(f"from {why}")
+            if not reasons:
+                continue
+            models = [m for m, _ in calls.models.most_common()]
+            found.append(
+                finding(
+                    BEDROCK_INFO,
+                    calls.hits,
+                    detail=f"{calls.count} invocation(s) of {', '.join(models[:5])}: " + "; ".join(reasons),
+                    evidence={"network": net, "invocations": calls.count, "models": dict(calls.models)},
+                )
+            )
+        return found
+
+
+# -- instance credentials ----------------------------------------------------------------------------
+
+
+DETECTOR = UnusualAccess

@@ -1,0 +1,343 @@
+"""Every change the analysed principals made, and every secret they read: an inventory, not findings.
+
+A finding says "this looks like an attack"; the inventory says "this is everything that was changed"
+— what a revert works from and what the report's *what was changed* section reads. Every successful
+mutating call of an analysed event is kept, grouped by service and resource (``iam`` ·
+``role/ops-maintenance``), with the calls, principals, times and (a bounded list of) event ids. Secret
+reads and model invocations are listed the same way so the responder can rotate every secret read
+and account for every model used.
+
+```python
+inventory = Inventory()
+for event in analysed_events:
+    inventory.feed(event, attribution)
+inventory.finish().to_json()   # {"changes": [...], "secrets_read": [...], "models_invoked": [...], ...}
+```
+Memory is bounded by resources, not events: at most ``MAX_GROUPS`` groups of each kind (the rest fold
+into one ``(other resources)`` group per service and are counted), ``MAX_IDS`` event ids a group.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from irkit.detect.baseline import is_read_call, network_of
+from irkit.detect.event import Event, format_time
+from irkit.detect.names import base_name
+from irkit.detect.policy import items
+from irkit.detect.reads import MAX_NAME, model_invoked, secret_name, secret_read
+
+MAX_GROUPS = 10_000
+MAX_IDS = 100
+MAX_VALUES = 20
+"""Principals, networks, regions kept per group (the rest counted)."""
+MAX_RESOURCES_PER_CALL = 20
+OTHER = "(other resources)"
+
+# Calls that change no resource although CloudTrail may not mark them read-only: credentials handed
+# out (the credential chain tracks those), sign-ins, and cryptographic operations with a key.
+_NOT_CHANGES = frozenset(
+    {
+        "AssumeRole",
+        "AssumeRoleWithSAML",
+        "AssumeRoleWithWebIdentity",
+        "AssumeRoot",
+        "GetSessionToken",
+        "GetFederationToken",
+        "GetCallerIdentity",
+        "ConsoleLogin",
+        "CheckMfa",
+        "Decrypt",
+        "Encrypt",
+        "ReEncrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateRandom",
+        "Sign",
+        "Verify",
+        "GenerateMac",
+        "VerifyMac",
+    }
+)
+
+# Request keys that name the changed resource, most specific first, with the label shown for them.
+# Lower-cased: CloudTrail's casing differs between services (``roleName``, ``RoleName``).
+_RESOURCE_KEYS: tuple[tuple[str, str], ...] = (
+    ("rolename", "role"),
+    ("username", "user"),
+    ("groupname", "group"),
+    ("instanceprofilename", "instance-profile"),
+    ("policyarn", "policy"),
+    ("openidconnectproviderarn", "oidc-provider"),
+    ("samlproviderarn", "saml-provider"),
+    ("bucketname", "bucket"),
+    ("bucket", "bucket"),
+    ("functionname", "function"),
+    ("layername", "layer"),
+    ("dbinstanceidentifier", "db"),
+    ("dbclusteridentifier", "cluster"),
+    ("dbsnapshotidentifier", "snapshot"),
+    ("dbclustersnapshotidentifier", "cluster-snapshot"),
+    ("groupid", "security-group"),
+    ("networkaclid", "network-acl"),
+    ("routetableid", "route-table"),
+    ("internetgatewayid", "internet-gateway"),
+    ("natgatewayid", "nat-gateway"),
+    ("vpcpeeringconnectionid", "vpc-peering"),
+    ("vpcendpointid", "vpc-endpoint"),
+    ("trafficmirrorsessionid", "traffic-mirror-session"),
+    ("networkinterfaceid", "network-interface"),
+    ("imageid", "image"),
+    ("snapshotid", "snapshot"),
+    ("volumeid", "volume"),
+    ("instanceid", "instance"),
+    ("subnetid", "subnet"),
+    ("vpcid", "vpc"),
+    ("keyid", "key"),
+    ("secretid", "secret"),
+    ("trailname", "trail"),
+    ("loggroupname", "log-group"),
+    ("detectorid", "detector"),
+    ("guardrailidentifier", "guardrail"),
+    ("trustanchorid", "trust-anchor"),
+    ("profileid", "profile"),
+    ("autoscalinggroupname", "auto-scaling-group"),
+    ("topicarn", "topic"),
+    ("queueurl", "queue"),
+    ("tablename", "table"),
+    ("stackname", "stack"),
+    ("clustername", "cluster"),
+    ("repositoryname", "repository"),
+    ("configurationrecordername", "configuration-recorder"),
+    ("resourcearn", "resource"),
+    ("resourceid", "resource"),
+    ("name", "name"),
+)
+
+
+def is_change(event: Event) -> bool:
+    """A successful call that changed something (not a read, not a credential or crypto operation)."""
+    if event.error_code or is_read_call(event):
+        return False
+    if event.raw.get("eventType") in ("AwsConsoleSignIn", "AwsServiceEvent"):
+        return False
+    return base_name(event.event_name) not in _NOT_CHANGES
+
+
+_RANK = {key: (rank, label) for rank, (key, label) in enumerate(_RESOURCE_KEYS)}
+_ACCESS_SOURCES = frozenset({"secretsmanager.amazonaws.com", "ssm.amazonaws.com", "bedrock.amazonaws.com"})
+
+
+def _unwrapped(request: Mapping[str, Any]) -> Mapping[str, Any]:
+    """One ``…Request`` wrapper unwrapped (newer EC2 APIs log ``{"CreateNatGatewayRequest": {...}}``)."""
+    if len(request) == 1:
+        ((key, value),) = request.items()
+        if str(key).endswith("Request") and isinstance(value, Mapping):
+            return value
+    return request
+
+
+def _named(request: Mapping[str, Any]) -> str | None:
+    """The most specific resource key of the request, as ``label/value`` (one pass over its keys)."""
+    best: tuple[int, str, Any] | None = None
+    for key, value in request.items():
+        ranked = _RANK.get(str(key).lower())
+        if ranked is None or (best is not None and ranked[0] >= best[0]):
+            continue
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            best = (ranked[0], ranked[1], value)
+    if best is None:
+        return None
+    _, label, value = best
+    text = secret_name(value) if label == "secret" else str(value)[:MAX_NAME]
+    return f"{label}/{text}"
+
+
+def resources_of(event: Event) -> list[str]:
+    """The resources a change touched (``role/ops``, ``instance/i-0abc``); ``(account)`` when none is named."""
+    found: list[str] = []
+    # launches and instance-set calls name their instances in the response or an items list
+    started = event.response.get("instancesSet") if event.response else None
+    if started:
+        for item in items(started)[:MAX_RESOURCES_PER_CALL]:
+            if item.get("instanceId"):
+                found.append(f"instance/{str(item['instanceId'])[:MAX_NAME]}")
+        if found:
+            return found
+    request = _unwrapped(event.request) if event.request else {}
+    for wrapper, key, label in (("instancesSet", "instanceId", "instance"), ("resourcesSet", "resourceId", "resource")):
+        listed = request.get(wrapper)
+        if not listed:
+            continue
+        for item in items(listed)[:MAX_RESOURCES_PER_CALL]:
+            if item.get(key):
+                found.append(f"{label}/{str(item[key])[:MAX_NAME]}")
+    if found:
+        return found
+    named = _named(request)
+    if named is not None:
+        return [named]
+    for entry in event.raw.get("resources") or ():
+        if isinstance(entry, Mapping) and entry.get("ARN"):
+            return [str(entry["ARN"])[:MAX_NAME]]
+    if event.service == "iam" and event.identity_type == "IAMUser":
+        return [f"user/{event.principal_arn.rsplit('/', 1)[-1]}"]  # CreateAccessKey for oneself
+    return ["(account)"]
+
+
+def _bump(counts: dict[str, int], value: str) -> None:
+    """Count ``value``, keeping at most ``MAX_VALUES`` distinct ones (plain dict updates: per event)."""
+    seen = counts.get(value)
+    if seen is not None:
+        counts[value] = seen + 1
+    elif len(counts) < MAX_VALUES:
+        counts[value] = 1
+
+
+def _by_count(counts: dict[str, int]) -> list[str]:
+    return sorted(counts, key=lambda k: (-counts[k], k))
+
+
+@dataclass(slots=True)
+class _Group:
+    first: datetime
+    last: datetime
+    count: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+    principals: dict[str, int] = field(default_factory=dict)
+    addresses: dict[str, int] = field(default_factory=dict)
+    """Source addresses (at most ``MAX_VALUES``); reported as their networks."""
+    regions: dict[str, int] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)
+    bulk: bool = False
+
+    def add(self, event: Event, *, call: str | None = None) -> None:
+        self.count += 1
+        when = event.event_time
+        if when < self.first:
+            self.first = when
+        elif when > self.last:
+            self.last = when
+        if call is not None:
+            _bump(self.calls, call)
+        _bump(self.principals, event.actor)
+        _bump(self.addresses, event.source_ip)
+        _bump(self.regions, event.region)
+        if len(self.ids) < MAX_IDS:
+            self.ids.append(event.event_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "principals": _by_count(self.principals),
+            "first_seen": format_time(self.first),
+            "last_seen": format_time(self.last),
+            "regions": sorted(self.regions),
+            "networks": list(dict.fromkeys(network_of(ip) or ip[:100] for ip in _by_count(self.addresses))),
+            "event_ids": list(self.ids),
+        }
+
+
+@dataclass(frozen=True)
+class InventoryResult:
+    changes: tuple[Mapping[str, Any], ...] = ()
+    """One entry per (service, resource): ``{service, resource, count, calls, principals, first_seen,
+    last_seen, regions, networks, event_ids}``, by service then first change."""
+    secrets_read: tuple[Mapping[str, Any], ...] = ()
+    """One entry per secret or parameter read successfully: ``{service, secret, bulk, count, …}``."""
+    models_invoked: tuple[Mapping[str, Any], ...] = ()
+    """One entry per Bedrock model invoked: ``{model, count, …}``."""
+    folded: Mapping[str, int] = field(default_factory=dict)
+    """Calls counted in an ``(other resources)`` group because the group limit was reached."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changes": [dict(c) for c in self.changes],
+            "secrets_read": [dict(s) for s in self.secrets_read],
+            "models_invoked": [dict(m) for m in self.models_invoked],
+            "folded": dict(self.folded),
+        }
+
+
+class Inventory:
+    """Fed every analysed event; keeps one compact group per changed resource, secret and model."""
+
+    def __init__(self) -> None:
+        self._changes: dict[tuple[str, str], _Group] = {}
+        self._secrets: dict[tuple[str, str], _Group] = {}
+        self._models: dict[str, _Group] = {}
+        self._folded: Counter[str] = Counter()
+
+    def _group(self, table: dict[Any, _Group], key: Any, overflow: Any, kind: str, event: Event) -> _Group:
+        group = table.get(key)
+        if group is None:
+            if len(table) >= MAX_GROUPS:
+                self._folded[kind] += 1
+                key = overflow
+                group = table.get(key)
+            if group is None:
+                group = table[key] = _Group(event.event_time, event.event_time)
+        return group
+
+    def feed(self, event: Event, attribution: str = "") -> None:
+        if event.error_code:
+            return
+        if event.event_source in _ACCESS_SOURCES and self._access(event):
+            return
+        if event.read_only is True:
+            return  # the bulk of a trail: reads change nothing
+        if is_change(event):
+            call = base_name(event.event_name)
+            service = event.service
+            for resource in resources_of(event):
+                group = self._group(self._changes, (service, resource), (service, OTHER), "changes", event)
+                group.add(event, call=call)
+
+    def _access(self, event: Event) -> bool:
+        """Record a secret read or a model invocation; False when the event is neither."""
+        read = secret_read(event)
+        if read is not None:
+            for name in read.names:
+                key = (read.service, name)
+                group = self._group(self._secrets, key, (read.service, OTHER), "secrets_read", event)
+                group.bulk = group.bulk or read.bulk
+                group.add(event)
+            return True
+        model = model_invoked(event)
+        if model is not None:
+            self._group(self._models, model, OTHER, "models_invoked", event).add(event)
+            return True
+        return False
+
+    def size(self) -> int:
+        """Items held: groups and their bounded ids (bounded by resources, never by events)."""
+        groups = (*self._changes.values(), *self._secrets.values(), *self._models.values())
+        return len(groups) + sum(len(g.ids) for g in groups)
+
+    def finish(self) -> InventoryResult:
+        changes = [
+            {
+                "service": service,
+                "resource": resource,
+                **group.to_json(),
+                "calls": {c: group.calls[c] for c in _by_count(group.calls)},
+            }
+            for (service, resource), group in sorted(
+                self._changes.items(), key=lambda kv: (kv[0][0], kv[1].first, kv[0][1])
+            )
+        ]
+        secrets = [
+            {"service": service, "secret": name, "bulk": group.bulk, **group.to_json()}
+            for (service, name), group in sorted(self._secrets.items(), key=lambda kv: (kv[1].first, kv[0]))
+        ]
+        models = [
+            {"model": model, **group.to_json()}
+            for model, group in sorted(self._models.items(), key=lambda kv: (kv[1].first, kv[0]))
+        ]
+        return InventoryResult(tuple(changes), tuple(secrets), tuple(models), dict(self._folded))

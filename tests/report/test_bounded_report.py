@@ -1,0 +1,138 @@
+"""report.md and report.json stay small whatever the archive held, and still say the counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+from irkit.cloudtrail.reader import event_from_record
+from irkit.detect.analyzer import Analyzer
+from irkit.detect.baseline import MAX_NEW_VALUES, Baseline
+from irkit.detect.event import format_time
+from irkit.detect.records import AGENT_ROLE, record, role_identity
+from irkit.gaps import Gap, fold, folded_count
+from irkit.report.build import MAX_FINDINGS
+from tests.report.casefolder import new_case, run_steps, tokens, write_log
+
+MB = 1_000_000
+
+
+def sizes(case_root: Path) -> tuple[str, dict[str, object], int, int]:
+    md = (case_root / "report.md").read_bytes()
+    js = (case_root / "report.json").read_bytes()
+    return md.decode(), orjson.loads(js), len(md), len(js)
+
+
+def test_200k_malformed_records_make_a_small_report_that_counts_them(tmp_path: Path) -> None:
+    case = new_case(tmp_path)
+    log = write_log(case, [{}] * 200_000)
+    assert log.stat().st_size < 2_000  # a tiny object ...
+    run_steps(case, "step: detect", "step: report")
+    report, doc, md_size, json_size = sizes(case.root)
+    assert md_size < MB and json_size < MB  # ... and a report that did not grow with it
+    # The reader names ten bad records, counts the next 990 and stops reading the file: the report
+    # still says how many records were not analysed.
+    assert "- **Coverage gaps**: 12" in report
+    assert doc["counts"]["gaps"] == 12  # type: ignore[index]
+    assert "not read: 199000 records after 1000 malformed ones" in report
+    assert "990 more in this file" in report
+
+
+def test_a_step_with_200k_gaps_makes_a_small_report_that_counts_them(tmp_path: Path) -> None:
+    case = new_case(tmp_path)
+    case.journal.append(
+        "step.done",
+        step="collect",
+        type="collect",
+        status="done",
+        summary="collected",
+        output={},
+        gaps=[{"path": f"s3://b/k{i}", "reason": "not collected: AccessDenied"} for i in range(200_000)],
+        seconds=1.0,
+    )
+    run_steps(case, "step: report")
+    report, doc, md_size, json_size = sizes(case.root)
+    assert md_size < MB and json_size < MB
+    assert "- **Coverage gaps**: 200000" in report
+    assert doc["counts"]["gaps"] == 200_000  # type: ignore[index]
+    assert len(doc["gaps"]) <= 60  # type: ignore[arg-type]
+    assert any(g["path"].startswith("… and 199995 more like") for g in doc["gaps"])  # type: ignore[union-attr]
+
+
+def _ua_events(n: int) -> Analyzer:
+    baseline = Baseline(
+        agent="infra-optimizer",
+        principals=(AGENT_ROLE,),
+        events=100,
+        apis={"iam:ListRoles": 100},
+        regions={"us-east-1": 100},
+        networks={"10.20.4.0/24": 100},
+        user_agents={"boto3/1": 100},
+    )
+    analyzer = Analyzer(baseline=baseline)
+    template = record("ListRoles", "iam.amazonaws.com", identity=role_identity(), read_only=True)
+    start = datetime(2026, 11, 25, 10, tzinfo=UTC)
+    for i in range(n):
+        rec = dict(template)
+        rec["userAgent"] = f"tool{i}/1.0"  # a new client family in every record
+        rec["eventID"] = f"ua-{i}"
+        rec["eventTime"] = format_time(start + timedelta(seconds=i % 3000))
+        analyzer.feed(event_from_record(rec))
+    return analyzer
+
+
+def test_200k_distinct_user_agents_fold_into_a_bounded_set_of_findings(tmp_path: Path) -> None:
+    analyzer = _ua_events(200_000)
+    size = analyzer.state_size()
+    analysis = analyzer.finish()
+    clients = [f for f in analysis.findings if f.rule_id == "baseline_new_user_agent"]
+    assert len(clients) == MAX_NEW_VALUES + 1  # one finding each for the first values, one folded
+    (folded,) = [f for f in clients if "more values" in f.title]
+    assert folded.evidence["events"] == 200_000 - MAX_NEW_VALUES
+    assert folded.evidence["values"] == 10_000 and folded.evidence["values_exact"] is False
+    assert f"more than 10000 more new values in {200_000 - MAX_NEW_VALUES} call(s)" in folded.detail
+    assert len(folded.event_ids) <= 100
+    assert size < 25_000  # bounded by the folded distinct cap, not by the 200k values
+
+    case = new_case(tmp_path)
+    case.write_json("findings.json", {"findings": analysis.to_json()["findings"], "chain": []})
+    run_steps(case, "step: report")
+    report, _, md_size, json_size = sizes(case.root)
+    assert md_size < MB and json_size < MB
+    assert f"more than 10000 more new values in {200_000 - MAX_NEW_VALUES} call" in report
+
+
+def test_thousands_of_findings_are_listed_up_to_a_limit_and_counted(tmp_path: Path) -> None:
+    # The agent creates 150 users, 150 roles and a key for each user: a rule reports 100 distinct
+    # details for one principal, then folds; three rules make more findings than the report lists.
+    records = [
+        record(name, "iam.amazonaws.com", request=request, event_id=f"{name}-{i}")
+        for i in range(150)
+        for name, request in (
+            ("CreateUser", {"userName": f"u{i}"}),
+            ("CreateRole", {"roleName": f"r{i}"}),
+            ("CreateAccessKey", {"userName": f"u{i}"}),
+        )
+    ]
+    case = new_case(tmp_path)
+    write_log(case, records)
+    run_steps(case, "step: detect", "step: report")
+    report, doc, md_size, json_size = sizes(case.root)
+    assert len(doc["findings"]) == MAX_FINDINGS  # type: ignore[arg-type]
+    total = doc["counts"]["findings"]  # type: ignore[index]
+    assert total > MAX_FINDINGS
+    assert f"… and {total - MAX_FINDINGS} more findings" in report
+    assert md_size < MB and json_size < MB
+    rows = [t for t in tokens(report) if t.type == "tr_open"]
+    assert len(rows) < 1_500
+
+
+def test_folding_a_folded_list_keeps_its_counts() -> None:
+    gaps = [Gap(f"f.json#{i}", f"malformed record: missing eventTime at {i}") for i in range(10_000)]
+    gaps += [Gap(f"k{i}", f"kind{i}: x") for i in range(100)]
+    once = fold(gaps)
+    twice = fold(once)
+    assert folded_count(once) == folded_count(twice) == len(gaps)
+    assert any(g.path.startswith("… and 9995 more like f.json#5") for g in twice)
