@@ -35,7 +35,8 @@ def test_rule_never_raises_on_odd_shapes(rule: Rule) -> None:
         text = rule.describe(event) if hit and rule.describe is not None else ""
         severity = rule.severity_of(event) if hit and rule.severity_of is not None else SEVERITIES[0]
         results.append((hit, text, severity))
-    assert [r for r in results if not isinstance(r[0], bool) or not isinstance(r[1], str) or r[2] not in SEVERITIES] == []
+    odd = [r for r in results if not isinstance(r[0], bool) or not isinstance(r[1], str) or r[2] not in SEVERITIES]
+    assert odd == []
 
 
 def test_analyzer_survives_records_without_identity_or_request() -> None:

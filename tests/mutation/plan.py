@@ -21,7 +21,13 @@ class Module:
     floor: float
     """Minimum mutation score in percent, function and constant mutants together."""
     hand: tuple[HandMutant, ...] = ()
+    sample: int | None = None
+    """Run only this many of mutmut's mutants, drawn with a fixed seed (every constant mutant runs):
+    a surviving mutant of these modules runs moto-server tests for minutes."""
 
+
+SAMPLE = 150
+SEED = 17
 
 MODULES: tuple[Module, ...] = (
     Module(
@@ -50,18 +56,18 @@ MODULES: tuple[Module, ...] = (
     ),
     Module(
         "journal",
-        "irkit/engine/journal.py",
-        ("tests/strength/test_journal.py", "tests/engine/test_journal.py"),
+        "irkit/core/journal.py",
+        ("tests/strength/test_journal.py", "tests/engine/test_journal.py", "tests/engine/test_journal_verify.py"),
         90.0,
     ),
     Module(
         "containment",
-        "irkit/containment/actions.py",
+        "irkit/contain/actions.py",
         (
             "tests/strength/test_containment.py",
             "tests/strength/test_policies.py",
-            "tests/containment/test_revoke.py",
-            "tests/containment/test_restore.py",
+            "tests/contain/test_revoke.py",
+            "tests/contain/test_restore.py",
         ),
         85.0,
         (
@@ -69,6 +75,7 @@ MODULES: tuple[Module, ...] = (
             HandMutant("keys cut last", "ORDER", "last", '"deactivate-access-key"'),
             HandMutant("role sessions revoked last", "ORDER", "last", '"revoke-role-sessions"'),
         ),
+        sample=SAMPLE,
     ),
     Module(
         "digest",
@@ -80,6 +87,7 @@ MODULES: tuple[Module, ...] = (
             "tests/cloudtrail/test_verify_command.py",
         ),
         85.0,
+        sample=SAMPLE,
     ),
 )
 

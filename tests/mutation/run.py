@@ -21,6 +21,7 @@ import contextlib
 import difflib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.mutation.constants import Mutant, constant_mutants
-from tests.mutation.plan import MODULES, Module
+from tests.mutation.plan import MODULES, SEED, Module
 
 ROOT = Path(__file__).resolve().parents[2]
 COPIED = ("irkit", "tests", "runbooks", "docs")
@@ -59,6 +60,7 @@ class ModuleResult:
     functions: Score
     constants: Score
     seconds: float
+    sample: int | None = None
 
     @property
     def score(self) -> float:
@@ -97,21 +99,42 @@ def _write_mutmut_config(project: Path, module: Module) -> None:
     (project / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
+def _sampled(names: list[str], size: int | None) -> list[str]:
+    """``size`` of the mutant names, the same ones for the same source (fixed seed, sorted input)."""
+    if size is None or size >= len(names):
+        return sorted(names)
+    return sorted(random.Random(SEED).sample(sorted(names), size))
+
+
 def _mutmut(project: Path, module: Module, workers: int, log: Path) -> Score:
     env = {**os.environ, "PYTHONPATH": ""}
-    with log.open("w") as fh:
+    meta = project / "mutants" / (module.path + ".meta")
+    chosen: list[str] = []
+    if module.sample is not None:
+        # mutmut generates every mutant and collects its test stats before it filters by name: a
+        # name that matches nothing stops it right there, with the mutants listed in the meta file.
+        with log.open("w") as fh:
+            subprocess.run(
+                [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers), "no-such-mutant"],
+                cwd=project, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+        if not meta.is_file():
+            raise SystemExit(f"mutmut generated no mutants for {module.name}; see {log}")
+        chosen = _sampled(list(json.loads(meta.read_text())["exit_code_by_key"]), module.sample)
+    with log.open("a") as fh:
         proc = subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers)],
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(workers), *chosen],
             cwd=project,
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
             check=False,
         )
-    meta = project / "mutants" / (module.path + ".meta")
     if proc.returncode != 0 or not meta.is_file():
         raise SystemExit(f"mutmut failed for {module.name} (exit {proc.returncode}); see {log}")
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    if chosen:
+        codes = {name: codes.get(name) for name in chosen}
     score = Score()
     for name, code in sorted(codes.items()):
         if code in MUTMUT_STATUS:
@@ -251,7 +274,8 @@ def run_module(module: Module, out: Path, workers: int, *, mutmut: bool, constan
         functions = _mutmut(project, module, workers, base / "mutmut.log")
     if constants:
         consts = _constants(base, module, workers)
-    return ModuleResult(module.name, module.path, module.floor, functions, consts, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    return ModuleResult(module.name, module.path, module.floor, functions, consts, seconds, module.sample)
 
 
 def table(results: list[ModuleResult]) -> str:
@@ -260,8 +284,10 @@ def table(results: list[ModuleResult]) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        sampled = f" (sample of {r.sample})" if r.sample is not None else ""
         lines.append(
-            f"| {r.path} | {r.functions.killed} / {r.functions.total} | {r.constants.killed} / {r.constants.total} "
+            f"| {r.path} | {r.functions.killed} / {r.functions.total}{sampled} "
+            f"| {r.constants.killed} / {r.constants.total} "
             f"| {r.score:.1f} % | {r.floor:.0f} % | {r.seconds / 60:.1f} |"
         )
     return "\n".join(lines)

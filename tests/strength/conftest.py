@@ -1,4 +1,4 @@
-"""Fixtures for the strength tests: the containment world (shared with tests/containment) and a spy
+"""Fixtures for the strength tests: the containment world (shared with tests/contain) and a spy
 on every AWS call botocore makes."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import botocore.client
 import pytest
 
-from tests.containment.conftest import attack, fake_detect, world
+from tests.contain.conftest import attack, fake_detect, world
 
 __all__ = ["attack", "calls", "fake_detect", "world"]
 

@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from irkit.config import Principal
-from irkit.containment import actions
-from irkit.containment.actions import (
+from irkit.contain import actions
+from irkit.contain.actions import (
     LOCK_SID,
     ROLE_POLICY,
     USER_POLICY,
@@ -32,12 +32,12 @@ from irkit.containment.actions import (
     trusted_principals,
     verify,
 )
-from irkit.containment.snapshot import CASE_TAG
-from irkit.containment.targets import Refused, Target
+from irkit.contain.snapshot import CASE_TAG
+from irkit.contain.targets import Refused, Target
+from irkit.core.plan import Action
 from irkit.errors import AwsCallError
 from irkit.steps import registry
-from irkit.steps.base import Action
-from tests.containment.conftest import ACCOUNT, EXT_TRUST, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, run
+from tests.contain.conftest import ACCOUNT, EXT_TRUST, OUTSIDE, ROLE, ROLE_ARN, USER, USER_ARN, World, run
 from tests.strength.iam_lint import action_exists
 
 CUT_FIRST = "deactivate-access-key"
@@ -67,7 +67,7 @@ def assert_credentials_in_use_are_cut_first(order: dict[str, list[str]]) -> None
 
 
 def test_the_agents_credentials_in_use_are_cut_first(world: World, tmp_path: Path) -> None:
-    result = run(world, tmp_path / "cases", "revoke")
+    result = run(world, tmp_path / "cases", "contain")
     order = kinds_per_principal(result.case.journal.entries())
     assert order[USER_ARN][0] == CUT_FIRST and order[USER_ARN][-1] == "tag-principal"
     assert order[ROLE_ARN][0] == "revoke-role-sessions" and order[ROLE_ARN][-1] == "tag-principal"
@@ -78,8 +78,8 @@ def test_the_agents_credentials_in_use_are_cut_first(world: World, tmp_path: Pat
 def test_the_credential_chain_is_cut_in_the_same_order(
     world: World, attack: dict[str, Any], fake_detect: list[Sequence[str]], tmp_path: Path
 ) -> None:
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain")
-    entries = [e for e in result.case.journal.entries() if e["step"] == "revoke_chain"]
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain")
+    entries = [e for e in result.case.journal.entries() if e["step"] == "contain_chain"]
     order = kinds_per_principal(entries)
     assert f"arn:aws:iam::{ACCOUNT}:user/backdoor" in order and f"arn:aws:iam::{ACCOUNT}:role/ext-admin" in order
     assert order[f"arn:aws:iam::{ACCOUNT}:user/backdoor"][0] == CUT_FIRST
@@ -229,7 +229,7 @@ def test_verification_says_no_when_the_change_is_undone(world: World) -> None:
 
 
 def _doc(raw: Any) -> Any:
-    from irkit.containment.snapshot import policy_doc
+    from irkit.contain.snapshot import policy_doc
 
     return policy_doc(raw)
 
@@ -348,15 +348,15 @@ def test_an_unknown_action_is_refused_not_guessed(world: World) -> None:
 # -- every call containment makes is declared -----------------------------------------------------
 
 
-def test_every_call_the_revoke_step_makes_is_among_its_declared_permissions(
+def test_every_call_the_contain_step_makes_is_among_its_declared_permissions(
     world: World, tmp_path: Path, calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    run(world, tmp_path / "cases", "revoke")
+    run(world, tmp_path / "cases", "contain")
     made = {c for c, _ in calls if c.startswith("iam:")}
     # UpdateAccessKey without UserName acts on the caller's own keys in real IAM: always name the user
     assert {p.get("UserName") for c, p in calls if c == "iam:UpdateAccessKey"} == {USER}
     assert {"iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:UpdateAssumeRolePolicy", "iam:TagRole"} <= made
-    declared = set(registry()["revoke"].permissions)
+    declared = set(registry()["contain"].permissions)
     assert made - declared == set()
     mutating = {c for c in made if not c.split(":")[1].startswith(("Get", "List"))}
     assert mutating == set(actions.MUTATING_PERMISSIONS)  # and each declared write is really made

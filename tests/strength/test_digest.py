@@ -547,11 +547,17 @@ class FakeS3:
 
 
 class _Body:
+    """A streaming body as botocore hands it out: read(size) returns the next chunk, then b""."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
+        self.at = 0
 
-    def read(self) -> bytes:
-        return self.data
+    def read(self, size: int = -1) -> bytes:
+        end = len(self.data) if size is None or size < 0 else self.at + size
+        chunk = self.data[self.at : end]
+        self.at += len(chunk)
+        return chunk
 
 
 def _versions(n: int, key: str = "k") -> list[dict[str, Any]]:
@@ -707,9 +713,9 @@ def test_every_problem_kind_is_documented_for_the_responder() -> None:
         v for k, v in vars(digest_module).items()
         if k.isupper() and isinstance(v, str) and re.fullmatch(r"[a-z]+(?:-[a-z]+)+", v)
     }  # fmt: skip
-    assert len(emitted) == 13
+    assert len(emitted) == 14
     assert emitted <= documented, sorted(emitted - documented)
-    assert {"log-tampered", "digest-missing", "chain-gap", "bad-signature", "digests-stopped"} <= emitted
+    assert {"log-tampered", "digest-missing", "chain-gap", "bad-signature", "digests-stopped", "key-refused"} <= emitted
 
 
 # -- more of the sources: prefixes, version history, errors ---------------------------------------

@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
-from irkit.engine import journal as journal_module
-from irkit.engine.journal import Journal, read_entries, verify_chain
+from irkit.core import journal as journal_module
+from irkit.core.journal import Journal, read_entries, verify_chain
 from irkit.errors import CaseError
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -269,7 +269,11 @@ def test_repairs_are_on_disk_before_the_journal_is_used(tmp_path: Path, monkeypa
     path.write_bytes(complete + b'{"torn')
     seen.clear()
     Journal(path)
-    assert seen[0] == complete  # the torn tail cut off and synced, then the repair entry
+    # Nothing is lost: the torn bytes are synced beside the journal while it still holds them, only
+    # then is the tail cut off and synced, then the repair entry.
+    assert seen[0] == complete + b'{"torn'
+    assert (tmp_path / "journal.jsonl.torn-1").read_bytes() == b'{"torn'
+    assert seen[1] == complete
     assert seen[-1].startswith(complete) and b"journal.repaired" in seen[-1]
 
 

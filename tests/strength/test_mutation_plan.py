@@ -78,3 +78,14 @@ def test_hand_mutants_edit_the_named_constant_and_refuse_stale_ones() -> None:
         constant_mutants("m.py", source, (HandMutant("gone", "ORDER", "last", '"q"'),))
     with pytest.raises(ValueError, match="no collection constant"):
         constant_mutants("m.py", source, (HandMutant("gone", "NOPE", "add", '"q"'),))
+
+
+def test_a_sample_is_the_same_subset_for_the_same_mutants_whatever_their_order() -> None:
+    from tests.mutation.run import _sampled
+
+    names = [f"m.x_f__mutmut_{i}" for i in range(300)]
+    sample = _sampled(names, 100)
+    assert len(set(sample)) == 100 and set(sample) <= set(names)
+    assert _sampled(list(reversed(names)), 100) == sample
+    assert sample != sorted(names)[:100]  # drawn across the module, not its first functions
+    assert _sampled(names, None) == _sampled(names, 1000) == sorted(names)

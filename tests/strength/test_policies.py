@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from irkit.cli import app
 from irkit.config import LogArchiveSettings
-from irkit.containment.actions import ROLE_POLICY, deny_older_sessions, locked_trust_policy
-from irkit.containment.permissions import archive_policy, responder_policy
+from irkit.contain.actions import ROLE_POLICY, deny_older_sessions, locked_trust_policy
+from irkit.engine.permissions import archive_policy, responder_policy
 from irkit.engine.runbook import load_runbook, shipped_runbooks
-from tests.containment.conftest import ROLE, TRUST, World, run
+from tests.contain.conftest import ROLE, TRUST, World, run
 from tests.strength.iam_lint import grammar, lint, parliament_findings
 
 GOOD_IDENTITY = {
@@ -228,7 +228,7 @@ def test_every_document_containment_and_restore_send_is_well_formed(
     before = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
     world.iam.put_role_policy(RoleName=ROLE, PolicyName=ROLE_POLICY, PolicyDocument=json.dumps(before))
     start = len(calls)
-    result = run(world, tmp_path / "cases", "revoke", "detect", "revoke_chain")
+    result = run(world, tmp_path / "cases", "contain", "detect", "contain_chain")
     contained = documents(calls, start)
     assert {op for op, _, _ in contained} >= {"PutUserPolicy", "PutRolePolicy", "UpdateAssumeRolePolicy"}
     out = CliRunner().invoke(app, ["restore", str(result.case.root), "--yes", "--include-chain"])
@@ -240,3 +240,15 @@ def test_every_document_containment_and_restore_send_is_well_formed(
     trusts = [json.loads(d) for op, _, d in restored if op == "UpdateAssumeRolePolicy"]
     assert TRUST in trusts
     assert before in [json.loads(d) for op, _, d in restored if op == "PutRolePolicy"]
+
+
+def test_the_bucket_policy_rights_parliament_warns_about_come_only_with_revert() -> None:
+    """The one resource-policy escalation the linter accepts (s3:PutBucketPolicy/PutBucketAcl on any
+    bucket) belongs to revert's compensating undos: a runbook without revert never asks for it."""
+    from tests.contain.conftest import runbook
+
+    def s3_writes(doc: dict[str, Any]) -> set[str]:
+        return {a for s in doc["Statement"] for a in s["Action"] if a in {"s3:PutBucketPolicy", "s3:PutBucketAcl"}}
+
+    assert s3_writes(responder_policy(runbook("contain", "detect", "contain_chain"))) == set()
+    assert s3_writes(responder_policy(load_runbook("agent-compromise"))) == {"s3:PutBucketPolicy", "s3:PutBucketAcl"}
