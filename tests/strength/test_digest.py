@@ -559,6 +559,9 @@ class _Body:
         self.at += len(chunk)
         return chunk
 
+    def close(self) -> None:
+        self.closed = True
+
 
 def _versions(n: int, key: str = "k") -> list[dict[str, Any]]:
     newest_first = [{"Key": key, "VersionId": str(i), "IsLatest": i == n - 1, "LastModified": T0 + timedelta(minutes=i)}
@@ -1254,3 +1257,60 @@ def test_a_page_of_delete_markers_lists_no_version_and_markers_carry_over() -> N
     s3 = Markers()
     assert S3Source(s3, BUCKET).versions("k") == [{"Key": "k", "VersionId": "a"}]
     assert s3.calls[1] == {"Bucket": BUCKET, "Prefix": "k", "KeyMarker": "k", "VersionIdMarker": ""}
+
+
+# -- objects larger than any log irkit reads ------------------------------------------------------
+
+
+class _Trickle(_Body):
+    """A stream that hands out at most three bytes a read, as a slow connection may."""
+
+    def read(self, size: int = -1) -> bytes:
+        return super().read(3 if size is None or size < 0 else min(size, 3))
+
+
+@pytest.mark.parametrize("cls", [_Body, _Trickle])
+def test_a_body_is_read_whole_up_to_the_cap_and_not_a_byte_past_it(
+    cls: type[_Body], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(digest_module, "stored_limit", lambda: 10)
+    assert digest_module._bounded_body({"Body": cls(b"0123456789")}) == (b"0123456789", 10)
+    assert digest_module._bounded_body({"Body": cls(b"")}) == (b"", 0)
+    over = cls(b"0123456789ABCDEF")
+    assert digest_module._bounded_body({"Body": over}) == (None, 11)  # one byte past the cap is enough
+    assert over.at == 11
+    # ContentLength is believed when it says too large (nothing read), never when it says small.
+    declared = cls(b"x" * 40)
+    assert digest_module._bounded_body({"Body": declared, "ContentLength": 11}) == (None, 11) and declared.at == 0
+    lying = cls(b"x" * 40)
+    assert digest_module._bounded_body({"Body": lying, "ContentLength": 5}) == (None, 11)
+
+
+def test_an_oversized_object_is_named_with_its_size_and_never_read(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, writer = archive
+    victim = logs(writer)[3]
+    limit = max(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    with (root / victim).open("ab") as fh:
+        fh.write(b"\0" * (limit + 1 - (root / victim).stat().st_size))  # one byte past every other file
+    (root / (victim + ".meta.json")).write_bytes(orjson.dumps({"signature": "ab"}))
+    monkeypatch.setattr(digest_module, "stored_limit", lambda: limit)
+    obj = LocalSource(root).get(victim)
+    assert obj is not None
+    assert (obj.body, dict(obj.metadata), obj.too_large) == (b"", {}, limit + 1)
+    report = verify(root, keys)
+    [problem] = [p for p in report.problems if p.path.endswith(victim)]
+    assert problem.kind == LOG_TAMPERED and f"{limit + 1} bytes stored" in problem.detail
+    assert len(report.problems) == 1
+
+
+def test_an_oversized_s3_object_keeps_its_metadata_and_version_but_no_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    bucket = Bucket()
+    bucket.put_object(Key="k", Body=b"small", Metadata={"Signature": "aa"})
+    bucket.put_object(Key="k", Body=b"y" * 64, Metadata={"Signature": "bb", "Signature-Algorithm": "SHA256withRSA"})
+    monkeypatch.setattr(digest_module, "stored_limit", lambda: 16)
+    obj = S3Source(bucket, BUCKET).get("k")
+    assert obj is not None
+    assert obj.body == b"" and obj.too_large == 17 and obj.version_id == "v2"
+    assert dict(obj.metadata) == {"signature": "bb", "signature-algorithm": "SHA256withRSA"}
