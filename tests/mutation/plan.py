@@ -59,6 +59,7 @@ MODULES: tuple[Module, ...] = (
         "irkit/core/journal.py",
         ("tests/strength/test_journal.py", "tests/engine/test_journal.py", "tests/engine/test_journal_verify.py"),
         90.0,
+        sample=SAMPLE,
     ),
     Module(
         "containment",

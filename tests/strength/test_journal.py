@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from irkit.core import journal as journal_module
-from irkit.core.journal import Journal, read_entries, verify_chain
+from irkit.core.journal import ChainCheck, ChainProblem, Journal, check_chain, read_entries, verify_chain
 from irkit.errors import CaseError
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -315,3 +315,48 @@ def test_a_damaged_journal_tells_the_responder_what_to_do(tmp_path: Path) -> Non
     assert "line 2: entry altered" in message
     assert "keep the folder as evidence (its snapshots are what restore needs)" in message
     assert "start a new case with `irkit contain AGENT`" in message
+
+
+# -- `irkit journal verify --json`: the documented shape (docs/cases.md) --------------------------
+
+
+def test_the_json_of_an_intact_journal_names_its_head(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    written = build(path, 3)
+    check = check_chain(path)
+    assert check.to_json() == {
+        "journal": str(path),
+        "intact": True,
+        "lines": 3,
+        "entries": 3,
+        "head": {"seq": 3, "hash": written[-1]["hash"]},
+        "problems": [],
+        "problems_total": 0,
+        "notes": [],
+    }
+
+
+def test_the_json_of_a_broken_journal_names_each_problem_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    build(path, 4)
+    rows = lines(path)
+    path.write_bytes(b"\n".join([rows[0], rows[2], rows[3]]) + b"\n")  # entry 2 removed
+    doc = check_chain(path).to_json()
+    assert doc["intact"] is False and doc["lines"] == 3 and doc["entries"] == 3
+    assert doc["problems_total"] == len(doc["problems"]) >= 1
+    first = doc["problems"][0]
+    assert set(first) == {"line", "seq", "kind", "problem", "detail"}
+    assert (first["line"], first["seq"], first["kind"], first["problem"]) == (2, 3, "action.done", "removed")
+    assert "2" in first["detail"]
+
+
+def test_the_json_bounds_problems_and_notes_but_counts_them_all() -> None:
+    problems = tuple(ChainProblem(n, "damaged", f"line {n}") for n in range(1, 151))
+    check = ChainCheck("j", 150, 0, problems, tuple(f"note {n}" for n in range(150)), None, None)
+    doc = check.to_json()
+    assert len(doc["problems"]) == 100 and doc["problems_total"] == 150 and len(doc["notes"]) == 100
+    assert doc["problems"][0] == {"line": 1, "seq": None, "kind": None, "problem": "damaged", "detail": "line 1"}
+    assert doc["head"] == {"seq": None, "hash": None} and doc["intact"] is False
+    small = check.to_json(limit=2)
+    assert [p["line"] for p in small["problems"]] == [1, 2] and small["notes"] == ["note 0", "note 1"]
+    assert small["problems_total"] == 150
