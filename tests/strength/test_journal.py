@@ -360,3 +360,17 @@ def test_the_json_bounds_problems_and_notes_but_counts_them_all() -> None:
     small = check.to_json(limit=2)
     assert [p["line"] for p in small["problems"]] == [1, 2] and small["notes"] == ["note 0", "note 1"]
     assert small["problems_total"] == 150
+
+
+def test_torn_bytes_set_aside_stay_private_and_never_overwrite_an_earlier_set_aside(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    build(path, 2)
+    complete = path.read_bytes()
+    for n, tail in enumerate((b'{"first', b'{"second'), start=1):
+        path.write_bytes(complete + tail)
+        Journal(path)
+        saved = tmp_path / f"journal.jsonl.torn-{n}"
+        assert saved.read_bytes() == tail
+        assert saved.stat().st_mode & 0o777 == 0o600  # beside a private journal, as private
+        complete = path.read_bytes()
+    assert (tmp_path / "journal.jsonl.torn-1").read_bytes() == b'{"first'
