@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
@@ -1314,3 +1314,43 @@ def test_an_oversized_s3_object_keeps_its_metadata_and_version_but_no_body(monke
     assert obj is not None
     assert obj.body == b"" and obj.too_large == 17 and obj.version_id == "v2"
     assert dict(obj.metadata) == {"signature": "bb", "signature-algorithm": "SHA256withRSA"}
+
+
+# -- what the reader would read that no digest can vouch for ---------------------------------------
+
+
+def test_a_file_the_reader_would_read_under_a_name_cloudtrail_never_writes_is_named(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    odd = str(PurePosixPath(logs(writer)[0]).parent / "planted.json.gz")
+    (root / odd).write_bytes(gzip.compress(b'{"Records": []}'))
+    report = verify(root, keys)
+    assert kinds(report) == {LOG_NOT_IN_DIGEST: [str(root / odd)]}
+
+
+def test_a_symlink_out_of_the_folder_is_refused_by_the_verifier_too(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing, tmp_path: Path
+) -> None:
+    root, writer = archive
+    outside = tmp_path / "elsewhere.json.gz"
+    outside.write_bytes(gzip.compress(b'{"Records": []}'))
+    link = root / PurePosixPath(logs(writer)[0]).parent / "link.json.gz"
+    link.symlink_to(outside)
+    report = verify(root, keys)
+    assert list(kinds(report)) == ["key-refused"]
+    [problem] = report.problems
+    assert "symlink" in problem.detail and problem.path.endswith("link.json.gz")
+
+
+def test_data_appended_to_a_log_as_a_second_gzip_member_is_named(
+    archive: tuple[Path, ArchiveWriter], keys: PublicKeyRing
+) -> None:
+    root, writer = archive
+    victim = logs(writer)[2]
+    with (root / victim).open("ab") as fh:
+        fh.write(gzip.compress(b'{"Records": [{"eventName": "planted"}]}'))
+    report = verify(root, keys)
+    [problem] = report.problems
+    assert problem.kind == LOG_TAMPERED and problem.path.endswith(victim)
+    assert "2 gzip members where CloudTrail writes one" in problem.detail
