@@ -374,3 +374,57 @@ def test_torn_bytes_set_aside_stay_private_and_never_overwrite_an_earlier_set_as
         assert saved.stat().st_mode & 0o777 == 0o600  # beside a private journal, as private
         complete = path.read_bytes()
     assert (tmp_path / "journal.jsonl.torn-1").read_bytes() == b'{"first'
+
+
+# -- `irkit journal verify`: what each break is called, in the responder's words -----------------
+
+
+def _written(path: Path, n: int, step: str = "s") -> list[bytes]:
+    journal = Journal(path)
+    for i in range(n):
+        journal.append("action.done", step=step, index=i)
+    return lines(path)
+
+
+def test_a_second_run_writing_at_the_same_time_is_named_as_a_fork(tmp_path: Path) -> None:
+    ours = _written(tmp_path / "a.jsonl", 3)
+    (tmp_path / "b.jsonl").write_bytes(b"\n".join(ours[:2]) + b"\n")
+    Journal(tmp_path / "b.jsonl").append("action.done", step="other", index=9)
+    theirs = lines(tmp_path / "b.jsonl")[2]
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join([*ours, theirs]) + b"\n")
+    check = check_chain(path)
+    assert [str(p) for p in check.problems] == [
+        "line 4 (action.done, seq 3): inserted: it and line 3 both follow line 2 (seq 2); the chain runs on"
+        " through line 3: a fabricated entry, or a second run writing at the same time"
+    ]
+    assert (check.head_seq, check.entries) == (3, 4)
+
+
+def test_a_second_first_entry_is_named_with_the_line_that_starts_the_chain(tmp_path: Path) -> None:
+    ours = _written(tmp_path / "a.jsonl", 2)
+    other = _written(tmp_path / "b.jsonl", 1, step="y")
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join([*ours, *other]) + b"\n")
+    [problem] = check_chain(path).problems
+    assert (problem.line, problem.problem, problem.seq, problem.kind) == (3, "inserted", 1, "action.done")
+    assert problem.detail == "a second first entry (line 1 starts the chain)"
+
+
+def test_a_line_that_is_no_entry_is_damaged_and_lines_after_a_blank_are_still_read(tmp_path: Path) -> None:
+    ours = _written(tmp_path / "a.jsonl", 3)
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join([ours[0], b"", b'{"a": 1}', ours[1], b"", ours[2]]) + b"\n")
+    check = check_chain(path)
+    assert check.problems == (ChainProblem(3, "damaged", "not a journal entry (no seq, kind, prev and hash)"),)
+    assert (check.entries, check.head_seq) == (3, 3)
+
+
+def test_a_repaired_torn_line_is_a_note_naming_where_its_bytes_went(tmp_path: Path) -> None:
+    ours = _written(tmp_path / "a.jsonl", 2)
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join(ours) + b'\n{"torn')
+    Journal(path)
+    check = check_chain(path)
+    assert check.intact
+    assert check.notes == ("line 3: a torn final line left by a crash was set aside as journal.jsonl.torn-1",)
