@@ -428,3 +428,54 @@ def test_a_repaired_torn_line_is_a_note_naming_where_its_bytes_went(tmp_path: Pa
     check = check_chain(path)
     assert check.intact
     assert check.notes == ("line 3: a torn final line left by a crash was set aside as journal.jsonl.torn-1",)
+
+
+def _forged(entry: dict[str, Any], **changes: Any) -> bytes:
+    """``entry`` changed and re-hashed: its own hash holds, only the links can tell."""
+    body = {k: v for k, v in {**entry, **changes}.items() if k != "hash"}
+    return orjson.dumps({**body, "hash": journal_module._digest(body)})
+
+
+@pytest.mark.parametrize(
+    ("keep", "expected"),
+    [
+        ((0, 2, 3), "line 2 (action.done, seq 3): removed: 1 entry (seq 2) is missing before it: the entry it"
+                    " links to is on no line"),
+        ((0, 3, 4), "line 2 (action.done, seq 4): removed: 2 entries (seq 2..3) are missing before it: the entry"
+                    " it links to is on no line"),
+    ],
+)  # fmt: skip
+def test_removed_entries_are_named_by_their_sequence_numbers(
+    tmp_path: Path, keep: tuple[int, ...], expected: str
+) -> None:
+    rows = _written(tmp_path / "a.jsonl", 5)
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join(rows[i] for i in keep) + b"\n")
+    assert [str(p) for p in check_chain(path).problems] == [expected]
+
+
+def test_forged_entries_whose_own_hash_holds_are_named_by_their_links(tmp_path: Path) -> None:
+    rows = _written(tmp_path / "a.jsonl", 3)
+    entries = [orjson.loads(r) for r in rows]
+    path = tmp_path / "journal.jsonl"
+
+    def check(*lines_: bytes) -> list[str]:
+        path.write_bytes(b"\n".join(lines_) + b"\n")
+        return [str(p) for p in check_chain(path).problems]
+
+    assert check(_forged(entries[0], prev="1" * 64), rows[1]) == [
+        "line 1 (action.done, seq 1): edited: the first entry's previous-hash is not the genesis value",
+        "line 1 (action.done, seq 1): edited: rewritten with a new hash after it was written: the next entry"
+        " (line 2) links to a hash no line has",
+    ]
+    assert check(rows[0], _forged(entries[1], seq=7)) == [
+        "line 2 (action.done, seq 7): edited: sequence 7 where 2 was due"
+    ]
+    fabricated = orjson.loads(_forged(entries[1], prev="2" * 64, note="planted"))
+    follower = _forged(entries[2], prev=fabricated["hash"], note="planted")
+    taken = "inserted: its sequence number is already taken by line 2 and the entry it links to is on no line"
+    assert check(*rows, orjson.dumps(fabricated)) == [f"line 4 (action.done, seq 2): {taken}"]
+    assert check(*rows, orjson.dumps(fabricated), follower) == [
+        f"line 4 (action.done, seq 2): {taken} (and 1 entries chained after it)",
+        "line 5 (action.done, seq 3): inserted: not linked to the chain",
+    ]
