@@ -7,6 +7,7 @@ tests hold whatever type a problem becomes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -479,3 +480,44 @@ def test_forged_entries_whose_own_hash_holds_are_named_by_their_links(tmp_path: 
         f"line 4 (action.done, seq 2): {taken} (and 1 entries chained after it)",
         "line 5 (action.done, seq 3): inserted: not linked to the chain",
     ]
+
+
+def test_a_line_of_broken_json_mid_file_is_damaged_and_the_lines_after_it_are_still_read(tmp_path: Path) -> None:
+    rows = _written(tmp_path / "a.jsonl", 3)
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(b"\n".join([rows[0], b'{"seq": 2, "kind"', rows[1], rows[2]]) + b"\n")
+    check = check_chain(path)
+    assert check.problems == (ChainProblem(2, "damaged", "not valid JSON"),)
+    assert (check.entries, check.head_seq) == (3, 3)
+
+
+class _Killed(BaseException):
+    """Stands in for the SIGKILL of the crash hook (the reliability harness kills a real process)."""
+
+
+@pytest.mark.parametrize(
+    ("point", "on_disk"),
+    [("before:2", 1), ("after:2", 2), ("torn:2", 1.5), ("after:9", 3), ("sideways:2", 3), ("torn:x", 3)],
+)
+def test_the_crash_hook_stops_at_the_entry_and_the_moment_it_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str, on_disk: float
+) -> None:
+    """The hook the crash-and-resume harness drives (tests/engine/test_crash_resume.py), in-process."""
+
+    def die() -> None:
+        raise _Killed
+
+    monkeypatch.setattr(journal_module, "_die", die)
+    monkeypatch.setenv("IRKIT_TEST_CRASH_JOURNAL", point)
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    with contextlib.suppress(_Killed):
+        for i in range(3):
+            journal.append("action.done", step="s", index=i)
+    data = path.read_bytes()
+    complete, _, tail = data.rpartition(b"\n")
+    assert complete.count(b"\n") + 1 == int(on_disk)
+    if on_disk != int(on_disk):  # torn: half of the entry's line, fsynced, no newline
+        assert 0 < len(tail) < len(complete.split(b"\n")[-1]) and not data.endswith(b"\n")
+    else:
+        assert tail == b""
