@@ -7,33 +7,33 @@ tries to mutate during a dry run fails loudly with :class:`DryRunViolation`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from irkit.errors import DryRunViolation
 
-READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Select", "BatchGet", "Check")
-# Read-shaped names that hand out credentials or change state anyway.
-NOT_READS = frozenset(
-    {
-        "sts:GetFederationToken",
-        "sts:GetSessionToken",
-        "ec2:GetPasswordData",
-        "secretsmanager:GetSecretValue",
-        "ec2:GetConsoleScreenshot",
-        "iam:GetCredentialReport",  # fine to read, but only after Generate*, which is a write
-    }
-)
+# Whole CamelCase words: "Check" was a read verb once, and let license-manager:CheckoutLicense and
+# CheckInLicense through. Nothing irkit calls needs it, so it is no longer on the list.
+READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Select", "BatchGet")
+_READ = re.compile(rf"(?:{'|'.join(READ_PREFIXES)})(?![a-z])")
+# Read-shaped names that hand out a credential or a secret: STS's GetSessionToken,
+# GetFederationToken, GetWebIdentityToken and the ones AWS adds next, ec2:GetPasswordData,
+# secretsmanager:(Batch)GetSecretValue, ecr:GetAuthorizationToken, sso:GetRoleCredentials,
+# redshift:GetClusterCredentials, iam:GetCredentialReport (which needs a Generate*, a write, first).
+_HANDS_OUT_SECRETS = re.compile(r"(?:Batch)?Get\w*(?:Credential|Token|Password|SecretValue)")
+# Read-shaped names the pattern does not catch that show what a dry run must not see.
+NOT_READS = frozenset({"ec2:GetConsoleScreenshot"})
 # Calls that do not change the account, needed to read at all (cross-account log reader).
-EXTRA_READS = frozenset({"sts:AssumeRole", "sts:GetCallerIdentity", "sts:DecodeAuthorizationMessage"})
+EXTRA_READS = frozenset({"sts:AssumeRole", "sts:DecodeAuthorizationMessage"})
 
 
 def is_read_only(service: str, operation: str) -> bool:
     action = f"{service}:{operation}"
     if action in EXTRA_READS:
         return True
-    if action in NOT_READS:
+    if action in NOT_READS or _HANDS_OUT_SECRETS.match(operation):
         return False
-    return operation.startswith(READ_PREFIXES)
+    return _READ.match(operation) is not None
 
 
 def refuse_mutations(model: Any, **_: Any) -> None:

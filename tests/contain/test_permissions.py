@@ -121,9 +121,10 @@ def test_a_missing_permission_is_a_named_gap_and_the_rest_is_contained(
 
 
 def test_every_mutating_step_declares_its_permissions() -> None:
-    for name, cls in registry().items():
-        if cls.mutates:
-            assert cls.permissions, f"step {name} changes AWS but declares no IAM permissions"
+    mutating = {name: cls for name, cls in registry().items() if cls.mutates}
+    assert {"contain", "contain_chain", "revert"} <= set(mutating)  # the check below is about real steps
+    undeclared = [name for name, cls in mutating.items() if not cls.permissions]
+    assert undeclared == [], f"steps that change AWS but declare no IAM permissions: {undeclared}"
 
 
 def test_the_committed_permissions_doc_is_current() -> None:

@@ -310,6 +310,7 @@ ODD = (None, "", 0, -1, [], [None], {}, {"items": "x"}, True, "*", "(?", "\\", [
 
 def test_sigma_rules_never_raise_on_odd_record_shapes(rules_dir: Path) -> None:
     loaded = load_sigma([rules_dir])
+    assert loaded.rules, "the fixture folder loaded no rule: the probes would test only the four hand-made ones"
     probes = [
         _compiled("  sel:\n    requestParameters.a.b|re: '^x'\n  condition: sel\n"),
         _compiled("  sel:\n    requestParameters.a|cidr: 10.0.0.0/8\n  condition: sel\n"),
