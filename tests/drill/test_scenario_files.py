@@ -50,12 +50,15 @@ def test_the_library_has_at_least_twelve_valid_scenarios_named_after_their_files
 
 
 def test_every_named_residual_kind_has_a_check_or_is_a_loss() -> None:
+    named = 0
     for path in scenario_files():
         spec = load_scenario_file(path)
         for step in (*spec.attack.steps, *spec.benign.steps):
             leaves = step.get("leaves")
             if leaves:
+                named += 1
                 assert leaves.get("loss") or leaves["kind"] in CHECKS, (spec.name, leaves)
+    assert named >= 12, "the library names what its attacks leave"
 
 
 def test_a_good_file_parses_and_keeps_its_steps() -> None:

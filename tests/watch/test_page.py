@@ -62,6 +62,10 @@ def test_hostile_text_is_escaped_bounded_and_secrets_masked() -> None:
 
 def test_severities_map_to_pagerduty() -> None:
     wanted = {"critical": "critical", "high": "error", "medium": "warning", "low": "info"}
-    for ours, theirs in wanted.items():
-        body = build_page("a1", _finding(severity=ours), "k", detected_at="t", latency_seconds=None)
-        assert body["payload"]["severity"] == theirs
+    got = {
+        ours: build_page("a1", _finding(severity=ours), "k", detected_at="t", latency_seconds=None)["payload"][
+            "severity"
+        ]
+        for ours in wanted
+    }
+    assert got == wanted
