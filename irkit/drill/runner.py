@@ -251,8 +251,16 @@ def keep_serving(
     echo("")
     echo(f"The drill's world stays up at {endpoint} for {minutes:g} minutes (Ctrl-C stops it).")
     echo(f"Its irkit.yaml: {config.resolve()}")
-    echo("In another terminal (the simulator takes any credentials):")
-    echo(f"  export IRKIT_CONFIG={cfg} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing")
+    # The simulator takes any credentials; they go in a file to source, because any secret-shaped
+    # "name=value" irkit prints is masked (a masked export would be a command that does not work).
+    env = config.resolve().with_suffix(".env")
+    env.write_text(
+        f"export IRKIT_CONFIG={cfg}\nexport AWS_ACCESS_KEY_ID=testing\nexport AWS_SECRET_ACCESS_KEY=testing\n",
+        encoding="utf-8",
+    )
+    env.chmod(0o600)
+    echo("In another terminal (the simulator's settings and its dummy credentials):")
+    echo(f"  source {shlex.quote(str(env))}")
     echo(f"  irkit resume {case}            # continue an interrupted or approval-waiting run")
     echo(f"  irkit restore {case} --dry-run # what undoing the containment would do (then --yes)")
     echo(f"  irkit revert {case} --dry-run  # the revert plan against the live world")

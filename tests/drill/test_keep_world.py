@@ -67,6 +67,15 @@ def test_keep_world_leaves_a_world_that_answers_until_ctrl_c(tmp_path: Path) -> 
         assert config is not None and Path(config.group(1)).is_file()
         for command in ("irkit resume", "irkit restore", "irkit revert", "irkit analyze"):
             assert command in text
+        # The settings to use come as a file to source: a masked export would not work when pasted.
+        assert "redacted" not in text
+        sourced = re.search(r"source (\S+)", text)
+        assert sourced is not None
+        exports = dict(
+            line.removeprefix("export ").split("=", 1) for line in Path(sourced.group(1)).read_text().splitlines()
+        )
+        assert Path(exports["IRKIT_CONFIG"]) == Path(config.group(1)).resolve()
+        assert exports["AWS_ACCESS_KEY_ID"] and exports["AWS_SECRET_ACCESS_KEY"]
         # The kept world is the drill's, after the run: the agent contained, its role still there.
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
         iam = session.client("iam", endpoint_url=endpoint)
