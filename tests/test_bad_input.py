@@ -306,9 +306,12 @@ def test_restore_names_a_damaged_snapshot_as_a_gap(tmp_path: Path, capsys: pytes
     )
     (case / "snapshots").mkdir()
     (case / "snapshots" / "role-agent.json").write_text("{bad")
+    # the revert stage's before-image of an attacker's change lives there too: not a principal's snapshot
+    (case / "snapshots" / "revert-0f1e2d3c-aaaa-bbbb-cccc-000000000001.json").write_text('{"tags": []}')
     code, out, err = _run(["restore", str(case), "--yes"], capsys)
     assert "internal error" not in err
     assert "role-agent.json: damaged snapshot" in out + err
+    assert "revert-0f1e2d3c" not in out + err
     assert code == 3
 
 

@@ -157,11 +157,17 @@ class RestoreResult:
         }
 
 
+REVERT_SNAPSHOT_PREFIX = "revert-"
+"""``snapshots/revert-<event id>.json``: written by the revert stage (irkit/revert/runner.py)."""
+
+
 def load_snapshots(case: Case, gaps: list[Gap] | None = None) -> list[tuple[dict[str, Any], Principal]]:
     """Every readable snapshot with its principal; a damaged one becomes a gap (restore it by hand)
     instead of stopping the restore of every other principal."""
     found: list[tuple[dict[str, Any], Principal]] = []
     for path in sorted(case.snapshots_dir.glob("*.json")):
+        if path.name.startswith(REVERT_SNAPSHOT_PREFIX):
+            continue  # the revert stage's before-images of the attacker's changes, not a principal's
         try:
             snap = orjson.loads(path.read_bytes())
             found.append((snap, principal_of(snap)))

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from irkit.contain.restore import REVERT_SNAPSHOT_PREFIX
 from irkit.core.context import RunContext
 from irkit.core.plan import Action, Plan, StepResult
 from irkit.errors import AwsCallError, IrkitError
@@ -63,7 +64,7 @@ class _Run:
         if inverse is None:
             self.gaps.append(Gap(change.event_name, "no registered inverse any more: not applied"))
             return
-        name = f"snapshots/revert-{change.event_id}.json"
+        name = f"snapshots/{REVERT_SNAPSHOT_PREFIX}{change.event_id}.json"  # restore skips these
         if self.ctx.case.read_json(name) is None:
             try:
                 snap = dict(inverse.snapshot(change, self.pctx))
