@@ -23,6 +23,7 @@ import orjson
 import typer
 
 from irkit.detect.event import format_time
+from irkit.detect.groups import group_findings
 from irkit.detect.rule import SEVERITIES
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
@@ -104,6 +105,16 @@ def contract(
     }
 
 
+MAX_GROUP_ROWS = 40
+"""Rows of the text report at most; the rest are counted (every finding is in --json)."""
+
+
+def _who(arn: str) -> str:
+    """``111111111111:role/x`` for an ARN: short, yet two accounts' ``role/x`` stay apart."""
+    parts = arn.split(":", 5)
+    return f"{parts[4]}:{parts[5]}" if len(parts) == 6 and parts[4] else arn
+
+
 def _t(value: object, limit: int = 300) -> str:
     """A value from the logs, for the screen: escape sequences shown, never sent; one line; cut."""
     return terminal(value, limit=limit)
@@ -124,22 +135,33 @@ def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = No
             f"(listed as gaps), {sigma.skipped} for other log sources"
         )
     if analysis.findings:
+        # Group before you list: one row per rule x principal x burst (--json keeps every finding).
+        groups = group_findings(analysis.findings)
         rows = [
             [
-                f.severity.upper(),
-                _t(f.rule_id),
-                format_time(f.first_seen),
-                _t(f.principal.rsplit(":", 1)[-1]),
-                _t(f.detail or f.title),
-                f.evidence.get("events", len(f.event_ids)),
+                g.severity.upper(),
+                _t(g.rule_id),
+                format_time(g.first_seen) + ("" if g.last_seen == g.first_seen else f" … {format_time(g.last_seen)}"),
+                _t(_who(g.principal)),
+                g.findings,
+                g.events,
+                _t("; ".join(g.details) + (" …" if g.findings > len(g.details) else ""), limit=160),
             ]
-            for f in analysis.findings
+            for g in groups[:MAX_GROUP_ROWS]
         ]
         lines.append(
+            f"{len(groups)} group(s): one row per rule, principal and burst"
+            + (f"; the {MAX_GROUP_ROWS} most severe shown" if len(groups) > MAX_GROUP_ROWS else "")
+        )
+        lines.append(
             tabulate(
-                rows, headers=["severity", "rule", "first seen", "principal", "detail", "events"], disable_numparse=True
+                rows,
+                headers=["severity", "rule", "seen", "principal", "findings", "events", "sample"],
+                disable_numparse=True,
             )
         )
+        if len(groups) > MAX_GROUP_ROWS:
+            lines.append(f"… and {len(groups) - MAX_GROUP_ROWS} more group(s): --json lists every finding")
     if analysis.chain:
         lines.append("\ncredential chain (contain these too):")
         lines.extend(
