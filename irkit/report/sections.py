@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from irkit.detect.groups import BURST_GAP as FINDING_BURST_GAP
 from irkit.detect.rules import get_rule
 from irkit.report.events import EventFacts, counter_rows
 from irkit.report.times import seconds_between, utc
@@ -22,8 +23,8 @@ MAX_ATTACK_EVENTS = 300
 MAX_STEPS_ITEMS = 40
 MAX_SOURCES = 10
 MAX_TAIL_ROWS = 30
-BURST_GAP = 30 * 60
-"""Findings of one rule and one principal less than 30 minutes apart are one burst (one row)."""
+BURST_GAP = int(FINDING_BURST_GAP.total_seconds())
+"""One burst rule for the report and ``analyze``'s text (irkit.detect.groups), in seconds."""
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 PHASES = ("attack", "detection", "containment", "revert")
