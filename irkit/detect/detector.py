@@ -65,6 +65,15 @@ class Detector(Protocol):
         """Items held (hits, cells, counters): bounded by subjects and time, not by events."""
         ...
 
+    def merge(self, later: Any) -> None:
+        """Fold in ``later``: a detector of the same class and context that was fed the events read
+        *after* this one's (another process's share of the files, which follow this share in file
+        order). Afterwards ``finish()`` returns what one detector fed both shares in that order
+        returns: exactly, while no bound of the state was reached; at a bound the merged state
+        stays within it (what a bound keeps depends on arrival order, and the merge keeps this
+        share's first). ``later`` is consumed (it may be emptied or shared)."""
+        ...
+
 
 @dataclass(slots=True)
 class Hit:
