@@ -283,6 +283,60 @@ class Analyzer:
             if len(group.ids) < MAX_RULE_EVENT_IDS:
                 group.ids.append(event.event_id)
 
+    @property
+    def mergeable(self) -> bool:
+        """Whether :meth:`merge` applies: an unfiltered analysis (every event analysed, nothing
+        parked). A filtered one attributes by what earlier events taught it: it runs in one pass."""
+        return not self._filtering
+
+    def merge(self, later: Analyzer) -> None:
+        """Fold in ``later``: an analyzer built alike and fed the events read *after* this one's
+        (another process's share of the files). ``finish()`` then returns the analysis of one
+        analyzer fed both shares in that order — exactly, while no bound was reached; at a bound
+        (``MAX_DETAILS_PER_RULE``, the detectors' and the inventory's limits) the state stays bounded
+        and keeps this share's values first. ``later`` is consumed."""
+        if not (self.mergeable and later.mergeable):
+            raise ValueError("a filtered analysis does not merge: it attributes events in file order")
+        if len(self._detectors) != len(later._detectors) or (self._monitor is None) != (later._monitor is None):
+            raise ValueError("analyzers built differently do not merge")
+        self.events += later.events
+        self.attributed += later.attributed
+        self._principals.update(later._principals)
+        self._errors.extend(later._errors)
+        for key, group in later._groups.items():
+            self._merge_group(key, group)
+        self._attributor.merge(later._attributor)
+        for mine, theirs in zip(self._detectors, later._detectors, strict=True):
+            mine.merge(theirs)
+        self._inventory.merge(later._inventory)
+        if self._monitor is not None and later._monitor is not None:
+            self._monitor.merge(later._monitor)
+
+    def _merge_group(self, key: tuple[str, str, bool, str], theirs: _RuleGroup) -> None:
+        """One of a later share's rule groups, as if its events had followed this share's."""
+        mine = self._groups.get(key)
+        rule_id, actor, attempt, detail = key
+        if mine is None and detail != FOLDED:
+            family = (rule_id, actor, attempt)
+            distinct = self._details.get(family, 0)
+            if distinct >= MAX_DETAILS_PER_RULE:
+                key = (rule_id, actor, attempt, FOLDED)
+                mine = self._groups.get(key)
+            else:
+                self._details[family] = distinct + 1
+        if mine is None:
+            self._groups[key] = theirs
+            return
+        mine.count += theirs.count
+        if theirs.first_time < mine.first_time:  # a tie keeps the earlier-read event, as one pass does
+            mine.first_time, mine.first_error = theirs.first_time, theirs.first_error
+            mine.attribution = theirs.attribution
+        if SEVERITIES.index(theirs.severity) > SEVERITIES.index(mine.severity):
+            mine.severity = theirs.severity
+        room = MAX_RULE_EVENT_IDS - len(mine.ids)
+        if room > 0:
+            mine.ids.extend(theirs.ids[:room])
+
     def state_size(self) -> int:
         """Items the analyzer holds between events (groups and their ids, parked events, counters,
         detector state): what must stay bounded by principals, values and time, not by events."""

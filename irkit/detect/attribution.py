@@ -110,6 +110,13 @@ class Attributor:
         self._created_roles: dict[tuple[str, str], str] = {}
         self.chain: list[ChainLink] = []
 
+    def merge(self, later: Attributor) -> None:
+        """Fold in an unfiltered attributor fed the events read after this one's (another
+        process's share of the files): unfiltered, only the chain is kept, in arrival order."""
+        if self.filtering or later.filtering:
+            raise ValueError("only unfiltered attribution merges (a filtered one depends on event order)")
+        self.chain.extend(later.chain)
+
     # -- attribution -------------------------------------------------------------------------
     def attribute(self, event: Event) -> str | None:
         """How ``event`` belongs to the agent, or None when it does not."""

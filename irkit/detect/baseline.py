@@ -422,6 +422,10 @@ class BaselineMonitor:
         }[rule_id]
         return list(source)[:20]
 
+    def merge(self, later: BaselineMonitor) -> None:
+        """Fold in the state of one fed the events read after this one's (see Detector.merge)."""
+        raise NotImplementedError("BaselineMonitor.merge")  # being written (issue 14, item 2)
+
     def size(self) -> int:
         """Items held: one group per reported new value, per folded kind and principal and per hour,
         each with at most MAX_EVENT_IDS ids (a folded group also counts its distinct values)."""

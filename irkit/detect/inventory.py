@@ -315,6 +315,10 @@ class Inventory:
             return True
         return False
 
+    def merge(self, later: Inventory) -> None:
+        """Fold in the state of one fed the events read after this one's (see Detector.merge)."""
+        raise NotImplementedError("Inventory.merge")  # being written (issue 14, item 2)
+
     def size(self) -> int:
         """Items held: groups and their bounded ids (bounded by resources, never by events)."""
         groups = (*self._changes.values(), *self._secrets.values(), *self._models.values())
