@@ -162,28 +162,6 @@ def _parse_document(path: Path, data: bytes | bytearray | memoryview) -> tuple[l
 
 # -- events ----------------------------------------------------------------------------------------
 
-_EXPECTED_FIELDS = (
-    "event_id", "event_time", "event_source", "event_name", "region", "source_ip", "user_agent",
-    "error_code", "identity_type", "principal_arn", "issuer_arn", "access_key_id", "account_id",
-    "request", "response", "read_only", "raw",
-)  # fmt: skip
-_FAST = (
-    tuple(getattr(Event, "__dataclass_fields__", {})) == _EXPECTED_FIELDS
-    and tuple(getattr(Event, "__slots__", ())) == _EXPECTED_FIELDS
-    and not hasattr(Event, "__post_init__")
-)
-_new = object.__new__
-
-
-def _setter(name: str) -> Callable[[Event, Any], None]:
-    descriptor = Event.__dict__.get(name) if _FAST else None
-    return descriptor.__set__ if descriptor is not None else (lambda event, value: None)
-
-
-(
-    _set_id, _set_time, _set_source, _set_name, _set_region, _set_ip, _set_agent, _set_error, _set_type,
-    _set_arn, _set_issuer, _set_key, _set_account, _set_request, _set_response, _set_read_only, _set_raw,
-) = (_setter(name) for name in _EXPECTED_FIELDS)  # fmt: skip
 _EMPTY: dict[str, Any] = {}
 
 
@@ -203,7 +181,7 @@ def event_from_record(record: Any) -> Event:
     Anything that is not the common shape goes to ``from_record`` itself, so behaviour (and
     errors) are the same; ``tests/cloudtrail/test_reader.py`` holds the two equal.
     """
-    if not _FAST or type(record) is not dict:
+    if type(record) is not dict:
         return Event.from_record(record)
     name = record.get("eventName")
     when = record.get("eventTime")
@@ -219,27 +197,15 @@ def event_from_record(record: Any) -> Event:
     response = record.get("responseElements")
     read_only = record.get("readOnly")
     error = record.get("errorCode")
-    # Slots set through their descriptors: the frozen dataclass __init__ goes through
-    # object.__setattr__ by name for each of the 17 fields, which is a third of this function.
-    event = _new(Event)
-    _set_id(event, _s(record.get("eventID")))
-    _set_time(event, _time(when))
-    _set_source(event, _s(record.get("eventSource")))
-    _set_name(event, name)
-    _set_region(event, _s(record.get("awsRegion")))
-    _set_ip(event, _s(record.get("sourceIPAddress")))
-    _set_agent(event, _s(record.get("userAgent")))
-    _set_error(event, str(error) if error else None)
-    _set_type(event, _s(identity.get("type")))
-    _set_arn(event, _s(identity.get("arn")))
-    _set_issuer(event, str(issuer_arn) if issuer_arn else None)
-    _set_key(event, _s(identity.get("accessKeyId")))
-    _set_account(event, _s(identity.get("accountId") or record.get("recipientAccountId")))
-    _set_request(event, request if type(request) is dict else _EMPTY)
-    _set_response(event, response if type(response) is dict else _EMPTY)
-    _set_read_only(event, read_only if type(read_only) is bool else None)
-    _set_raw(event, record)
-    return event
+    return Event(
+        _s(record.get("eventID")), _time(when), _s(record.get("eventSource")), name,
+        _s(record.get("awsRegion")), _s(record.get("sourceIPAddress")), _s(record.get("userAgent")),
+        str(error) if error else None, _s(identity.get("type")), _s(identity.get("arn")),
+        str(issuer_arn) if issuer_arn else None, _s(identity.get("accessKeyId")),
+        _s(identity.get("accountId") or record.get("recipientAccountId")),
+        read_only if type(read_only) is bool else None,
+        request if type(request) is dict else _EMPTY, response if type(response) is dict else _EMPTY, record,
+    )  # fmt: skip
 
 
 def _s(value: Any) -> str:
@@ -416,8 +382,13 @@ def _records(path: Path, data: bytes | bytearray | mmap.mmap, lazy: bool) -> tup
     return records, gaps, False
 
 
+def _utc(when: datetime) -> datetime:
+    """An ``eventTime`` read with an offset (or none), in UTC, as :func:`parse_time` reads it."""
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
 def _typed_event(data: bytes) -> Event:
-    event = typed.typed_event(data, _time)
+    event = typed.typed_event(data, _utc)
     if event is not None:
         return event
     try:  # off the schema: the tolerant path decides (an event, or MalformedRecord)
@@ -437,6 +408,11 @@ def _file_events(
     if paused:
         gc.disable()
     try:
+        if lazy and type(data) is bytes and not path.name.removesuffix(".gz").endswith(".jsonl"):
+            whole = typed.typed_document(data, _utc)  # every record fits the schema: one decode
+            if whole is not None:
+                stats.events += len(whole)
+                return whole
         records, gaps, is_typed = _records(path, data, lazy)
         stats.gaps.extend(gaps)
         events: list[Event] = []

