@@ -1,16 +1,49 @@
 """Read log files and analyse them in one pass: the reader (:mod:`irkit.cloudtrail.reader`) feeds the
-pure analyzer (:mod:`irkit.detect.analyzer`). Detection itself never opens a file."""
+pure analyzer (:mod:`irkit.detect.analyzer`). Detection itself never opens a file.
+
+On a big archive the pass uses two cores for the whole analysis, not only for decompression: the
+files (in reading order) are cut in two shares of about equal bytes; a second process reads and
+analyses the later share while this one does the first, then hands its analyzer state back
+(:meth:`Analyzer.share`, by pickle over a pipe between two irkit processes: nothing an archive wrote
+is ever unpickled, only what irkit built of it) and this process merges it
+(:meth:`Analyzer.merge`): the result is the one-process result (``tests/detect/test_merge_*``). A
+worker that cannot start or fails costs time, never data: its share is then read here.
+
+Only an unfiltered analysis splits (every principal: attribution to a given agent learns from
+earlier events, file after file, and runs in one pass), and only without Sigma rules (they are
+compiled in this process). ``IRKIT_ANALYZE_PROCESSES=1`` forces one process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Sequence
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from irkit.cloudtrail.reader import ReadStats, iter_events
-from irkit.detect.analyzer import Analysis, Analyzer
+import irkit
+from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_events, log_files
+from irkit.detect.analyzer import Analysis, Analyzer, Share
 from irkit.detect.baseline import Baseline
 from irkit.detect.sigma import SigmaRuleSet
+
+PARALLEL_MIN_BYTES = 8 << 20
+"""Below this many bytes on disk a second process costs more (its start, ~0.2 s) than it saves."""
+PARALLEL_MIN_FILES = 16
+WORKER_SHARE = 0.47
+"""The later share's part of the bytes: a little under half, for the worker's own start."""
+ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
+
+_PACKAGE_ROOT = str(Path(irkit.__file__).resolve().parent.parent)
+_WORKER = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main())"
+)
 
 
 def analyze_paths(
@@ -19,10 +52,41 @@ def analyze_paths(
     principals: Sequence[str] | None = None,
     baseline: Baseline | None = None,
     sigma: SigmaRuleSet | None = None,
+    processes: int | None = None,
 ) -> tuple[Analysis, ReadStats]:
-    """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats."""
+    """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats.
+
+    ``processes``: 1 or 2 (default: 2 when the archive is big, the analysis unfiltered and the
+    machine has a second core)."""
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
+    files = log_files(paths, stats)
+    later = _later_share(files, analyzer, sigma, processes)
+    worker = _Worker.start(later, principals, baseline) if later else None
+    first = files[: len(files) - len(later)] if worker is not None else files
+    with _collector_paused():
+        _feed(analyzer, iter_file_events(first, stats, lazy=True, workers=0 if worker is not None else None))
+        if worker is not None:
+            result = worker.result()
+            if result is None:  # the worker failed: its share is read here, nothing is lost
+                _feed(analyzer, iter_file_events(later, stats, lazy=True))
+            else:
+                share, their_stats = result
+                analyzer.merge(share)
+                stats.files += their_stats.files
+                stats.events += their_stats.events
+                stats.gaps.extend(their_stats.gaps)
+    return analyzer.finish(), stats
+
+
+def _feed(analyzer: Analyzer, events: Iterator[Any]) -> None:
+    feed = analyzer.feed
+    for event in events:
+        feed(event)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
     # The cyclic collector is paused for the pass: records, events and the analyzer's state form
     # no reference cycles (refcounting frees them), yet with it on, every file's fresh objects
     # are scanned on their way to the old generation and each full collection re-walks the
@@ -31,10 +95,89 @@ def analyze_paths(
     if paused:
         gc.disable()
     try:
-        feed = analyzer.feed
-        for event in iter_events(paths, stats, lazy=True):
-            feed(event)
+        yield
     finally:
         if paused:
             gc.enable()
-    return analyzer.finish(), stats
+
+
+def _later_share(
+    files: list[Path], analyzer: Analyzer, sigma: SigmaRuleSet | None, processes: int | None
+) -> list[Path]:
+    """The files a second process should analyse (none: one process)."""
+    if processes is None:
+        env = os.environ.get(ENV_PROCESSES, "")
+        processes = int(env) if env.isdigit() else (2 if default_workers() >= 1 else 1)
+    if (
+        processes < 2
+        or not analyzer.mergeable
+        or (sigma is not None and sigma.rules)
+        or len(files) < PARALLEL_MIN_FILES
+    ):
+        return []
+    sizes = []
+    for path in files:
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError:
+            sizes.append(0)  # read (and named a gap) by whichever share gets it
+    total = sum(sizes)
+    if total < PARALLEL_MIN_BYTES:
+        return []
+    kept, cut = 0, len(files)
+    while cut > 1 and kept + sizes[cut - 1] <= total * WORKER_SHARE:
+        cut -= 1
+        kept += sizes[cut]
+    return files[cut:]
+
+
+class _Worker:
+    """The second process: ``python -I`` running :func:`worker_main` over the later share."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    @classmethod
+    def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
+        request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert proc.stdin is not None
+            proc.stdin.write(request)
+            proc.stdin.close()
+        except (OSError, ValueError):
+            return None
+        return cls(proc)
+
+    def result(self) -> tuple[Share, ReadStats] | None:
+        assert self.proc.stdout is not None
+        try:
+            data = self.proc.stdout.read()
+            code = self.proc.wait()
+            if code != 0 or not data:
+                return None
+            share, stats = pickle.loads(data)  # noqa: S301 - irkit's own worker, over its own pipe
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                self.proc.stdout.close()
+        if not isinstance(share, Share) or not isinstance(stats, ReadStats):
+            return None
+        return share, stats
+
+
+def worker_main() -> int:
+    """The worker's side: a pickled request on stdin, the pickled (share, stats) on stdout."""
+    files, principals, baseline = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from the parent irkit
+    stats = ReadStats()
+    analyzer = Analyzer(principals=principals, baseline=baseline)
+    with _collector_paused():
+        _feed(analyzer, iter_file_events([Path(f) for f in files], stats, lazy=True, workers=0))
+        out = pickle.dumps((analyzer.share(), stats), protocol=pickle.HIGHEST_PROTOCOL)
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+    return 0

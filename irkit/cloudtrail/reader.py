@@ -336,6 +336,22 @@ def default_workers() -> int:
     return max(0, min(cores - 1, 4))
 
 
+def log_files(paths: Iterable[Path], stats: ReadStats) -> list[Path]:
+    """Every log file under each path, in reading order; a path that is missing or holds no log
+    file is a gap in ``stats`` (a wrong folder must not read as "no findings")."""
+    files: list[Path] = []
+    for root in paths:
+        if not root.exists():
+            stats.gaps.append(Gap(str(root), "path does not exist"))
+            continue
+        found = list(iter_log_files(root, refused=stats.gaps))
+        if not found:
+            reason = "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"
+            stats.gaps.append(Gap(str(root), reason))
+        files.extend(found)
+    return files
+
+
 def iter_events(
     paths: Iterable[Path], stats: ReadStats, *, workers: int | None = None, lazy: bool = False
 ) -> Iterator[Event]:
@@ -345,25 +361,22 @@ def iter_events(
     the events' ``request``, ``response`` and ``raw`` are decoded on first access, and ``raw`` is a
     read-only mapping rather than a ``dict``. For a consumer that handles each event as it comes
     (the analysis pass); same events, same gaps."""
-    files: list[Path] = []
-    for root in paths:
-        if not root.exists():
-            stats.gaps.append(Gap(str(root), "path does not exist"))
-            continue
-        found = list(iter_log_files(root, refused=stats.gaps))
-        if not found:
-            # A wrong folder must not read as "no findings": nothing was analysed, say so.
-            reason = "no CloudTrail log files (*.json, *.json.gz, *.jsonl, *.jsonl.gz) below it"
-            stats.gaps.append(Gap(str(root), reason))
-        files.extend(found)
+    return iter_file_events(log_files(paths, stats), stats, workers=workers, lazy=lazy)
+
+
+def iter_file_events(
+    files: list[Path], stats: ReadStats, *, workers: int | None = None, lazy: bool = False
+) -> Iterator[Event]:
+    """:func:`iter_events` over files already listed (by :func:`log_files`), in their order."""
     for path, data, error in _inflated(files, default_workers() if workers is None else workers):
         stats.files += 1
         if data is None:
             stats.gaps.append(Gap(str(path), error or "unreadable"))
             continue
-        events = _file_events(path, data, stats, lazy=lazy)
         if isinstance(data, mmap.mmap):
-            data.close()
+            mapped, data = data, data[:]  # one copy: the typed decode keeps views into bytes
+            mapped.close()
+        events = _file_events(path, data, stats, lazy=lazy)
         del data
         yield from events
 

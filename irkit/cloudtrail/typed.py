@@ -121,34 +121,33 @@ class _Split:
         return self._records[index]
 
 
-class _RecordView(Mapping[str, Any]):
+class _RecordView(msgspec.Struct, gc=False):
     """``event.raw`` of a typed event: the record as a mapping, decoded on the first question the
     typed fields cannot answer (any key beyond :data:`_TOP`, iteration, length).
 
-    Built on the first access to ``raw`` (most events never get one). It holds the record's bytes
-    (or its file's :class:`_Split` and its index there) and its typed struct, never the event: a
-    reference back would make a cycle per event, and events are not tracked by the cyclic collector."""
+    Built (in C: a struct, registered as a :class:`Mapping`) on the first access to ``raw``; most
+    events never get one. It holds the record's bytes (or its file's :class:`_Split` and its index
+    there) and its typed struct, never the event: a reference back would make a cycle per event,
+    and neither is tracked by the cyclic collector."""
 
-    __slots__ = ("_index", "_json", "_record", "_typed")
-
-    def __init__(self, typed: _Record, data: bytes | msgspec.Raw | _Split, index: int = -1) -> None:
-        self._typed = typed
-        self._json = data
-        self._index = index
-        self._record: dict[str, Any] | None = None
+    typed: _Record
+    source: bytes | msgspec.Raw | _Split
+    index: int = -1
+    decoded: dict[str, Any] | None = None
 
     def _full(self) -> dict[str, Any]:
-        if self._record is None:
-            data = self._json
+        record = self.decoded
+        if record is None:
+            data = self.source
             if isinstance(data, _Split):
-                data = data.record(self._index)
-            record: dict[str, Any] = decode_any(data)  # a dict: the typed pass read it as an object
-            self._record = record
-        return self._record
+                data = data.record(self.index)
+            record = decode_any(data)  # a dict: the typed pass read it as an object
+            self.decoded = record
+        return record
 
     def get(self, key: str, default: Any = None) -> Any:
-        if self._record is None and key in _TOP:
-            value = getattr(self._typed, key)
+        if self.decoded is None and key in _TOP:
+            value = getattr(self.typed, key)
             # a kept value answers; an absent one (None) may be absent or null: only the record knows
             # when the caller's default is not None
             if value is not None or default is None:
@@ -167,6 +166,15 @@ class _RecordView(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return key in self._full()
 
+    def keys(self) -> Any:
+        return self._full().keys()
+
+    def items(self) -> Any:
+        return self._full().items()
+
+    def values(self) -> Any:
+        return self._full().values()
+
     def __eq__(self, other: object) -> bool:
         return self._full() == (other._full() if isinstance(other, _RecordView) else other)
 
@@ -174,6 +182,9 @@ class _RecordView(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return repr(self._full())
+
+
+Mapping.register(_RecordView)
 
 
 # -- building ----------------------------------------------------------------------------------------

@@ -93,6 +93,36 @@ class Analysis:
         }
 
 
+MAX_ROUTES = 10_000
+"""Distinct event names whose route is remembered (a planted log may name millions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    rules: tuple[Rule, ...]
+    """The rules indexed under the name, then the every-event rules (and Sigma's)."""
+    feeds: tuple[Feed, ...]
+    """The inventory, the every-event detectors (and the baseline monitor), the name's detectors."""
+    chain: bool
+    """A credential-creating call: the attributor learns from it even unfiltered."""
+
+
+@dataclass(slots=True)
+class Share:
+    """What :meth:`Analyzer.merge` needs of another analyzer: its counts, rule groups (rules by id,
+    so the whole crosses a process boundary by pickle), attributor, detectors, inventory, monitor."""
+
+    events: int
+    attributed: int
+    principals: Counter[str]
+    errors: list[str]
+    groups: list[tuple[tuple[str, str, bool, str], str, bool, datetime, str | None, str, list[str], Severity, int]]
+    attributor: Attributor
+    detectors: list[Detector]
+    inventory: Inventory
+    monitor: BaselineMonitor | None
+
+
 @dataclass(slots=True)
 class _RuleGroup:
     """One future finding: what it needs of its events, never the events themselves (a kept
@@ -156,6 +186,7 @@ class Analyzer:
                     self._by_event.setdefault(name, []).append(detector.feed)
         if self._monitor is not None:
             self._every.append(self._monitor.feed)
+        self._routes: dict[str, _Route] = {}
         self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
         self._details: dict[tuple[str, str, bool], int] = {}
         self._parked: dict[str, list[Event]] = {}
@@ -211,37 +242,41 @@ class Analyzer:
                         self._parked_total -= 1
                         pending.append((parked, late))
 
-    def _analyse_one(self, event: Event, why: str) -> list[str]:
+    def _route(self, event_name: str) -> _Route:
+        """What an event of this name goes to: worked out once per distinct name."""
+        name = base_name(event_name)
+        rules = self._by_name.get(name, self._wildcard)
+        if self._sigma is not None:
+            rules = rules + self._sigma.candidates(name)
+        feeds = (self._inventory.feed, *self._every, *self._by_event.get(name, ()))
+        route = _Route(rules, feeds, event_name in CHAIN_EVENTS)
+        if len(self._routes) < MAX_ROUTES:
+            self._routes[event_name] = route
+        return route
+
+    def _analyse_one(self, event: Event, why: str) -> Sequence[str]:
         """Analyse one attributed event; returns the identifiers it made attributable."""
         self.attributed += 1
         actor = event.issuer_arn or event.principal_arn
         principals = self._principals
         principals[actor] = principals.get(actor, 0) + 1
-        learned: list[str] = []
+        route = self._routes.get(event.event_name) or self._route(event.event_name)
+        learned: Sequence[str] = ()
         # Only the agent's own learning (filtering) or the few credential-creating calls can grow
         # the chain: the bulk of the traffic skips the call.
-        if self._filtering or event.event_name in CHAIN_EVENTS:
+        if self._filtering or route.chain:
             learned = self._attributor.observe(event, why)
-        name = base_name(event.event_name)
-        candidates = self._by_name.get(name, self._wildcard)
-        if self._sigma is not None:
-            candidates = candidates + self._sigma.candidates(name)
-        if candidates:
-            self._run_rules(event, candidates, why)
-        self._inventory.feed(event, why)
-        for feed in self._every:
+        if route.rules:
+            self._run_rules(event, route.rules, why)
+        for feed in route.feeds:
             feed(event, why)
-        named = self._by_event.get(name)
-        if named is not None:
-            for feed in named:
-                feed(event, why)
         if event.error_code:
             for feed in self._failed:
                 feed(event, why)
         return learned
 
     def _run_rules(self, event: Event, candidates: tuple[Rule, ...], reason: str) -> None:
-        failed = not event.succeeded
+        failed = bool(event.error_code)
         for rule in candidates:
             if failed and rule.failed_calls == "ignore":
                 continue
@@ -289,28 +324,51 @@ class Analyzer:
         parked). A filtered one attributes by what earlier events taught it: it runs in one pass."""
         return not self._filtering
 
-    def merge(self, later: Analyzer) -> None:
-        """Fold in ``later``: an analyzer built alike and fed the events read *after* this one's
-        (another process's share of the files). ``finish()`` then returns the analysis of one
-        analyzer fed both shares in that order — exactly, while no bound was reached; at a bound
-        (``MAX_DETAILS_PER_RULE``, the detectors' and the inventory's limits) the state stays bounded
-        and keeps this share's values first. ``later`` is consumed."""
-        if not (self.mergeable and later.mergeable):
+    def share(self) -> Share:
+        """This analyzer's state, to be merged into another's (picklable: rules go by id)."""
+        if not self.mergeable:
             raise ValueError("a filtered analysis does not merge: it attributes events in file order")
-        if len(self._detectors) != len(later._detectors) or (self._monitor is None) != (later._monitor is None):
+        groups = [
+            (key, g.rule.id, g.attempt, g.first_time, g.first_error, g.attribution, g.ids, g.severity, g.count)
+            for key, g in self._groups.items()
+        ]
+        return Share(
+            self.events, self.attributed, self._principals, self._errors, groups, self._attributor,
+            self._detectors, self._inventory, self._monitor,
+        )  # fmt: skip
+
+    def merge(self, later: Analyzer | Share) -> None:
+        """Fold in ``later``: an analyzer built alike (or its :meth:`share`) that was fed the events
+        read *after* this one's (another process's share of the files). ``finish()`` then returns the
+        analysis of one analyzer fed both shares in that order — exactly, while no bound was reached;
+        at a bound (``MAX_DETAILS_PER_RULE``, the detectors' and the inventory's limits) the state
+        stays bounded and keeps this share's values first. ``later`` is consumed."""
+        if isinstance(later, Analyzer):
+            later = later.share()
+        if not self.mergeable:
+            raise ValueError("a filtered analysis does not merge: it attributes events in file order")
+        if len(self._detectors) != len(later.detectors) or (self._monitor is None) != (later.monitor is None):
             raise ValueError("analyzers built differently do not merge")
+        rules = {rule.id: rule for rule in self._rules}
+        if self._sigma is not None:
+            rules.update((rule.id, rule) for rule in self._sigma.rules)
         self.events += later.events
         self.attributed += later.attributed
-        self._principals.update(later._principals)
-        self._errors.extend(later._errors)
-        for key, group in later._groups.items():
-            self._merge_group(key, group)
-        self._attributor.merge(later._attributor)
-        for mine, theirs in zip(self._detectors, later._detectors, strict=True):
+        self._principals.update(later.principals)
+        self._errors.extend(later.errors)
+        for key, rule_id, attempt, first, error, attribution, ids, severity, count in later.groups:
+            rule = rules.get(rule_id)
+            if rule is None:
+                raise ValueError(f"rule {rule_id!r} is not one of this analyzer's")
+            self._merge_group(key, _RuleGroup(rule, attempt, first, error, attribution, ids, severity, count))
+        self._attributor.merge(later.attributor)
+        for mine, theirs in zip(self._detectors, later.detectors, strict=True):
+            if type(mine) is not type(theirs):
+                raise ValueError("analyzers built differently do not merge")
             mine.merge(theirs)
-        self._inventory.merge(later._inventory)
-        if self._monitor is not None and later._monitor is not None:
-            self._monitor.merge(later._monitor)
+        self._inventory.merge(later.inventory)
+        if self._monitor is not None and later.monitor is not None:
+            self._monitor.merge(later.monitor)
 
     def _merge_group(self, key: tuple[str, str, bool, str], theirs: _RuleGroup) -> None:
         """One of a later share's rule groups, as if its events had followed this share's."""

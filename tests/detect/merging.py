@@ -51,5 +51,5 @@ def split_analysis(events: Sequence[Event], cuts: Sequence[int], **options: Any)
     shares = [analyse(events[a:b], **options) for a, b in pairwise(bounds)]
     merged = shares[0]
     for share in shares[1:]:
-        merged.merge(share)
+        merged.merge(share.share())
     return whole, merged.finish()
