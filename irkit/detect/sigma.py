@@ -36,8 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from irkit.detect.event import Event
 from irkit.detect.names import base_name
 from irkit.detect.rule import Rule, Severity
@@ -655,6 +653,8 @@ def load_sigma(dirs: Sequence[Path]) -> SigmaRuleSet:
             except UnicodeDecodeError as exc:
                 gaps.append(Gap(str(path), f"sigma rule file is not UTF-8 (byte {exc.start}): not loaded"))
                 continue
+            import yaml  # here, not at import: analyze without --sigma never needs it
+
             try:
                 parsed = list(yaml.safe_load_all(text))
             except yaml.YAMLError as exc:
