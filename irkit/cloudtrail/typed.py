@@ -135,6 +135,19 @@ class _RecordView(msgspec.Struct, gc=False):
     index: int = -1
     decoded: dict[str, Any] | None = None
 
+    @classmethod
+    def detach(cls, typed: _Record, source: bytes | msgspec.Raw | _Split, index: int = -1) -> tuple[Any, ...]:
+        """The arguments of a view that refers to no file's bytes (:meth:`Event.detached`)."""
+        if isinstance(source, _Split):
+            source = source.record(index)
+        own = msgspec.structs.replace(typed, requestParameters=_NULL, responseElements=_NULL)
+        return (cls, own, bytes(source))
+
+    def detached(self) -> _RecordView:
+        """This view over bytes of its own (what it decoded already is kept)."""
+        cls, typed, source = self.detach(self.typed, self.source, self.index)
+        return cls(typed, source, -1, self.decoded)  # type: ignore[no-any-return]
+
     def _full(self) -> dict[str, Any]:
         record = self.decoded
         if record is None:

@@ -217,10 +217,13 @@ class Analyzer:
             self._parked_dropped += 1
             return
         parked = False
+        kept: Event | None = None
         for key in self._attributor.lookup_keys(event):
             bucket = self._parked.setdefault(key, [])
             if len(bucket) < PARKED_PER_IDENTITY:
-                bucket.append(event)
+                if kept is None:
+                    kept = event.detached()  # kept beyond its file: its own bytes, not the file's
+                bucket.append(kept)
                 parked = True
         if parked:
             self._parked_total += 1

@@ -85,6 +85,25 @@ class Event(msgspec.Struct, frozen=True, gc=False):
             _force(self, "raw_source", value)
         return value  # type: ignore[no-any-return]
 
+    def detached(self) -> Event:
+        """This event holding only bytes of its own: the typed reader's lazy fields are views into
+        their file's inflated bytes, and an event kept beyond its file (parked for a late
+        attribution) must not keep the whole file alive."""
+        request, response, raw = self.request_source, self.response_source, self.raw_source
+        view = getattr(raw, "detached", None)  # a lazy view built already: its own copy
+        if type(request) is not msgspec.Raw and type(response) is not msgspec.Raw and type(raw) is not tuple:
+            if view is None:
+                return self
+        if type(request) is msgspec.Raw:
+            request = msgspec.Raw(bytes(request))
+        if type(response) is msgspec.Raw:
+            response = msgspec.Raw(bytes(response))
+        if type(raw) is tuple:
+            raw = raw[0].detach(*raw[1:])
+        elif view is not None:
+            raw = view()
+        return msgspec.structs.replace(self, request_source=request, response_source=response, raw_source=raw)
+
     @property
     def service(self) -> str:
         """``iam`` for ``iam.amazonaws.com``."""

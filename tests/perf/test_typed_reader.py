@@ -183,3 +183,29 @@ def test_typed_reader_over_inflate_workers_matches_one_process(tmp_path: Path) -
     for a, b in zip(tolerant, typed, strict=True):
         _same(a, b)
     assert [g.to_json() for g in s1.gaps] == [g.to_json() for g in s2.gaps] and s2.gaps
+
+
+def test_a_parked_event_keeps_its_own_bytes_not_its_files(tmp_path: Path) -> None:
+    # The typed decode keeps views into a file's inflated bytes; an event parked for a late
+    # attribution outlives its file and must hold only its own record (2,000 files of 500 KB
+    # pinned by 20,000 parked events would be a gigabyte).
+    import sys
+
+    other = {**GOOD, "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/u", "accessKeyId": "AKIAX"}}
+    (tmp_path / "a.json").write_bytes(orjson.dumps({"Records": [other] * 200}))
+    (event, *_), _ = _events([tmp_path], lazy=True)
+    detached = event.detached()
+    assert detached is not event
+    for value in (detached.request_source, detached.response_source):
+        assert type(value) is msgspec.Raw and sys.getsizeof(bytes(value)) < 500
+    for name in FIELDS:
+        assert getattr(detached, name) == getattr(event, name), name
+    _make, typed_record, source = detached.raw_source
+    assert type(source) is bytes and len(source) < 1_000 and typed_record.requestParameters == msgspec.Raw(b"null")
+    assert dict(detached.raw) == dict(event.raw) and detached.request == event.request
+    assert detached.response == GOOD["responseElements"]
+    analyzer = Analyzer(principals=["arn:aws:iam::1:role/agent"])
+    analyzer.feed(event)
+    (parked,) = [e for bucket in analyzer._parked.values() for e in bucket][:1]
+    assert type(parked.raw_source.source) is bytes  # its view was built already (dict(event.raw)): copied too
+    assert dict(parked.raw) == dict(event.raw)
