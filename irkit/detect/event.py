@@ -91,9 +91,9 @@ class Event(msgspec.Struct, frozen=True, gc=False):
         attribution) must not keep the whole file alive."""
         request, response, raw = self.request_source, self.response_source, self.raw_source
         view = getattr(raw, "detached", None)  # a lazy view built already: its own copy
-        if type(request) is not msgspec.Raw and type(response) is not msgspec.Raw and type(raw) is not tuple:
-            if view is None:
-                return self
+        lazy = type(request) is msgspec.Raw or type(response) is msgspec.Raw or type(raw) is tuple
+        if not lazy and view is None:
+            return self
         if type(request) is msgspec.Raw:
             request = msgspec.Raw(bytes(request))
         if type(response) is msgspec.Raw:
