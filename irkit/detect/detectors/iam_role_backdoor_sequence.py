@@ -19,6 +19,8 @@ KEYS_PER_HOUR = 8
 USES_PER_ROLE = 20
 """Session calls kept as uses of a role (AssumeRole calls of it are all kept)."""
 MAX_PENDING_ROLES = 2_000
+PENDING_ASSUMES = 20
+"""AssumeRole calls kept a role while it is pending (its session calls: :data:`USES_PER_ROLE`)."""
 _MAX_ROUTES = 10_000
 _ROLE_EVENTS = frozenset(
     {"CreateAccessKey", "CreateRole", "AttachRolePolicy", "PutRolePolicy", "UpdateAssumeRolePolicy"}
@@ -170,9 +172,12 @@ class RoleBackdoor:
         self._keys: dict[str, dict[int, _Kept]] = {}
         """Access keys created, per subject and hour: a bounded sample (see ``_keep_key``)."""
         self._pending: dict[str, list[Hit]] = {}
-        """Uses of roles this detector knew nothing of when they came (the first
-        :data:`USES_PER_ROLE`, for at most :data:`MAX_PENDING_ROLES` roles): uses only if an
-        earlier share knew the role (see :meth:`merge`)."""
+        """Uses of roles this detector knew nothing of when they came, in arrival order (session
+        calls while fewer than :data:`USES_PER_ROLE` uses are listed, :data:`PENDING_ASSUMES`
+        AssumeRole calls; at most :data:`MAX_PENDING_ROLES` roles): uses only if an earlier share
+        knew the role (see :meth:`merge`)."""
+        self._pending_assumes: dict[str, int] = {}
+        """AssumeRole calls in each pending list."""
         self._route: dict[str, list[Hit] | None] = {}
         """A session issuer's ARN → the list its calls are recorded in: its role's uses, the
         role's pending uses, or None (the pending table was full). Reset when a role becomes known."""
@@ -259,10 +264,13 @@ class RoleBackdoor:
             return
         pending = self._pending.get(role)
         if pending is None:
-            if len(self._pending) < MAX_PENDING_ROLES:
-                self._pending[role] = [hit]
-        elif len(pending) < USES_PER_ROLE:
+            if len(self._pending) >= MAX_PENDING_ROLES:
+                return
+            pending = self._pending[role] = []
+        assumes = self._pending_assumes.get(role, 0)
+        if assumes < PENDING_ASSUMES:
             pending.append(hit)
+            self._pending_assumes[role] = assumes + 1
 
     def _iam(self, event: Event, attribution: str) -> None:
         name = event.event_name
@@ -302,17 +310,27 @@ class RoleBackdoor:
         share's uses of it from before the later share knew the role (kept pending there), then
         the later's own (session calls up to :data:`USES_PER_ROLE`, every AssumeRole); keys per
         subject and hour are this share's then the later's (past ``KEYS_PER_HOUR`` the sample
-        keeps each hour's earliest and latest). Bounds: a later share's pending uses past
-        :data:`USES_PER_ROLE` a role, or past :data:`MAX_PENDING_ROLES` roles, are not kept."""
+        keeps each hour's earliest and latest). Bounds: past :data:`PENDING_ASSUMES` AssumeRole
+        calls of a role the later share did not know, or past :data:`MAX_PENDING_ROLES` such
+        roles, the later share kept no more (one pass would have kept them)."""
         roles = self._roles
         for role, pending in later._pending.items():
             state = roles.get(role)
             if state is not None:
                 _replay(state.uses, pending)
             elif (kept := self._pending.get(role)) is not None:
-                kept.extend(pending[: USES_PER_ROLE - len(kept)])
+                assumes = self._pending_assumes.get(role, 0)
+                for hit in pending:
+                    if hit.extra is not _ASSUMED:
+                        if len(kept) < USES_PER_ROLE:
+                            kept.append(hit)
+                    elif assumes < PENDING_ASSUMES:
+                        kept.append(hit)
+                        assumes += 1
+                self._pending_assumes[role] = assumes
             elif len(self._pending) < MAX_PENDING_ROLES:
                 self._pending[role] = pending
+                self._pending_assumes[role] = later._pending_assumes.get(role, 0)
         for role, theirs in later._roles.items():
             state = roles.get(role)
             if state is None:
@@ -336,7 +354,7 @@ class RoleBackdoor:
                     for hit in theirs_kept.hits:
                         kept_keys.add(hit)
         self._route.clear()
-        later._roles, later._keys, later._pending, later._route = {}, {}, {}, {}
+        later._roles, later._keys, later._pending, later._pending_assumes, later._route = {}, {}, {}, {}, {}
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
