@@ -14,11 +14,16 @@ BURST_INSTANCES = 10
 
 def launched_count(event: Event) -> int:
     """Instances a RunInstances call started (response), else asked for (request minCount)."""
-    started = items(event.response.get("instancesSet"))
-    if started:
-        return len(started)
+    started = event.response.get("instancesSet")
+    if started is not None:  # items(None) is empty: the ABC checks are skipped for an absent set
+        started = items(started)
+        if started:
+            return len(started)
+    asked = event.request.get("instancesSet")
+    if asked is None:
+        return 1
     total = 0
-    for item in items(event.request.get("instancesSet")):
+    for item in items(asked):
         try:
             total += int(item.get("minCount") or item.get("maxCount") or 1)
         except (TypeError, ValueError):
@@ -49,8 +54,12 @@ class InstanceBurst:
         self._cells = TimeCells()
 
     def feed(self, event: Event, attribution: str) -> None:
-        if event.event_name == "RunInstances" and event.succeeded:
-            self._cells.add(event.actor, event, attribution, weight=launched_count(event))
+        if event.event_name == "RunInstances" and not event.error_code:
+            self._cells.add(event.issuer_arn or event.principal_arn, event, attribution, weight=launched_count(event))
+
+    def merge(self, later: InstanceBurst) -> None:
+        """Exact: the launches are cells that add (see :meth:`TimeCells.merge`)."""
+        self._cells.merge(later._cells)
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
@@ -20,6 +21,10 @@ REGION_HOURS_SHARE = 0.10
 LAUNCH_SAMPLE = 20
 DENIED_CALLS = 10
 DENIED_DISTINCT_APIS = 4
+_HOUR = timedelta(hours=1)
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_NAMES = 10_000
+"""Event names remembered as no launch (the names in a trail are a few hundred)."""
 LAUNCH_EVENTS = frozenset(
     {
         "RunInstances",
@@ -38,6 +43,10 @@ def _describe(minutes: float, region: str = "us-east-1") -> dict[str, Any]:
     return record("DescribeInstances", "ec2.amazonaws.com", time=at(minutes), region=region, request={}, read_only=True)
 
 
+def _order(hit: Hit) -> tuple[datetime, str]:
+    return (hit.time, hit.event_id)
+
+
 @dataclass(slots=True)
 class _Launches:
     """Launches of one subject in one region: the earliest, the count, and a sample of ids."""
@@ -45,19 +54,33 @@ class _Launches:
     first: Hit
     count: int
     sample: list[Hit]
+    """The earliest :data:`LAUNCH_SAMPLE` launches by (time, id), whatever their arrival order
+    (sorted once full): what the finding lists, and what merges exactly."""
 
     def add(self, hit: Hit) -> None:
         self.count += 1
-        if (hit.time, hit.event_id) < (self.first.time, self.first.event_id):
+        key = (hit.time, hit.event_id)
+        if key < (self.first.time, self.first.event_id):
             self.first = hit
-        if len(self.sample) < LAUNCH_SAMPLE:
-            self.sample.append(hit)
-            if len(self.sample) == LAUNCH_SAMPLE:
-                self.sample.sort(key=lambda h: (h.time, h.event_id))
-        elif hit.time < self.sample[-1].time:
-            # keep the earliest launches: the sample is what the finding lists, earliest first
-            self.sample[-1] = hit
-            self.sample.sort(key=lambda h: (h.time, h.event_id))
+        sample = self.sample
+        if len(sample) < LAUNCH_SAMPLE:
+            sample.append(hit)
+            if len(sample) == LAUNCH_SAMPLE:
+                sample.sort(key=_order)
+        elif key < (sample[-1].time, sample[-1].event_id):
+            sample[-1] = hit
+            sample.sort(key=_order)
+
+    def merge(self, later: _Launches) -> None:
+        """The launches of a later share: counts add, the earliest stays the earlier on a tie."""
+        self.count += later.count
+        if _order(later.first) < _order(self.first):
+            self.first = later.first
+        sample = self.sample + later.sample
+        if len(sample) >= LAUNCH_SAMPLE:
+            sample.sort(key=_order)
+            del sample[LAUNCH_SAMPLE:]
+        self.sample = sample
 
 
 class UnusualRegion:
@@ -89,10 +112,24 @@ class UnusualRegion:
 
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
-        # (subject, region, hour) → calls: one dict update an event; the per-region counts and
-        # active hours are derived in finish(). Bounded by subjects x regions x hours.
-        self._filtering = context.filtering
-        self._cells: dict[tuple[str, str, int], int] = {}
+        self._agent = "(agent)" if context.filtering else ""
+        """The one subject of a filtered analysis; empty: each event's actor."""
+        # (region, hour) → subject → calls: the per-region counts and active hours are derived in
+        # finish(). Bounded by subjects x regions x hours. A trail file is one region and a few
+        # minutes, so consecutive events share the (region, hour) group: the last one is kept at
+        # hand and an event costs one dict update.
+        self._cells: dict[tuple[str, int], dict[str, int]] = {}
+        """Hours counted from year 1 (``toordinal() * 24 + hour`` of the UTC time), only ever
+        compared with each other. The group at hand is found by comparing the event's time with
+        its hour's bounds: cheaper than computing an hour (``timestamp()``) for every event."""
+        self._pairs: dict[tuple[str, str], None] = {}
+        """(subject, region) in the order first seen: the order one pass over (subject, region,
+        hour) cells would count regions in (``most_common`` keeps it for equal counts)."""
+        self._last_region = ""
+        self._last_start = self._last_end = _NEVER
+        self._last_group: dict[str, int] = {}
+        self._not_launch: set[str] = set()
+        """Event names seen that are no launch (base name not in LAUNCH_EVENTS): most events stop here."""
         self._counts: dict[str, Counter[str]] = defaultdict(Counter)
         self._hours: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._active: dict[str, set[int]] = defaultdict(set)
@@ -102,25 +139,81 @@ class UnusualRegion:
         region = event.region
         if not region:
             return
-        subject = "(agent)" if self._filtering else (event.issuer_arn or event.principal_arn)
-        cell = (subject, region, int(event.event_time.timestamp()) // 3600)
+        when = event.event_time
+        if region == self._last_region and self._last_start <= when < self._last_end:
+            group = self._last_group
+        else:
+            group = self._group(region, when)
+        actor = event.issuer_arn or event.principal_arn
+        subject = self._agent or actor
+        calls = group.get(subject)
+        if calls is None:
+            group[subject] = 1
+            self._pairs.setdefault((subject, region))
+        else:
+            group[subject] = calls + 1
+        name = event.event_name
+        if name not in self._not_launch and event.error_code is None:
+            if base_name(name) in LAUNCH_EVENTS:
+                self._launch(subject, region, Hit(when, event.event_id, attribution, actor))
+            elif len(self._not_launch) < _MAX_NAMES:
+                self._not_launch.add(name)
+
+    def _group(self, region: str, when: datetime) -> dict[str, int]:
+        """The (region, hour) group of ``when``, which becomes the one at hand."""
+        start = when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        key = (region, start.toordinal() * 24 + start.hour)
+        group = self._cells.get(key)
+        if group is None:
+            group = self._cells[key] = {}
+        self._last_region, self._last_start, self._last_end, self._last_group = region, start, start + _HOUR, group
+        return group
+
+    def _launch(self, subject: str, region: str, hit: Hit) -> None:
+        key = (subject, region)
+        launches = self._launches.get(key)
+        if launches is None:
+            self._launches[key] = _Launches(hit, 1, [hit])
+        else:
+            launches.add(hit)
+
+    def merge(self, later: UnusualRegion) -> None:
+        """Exact (no bound): calls per (region, hour, subject) add, (subject, region) pairs keep
+        their first-seen order; a subject's launches in a region add their counts, keep the
+        earliest and the earliest sampled (this share's first on a tie)."""
         cells = self._cells
-        cells[cell] = cells.get(cell, 0) + 1
-        if event.error_code is None and base_name(event.event_name) in LAUNCH_EVENTS:
-            key = (subject, region)
-            hit = Hit(event.event_time, event.event_id, attribution, event.issuer_arn or event.principal_arn)
-            launches = self._launches.get(key)
+        for key, theirs in later._cells.items():
+            group = cells.get(key)
+            if group is None:
+                cells[key] = theirs
+                continue
+            for subject, calls in theirs.items():
+                group[subject] = group.get(subject, 0) + calls
+        pairs = self._pairs
+        for pair in later._pairs:
+            pairs.setdefault(pair)
+        mine = self._launches
+        for pair, theirs_launches in later._launches.items():
+            launches = mine.get(pair)
             if launches is None:
-                self._launches[key] = _Launches(hit, 1, [hit])
+                mine[pair] = theirs_launches
             else:
-                launches.add(hit)
+                launches.merge(theirs_launches)
+        later._cells, later._pairs, later._launches = {}, {}, {}
+        later._last_region, later._last_group = "", {}
 
     def _fold(self) -> None:
-        for (subject, region, hour), calls in self._cells.items():
-            self._counts[subject][region] += calls
-            self._hours[(subject, region)].add(hour)
-            self._active[subject].add(hour)
+        counts = self._counts
+        for subject, region in self._pairs:
+            counts[subject][region] = 0  # regions in first-seen order; each gets its calls below
+        for (region, hour), group in self._cells.items():
+            for subject, calls in group.items():
+                counts[subject][region] += calls
+                self._hours[(subject, region)].add(hour)
+                self._active[subject].add(hour)
         self._cells.clear()
+        self._pairs.clear()
+        self._last_region, self._last_group = "", {}
 
     def _usual(self, subject: str, region: str) -> bool:
         """Known to the baseline; or, without one, a real share of the calls or of the active hours.
@@ -140,7 +233,8 @@ class UnusualRegion:
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
-        return len(self._cells) + sum(1 + len(x.sample) for x in self._launches.values())
+        cells = sum(len(group) for group in self._cells.values())
+        return cells + len(self._pairs) + sum(1 + len(x.sample) for x in self._launches.values())
 
     def finish(self) -> list[Finding]:
         self._fold()

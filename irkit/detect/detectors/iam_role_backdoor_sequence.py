@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, hour_of
 from irkit.detect.detectors._common import at, iam
 from irkit.detect.event import Event
 from irkit.detect.policy import external_principals, grants_admin, is_admin_managed_policy, load_document
@@ -17,6 +16,19 @@ from irkit.detect.rules._util import sub
 
 SEQUENCE_WINDOW = timedelta(hours=6)
 KEYS_PER_HOUR = 8
+USES_PER_ROLE = 20
+"""Session calls kept as uses of a role (AssumeRole calls of it are all kept)."""
+MAX_PENDING_ROLES = 2_000
+PENDING_ASSUMES = 20
+"""AssumeRole calls kept a role while it is pending (its session calls: :data:`USES_PER_ROLE`)."""
+_MAX_ROUTES = 10_000
+_ROLE_EVENTS = frozenset(
+    {"CreateAccessKey", "CreateRole", "AttachRolePolicy", "PutRolePolicy", "UpdateAssumeRolePolicy"}
+)
+"""The IAM calls this detector reads; IAM calls are never uses of a role."""
+_ASSUME_CALLS = frozenset({"AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"})
+_ASSUMED = "AssumeRole"
+"""A use's ``extra`` when it is an AssumeRole of the role (kept whatever the count)."""
 
 
 _TRUST_OUTSIDE = (
@@ -78,6 +90,34 @@ class _Role:
         """Trust opened to an outside account or ``*``: the role is reachable without any key."""
 
 
+class _Kept:
+    """One subject-hour's kept access keys (see ``RoleBackdoor._keep_key``), their earliest and
+    latest times at hand: a key inside them, once the hour is full, is dropped with two comparisons."""
+
+    __slots__ = ("earliest", "hits", "latest")
+
+    def __init__(self, hit: Hit) -> None:
+        self.hits = [hit]
+        self.earliest = self.latest = hit.time
+
+    def add(self, hit: Hit) -> None:
+        hits = self.hits
+        when = hit.time
+        if len(hits) >= KEYS_PER_HOUR:
+            if self.earliest <= when <= self.latest:
+                return
+            # replace the first kept key that is neither the (first) earliest nor the latest
+            times = [h.time for h in hits]
+            edges = (times.index(self.earliest), times.index(self.latest))
+            hits[next(i for i in range(len(hits)) if i not in edges)] = hit
+        else:
+            hits.append(hit)
+        if when < self.earliest:
+            self.earliest = when
+        elif when > self.latest:
+            self.latest = when
+
+
 class RoleBackdoor:
     info = DetectorInfo(
         id="iam_role_backdoor_sequence",
@@ -128,33 +168,36 @@ class RoleBackdoor:
 
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
-        self._roles: dict[str, _Role] = defaultdict(_Role)
-        self._keys: dict[str, dict[int, list[Hit]]] = defaultdict(dict)
+        self._roles: dict[str, _Role] = {}
+        self._keys: dict[str, dict[int, _Kept]] = {}
         """Access keys created, per subject and hour: a bounded sample (see ``_keep_key``)."""
+        self._pending: dict[str, list[Hit]] = {}
+        """Uses of roles this detector knew nothing of when they came, in arrival order (session
+        calls while fewer than :data:`USES_PER_ROLE` uses are listed, :data:`PENDING_ASSUMES`
+        AssumeRole calls; at most :data:`MAX_PENDING_ROLES` roles): uses only if an earlier share
+        knew the role (see :meth:`merge`)."""
+        self._pending_assumes: dict[str, int] = {}
+        """AssumeRole calls in each pending list."""
+        self._route: dict[str, list[Hit] | None] = {}
+        """A session issuer's ARN → the list its calls are recorded in: its role's uses, the
+        role's pending uses, or None (the pending table was full). Reset when a role becomes known."""
+        self._names: dict[str, str] = {}
+        """Role ARN → role name (``rsplit`` once an ARN)."""
 
     def _keep_key(self, subject: str, hit: Hit) -> None:
         """Keep at most ``KEYS_PER_HOUR`` keys a subject and hour, always including the hour's
         earliest and latest: whether any key falls inside a sequence's window (whose edges may
         cut an hour) stays exact, memory stays bounded by subjects x hours. A sequence lists the
         kept keys; an agent minting more than eight keys an hour is a finding of its own."""
-        minutes = self._keys[subject]
-        minute = int(hit.time.timestamp()) // 3600
-        kept = minutes.get(minute)
+        hours = self._keys.get(subject)
+        if hours is None:
+            hours = self._keys[subject] = {}
+        hour = hour_of(hit.time)
+        kept = hours.get(hour)
         if kept is None:
-            minutes[minute] = [hit]
-            return
-        if len(kept) < KEYS_PER_HOUR:
-            kept.append(hit)
-            return
-        times = [h.time for h in kept]
-        earliest, latest = min(times), max(times)
-        if earliest <= hit.time <= latest:
-            return
-        edges = (times.index(earliest), times.index(latest))
-        kept[next(i for i in range(len(kept)) if i not in edges)] = hit
-
-    def _subject(self, event: Event) -> str:
-        return "(agent)" if self._context.filtering else event.actor
+            hours[hour] = _Kept(hit)
+        else:
+            kept.add(hit)
 
     def _admin_grant(self, event: Event) -> bool:
         if event.event_name == "AttachRolePolicy":
@@ -163,50 +206,160 @@ class RoleBackdoor:
             return grants_admin(load_document(event.request.get("policyDocument")))
         return False
 
+    def _role(self, role: str) -> _Role:
+        state = self._roles.get(role)
+        if state is None:
+            state = self._roles[role] = _Role()
+            self._route.clear()  # its sessions' calls are its uses from now on
+        return state
+
+    def _name(self, arn: str) -> str:
+        name = self._names.get(arn)
+        if name is None:
+            name = arn.rsplit("/", 1)[-1]
+            if len(self._names) < _MAX_ROUTES:
+                self._names[arn] = name
+        return name
+
     def feed(self, event: Event, attribution: str) -> None:
-        name = event.event_name
         if event.event_source == "iam.amazonaws.com":
-            role = event.request.get("roleName")
-            if not isinstance(role, str) and name != "CreateAccessKey":
-                return
-            if not event.succeeded:
-                if isinstance(role, str) and self._admin_grant(event):
-                    hit = Hit(event.event_time, event.event_id, attribution, event.actor, True)
-                    self._roles[role].admin.append(hit)
-                return
-            hit = Hit(event.event_time, event.event_id, attribution, event.actor, False)
-            if name == "CreateAccessKey":
-                self._keep_key(self._subject(event), hit)
-            elif name == "CreateRole" and isinstance(role, str):
-                state = self._roles[role]
-                state.created = hit
-                created_arn = sub(event.response.get("role"), "arn")
-                state.arn = str(created_arn) if created_arn else ""
-                doc = load_document(event.request.get("assumeRolePolicyDocument"))
-                if external_principals(doc, _account(event)):
-                    state.trust.append(hit)
-            elif isinstance(role, str) and self._admin_grant(event):
-                self._roles[role].admin.append(hit)
-            elif name == "UpdateAssumeRolePolicy" and isinstance(role, str):
-                doc = load_document(event.request.get("policyDocument"))
-                if external_principals(doc, _account(event)):
-                    self._roles[role].trust.append(hit)
+            if event.event_name in _ROLE_EVENTS:
+                self._iam(event, attribution)
             return
-        if event.error_code or not self._roles:
+        if event.error_code:
             return
-        if name in ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML"):
-            target = event.request.get("roleArn")
-            if isinstance(target, str) and target.rsplit("/", 1)[-1] in self._roles:
-                hit = Hit(event.event_time, event.event_id, attribution, event.actor)
-                self._roles[target.rsplit("/", 1)[-1]].uses.append(hit)
-        elif event.issuer_arn and event.issuer_arn.rsplit("/", 1)[-1] in self._roles:
-            state = self._roles[event.issuer_arn.rsplit("/", 1)[-1]]
-            if len(state.uses) < 20:
-                state.uses.append(Hit(event.event_time, event.event_id, attribution, event.actor))
+        if event.event_name in _ASSUME_CALLS:
+            self._assumed(event, attribution)
+            return
+        issuer = event.issuer_arn
+        if issuer:
+            uses = self._route.get(issuer)
+            if uses is None:
+                uses = self._routed(issuer)
+            if uses is not None and len(uses) < USES_PER_ROLE:
+                uses.append(Hit(event.event_time, event.event_id, attribution, issuer))
+
+    def _routed(self, issuer: str) -> list[Hit] | None:
+        """Where the calls of ``issuer``'s sessions go (see ``_route``)."""
+        if issuer in self._route:
+            return None
+        role = self._name(issuer)
+        state = self._roles.get(role)
+        uses = state.uses if state is not None else self._pending.get(role)
+        if uses is None and len(self._pending) < MAX_PENDING_ROLES:
+            uses = self._pending[role] = []
+        if len(self._route) < _MAX_ROUTES:
+            self._route[issuer] = uses
+        return uses
+
+    def _assumed(self, event: Event, attribution: str) -> None:
+        target = event.request.get("roleArn")
+        if not isinstance(target, str):
+            return
+        role = self._name(target)
+        hit = Hit(event.event_time, event.event_id, attribution, event.actor, _ASSUMED)
+        state = self._roles.get(role)
+        if state is not None:
+            state.uses.append(hit)  # every AssumeRole of a known role is kept, as before any cap
+            return
+        pending = self._pending.get(role)
+        if pending is None:
+            if len(self._pending) >= MAX_PENDING_ROLES:
+                return
+            pending = self._pending[role] = []
+        assumes = self._pending_assumes.get(role, 0)
+        if assumes < PENDING_ASSUMES:
+            pending.append(hit)
+            self._pending_assumes[role] = assumes + 1
+
+    def _iam(self, event: Event, attribution: str) -> None:
+        name = event.event_name
+        if name == "CreateAccessKey":  # whatever its request: a key, kept by who made it
+            if not event.error_code:
+                actor = event.issuer_arn or event.principal_arn
+                hit = Hit(event.event_time, event.event_id, attribution, actor, False)
+                self._keep_key("(agent)" if self._context.filtering else actor, hit)
+            return
+        role = event.request.get("roleName")
+        if not isinstance(role, str):
+            return
+        if not event.succeeded:
+            if self._admin_grant(event):
+                hit = Hit(event.event_time, event.event_id, attribution, event.actor, True)
+                self._role(role).admin.append(hit)
+            return
+        hit = Hit(event.event_time, event.event_id, attribution, event.actor, False)
+        if name == "CreateRole":
+            state = self._role(role)
+            state.created = hit
+            created_arn = sub(event.response.get("role"), "arn")
+            state.arn = str(created_arn) if created_arn else ""
+            doc = load_document(event.request.get("assumeRolePolicyDocument"))
+            if external_principals(doc, _account(event)):
+                state.trust.append(hit)
+        elif self._admin_grant(event):
+            self._role(role).admin.append(hit)
+        elif name == "UpdateAssumeRolePolicy":
+            doc = load_document(event.request.get("policyDocument"))
+            if external_principals(doc, _account(event)):
+                self._role(role).trust.append(hit)
+
+    def merge(self, later: RoleBackdoor) -> None:
+        """Fold in a later share. Exact while no bound was reached: a role's creation is the last
+        one, its admin grants and trust changes add; its uses are this share's, then the later
+        share's uses of it from before the later share knew the role (kept pending there), then
+        the later's own (session calls up to :data:`USES_PER_ROLE`, every AssumeRole); keys per
+        subject and hour are this share's then the later's (past ``KEYS_PER_HOUR`` the sample
+        keeps each hour's earliest and latest). Bounds: past :data:`PENDING_ASSUMES` AssumeRole
+        calls of a role the later share did not know, or past :data:`MAX_PENDING_ROLES` such
+        roles, the later share kept no more (one pass would have kept them)."""
+        roles = self._roles
+        for role, pending in later._pending.items():
+            state = roles.get(role)
+            if state is not None:
+                _replay(state.uses, pending)
+            elif (kept := self._pending.get(role)) is not None:
+                assumes = self._pending_assumes.get(role, 0)
+                for hit in pending:
+                    if hit.extra is not _ASSUMED:
+                        if len(kept) < USES_PER_ROLE:
+                            kept.append(hit)
+                    elif assumes < PENDING_ASSUMES:
+                        kept.append(hit)
+                        assumes += 1
+                self._pending_assumes[role] = assumes
+            elif len(self._pending) < MAX_PENDING_ROLES:
+                self._pending[role] = pending
+                self._pending_assumes[role] = later._pending_assumes.get(role, 0)
+        for role, theirs in later._roles.items():
+            state = roles.get(role)
+            if state is None:
+                roles[role] = theirs
+                continue
+            if theirs.created is not None:
+                state.created, state.arn = theirs.created, theirs.arn
+            state.admin.extend(theirs.admin)
+            state.trust.extend(theirs.trust)
+            _replay(state.uses, theirs.uses)
+        for subject, theirs_hours in later._keys.items():
+            hours = self._keys.get(subject)
+            if hours is None:
+                self._keys[subject] = theirs_hours
+                continue
+            for hour, theirs_kept in theirs_hours.items():
+                kept_keys = hours.get(hour)
+                if kept_keys is None:
+                    hours[hour] = theirs_kept
+                else:
+                    for hit in theirs_kept.hits:
+                        kept_keys.add(hit)
+        self._route.clear()
+        later._roles, later._keys, later._pending, later._pending_assumes, later._route = {}, {}, {}, {}, {}
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
-        return len(self._roles) + sum(len(kept) for m in self._keys.values() for kept in m.values())
+        keys = sum(len(kept.hits) for m in self._keys.values() for kept in m.values())
+        return len(self._roles) + keys + sum(len(p) for p in self._pending.values())
 
     def finish(self) -> list[Finding]:
         found = []
@@ -221,7 +374,8 @@ class RoleBackdoor:
                 continue
             after = min(h.time for h in (granted or admin))
             subject = "(agent)" if self._context.filtering else created.principal
-            keys = [h for kept in self._keys.get(subject, {}).values() for h in kept if after <= h.time <= deadline]
+            hours = self._keys.get(subject, {}).values()
+            keys = [h for kept in hours for h in kept.hits if after <= h.time <= deadline]
             uses = [h for h in state.uses if created.time <= h.time <= deadline]
             trust = [h for h in state.trust if created.time <= h.time <= deadline]
             if not keys and not uses and not trust:
@@ -242,6 +396,14 @@ class RoleBackdoor:
                 result = replace(result, title=f"Attempted: {result.title}")
             found.append(result)
         return found
+
+
+def _replay(uses: list[Hit], more: list[Hit]) -> None:
+    """A later share's uses of a role after this share's, kept as one pass keeps them: every
+    AssumeRole, a session's call while fewer than :data:`USES_PER_ROLE` uses are kept."""
+    for hit in more:
+        if hit.extra is _ASSUMED or len(uses) < USES_PER_ROLE:
+            uses.append(hit)
 
 
 def _account(event: Event) -> str:

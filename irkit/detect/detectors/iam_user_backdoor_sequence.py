@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections.abc import Mapping
 
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
 from irkit.detect.detectors._common import at, iam
@@ -13,9 +13,23 @@ from irkit.detect.rules._util import sub
 
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
+USES_PER_KEY = 20
+"""Uses kept of a created key (the earliest recorded)."""
+MAX_PENDING_KEYS = 2_000
+MAX_PENDING_SESSION_KEYS = 100
+_GRANTS = ("AttachUserPolicy", "PutUserPolicy", "AddUserToGroup", "CreateLoginProfile")
+_USER_EVENTS = frozenset({"CreateUser", "CreateAccessKey", *_GRANTS})
+"""The IAM calls this detector reads (the rest of IAM is only counted, like any call)."""
 
 
-def _new_ip(ip: str, creator_ips: Counter[str]) -> bool:
+def _append(kept: list[Hit], more: list[Hit]) -> None:
+    """``more`` after ``kept``, up to :data:`USES_PER_KEY`."""
+    room = USES_PER_KEY - len(kept)
+    if room > 0:
+        kept.extend(more[:room])
+
+
+def _new_ip(ip: str, creator_ips: Mapping[str, int]) -> bool:
     """An IP the creator never used, or (for a busy creator) used for under 1 % of its calls.
 
     A stolen session and the key it minted are often driven from the same attacker host, so
@@ -98,40 +112,125 @@ class UserBackdoor:
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._users: dict[str, Hit] = {}
-        self._grants: dict[str, list[Hit]] = defaultdict(list)
+        self._grants: dict[str, list[Hit]] = {}
         self._keys: dict[str, tuple[str, Hit]] = {}
-        self._uses: dict[str, list[Hit]] = defaultdict(list)
-        self._ips: dict[str, Counter[str]] = defaultdict(Counter)
+        self._uses: dict[str, list[Hit]] = {}
+        """Uses of each key created here, from its creation on (at most :data:`USES_PER_KEY`)."""
+        self._pending: dict[str, list[Hit]] = {}
+        """Uses of keys this detector saw no creation of (yet): judged only if an earlier share
+        created the key (see :meth:`merge`). At most :data:`MAX_PENDING_KEYS` keys, of which at
+        most :data:`MAX_PENDING_SESSION_KEYS` temporary (``ASIA…``) ones: ``CreateAccessKey``
+        never returns those, so the table stays free for the keys that can matter."""
+        self._pending_sessions = 0
+        self._track: dict[str, list[Hit]] = {}
+        """Each key → the list its next use goes to (its ``_uses`` or its ``_pending``)."""
+        self._ips: dict[str, dict[str, int]] = {}
+        """Calls per actor and source IP (at most ``_MAX_IPS`` IPs an actor)."""
 
     def feed(self, event: Event, attribution: str) -> None:
-        ips = self._ips[event.issuer_arn or event.principal_arn]
+        actor = event.issuer_arn or event.principal_arn
+        ips = self._ips.get(actor)
+        if ips is None:
+            ips = self._ips[actor] = {}
         ip = event.source_ip
-        if ip in ips:
-            ips[ip] += 1
+        calls = ips.get(ip)
+        if calls is not None:
+            ips[ip] = calls + 1
         elif len(ips) < self._MAX_IPS:
             ips[ip] = 1
         key = event.access_key_id
-        if key and self._keys and key in self._keys and len(self._uses[key]) < 20:
-            self._uses[key].append(Hit(event.event_time, event.event_id, attribution, event.actor, event.source_ip))
-        if event.error_code or event.event_source != "iam.amazonaws.com":
-            return
+        if key:
+            uses = self._track.get(key)
+            if uses is None:
+                # a key not seen yet: pending, while the table has room (session keys, the bulk
+                # of a trail's keys, have a small share of it, soon full)
+                if "ASIA" <= key < "ASIB":  # key.startswith("ASIA"), without a call
+                    if self._pending_sessions < MAX_PENDING_SESSION_KEYS:
+                        uses = self._pend(key, True)
+                elif len(self._pending) - self._pending_sessions < MAX_PENDING_KEYS:
+                    uses = self._pend(key, False)
+            if uses is not None and len(uses) < USES_PER_KEY:
+                uses.append(Hit(event.event_time, event.event_id, attribution, actor, ip))
+        if event.event_source == "iam.amazonaws.com" and event.event_name in _USER_EVENTS and not event.error_code:
+            self._iam(event, attribution, actor)
+
+    def _pend(self, key: str, session: bool) -> list[Hit]:
+        """A new pending list: the uses of a key first used here without its creation."""
+        uses: list[Hit] = []
+        self._pending[key] = self._track[key] = uses
+        if session:
+            self._pending_sessions += 1
+        return uses
+
+    def _room(self, key: str) -> bool:
+        """Whether the pending table takes one more key like ``key``."""
+        if "ASIA" <= key < "ASIB":
+            return self._pending_sessions < MAX_PENDING_SESSION_KEYS
+        return len(self._pending) - self._pending_sessions < MAX_PENDING_KEYS
+
+    def _iam(self, event: Event, attribution: str, actor: str) -> None:
         user = event.request.get("userName")
         if not isinstance(user, str):
             return
-        hit = Hit(event.event_time, event.event_id, attribution, event.actor)
-        if event.event_name == "CreateUser":
+        hit = Hit(event.event_time, event.event_id, attribution, actor)
+        name = event.event_name
+        if name == "CreateUser":
             self._users[user] = hit
-        elif event.event_name == "CreateAccessKey":
+        elif name == "CreateAccessKey":
             key_id = sub(event.response.get("accessKey"), "accessKeyId")
             if isinstance(key_id, str):
                 self._keys[key_id] = (user, hit)
-        elif event.event_name in (
-            "AttachUserPolicy",
-            "PutUserPolicy",
-            "AddUserToGroup",
-            "CreateLoginProfile",
-        ):
-            self._grants[user].append(hit)
+                uses = self._uses.get(key_id)
+                if uses is None:
+                    uses = self._uses[key_id] = []
+                self._track[key_id] = uses
+        else:
+            grants = self._grants.get(user)
+            if grants is None:
+                self._grants[user] = [hit]
+            else:
+                grants.append(hit)
+
+    def merge(self, later: UserBackdoor) -> None:
+        """Fold in a later share. Exact while no table was full: IP counts add (an actor's new IPs
+        after this share's, while under ``_MAX_IPS``; an IP the later share dropped because its own
+        table was full is not counted); users and keys keep the last creation; a key created here
+        and used there gets the later share's uses (kept pending there, as it never saw the
+        creation) after this share's, up to :data:`USES_PER_KEY`."""
+        mine_ips = self._ips
+        for actor, theirs in later._ips.items():
+            ips = mine_ips.get(actor)
+            if ips is None:
+                mine_ips[actor] = theirs
+                continue
+            for ip, calls in theirs.items():
+                have = ips.get(ip)
+                if have is not None:
+                    ips[ip] = have + calls
+                elif len(ips) < self._MAX_IPS:
+                    ips[ip] = calls
+        self._users.update(later._users)
+        for user, hits in later._grants.items():
+            grants = self._grants.get(user)
+            if grants is None:
+                self._grants[user] = hits
+            else:
+                grants.extend(hits)
+        for key, pending in later._pending.items():
+            if key in self._keys:  # created here: one pass would have recorded these uses
+                _append(self._uses[key], pending)
+            elif (kept := self._pending.get(key)) is not None:
+                _append(kept, pending)
+            elif self._room(key):
+                _append(self._pend(key, "ASIA" <= key < "ASIB"), pending)
+        for key, uses in later._uses.items():
+            kept = self._uses.get(key)
+            if kept is None:
+                self._uses[key] = uses
+            else:
+                _append(kept, uses)
+        self._keys.update(later._keys)
+        self._track = {**self._pending, **self._uses}
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
@@ -140,6 +239,7 @@ class UserBackdoor:
             + sum(len(g) for g in self._grants.values())
             + len(self._keys)
             + sum(len(u) for u in self._uses.values())
+            + sum(len(u) for u in self._pending.values())
             + sum(len(c) for c in self._ips.values())
         )
 
@@ -149,7 +249,7 @@ class UserBackdoor:
             created = self._users.get(user)
             if created is None:
                 continue
-            creator_ips = self._ips.get(created.principal, Counter())
+            creator_ips = self._ips.get(created.principal, {})
             uses = [
                 h for h in self._uses.get(key_id, []) if h.time >= key_hit.time and _new_ip(str(h.extra), creator_ips)
             ]

@@ -67,6 +67,10 @@ class AccessDeniedBurst:
         if event.error_code in DENIED_CODES:
             self._cells.add(event.actor, event, attribution, tag=event.action)
 
+    def merge(self, later: AccessDeniedBurst) -> None:
+        """Exact: the denied calls are cells that add, their APIs a union (see :meth:`TimeCells.merge`)."""
+        self._cells.merge(later._cells)
+
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
         return self._cells.size()
