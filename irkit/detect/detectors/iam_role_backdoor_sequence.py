@@ -174,8 +174,9 @@ class RoleBackdoor:
         self._pending: dict[str, list[Hit]] = {}
         """Uses of roles this detector knew nothing of when they came, in arrival order (session
         calls while fewer than :data:`USES_PER_ROLE` uses are listed, :data:`PENDING_ASSUMES`
-        AssumeRole calls; at most :data:`MAX_PENDING_ROLES` roles): uses only if an earlier share
-        knew the role (see :meth:`merge`)."""
+        AssumeRole calls; at most :data:`MAX_PENDING_ROLES` roles): the role's uses once it is
+        read of later (files are read region folder by region folder, not in time order) or an
+        earlier share knew it (see :meth:`merge`)."""
         self._pending_assumes: dict[str, int] = {}
         """AssumeRole calls in each pending list."""
         self._route: dict[str, list[Hit] | None] = {}
@@ -210,6 +211,12 @@ class RoleBackdoor:
         state = self._roles.get(role)
         if state is None:
             state = self._roles[role] = _Role()
+            # its uses read before it (another region's folder, sorted first, holds the AssumeRole
+            # of a role created in us-east-1's): finish() judges them by time like any other
+            pending = self._pending.pop(role, None)
+            if pending is not None:
+                self._pending_assumes.pop(role, None)
+                state.uses = pending
             self._route.clear()  # its sessions' calls are its uses from now on
         return state
 
@@ -334,6 +341,11 @@ class RoleBackdoor:
         for role, theirs in later._roles.items():
             state = roles.get(role)
             if state is None:
+                mine = self._pending.pop(role, None)  # used here, known there: one pass moves them too
+                if mine is not None:
+                    self._pending_assumes.pop(role, None)
+                    _replay(mine, theirs.uses)
+                    theirs.uses = mine
                 roles[role] = theirs
                 continue
             if theirs.created is not None:

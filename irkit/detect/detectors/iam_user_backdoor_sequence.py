@@ -117,8 +117,9 @@ class UserBackdoor:
         self._uses: dict[str, list[Hit]] = {}
         """Uses of each key created here, from its creation on (at most :data:`USES_PER_KEY`)."""
         self._pending: dict[str, list[Hit]] = {}
-        """Uses of keys this detector saw no creation of (yet): judged only if an earlier share
-        created the key (see :meth:`merge`). At most :data:`MAX_PENDING_KEYS` keys, of which at
+        """Uses of keys this detector saw no creation of (yet): the key's uses once its creation
+        is read (files are read region folder by region folder, not in time order) or an earlier
+        share created it (see :meth:`merge`). At most :data:`MAX_PENDING_KEYS` keys, of which at
         most :data:`MAX_PENDING_SESSION_KEYS` temporary (``ASIA…``) ones: ``CreateAccessKey``
         never returns those, so the table stays free for the keys that can matter."""
         self._pending_sessions = 0
@@ -182,7 +183,12 @@ class UserBackdoor:
                 self._keys[key_id] = (user, hit)
                 uses = self._uses.get(key_id)
                 if uses is None:
-                    uses = self._uses[key_id] = []
+                    # its uses read before it (another region's folder sorts before us-east-1's,
+                    # where IAM logs): finish() judges them by time like any other
+                    uses = self._pending.pop(key_id, None)
+                    if uses is not None and "ASIA" <= key_id < "ASIB":
+                        self._pending_sessions -= 1
+                    uses = self._uses[key_id] = uses if uses is not None else []
                 self._track[key_id] = uses
         else:
             grants = self._grants.get(user)
@@ -226,6 +232,12 @@ class UserBackdoor:
         for key, uses in later._uses.items():
             kept = self._uses.get(key)
             if kept is None:
+                mine = self._pending.pop(key, None)  # used here, created there: one pass moves them too
+                if mine is not None:
+                    if "ASIA" <= key < "ASIB":
+                        self._pending_sessions -= 1
+                    _append(mine, uses)
+                    uses = mine
                 self._uses[key] = uses
             else:
                 _append(kept, uses)
