@@ -41,6 +41,9 @@ def patch_simulator() -> None:
     DBInstance._irkit_replica_fix = True  # type: ignore[attr-defined]
 
 
+_MANAGED_POLICIES = "MOTO_IAM_LOAD_MANAGED_POLICIES"
+
+
 @contextmanager
 def simulator() -> Iterator[str]:
     """Start moto server on loopback only; yields its endpoint URL and stops it afterwards."""
@@ -49,16 +52,24 @@ def simulator() -> Iterator[str]:
     # The simulator's request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
     # before its key-file fallback) are noise on a responder's terminal.
     logging.getLogger("werkzeug").disabled = True
-    # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request
+    # (about a second of CPU each time a reset world first touches IAM). The setting is the process's:
+    # it is put back as it was when the drill ends, so a later simulator in the same process (a test's)
+    # gets the world it asked for.
+    previous = os.environ.get(_MANAGED_POLICIES)
+    os.environ[_MANAGED_POLICIES] = "true"
     patch_simulator()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     # moto keeps its state per process, not per server: every drill starts from an empty world.
-    reset(endpoint)
     try:
+        reset(endpoint)
         yield endpoint
     finally:
         server.stop()
+        if previous is None:
+            os.environ.pop(_MANAGED_POLICIES, None)
+        else:
+            os.environ[_MANAGED_POLICIES] = previous
