@@ -41,7 +41,7 @@ def patch_simulator() -> None:
     DBInstance._irkit_replica_fix = True  # type: ignore[attr-defined]
 
 
-_MANAGED_POLICIES = "MOTO_IAM_LOAD_MANAGED_POLICIES"
+_SETTINGS = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
 
 
 @contextmanager
@@ -52,12 +52,14 @@ def simulator() -> Iterator[str]:
     # The simulator's request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
     # before its key-file fallback) are noise on a responder's terminal.
     logging.getLogger("werkzeug").disabled = True
-    # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request
-    # (about a second of CPU each time a reset world first touches IAM). The setting is the process's:
-    # it is put back as it was when the drill ends, so a later simulator in the same process (a test's)
-    # gets the world it asked for.
-    previous = os.environ.get(_MANAGED_POLICIES)
-    os.environ[_MANAGED_POLICIES] = "true"
+    # AWS managed policies (AdministratorAccess, …) exist in a real account: moto loads them on request
+    # (about a second of CPU each time a reset world first touches IAM). moto's ~1,300 public AMIs are
+    # not loaded: no scenario reads them (RunInstances does not check its image), and moto builds them,
+    # with a volume and a snapshot each, for every region's EC2 at every reset. The settings are the
+    # process's: they are put back as they were when the drill ends, so a later simulator in the same
+    # process (a test's) gets the world it asked for.
+    previous = {name: os.environ.get(name) for name in _SETTINGS}
+    os.environ.update(_SETTINGS)
     patch_simulator()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -69,7 +71,8 @@ def simulator() -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
-        if previous is None:
-            os.environ.pop(_MANAGED_POLICIES, None)
-        else:
-            os.environ[_MANAGED_POLICIES] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
