@@ -24,6 +24,10 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+# moto rebuilds ~1,300 public AMIs (a volume and a snapshot each) for every region's EC2 backend at every
+# reset, a large share of each test's setup; no test reads them (tests/revert makes its own image), and
+# the drill's simulator does not load them either (irkit/drill/server.py).
+os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
 
 
 @pytest.fixture(scope="session")

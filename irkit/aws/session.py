@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 from irkit import __version__
@@ -162,6 +164,32 @@ class StaticCredentials:
         return f"StaticCredentials(access_key_id={self.access_key_id!r}, secret_access_key=***)"
 
 
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[botocore.loaders.Loader] = []
+
+
+def new_session(**kwargs: Any) -> boto3.Session:
+    """A ``boto3.Session(**kwargs)`` sharing the process's one botocore data loader.
+
+    Each new botocore session parses the service models it needs again (IAM's, S3's and EC2's are
+    megabytes of JSON: a second or more of CPU for a run's few services). The loader only reads the
+    installed model files and caches them, so one is shared by every session irkit makes (assumed
+    roles, other regions, every run in a long-lived process)."""
+    core = botocore.session.get_session()
+    with _LOADER_LOCK:
+        if _LOADER:
+            core.register_component("data_loader", _LOADER[0])
+        else:
+            _LOADER.append(core.get_component("data_loader"))
+        session = boto3.Session(botocore_session=core, **kwargs)
+        # boto3 adds its own data folder to the loader's search path on every session: keep it once.
+        paths = _LOADER[0].search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    if kwargs.get("profile_name") is not None:
+        core.get_scoped_config()  # a profile that does not exist raises ProfileNotFound here, as boto3 would
+    return session
+
+
 class Aws:
     """A boto3 session with irkit's defaults. Clients are cached per (service, region)."""
 
@@ -177,7 +205,7 @@ class Aws:
         self.dry_run = dry_run
         if session is None:
             if credentials is not None:
-                session = boto3.Session(
+                session = new_session(
                     aws_access_key_id=credentials.access_key_id,
                     aws_secret_access_key=credentials.secret_access_key,
                     aws_session_token=credentials.session_token,
@@ -185,7 +213,7 @@ class Aws:
                 )
             else:
                 try:
-                    session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+                    session = new_session(profile_name=settings.profile, region_name=settings.region)
                 except botocore.exceptions.ProfileNotFound:
                     raise ConfigError(
                         f"AWS profile {settings.profile!r} not found in the AWS config or credentials files",

@@ -175,6 +175,8 @@ class Actor:
     session_token: str | None = None
     issuer_arn: str | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """One client per (service, region): making a boto3 client costs more than most simulator calls."""
 
     def __post_init__(self) -> None:
         register_secret(self.secret_access_key, self.session_token)
@@ -183,14 +185,17 @@ class Actor:
         return f"Actor({self.arn!r}, key={self.access_key_id})"
 
     def client(self, service: str, region: str) -> Any:
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            region_name=region,
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-        )
+        key = (service, region)
+        if key not in self._clients:
+            self._clients[key] = boto3.client(
+                service,  # type: ignore[call-overload]
+                region_name=region,
+                endpoint_url=self.endpoint,
+                aws_access_key_id=self.access_key_id,
+                aws_secret_access_key=self.secret_access_key,
+                aws_session_token=self.session_token,
+            )
+        return self._clients[key]
 
     def call(
         self, service: str, operation: str, *, region: str = "us-east-1", when: datetime, **params: Any

@@ -41,6 +41,9 @@ def patch_simulator() -> None:
     DBInstance._irkit_replica_fix = True  # type: ignore[attr-defined]
 
 
+_SETTINGS = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}
+
+
 @contextmanager
 def simulator() -> Iterator[str]:
     """Start moto server on loopback only; yields its endpoint URL and stops it afterwards."""
@@ -49,16 +52,27 @@ def simulator() -> Iterator[str]:
     # The simulator's request log and its tracebacks for unimplemented APIs (ListPublicKeys, which irkit tries
     # before its key-file fallback) are noise on a responder's terminal.
     logging.getLogger("werkzeug").disabled = True
-    # AWS managed policies (AdministratorAccess, …) exist in a real account; moto loads them on request.
-    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    # AWS managed policies (AdministratorAccess, …) exist in a real account: moto loads them on request
+    # (about a second of CPU each time a reset world first touches IAM). moto's ~1,300 public AMIs are
+    # not loaded: no scenario reads them (RunInstances does not check its image), and moto builds them,
+    # with a volume and a snapshot each, for every region's EC2 at every reset. The settings are the
+    # process's: they are put back as they were when the drill ends, so a later simulator in the same
+    # process (a test's) gets the world it asked for.
+    previous = {name: os.environ.get(name) for name in _SETTINGS}
+    os.environ.update(_SETTINGS)
     patch_simulator()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     # moto keeps its state per process, not per server: every drill starts from an empty world.
-    reset(endpoint)
     try:
+        reset(endpoint)
         yield endpoint
     finally:
         server.stop()
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

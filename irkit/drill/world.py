@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from irkit.aws.session import new_session
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
 from irkit.detect.baseline import Baseline
@@ -109,7 +109,7 @@ class World:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.trail_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.admin = boto3.Session(
+        self.admin = new_session(
             aws_access_key_id="AKIADRILLADMIN000000",
             aws_secret_access_key="drill-admin-not-a-secret",
             region_name=HOME_REGION,

@@ -16,6 +16,7 @@ import pytest
 
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
+from irkit.drill.server import reset
 from irkit.drill.world import (
     ACCOUNT,
     AGENT,
@@ -166,8 +167,11 @@ def new_world(endpoint: str, tmp: Path) -> World:
 
 
 @pytest.fixture
-def compromised(aws_endpoint: str, tmp_path: Path) -> Scene:
+def compromised(aws_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scene:
     """Backdoor role (CreateRole → AdministratorAccess → CreateAccessKey), then StopLogging on the org trail."""
+    # AdministratorAccess exists, as in a real account (moto loads AWS's managed policies on request).
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    reset(aws_endpoint, timeout=10)
     world = new_world(aws_endpoint, tmp_path)
     assert world.attacker is not None
     t = world.now - timedelta(minutes=40)
