@@ -200,6 +200,16 @@ def _bump(counts: dict[str, int], value: str) -> None:
         counts[value] = 1
 
 
+def _bump_all(counts: dict[str, int], later: dict[str, int]) -> None:
+    """Add ``later``'s counts: its values this one lacks join in their first-seen order while there is room."""
+    for value, n in later.items():
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + n
+        elif len(counts) < MAX_VALUES:
+            counts[value] = n
+
+
 def _by_count(counts: dict[str, int]) -> list[str]:
     return sorted(counts, key=lambda k: (-counts[k], k))
 
@@ -231,6 +241,20 @@ class _Group:
         _bump(self.regions, event.region)
         if len(self.ids) < MAX_IDS:
             self.ids.append(event.event_id)
+
+    def merge(self, later: _Group) -> None:
+        """Fold in a group of the events read after this one's."""
+        self.count += later.count
+        if later.first < self.first:
+            self.first = later.first
+        if later.last > self.last:
+            self.last = later.last
+        _bump_all(self.calls, later.calls)
+        _bump_all(self.principals, later.principals)
+        _bump_all(self.addresses, later.addresses)
+        _bump_all(self.regions, later.regions)
+        self.ids.extend(later.ids[: MAX_IDS - len(self.ids)])
+        self.bulk = self.bulk or later.bulk
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -316,8 +340,32 @@ class Inventory:
         return False
 
     def merge(self, later: Inventory) -> None:
-        """Fold in the state of one fed the events read after this one's (see Detector.merge)."""
-        raise NotImplementedError("Inventory.merge")  # being written (issue 14, item 2)
+        """Fold in the state of an inventory fed the events read after this one's (see Detector.merge):
+        ``finish()`` then returns what one inventory fed both shares in that order returns, while no
+        bound was reached. A group the later share started joins while its table has room (one pass
+        would have created it then: the later share met its groups in the same order); once the
+        table is full, its calls fold into the ``(other resources)`` group and are counted, as one
+        pass folds them. At a bound (``MAX_GROUPS``, ``MAX_VALUES``, ``MAX_IDS``) what is kept may
+        differ from one pass, never its size. ``later`` is consumed (its groups are taken over)."""
+        tables: tuple[tuple[dict[Any, _Group], dict[Any, _Group], str], ...] = (
+            (self._changes, later._changes, "changes"),
+            (self._secrets, later._secrets, "secrets_read"),
+            (self._models, later._models, "models_invoked"),
+        )
+        for mine, theirs, kind in tables:
+            for key, group in theirs.items():
+                have = mine.get(key)
+                if have is None and len(mine) >= MAX_GROUPS:
+                    overflow = (key[0], OTHER) if isinstance(key, tuple) else OTHER
+                    if key != overflow:  # the later share's own overflow: its calls are counted already
+                        self._folded[kind] += group.count
+                        key = overflow
+                        have = mine.get(key)
+                if have is None:
+                    mine[key] = group
+                else:
+                    have.merge(group)
+        self._folded.update(later._folded)
 
     def size(self) -> int:
         """Items held: groups and their bounded ids (bounded by resources, never by events)."""
