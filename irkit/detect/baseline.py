@@ -102,10 +102,15 @@ def user_agent_family(user_agent: str) -> str:
     return f"{name.lower()}/{major}" if major else name.lower()[:40]
 
 
+def is_read_name(name: str) -> bool:
+    """Whether a call named ``name`` (version suffix stripped) reads, when CloudTrail does not say."""
+    return name.startswith(_READ_PREFIXES)
+
+
 def is_read_call(event: Event) -> bool:
     if event.read_only is not None:
         return event.read_only
-    return base_name(event.event_name).startswith(_READ_PREFIXES)
+    return is_read_name(base_name(event.event_name))
 
 
 @dataclass(frozen=True, slots=True)

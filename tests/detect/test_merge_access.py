@@ -31,6 +31,7 @@ from irkit.detect.detectors.secret_read_unusual import BEDROCK_INFO, SECRET_INFO
 from irkit.detect.event import Event, format_time
 from irkit.detect.inventory import Inventory
 from irkit.detect.labelled import generate
+from irkit.detect.names import base_name
 from irkit.detect.records import ACCOUNT, BOTO_UA, CLI_UA, record, role_identity, user_identity
 from irkit.detect.rules import all_rules
 from tests.detect.merging import split_analysis
@@ -504,3 +505,15 @@ def test_at_the_bounds_the_merged_monitor_stays_bounded_and_counts_every_call(mo
         assert all(len(g.ids) <= 5 for g in (*merged._groups.values(), *merged._hours.values()))
         spikes = [f for f in _result(merged) if f.rule_id == "baseline_volume_spike"]
         assert spikes == [f for f in _result(whole) if f.rule_id == "baseline_volume_spike"]
+
+
+def test_the_inventorys_cached_change_test_agrees_with_is_change() -> None:
+    events = [*_agent_only(), *_events(_mix(31, 1_500))]
+    mixed = [e for e in events if not e.error_code and e.read_only is not True]
+    assert len({e.event_name for e in mixed}) > 30 and any(e.read_only is None for e in mixed)
+    for event in mixed:
+        known = inventory_module._change_call(event.event_source, event.event_name, event.read_only)
+        cached = known is not None and event.raw.get("eventType") not in inventory_module._NOT_API_CALLS
+        assert cached == inventory_module.is_change(event), event.event_name
+        if known is not None:
+            assert known == (event.service, base_name(event.event_name))
