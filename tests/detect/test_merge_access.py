@@ -416,16 +416,14 @@ def test_a_secret_first_read_in_one_share_is_no_first_read_in_the_next() -> None
 
 
 def _calls_per_actor(use: networks_module.NetworkUse) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for (actor, _), n in use.counts.items():
-        totals[actor] = totals.get(actor, 0) + n
-    return totals
+    return {actor: sum(ips.values()) for actor, ips in use.by_actor.items()}
 
 
 def test_at_the_bounds_the_merged_access_state_stays_bounded_and_counts_every_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(networks_module, "MAX_NETWORKS", 2)
+    monkeypatch.setattr(access_module, "MAX_NETWORKS", 2)
     monkeypatch.setattr(instance_module, "MAX_NETWORKS", 2)
     monkeypatch.setattr(access_module, "MAX_SECRETS", 3)
     monkeypatch.setattr(access_module, "MAX_HITS", 4)
@@ -435,11 +433,8 @@ def test_at_the_bounds_the_merged_access_state_stays_bounded_and_counts_every_ca
     for cuts in _random_cuts(len(events), 21):
         whole, merged = _split(_access(PLAIN), events, cuts)
         assert _calls_per_actor(merged._networks) == _calls_per_actor(whole._networks)
-        distinct: dict[str, int] = {}
-        for actor, ip in merged._networks.counts:
-            if ip != networks_module.OVERFLOW:
-                distinct[actor] = distinct.get(actor, 0) + 1
-        assert max(distinct.values()) <= 2
+        distinct = [len(ips.keys() - {networks_module.OVERFLOW}) for ips in merged._networks.by_actor.values()]
+        assert max(distinct) == 2
         assert all(len(t) <= 3 for t in merged._secrets.values())
         # a read adds all its names (up to 3 here) while fewer than MAX_HITS are kept: as one pass
         assert all(len(r.hits) <= 4 and len(r.secrets) <= 4 + 3 - 1 for r in merged._from.values())

@@ -48,64 +48,59 @@ def private(ip: str) -> bool:
 
 class NetworkUse:
     """A principal's other calls (neither secret reads nor model invocations) per source address: the
-    denominator of "a network it almost never uses". Counted per (principal, address) in one flat dict
-    (the per-event cost: one lookup and one store, :meth:`add`), folded into networks once, at the end.
-
-    At most ``MAX_NETWORKS`` addresses a principal are counted one by one; calls from further ones are
-    counted in its ``OVERFLOW`` bucket."""
+    denominator of "a network it almost never uses". Counted per address with plain dict updates (the
+    per-event cost), folded into networks once, at the end (the first :meth:`rare`, after the last
+    call is counted). At most ``MAX_NETWORKS`` addresses a principal are counted one by one; calls
+    from further ones are counted in its ``OVERFLOW`` bucket."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, str], int] = {}
-        """(principal, source address) → calls. :meth:`add` is the way in; a caller that counts inline
-        (``counts[key] += 1``) hands a key it has not seen to :meth:`new`."""
-        self._distinct: dict[str, int] = {}
-        """Principal → addresses counted one by one (the OVERFLOW bucket not included)."""
-        self._networks: dict[str, Counter[str]] | None = None
+        self.by_actor: dict[str, dict[str, int]] = {}
+        """Principal → source address → calls. :meth:`add` is the way in; a caller that counts inline
+        must keep to the same bound."""
+        self._networks: dict[str, Counter[str]] = {}
 
     def add(self, event: Event) -> None:
-        key = (event.issuer_arn or event.principal_arn, event.source_ip)
-        try:
-            self.counts[key] += 1
-        except KeyError:
-            self.new(key)
-
-    def new(self, key: tuple[str, str], calls: int = 1) -> None:
-        """Count ``calls`` from an address not counted yet for its principal (or in the overflow bucket)."""
-        actor = key[0]
-        distinct = self._distinct.get(actor, 0)
-        if distinct < MAX_NETWORKS:
-            self._distinct[actor] = distinct + 1
-            self.counts[key] = calls
+        actor = event.issuer_arn or event.principal_arn
+        ips = self.by_actor.get(actor)
+        if ips is None:
+            ips = self.by_actor[actor] = {}
+        ip = event.source_ip
+        seen = ips.get(ip)
+        if seen is not None:
+            ips[ip] = seen + 1
+        elif len(ips) < MAX_NETWORKS:
+            ips[ip] = 1
         else:
-            over = (actor, OVERFLOW)
-            self.counts[over] = self.counts.get(over, 0) + calls
-        self._networks = None
+            ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
 
     def merge(self, later: NetworkUse) -> None:
         """Fold in the counts of the calls read after this one's: each address's count adds, and the
         addresses this one has not counted join in the order the later share met them, while the
         principal has room (an address the later share put in its own overflow bucket stays there)."""
-        counts = self.counts
-        for key, calls in later.counts.items():
-            seen = counts.get(key)
-            if seen is not None:
-                counts[key] = seen + calls
-            else:
-                self.new(key, calls)
-        self._networks = None
+        for actor, theirs in later.by_actor.items():
+            ips = self.by_actor.get(actor)
+            if ips is None:
+                self.by_actor[actor] = theirs
+                continue
+            for ip, calls in theirs.items():
+                seen = ips.get(ip)
+                if seen is not None:
+                    ips[ip] = seen + calls
+                elif len(ips) < MAX_NETWORKS:
+                    ips[ip] = calls
+                else:
+                    ips[OVERFLOW] = ips.get(OVERFLOW, 0) + calls
+        self._networks.clear()
 
     def _by_network(self, actor: str) -> Counter[str]:
-        networks = self._networks
-        if networks is None:
-            networks = self._networks = {}
-            for (who, ip), n in self.counts.items():
+        counts = self._networks.get(actor)
+        if counts is None:
+            counts = self._networks[actor] = Counter()
+            for ip, n in self.by_actor.get(actor, {}).items():
                 net = OVERFLOW if ip == OVERFLOW else network_of(ip)
                 if net is not None:
-                    counts = networks.get(who)
-                    if counts is None:
-                        counts = networks[who] = Counter()
                     counts[net] += n
-        return networks.get(actor) or Counter()
+        return counts
 
     def rare(self, actor: str, net: str) -> tuple[bool, int, int]:
         """(rare?, calls from ``net``, all calls) for ``actor``.
@@ -122,7 +117,7 @@ class NetworkUse:
         return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:
-        return len(self.counts)
+        return sum(len(c) for c in self.by_actor.values())
 
 
 def unusual_network(context: DetectorContext, networks: NetworkUse, actor: str, net: str | None) -> str | None:
