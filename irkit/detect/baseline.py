@@ -102,10 +102,15 @@ def user_agent_family(user_agent: str) -> str:
     return f"{name.lower()}/{major}" if major else name.lower()[:40]
 
 
+def is_read_name(name: str) -> bool:
+    """Whether a call named ``name`` (version suffix stripped) reads, when CloudTrail does not say."""
+    return name.startswith(_READ_PREFIXES)
+
+
 def is_read_call(event: Event) -> bool:
     if event.read_only is not None:
         return event.read_only
-    return base_name(event.event_name).startswith(_READ_PREFIXES)
+    return is_read_name(base_name(event.event_name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +350,16 @@ class _Group:
     overflow: bool = False
 
 
+def _fold_value(group: _Group, value: str) -> None:
+    """Count ``value`` among a folded group's distinct values (at most FOLDED_DISTINCT, then "more")."""
+    value = value[:FOLDED_VALUE_CHARS]  # a forged event name can be megabytes
+    if value not in group.values:
+        if len(group.values) < FOLDED_DISTINCT:
+            group.values[value] = None
+        else:
+            group.overflow = True
+
+
 class BaselineMonitor:
     """Compares analysed events with a :class:`Baseline`; one finding per new value."""
 
@@ -382,12 +397,7 @@ class BaselineMonitor:
         if event.event_time < group.first:
             group.first = event.event_time
             group.attribution = attribution
-        value = value[:FOLDED_VALUE_CHARS]  # a forged event name can be megabytes
-        if value not in group.values:
-            if len(group.values) < FOLDED_DISTINCT:
-                group.values[value] = None
-            else:
-                group.overflow = True
+        _fold_value(group, value)
         if len(group.ids) < MAX_EVENT_IDS:
             group.ids.append(event.event_id)
 
@@ -423,8 +433,63 @@ class BaselineMonitor:
         return list(source)[:20]
 
     def merge(self, later: BaselineMonitor) -> None:
-        """Fold in the state of one fed the events read after this one's (see Detector.merge)."""
-        raise NotImplementedError("BaselineMonitor.merge")  # being written (issue 14, item 2)
+        """Fold in the state of a monitor fed the events read after this one's (see Detector.merge).
+
+        A value both shares met keeps this share's group (its first-arrived event names principal and
+        attribution, as in one pass); a value only the later share met is a new value of the principal
+        of its first call, in the order the later share met them, while that principal has fewer than
+        ``MAX_NEW_VALUES`` — beyond, it folds. That is the bound: there one pass may have folded some
+        calls of a value and reported the rest under another principal; the merged state stays within
+        the same bounds. An hour's calls add up; ``later`` is consumed."""
+        for key, group in later._groups.items():
+            mine = self._groups.get(key)
+            if mine is None:
+                family = (key[0], group.principal)
+                reported = self._values.get(family, 0)
+                if reported >= MAX_NEW_VALUES:
+                    self._fold_group(family, key[1], group)
+                    continue
+                self._values[family] = reported + 1
+                self._groups[key] = group
+                continue
+            mine.count += group.count
+            mine.writes += group.writes
+            if group.first < mine.first:
+                mine.first = group.first
+            mine.ids.extend(group.ids[: MAX_EVENT_IDS - len(mine.ids)])
+        for family, group in later._folded.items():
+            folded = self._folded.get(family)
+            if folded is None:
+                self._folded[family] = group
+                continue
+            self._absorb(folded, group)
+            for value in group.values:
+                _fold_value(folded, value)
+            folded.overflow = folded.overflow or group.overflow
+        for hour, group in later._hours.items():
+            mine = self._hours.get(hour)
+            if mine is None:
+                self._hours[hour] = group
+                continue
+            mine.count += group.count  # principal and attribution stay the first-arrived call's
+            mine.ids.extend(group.ids[: MAX_EVENT_IDS - len(mine.ids)])
+
+    def _fold_group(self, family: tuple[str, str], value: str, group: _Group) -> None:
+        """A later share's new value met when its principal had reported MAX_NEW_VALUES already."""
+        folded = self._folded.get(family)
+        if folded is None:
+            folded = self._folded[family] = _Group(group.first, family[1], group.attribution)
+        self._absorb(folded, group)
+        _fold_value(folded, value)
+
+    @staticmethod
+    def _absorb(folded: _Group, group: _Group) -> None:
+        folded.count += group.count
+        folded.writes += group.writes
+        if group.first < folded.first:  # equal: the earlier share's call arrived first
+            folded.first = group.first
+            folded.attribution = group.attribution
+        folded.ids.extend(group.ids[: MAX_EVENT_IDS - len(folded.ids)])
 
     def size(self) -> int:
         """Items held: one group per reported new value, per folded kind and principal and per hour,

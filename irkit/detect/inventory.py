@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from irkit.detect.baseline import is_read_call, network_of
+from irkit.detect.baseline import is_read_call, is_read_name, network_of
 from irkit.detect.event import Event, format_time
 from irkit.detect.names import base_name
 from irkit.detect.policy import items
@@ -37,6 +37,7 @@ MAX_VALUES = 20
 """Principals, networks, regions kept per group (the rest counted)."""
 MAX_RESOURCES_PER_CALL = 20
 OTHER = "(other resources)"
+_UNKNOWN = ("", "")
 
 # Calls that change no resource although CloudTrail may not mark them read-only: credentials handed
 # out (the credential chain tracks those), sign-ins, and cryptographic operations with a key.
@@ -121,72 +122,124 @@ _RESOURCE_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+_NOT_API_CALLS = ("AwsConsoleSignIn", "AwsServiceEvent")
+
+
 def is_change(event: Event) -> bool:
     """A successful call that changed something (not a read, not a credential or crypto operation)."""
     if event.error_code or is_read_call(event):
         return False
-    if event.raw.get("eventType") in ("AwsConsoleSignIn", "AwsServiceEvent"):
+    if event.raw.get("eventType") in _NOT_API_CALLS:
         return False
     return base_name(event.event_name) not in _NOT_CHANGES
 
 
+_MAX_CACHED = 4_096
+"""Distinct (source, name, readOnly) answers the inventory keeps (event names are attacker-writable)."""
+
+
+def _change_call(event_source: str, event_name: str, read_only: bool | None) -> tuple[str, str] | None:
+    """(service, call) when a successful call of this name and ``readOnly`` is a change — what
+    :func:`is_change` decides but the event type, which depends on these three alone."""
+    name = base_name(event_name)
+    if (is_read_name(name) if read_only is None else read_only) or name in _NOT_CHANGES:
+        return None
+    return event_source.split(".", 1)[0], name
+
+
 _RANK = {key: (rank, label) for rank, (key, label) in enumerate(_RESOURCE_KEYS)}
+_shapes: dict[tuple[Any, ...], _Shape] = {}
+"""A request's keys (as logged, in order) → what they say about its resources."""
+_MAX_SHAPE_KEYS = 32
+_ITEM_SETS = (("instancesSet", "instanceId", "instance"), ("resourcesSet", "resourceId", "resource"))
+_EC2 = "ec2.amazonaws.com"
+_EMPTY: Mapping[str, Any] = {}
 _ACCESS_SOURCES = frozenset({"secretsmanager.amazonaws.com", "ssm.amazonaws.com", "bedrock.amazonaws.com"})
 
 
-def _unwrapped(request: Mapping[str, Any]) -> Mapping[str, Any]:
-    """One ``…Request`` wrapper unwrapped (newer EC2 APIs log ``{"CreateNatGatewayRequest": {...}}``)."""
-    if len(request) == 1:
-        ((key, value),) = request.items()
-        if str(key).endswith("Request") and isinstance(value, Mapping):
-            return value
-    return request
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a request's keys say about where it names its resources (worked out once per set of keys:
+    the requests of one call have the same keys)."""
+
+    wrapper: Any
+    """The one key of a ``{"…Request": {...}}`` request, else None."""
+    item_sets: tuple[tuple[str, str, str], ...]
+    """The (wrapper, item key, label) of :data:`_ITEM_SETS` among the keys."""
+    ranked: tuple[tuple[Any, str], ...]
+    """The resource keys among the keys, most specific first (equal ranks in request order), with labels."""
 
 
-def _named(request: Mapping[str, Any]) -> str | None:
-    """The most specific resource key of the request, as ``label/value`` (one pass over its keys)."""
-    best: tuple[int, str, Any] | None = None
-    for key, value in request.items():
-        ranked = _RANK.get(str(key).lower())
-        if ranked is None or (best is not None and ranked[0] >= best[0]):
-            continue
+def _shape(request: Mapping[str, Any]) -> _Shape:
+    keys = tuple(request)
+    shape = _shapes.get(keys)
+    if shape is None:
+        found = [(_RANK[low], key) for key in keys if (low := str(key).lower()) in _RANK]
+        found.sort(key=lambda r: r[0][0])
+        shape = _Shape(
+            keys[0] if len(keys) == 1 and str(keys[0]).endswith("Request") else None,
+            tuple(s for s in _ITEM_SETS if s[0] in request),
+            tuple((key, rank[1]) for rank, key in found),
+        )
+        if len(_shapes) < _MAX_CACHED and len(keys) <= _MAX_SHAPE_KEYS:
+            _shapes[keys] = shape
+    return shape
+
+
+def _named(request: Mapping[str, Any], ranked: tuple[tuple[Any, str], ...]) -> str | None:
+    """The most specific resource key of the request with a value, as ``label/value``."""
+    for key, label in ranked:
+        value = request[key]
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            best = (ranked[0], ranked[1], value)
-    if best is None:
-        return None
-    _, label, value = best
-    text = secret_name(value) if label == "secret" else str(value)[:MAX_NAME]
-    return f"{label}/{text}"
+            text = secret_name(value) if label == "secret" else str(value)[:MAX_NAME]
+            return f"{label}/{text}"
+    return None
 
 
 def resources_of(event: Event) -> list[str]:
     """The resources a change touched (``role/ops``, ``instance/i-0abc``); ``(account)`` when none is named."""
+    return _resources(event, None)
+
+
+def _resources(event: Event, raw: Mapping[str, Any] | None) -> list[str]:
+    """:func:`resources_of`, with the event's ``raw`` when the caller holds it already."""
     found: list[str] = []
-    # launches and instance-set calls name their instances in the response or an items list
-    started = event.response.get("instancesSet") if event.response else None
-    if started:
-        for item in items(started)[:MAX_RESOURCES_PER_CALL]:
-            if item.get("instanceId"):
-                found.append(f"instance/{str(item['instanceId'])[:MAX_NAME]}")
+    # EC2 launches and instance-set calls name their instances in the response or an items list (only
+    # EC2 answers with an instancesSet: other calls' responses are not decoded)
+    if event.event_source == _EC2:
+        response = event.response
+        started = response.get("instancesSet") if response else None
+        if started:
+            for item in items(started)[:MAX_RESOURCES_PER_CALL]:
+                if item.get("instanceId"):
+                    found.append(f"instance/{str(item['instanceId'])[:MAX_NAME]}")
+            if found:
+                return found
+    request = event.request
+    if request:
+        shape = _shape(request)
+        if shape.wrapper is not None:
+            inner = request[shape.wrapper]
+            if isinstance(inner, Mapping):  # one ``…Request`` wrapper unwrapped (newer EC2 APIs)
+                request = inner
+                shape = _shape(request)
+        for wrapper, key, label in shape.item_sets:
+            listed = request.get(wrapper)
+            if not listed:
+                continue
+            for item in items(listed)[:MAX_RESOURCES_PER_CALL]:
+                if item.get(key):
+                    found.append(f"{label}/{str(item[key])[:MAX_NAME]}")
         if found:
             return found
-    request = _unwrapped(event.request) if event.request else {}
-    for wrapper, key, label in (("instancesSet", "instanceId", "instance"), ("resourcesSet", "resourceId", "resource")):
-        listed = request.get(wrapper)
-        if not listed:
-            continue
-        for item in items(listed)[:MAX_RESOURCES_PER_CALL]:
-            if item.get(key):
-                found.append(f"{label}/{str(item[key])[:MAX_NAME]}")
-    if found:
-        return found
-    named = _named(request)
-    if named is not None:
-        return [named]
-    for entry in event.raw.get("resources") or ():
+        if shape.ranked:
+            named = _named(request, shape.ranked)
+            if named is not None:
+                return [named]
+    for entry in (event.raw if raw is None else raw).get("resources") or ():
         if isinstance(entry, Mapping) and entry.get("ARN"):
             return [str(entry["ARN"])[:MAX_NAME]]
-    if event.service == "iam" and event.identity_type == "IAMUser":
+    if event.identity_type == "IAMUser" and event.service == "iam":
         return [f"user/{event.principal_arn.rsplit('/', 1)[-1]}"]  # CreateAccessKey for oneself
     return ["(account)"]
 
@@ -198,6 +251,16 @@ def _bump(counts: dict[str, int], value: str) -> None:
         counts[value] = seen + 1
     elif len(counts) < MAX_VALUES:
         counts[value] = 1
+
+
+def _bump_all(counts: dict[str, int], later: dict[str, int]) -> None:
+    """Add ``later``'s counts: its values this one lacks join in their first-seen order while there is room."""
+    for value, n in later.items():
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + n
+        elif len(counts) < MAX_VALUES:
+            counts[value] = n
 
 
 def _by_count(counts: dict[str, int]) -> list[str]:
@@ -217,7 +280,8 @@ class _Group:
     ids: list[str] = field(default_factory=list)
     bulk: bool = False
 
-    def add(self, event: Event, *, call: str | None = None) -> None:
+    def add(self, event: Event, call: str | None = None) -> None:
+        # per change: the counts bumped inline (see _bump), no call per value
         self.count += 1
         when = event.event_time
         if when < self.first:
@@ -225,12 +289,50 @@ class _Group:
         elif when > self.last:
             self.last = when
         if call is not None:
-            _bump(self.calls, call)
-        _bump(self.principals, event.actor)
-        _bump(self.addresses, event.source_ip)
-        _bump(self.regions, event.region)
-        if len(self.ids) < MAX_IDS:
-            self.ids.append(event.event_id)
+            counts = self.calls
+            seen = counts.get(call)
+            if seen is not None:
+                counts[call] = seen + 1
+            elif len(counts) < MAX_VALUES:
+                counts[call] = 1
+        counts = self.principals
+        value = event.issuer_arn or event.principal_arn
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + 1
+        elif len(counts) < MAX_VALUES:
+            counts[value] = 1
+        counts = self.addresses
+        value = event.source_ip
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + 1
+        elif len(counts) < MAX_VALUES:
+            counts[value] = 1
+        counts = self.regions
+        value = event.region
+        seen = counts.get(value)
+        if seen is not None:
+            counts[value] = seen + 1
+        elif len(counts) < MAX_VALUES:
+            counts[value] = 1
+        ids = self.ids
+        if len(ids) < MAX_IDS:
+            ids.append(event.event_id)
+
+    def merge(self, later: _Group) -> None:
+        """Fold in a group of the events read after this one's."""
+        self.count += later.count
+        if later.first < self.first:
+            self.first = later.first
+        if later.last > self.last:
+            self.last = later.last
+        _bump_all(self.calls, later.calls)
+        _bump_all(self.principals, later.principals)
+        _bump_all(self.addresses, later.addresses)
+        _bump_all(self.regions, later.regions)
+        self.ids.extend(later.ids[: MAX_IDS - len(self.ids)])
+        self.bulk = self.bulk or later.bulk
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -273,6 +375,8 @@ class Inventory:
         self._secrets: dict[tuple[str, str], _Group] = {}
         self._models: dict[str, _Group] = {}
         self._folded: Counter[str] = Counter()
+        self._kinds: dict[tuple[str, str, bool | None], tuple[str, str] | None] = {}
+        """(source, name, readOnly) → (service, call) of a change, or None (see :func:`_change_call`)."""
 
     def _group(self, table: dict[Any, _Group], key: Any, overflow: Any, kind: str, event: Event) -> _Group:
         group = table.get(key)
@@ -290,14 +394,64 @@ class Inventory:
             return
         if event.event_source in _ACCESS_SOURCES and self._access(event):
             return
-        if event.read_only is True:
+        read_only = event.read_only
+        if read_only is True:
             return  # the bulk of a trail: reads change nothing
-        if is_change(event):
-            call = base_name(event.event_name)
-            service = event.service
-            for resource in resources_of(event):
-                group = self._group(self._changes, (service, resource), (service, OTHER), "changes", event)
-                group.add(event, call=call)
+        # is_change, its per-(source, name, readOnly) part asked once
+        which = (event.event_source, event.event_name, read_only)
+        known = self._kinds.get(which, _UNKNOWN)
+        if known is _UNKNOWN:
+            known = _change_call(*which)
+            if len(self._kinds) < _MAX_CACHED:
+                self._kinds[which] = known
+        if known is None:
+            return
+        raw = event.raw
+        if raw.get("eventType") in _NOT_API_CALLS:
+            return
+        service, call = known
+        changes = self._changes
+        actor = event.issuer_arn or event.principal_arn
+        address = event.source_ip
+        region = event.region
+        for resource in _resources(event, raw):
+            group = changes.get((service, resource))
+            if group is None:
+                group = self._group(changes, (service, resource), (service, OTHER), "changes", event)
+            # _Group.add inlined: the one per-change step
+            group.count += 1
+            when = event.event_time
+            if when < group.first:
+                group.first = when
+            elif when > group.last:
+                group.last = when
+            counts = group.calls
+            seen = counts.get(call)
+            if seen is not None:
+                counts[call] = seen + 1
+            elif len(counts) < MAX_VALUES:
+                counts[call] = 1
+            counts = group.principals
+            seen = counts.get(actor)
+            if seen is not None:
+                counts[actor] = seen + 1
+            elif len(counts) < MAX_VALUES:
+                counts[actor] = 1
+            counts = group.addresses
+            seen = counts.get(address)
+            if seen is not None:
+                counts[address] = seen + 1
+            elif len(counts) < MAX_VALUES:
+                counts[address] = 1
+            counts = group.regions
+            seen = counts.get(region)
+            if seen is not None:
+                counts[region] = seen + 1
+            elif len(counts) < MAX_VALUES:
+                counts[region] = 1
+            ids = group.ids
+            if len(ids) < MAX_IDS:
+                ids.append(event.event_id)
 
     def _access(self, event: Event) -> bool:
         """Record a secret read or a model invocation; False when the event is neither."""
@@ -316,8 +470,32 @@ class Inventory:
         return False
 
     def merge(self, later: Inventory) -> None:
-        """Fold in the state of one fed the events read after this one's (see Detector.merge)."""
-        raise NotImplementedError("Inventory.merge")  # being written (issue 14, item 2)
+        """Fold in the state of an inventory fed the events read after this one's (see Detector.merge):
+        ``finish()`` then returns what one inventory fed both shares in that order returns, while no
+        bound was reached. A group the later share started joins while its table has room (one pass
+        would have created it then: the later share met its groups in the same order); once the
+        table is full, its calls fold into the ``(other resources)`` group and are counted, as one
+        pass folds them. At a bound (``MAX_GROUPS``, ``MAX_VALUES``, ``MAX_IDS``) what is kept may
+        differ from one pass, never its size. ``later`` is consumed (its groups are taken over)."""
+        tables: tuple[tuple[dict[Any, _Group], dict[Any, _Group], str], ...] = (
+            (self._changes, later._changes, "changes"),
+            (self._secrets, later._secrets, "secrets_read"),
+            (self._models, later._models, "models_invoked"),
+        )
+        for mine, theirs, kind in tables:
+            for key, group in theirs.items():
+                have = mine.get(key)
+                if have is None and len(mine) >= MAX_GROUPS:
+                    overflow = (key[0], OTHER) if isinstance(key, tuple) else OTHER
+                    if key != overflow:  # the later share's own overflow: its calls are counted already
+                        self._folded[kind] += group.count
+                        key = overflow
+                        have = mine.get(key)
+                if have is None:
+                    mine[key] = group
+                else:
+                    have.merge(group)
+        self._folded.update(later._folded)
 
     def size(self) -> int:
         """Items held: groups and their bounded ids (bounded by resources, never by events)."""

@@ -49,16 +49,21 @@ def private(ip: str) -> bool:
 class NetworkUse:
     """A principal's other calls (neither secret reads nor model invocations) per source address: the
     denominator of "a network it almost never uses". Counted per address with plain dict updates (the
-    per-event cost), folded into networks once, at the end."""
+    per-event cost), folded into networks once, at the end (the first :meth:`rare`, after the last
+    call is counted). At most ``MAX_NETWORKS`` addresses a principal are counted one by one; calls
+    from further ones are counted in its ``OVERFLOW`` bucket."""
 
     def __init__(self) -> None:
-        self._by_actor: dict[str, dict[str, int]] = {}
+        self.by_actor: dict[str, dict[str, int]] = {}
+        """Principal → source address → calls. :meth:`add` is the way in; a caller that counts inline
+        must keep to the same bound."""
         self._networks: dict[str, Counter[str]] = {}
 
     def add(self, event: Event) -> None:
-        ips = self._by_actor.get(event.actor)
+        actor = event.issuer_arn or event.principal_arn
+        ips = self.by_actor.get(actor)
         if ips is None:
-            ips = self._by_actor[event.actor] = {}
+            ips = self.by_actor[actor] = {}
         ip = event.source_ip
         seen = ips.get(ip)
         if seen is not None:
@@ -68,11 +73,30 @@ class NetworkUse:
         else:
             ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
 
+    def merge(self, later: NetworkUse) -> None:
+        """Fold in the counts of the calls read after this one's: each address's count adds, and the
+        addresses this one has not counted join in the order the later share met them, while the
+        principal has room (an address the later share put in its own overflow bucket stays there)."""
+        for actor, theirs in later.by_actor.items():
+            ips = self.by_actor.get(actor)
+            if ips is None:
+                self.by_actor[actor] = theirs
+                continue
+            for ip, calls in theirs.items():
+                seen = ips.get(ip)
+                if seen is not None:
+                    ips[ip] = seen + calls
+                elif len(ips) < MAX_NETWORKS:
+                    ips[ip] = calls
+                else:
+                    ips[OVERFLOW] = ips.get(OVERFLOW, 0) + calls
+        self._networks.clear()
+
     def _by_network(self, actor: str) -> Counter[str]:
         counts = self._networks.get(actor)
         if counts is None:
             counts = self._networks[actor] = Counter()
-            for ip, n in self._by_actor.get(actor, {}).items():
+            for ip, n in self.by_actor.get(actor, {}).items():
                 net = OVERFLOW if ip == OVERFLOW else network_of(ip)
                 if net is not None:
                     counts[net] += n
@@ -93,7 +117,7 @@ class NetworkUse:
         return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:
-        return sum(len(c) for c in self._by_actor.values())
+        return sum(len(c) for c in self.by_actor.values())
 
 
 def unusual_network(context: DetectorContext, networks: NetworkUse, actor: str, net: str | None) -> str | None:

@@ -121,6 +121,29 @@ class InstanceCredentialsOutside:
         if len(seen.hits) < MAX_HITS:
             seen.hits.append(hit)
 
+    def merge(self, later: InstanceCredentialsOutside) -> None:
+        """Fold in the state of a detector fed the events read after this one's (see Detector.merge):
+        per session and network the counts add, the first call is the earlier (this share's on equal
+        time and id, as one pass keeps the first-arrived), the hits follow this share's up to MAX_HITS,
+        and a network is the instance's own if either share saw it so. A network the later share met
+        joins a session while the session has room (MAX_NETWORKS: the bound)."""
+        for subject, theirs in later._sessions.items():
+            nets = self._sessions.get(subject)
+            if nets is None:
+                self._sessions[subject] = theirs
+                continue
+            for net, seen in theirs.items():
+                mine = nets.get(net)
+                if mine is None:
+                    if len(nets) < MAX_NETWORKS:
+                        nets[net] = seen
+                    continue
+                if (seen.first.time, seen.first.event_id) < (mine.first.time, mine.first.event_id):
+                    mine.first = seen.first
+                mine.count += seen.count
+                mine.inside = mine.inside or seen.inside
+                mine.hits.extend(seen.hits[: MAX_HITS - len(mine.hits)])
+
     def size(self) -> int:
         return sum(len(n) + sum(len(f.hits) for f in n.values()) for n in self._sessions.values())
 

@@ -19,7 +19,7 @@ from typing import Any
 from irkit.detect.baseline import network_of
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, windows
 from irkit.detect.detectors._common import at
-from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
+from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, OVERFLOW, NetworkUse, unusual_network
 from irkit.detect.event import Event
 from irkit.detect.reads import SecretRead, model_invoked, secret_read
 from irkit.detect.records import AGENT_IP, ATTACKER_IP, record
@@ -29,6 +29,8 @@ BURST_SECONDS = 600
 BURST_SECRETS = 5
 MAX_SECRETS = 5_000
 """Distinct secrets tracked per principal."""
+_MAX_MODELS = 20
+"""Distinct models counted per principal and network."""
 
 
 # -- secrets -----------------------------------------------------------------------------------------
@@ -67,7 +69,8 @@ class _ReadsFrom:
 
     hits: list[Hit] = field(default_factory=list)
     count: int = 0
-    secrets: set[str] = field(default_factory=set)
+    secrets: dict[str, None] = field(default_factory=dict)
+    """The secrets read, in first-read order (added a read at a time while under MAX_HITS)."""
 
 
 SECRET_INFO = DetectorInfo(
@@ -169,23 +172,41 @@ class UnusualAccess:
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._networks = NetworkUse()
+        self._by_actor = self._networks.by_actor
         self._secrets: dict[str, dict[str, _SecretTrace]] = {}
         self._from: dict[tuple[str, str], _ReadsFrom] = {}
         self._calls: dict[tuple[str, str], _Invocations] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        if event.event_source in _ACCESS_SOURCES:
-            read = secret_read(event)
-            if read is not None:
-                if event.succeeded:
-                    self._read(event, attribution, read)
-                return
-            model = model_invoked(event)
-            if model is not None:
-                if event.succeeded:
-                    self._invoked(event, attribution, model)
-                return
-        self._networks.add(event)
+        if event.event_source in _ACCESS_SOURCES and self._access(event, attribution):
+            return
+        # the bulk of a trail: one more call of this principal from this address (NetworkUse.add inline)
+        actor = event.issuer_arn or event.principal_arn
+        ips = self._by_actor.get(actor)
+        if ips is None:
+            ips = self._by_actor[actor] = {}
+        ip = event.source_ip
+        seen = ips.get(ip)
+        if seen is not None:
+            ips[ip] = seen + 1
+        elif len(ips) < MAX_NETWORKS:
+            ips[ip] = 1
+        else:
+            ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
+
+    def _access(self, event: Event, attribution: str) -> bool:
+        """Record a secret read or a model invocation (when it succeeded); False when it is neither."""
+        read = secret_read(event)
+        if read is not None:
+            if event.succeeded:
+                self._read(event, attribution, read)
+            return True
+        model = model_invoked(event)
+        if model is not None:
+            if event.succeeded:
+                self._invoked(event, attribution, model)
+            return True
+        return False
 
     def _read(self, event: Event, attribution: str, read: SecretRead) -> None:
         actor = event.actor
@@ -211,7 +232,7 @@ class UnusualAccess:
             if len(reads.hits) < MAX_HITS:
                 reads.hits.append(hit)
             if len(reads.secrets) < MAX_HITS:
-                reads.secrets.update(read.qualified())
+                reads.secrets.update(dict.fromkeys(read.qualified()))
 
     def _invoked(self, event: Event, attribution: str, model: str) -> None:
         key = (event.actor, network_of(event.source_ip) or "(aws service)")
@@ -219,10 +240,54 @@ class UnusualAccess:
         if calls is None:
             calls = self._calls[key] = _Invocations()
         calls.count += 1
-        if model in calls.models or len(calls.models) < 20:
+        if model in calls.models or len(calls.models) < _MAX_MODELS:
             calls.models[model] += 1
         if len(calls.hits) < MAX_HITS:
             calls.hits.append(Hit(event.event_time, event.event_id, attribution, event.actor))
+
+    def merge(self, later: UnusualAccess) -> None:
+        """Fold in the state of a detector fed the events read after this one's (see Detector.merge).
+
+        Bounds (where the merged state may differ from one pass, staying within them): MAX_SECRETS
+        secrets a principal, MAX_HITS hits and secret names a network, 20 models a network, and the
+        principal's MAX_NETWORKS counted addresses (:meth:`NetworkUse.merge`)."""
+        self._networks.merge(later._networks)
+        for actor, theirs in later._secrets.items():
+            traces = self._secrets.get(actor)
+            if traces is None:
+                self._secrets[actor] = theirs
+                continue
+            for key, trace in theirs.items():
+                mine = traces.get(key)
+                if mine is None:
+                    if len(traces) < MAX_SECRETS:
+                        traces[key] = trace
+                    continue
+                # one pass keeps the first-arrived read of an equal (time, id): this share's
+                if (trace.first.time, trace.first.event_id) < (mine.first.time, mine.first.event_id):
+                    mine.first = trace.first
+                mine.count += trace.count
+        for where, reads in later._from.items():
+            have = self._from.get(where)
+            if have is None:
+                self._from[where] = reads
+                continue
+            have.count += reads.count
+            have.hits.extend(reads.hits[: MAX_HITS - len(have.hits)])
+            for name in reads.secrets:
+                if len(have.secrets) >= MAX_HITS:
+                    break
+                have.secrets[name] = None
+        for where, calls in later._calls.items():
+            had = self._calls.get(where)
+            if had is None:
+                self._calls[where] = calls
+                continue
+            had.count += calls.count
+            had.hits.extend(calls.hits[: MAX_HITS - len(had.hits)])
+            for model, n in calls.models.items():
+                if model in had.models or len(had.models) < _MAX_MODELS:
+                    had.models[model] += n
 
     def size(self) -> int:
         return (
