@@ -35,7 +35,7 @@ from irkit.detect.sigma import SigmaRuleSet
 PARALLEL_MIN_BYTES = 8 << 20
 """Below this many bytes on disk a second process costs more (its start, ~0.2 s) than it saves."""
 PARALLEL_MIN_FILES = 16
-WORKER_SHARE = 0.47
+WORKER_SHARE = 0.44
 """The later share's part of the bytes: a little under half, for the worker's own start."""
 ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
 

@@ -89,12 +89,13 @@ def load_baseline(path: Path) -> Baseline:
 def contract(
     analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()
 ) -> dict[str, Any]:
-    """The ``analyze --json`` object (docs/contracts.md); extra keys are additive."""
+    """The ``analyze --json`` object (docs/contracts.md); extra keys are additive. ``findings`` is
+    a serialized fragment (orjson writes it as is; ``orjson.loads`` of the whole gives the dicts)."""
     extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,
         "files": stats.files,
-        "findings": analysis.findings_json(),
+        "findings": analysis.findings_document(),
         # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded.
         "gaps": [g.to_json() for g in (*missing, *(sigma.gaps if sigma is not None else ()), *fold(stats.gaps))],
         "gaps_total": len(missing) + (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps),

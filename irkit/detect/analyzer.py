@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from irkit.detect.attribution import ALL_PRINCIPALS, CHAIN_EVENTS, Attributor, ChainLink
 from irkit.detect.baseline import Baseline, BaselineMonitor
 from irkit.detect.detector import Detector, DetectorContext
@@ -81,6 +83,13 @@ class Analysis:
             }
             for f in self.findings
         ]
+
+    def findings_document(self) -> orjson.Fragment:
+        """:meth:`findings_json` already serialized, for a document that embeds it (``analyze
+        --json``): orjson writes the findings straight from the dataclasses — the same keys in the
+        same order, the same UTC times (``tests/detect/test_commands.py`` holds the two equal) —
+        without a dict per finding (19,707 findings: 0.3 s of dicts)."""
+        return orjson.Fragment(orjson.dumps(self.findings, option=orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -175,3 +175,19 @@ def test_baseline_without_from_needs_the_archive(app: typer.Typer, tmp_path: Pat
     result = _invoke(app, "baseline", "infra-optimizer", "--config", str(tmp_path / "irkit.yaml"))
     assert isinstance(result.exception, (UsageError, ConfigError))
     assert "--from" in str(result.exception)
+
+
+def test_analyze_json_findings_are_the_one_serializers(tmp_path: Path) -> None:
+    # analyze --json writes the findings straight from the dataclasses (orjson); they must be what
+    # findings_json() (findings.json, the report) gives, key for key, a fractional time included
+    from irkit.cloudtrail.analyze import analyze_paths
+
+    recs = _backdoor()
+    recs[0] = {**recs[0], "eventTime": recs[0]["eventTime"].replace("Z", ".734512Z")}
+    (tmp_path / "a.json").write_bytes(orjson.dumps({"Records": recs}))
+    analysis, _ = analyze_paths([tmp_path])
+    assert analysis.findings
+    assert orjson.loads(orjson.dumps(analysis.findings_document())) == analysis.findings_json()
+    assert [list(f) for f in orjson.loads(orjson.dumps(analysis.findings_document()))] == [
+        list(f) for f in analysis.findings_json()
+    ]
