@@ -29,7 +29,7 @@ import re
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,7 +55,9 @@ from irkit.cloudtrail.manifest import (
     CHUNK,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
+    PRIVATE_DIR,
     READ_ONLY,
+    make_private_dirs,
     manifest_objects,
     manifest_recoveries,
     open_private,
@@ -97,6 +99,9 @@ class CollectResult:
     """Every log file of the window in the evidence folder (for the reader), digests excluded."""
     verified: bool = True
     """False for evidence that no digest chain can vouch for (LookupEvents)."""
+    hashes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """key → (SHA-256 stored, SHA-256 decompressed) of every object this run downloaded, computed on the
+    bytes as they were written (the verify step checks the stored hash and does not inflate again)."""
 
 
 @dataclass(slots=True)
@@ -206,26 +211,40 @@ def plan_keys(
     regions: Sequence[str],
     start: datetime,
     end: datetime,
+    workers: int = 8,
 ) -> tuple[list[tuple[str, int]], list[Gap], list[str], list[str]]:
-    """(key, size) of every log and digest for the window, the listing gaps, accounts, regions."""
+    """(key, size) of every log and digest for the window, the listing gaps, accounts, regions.
+
+    The day prefixes are listed ``workers`` at a time; the result is in prefix order whatever order
+    the answers come in."""
     lister = _Lister(s3, layout.bucket)
     if not accounts:
         root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
         accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
-    found: list[tuple[str, int]] = []
-    all_regions: set[str] = set()
-    for account in accounts:
-        account_regions = list(regions) or [
-            r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        if regions:
+            by_account = {account: list(regions) for account in accounts}
+        else:
+
+            def discover(account: str) -> list[str]:
+                return [r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)]
+
+            by_account = dict(zip(accounts, pool.map(discover, accounts), strict=True))
+        prefixes = [
+            (layout.day_prefix(account, region, day, digest=digest), digest)
+            for account in accounts
+            for region in by_account[account]
+            for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG))
+            for day in days_between(start, end + lag)
         ]
-        all_regions.update(account_regions)
-        for region in account_regions:
-            for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG)):
-                for day in days_between(start, end + lag):
-                    for key, size in lister.keys(layout.day_prefix(account, region, day, digest=digest)):
-                        info = parse_key(key)
-                        if info is not None and info.digest == digest and in_window(info, start, end):
-                            found.append((key, size))
+        listed = pool.map(lambda item: lister.keys(item[0]), prefixes)
+        found: list[tuple[str, int]] = []
+        for (_, digest), keys in zip(prefixes, listed, strict=True):
+            for key, size in keys:
+                info = parse_key(key)
+                if info is not None and info.digest == digest and in_window(info, start, end):
+                    found.append((key, size))
+    all_regions = {region for account in accounts for region in by_account[account]}
     return found, lister.gaps, list(accounts), sorted(all_regions)
 
 
@@ -280,12 +299,20 @@ class _Fetcher:
         self.s3 = s3
         self.bucket = bucket
         self.dest = dest
+        self._folders: set[Path] = set()
+        """Folders known to exist (made by this run or found): one mkdir a folder, not one a file."""
+
+    def folder(self, path: Path) -> None:
+        parent = path.parent
+        if parent not in self._folders:
+            make_private_dirs(self.dest, parent)
+            self._folders.add(parent)
 
     def fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
         return retrying(self._fetch)(key, path)
 
     def _fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.folder(path)
         resp = self.s3.get_object(Bucket=self.bucket, Key=key)
         size, sha256, plain, why = stream_read_only(resp["Body"], path)
         gap = None if why is None else Gap(f"s3://{self.bucket}/{key}", f"{why}; kept as fetched")
@@ -357,7 +384,10 @@ class _Run:
     accounts: list[str]
     regions: list[str]
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    """Where each key of the window is kept (assigned once, checked once)."""
     gaps: list[Gap] = field(default_factory=list)
+    hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     fetched: int = 0
     fetched_bytes: int = 0
     skipped: int = 0
@@ -382,7 +412,9 @@ def collect_archive(
     archive holds: an unexpected error (a MemoryError included) ends the collection with a gap that
     names it, and the manifest still records every object fetched.
     """
-    dest.mkdir(parents=True, exist_ok=True)
+    if not dest.is_dir():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.mkdir(mode=PRIVATE_DIR, exist_ok=True)
     manifest_path = dest / MANIFEST_NAME
     run = _Run(manifest_objects(manifest_path), list(accounts), list(regions))
     try:
@@ -403,7 +435,7 @@ def _collect(
 ) -> None:  # fmt: skip
     try:
         planned, list_gaps, run.accounts, run.regions = plan_keys(
-            s3, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end
+            s3, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end, workers=workers
         )
         run.gaps.extend(list_gaps)
     except _BucketUnavailable as exc:
@@ -412,6 +444,7 @@ def _collect(
 
     sizes = dict(planned)
     paths, refused = PathAssigner(dest).assign(sorted(sizes))
+    run.paths = paths
     run.gaps.extend(refused_gap(layout.bucket, key, reason) for key, reason in sorted(refused.items()))
     to_fetch: list[tuple[str, Path]] = []
     for key, path in sorted(paths.items()):
@@ -437,6 +470,8 @@ def _collect(
                 run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {describe(exc)}"))
                 continue
             run.entries[key] = entry.to_json()
+            if entry.sha256_decompressed is not None:
+                run.hashes[key] = (entry.sha256, entry.sha256_decompressed)
             run.fetched += 1
             run.fetched_bytes += entry.size
             if gap is not None:
@@ -472,13 +507,13 @@ def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, d
         doc["recoveries"] = recoveries
     path = write_manifest(dest, doc)
     log_paths = tuple(
-        evidence_path(dest, k)
+        run.paths.get(k) or evidence_path(dest, k)
         for k in sorted(run.entries)
         if (info := parse_key(k)) is not None and not info.digest
     )
     return CollectResult(
         files=run.fetched, bytes=run.fetched_bytes, skipped=run.skipped, manifest=path, gaps=tuple(gaps),
-        paths=log_paths,
+        paths=log_paths, hashes={k: run.hashes[k] for k in sorted(run.hashes) if k in run.entries},
     )  # fmt: skip
 
 
