@@ -30,7 +30,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -203,6 +203,53 @@ class _Lister:
         return out
 
 
+def _window_prefixes(
+    lister: _Lister, pool: ThreadPoolExecutor, *, layout: TrailLayout, accounts: Sequence[str],
+    regions: Sequence[str], start: datetime, end: datetime,
+) -> tuple[list[str], list[str], list[tuple[str, bool]]]:  # fmt: skip
+    """(accounts, regions, every (day prefix, holds digests) of the window), folders discovered when
+    none are given (each account's regions side by side)."""
+    if not accounts:
+        root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
+        accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
+    if regions:
+        by_account = {account: list(regions) for account in accounts}
+    else:
+
+        def discover(account: str) -> list[str]:
+            return [r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)]
+
+        by_account = dict(zip(accounts, pool.map(discover, accounts), strict=True))
+    prefixes = [
+        (layout.day_prefix(account, region, day, digest=digest), digest)
+        for account in accounts
+        for region in by_account[account]
+        for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG))
+        for day in days_between(start, end + lag)
+    ]
+    all_regions = sorted({region for account in accounts for region in by_account[account]})
+    return list(accounts), all_regions, prefixes
+
+
+def _listed(
+    lister: _Lister, pool: ThreadPoolExecutor, prefixes: Sequence[tuple[str, bool]], start: datetime, end: datetime
+) -> Iterator[list[tuple[str, int]]]:
+    """The window's (key, size) under each prefix, in prefix order; the prefixes are listed side by
+    side in ``pool`` while the caller works on the ones already answered."""
+    futures = [pool.submit(lister.keys, prefix) for prefix, _ in prefixes]
+    try:
+        for (_, digest), future in zip(prefixes, futures, strict=True):
+            out = []
+            for key, size in future.result():
+                info = parse_key(key)
+                if info is not None and info.digest == digest and in_window(info, start, end):
+                    out.append((key, size))
+            yield out
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def plan_keys(
     s3: Any,
     *,
@@ -218,34 +265,12 @@ def plan_keys(
     The day prefixes are listed ``workers`` at a time; the result is in prefix order whatever order
     the answers come in."""
     lister = _Lister(s3, layout.bucket)
-    if not accounts:
-        root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
-        accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        if regions:
-            by_account = {account: list(regions) for account in accounts}
-        else:
-
-            def discover(account: str) -> list[str]:
-                return [r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)]
-
-            by_account = dict(zip(accounts, pool.map(discover, accounts), strict=True))
-        prefixes = [
-            (layout.day_prefix(account, region, day, digest=digest), digest)
-            for account in accounts
-            for region in by_account[account]
-            for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG))
-            for day in days_between(start, end + lag)
-        ]
-        listed = pool.map(lambda item: lister.keys(item[0]), prefixes)
-        found: list[tuple[str, int]] = []
-        for (_, digest), keys in zip(prefixes, listed, strict=True):
-            for key, size in keys:
-                info = parse_key(key)
-                if info is not None and info.digest == digest and in_window(info, start, end):
-                    found.append((key, size))
-    all_regions = {region for account in accounts for region in by_account[account]}
-    return found, lister.gaps, list(accounts), sorted(all_regions)
+        found_accounts, found_regions, prefixes = _window_prefixes(
+            lister, pool, layout=layout, accounts=accounts, regions=regions, start=start, end=end
+        )
+        found = [item for batch in _listed(lister, pool, prefixes, start, end) for item in batch]
+    return found, lister.gaps, found_accounts, found_regions
 
 
 class TooLargeObject(Exception):
@@ -350,22 +375,29 @@ def present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
     return not (info is not None and info.digest and not path.with_name(path.name + META_SUFFIX).is_file())
 
 
-def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(advance, close); a rich bar only on a terminal, nothing otherwise."""
+def _progress_bar(enabled: bool) -> tuple[Callable[[int], None], Callable[[], None], Callable[[], None]]:
+    """(grow the total, advance, close); a rich bar only on a terminal, nothing otherwise."""
     if not enabled or not sys.stderr.isatty():
-        return (lambda: None), (lambda: None)
+        return (lambda n: None), (lambda: None), (lambda: None)
     from rich.progress import Progress
 
     bar = Progress(transient=True)
-    task = bar.add_task("collecting CloudTrail", total=total)
+    task = bar.add_task("collecting CloudTrail", total=0)
     bar.start()
     lock = threading.Lock()
+    total = 0
+
+    def grow(n: int) -> None:
+        nonlocal total
+        with lock:
+            total += n
+            bar.update(task, total=total)
 
     def advance() -> None:
         with lock:
             bar.advance(task)
 
-    return advance, bar.stop
+    return grow, advance, bar.stop
 
 
 def refused_gap(bucket: str, key: str, reason: str) -> Gap:
@@ -402,7 +434,7 @@ def collect_archive(
     start: datetime,
     end: datetime,
     dest: Path,
-    workers: int = 8,
+    workers: int = 16,
     progress: bool = False,
 ) -> CollectResult:
     """Download the window's logs and digests from the archive bucket into ``dest``.
@@ -433,34 +465,29 @@ def _collect(
     s3: Any, run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path, workers: int,
     progress: bool,
 ) -> None:  # fmt: skip
-    try:
-        planned, list_gaps, run.accounts, run.regions = plan_keys(
-            s3, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end, workers=workers
-        )
-        run.gaps.extend(list_gaps)
-    except _BucketUnavailable as exc:
-        planned = []
-        run.gaps.append(exc.gap)
-
-    sizes = dict(planned)
-    paths, refused = PathAssigner(dest).assign(sorted(sizes))
-    run.paths = paths
-    run.gaps.extend(refused_gap(layout.bucket, key, reason) for key, reason in sorted(refused.items()))
-    to_fetch: list[tuple[str, Path]] = []
-    for key, path in sorted(paths.items()):
-        if sizes[key] > inflate.stored_limit():
-            run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", str(TooLargeObject(sizes[key]))))
-        elif present(dest, key, run.known.get(key)):
-            run.entries[key] = run.known[key]
-            run.skipped += 1
-        else:
-            to_fetch.append((key, path))
-
+    """List the window's day prefixes side by side and download each prefix's objects as soon as its
+    listing is in (a prefix's keys are assigned their paths together: keys under two different day
+    prefixes can never name one file, on any filesystem)."""
+    lister = _Lister(s3, layout.bucket)
+    assigner = PathAssigner(dest)
     fetcher = _Fetcher(s3, layout.bucket, dest)
-    advance, close = _progress_bar(progress, len(to_fetch))
+    grow, advance, close = _progress_bar(progress)
+    listing = ThreadPoolExecutor(max_workers=max(1, min(workers, 8)))
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures: dict[Future[tuple[_Entry, Gap | None]], str] = {}
     try:
-        futures = {pool.submit(fetcher.fetch, key, path): key for key, path in to_fetch}
+        try:
+            run.accounts, run.regions, prefixes = _window_prefixes(
+                lister, listing, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end
+            )
+            for batch in _listed(lister, listing, prefixes, start, end):
+                to_fetch = _admit(run, assigner, dest, layout.bucket, dict(batch))
+                futures.update((pool.submit(fetcher.fetch, key, path), key) for key, path in to_fetch)
+                grow(len(to_fetch))
+        except _BucketUnavailable as exc:
+            run.gaps.append(exc.gap)
+        listing.shutdown(wait=True, cancel_futures=True)  # every listing gap is in before it is read
+        run.gaps.extend(lister.gaps)
         for future in as_completed(futures):
             key = futures[future]
             advance()
@@ -477,8 +504,27 @@ def _collect(
             if gap is not None:
                 run.gaps.append(gap)
     finally:
+        listing.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
         close()
+
+
+def _admit(run: _Run, assigner: PathAssigner, dest: Path, bucket: str, sizes: dict[str, int]) -> list[tuple[str, Path]]:
+    """The keys of one listing to download, with their paths; refused, too large and already
+    collected ones are recorded in ``run`` instead."""
+    paths, refused = assigner.assign(sorted(sizes))
+    run.paths.update(paths)
+    run.gaps.extend(refused_gap(bucket, key, reason) for key, reason in sorted(refused.items()))
+    to_fetch: list[tuple[str, Path]] = []
+    for key, path in sorted(paths.items()):
+        if sizes[key] > inflate.stored_limit():
+            run.gaps.append(Gap(f"s3://{bucket}/{key}", str(TooLargeObject(sizes[key]))))
+        elif present(dest, key, run.known.get(key)):
+            run.entries[key] = run.known[key]
+            run.skipped += 1
+        else:
+            to_fetch.append((key, path))
+    return to_fetch
 
 
 def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path) -> CollectResult:
