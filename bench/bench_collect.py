@@ -4,7 +4,7 @@ Usage::
 
     python bench/bench_collect.py [--objects 3000] [--repeat 3] [--keep DIR] [--write-docs]
 
-Needs the AWS CLI (``aws`` on PATH; ``pip install awscli`` or ``pip install -e '.[bench]'``) and
+Needs the AWS CLI (``aws`` on PATH, e.g. ``pip install awscli``; not an irkit dependency) and
 moto's server (a dev dependency). Nothing leaves 127.0.0.1; the credentials are moto's dummies.
 
 It generates an org-trail archive with the log generator of ``bench/bench_analyze.py`` (8 accounts x
@@ -335,7 +335,7 @@ def main() -> int:
             raise SystemExit(f"--compare {item}: expected LABEL=DIR with DIR/irkit/cli.py")
         COMPARE[f"irkit@{label}"] = Path(where).resolve()
     if shutil.which("aws") is None:
-        raise SystemExit("no `aws` on PATH: pip install awscli (or pip install -e '.[bench]')")
+        raise SystemExit("no `aws` on PATH: pip install awscli (the bench compares against it)")
     tmp = Path(tempfile.mkdtemp(prefix="irkit-bench-collect-"))
     root = (args.keep or tmp) / str(args.objects)
     server = None

@@ -1,8 +1,9 @@
 """Collect the CloudTrail archive for a window into an evidence folder that mirrors the S3 keys.
 
-Listing goes by day prefix (the window widened by the delivery lag), files are chosen by the
-delivery time in their names, logs *and* the digests that cover them are downloaded in a bounded
-thread pool with their signature metadata beside them (``<key>.meta.json``), and ``manifest.json``
+Listing goes by day prefix (the window widened by the delivery lag), several prefixes at a time,
+files are chosen by the delivery time in their names, and each prefix's logs *and* the digests that
+cover them are downloaded in a bounded thread pool as soon as its listing is in, with their
+signature metadata beside them (``<key>.meta.json``), and ``manifest.json``
 records every object (key, version id, size, SHA-256 of the stored and of the decompressed bytes,
 fetched-at). Nothing is ever held whole: objects stream to disk in chunks.
 
@@ -17,9 +18,10 @@ Keys are chosen by whoever can write to the bucket: each becomes a path only thr
 would share a file with another key, is refused as a ``key-refused`` gap and never fetched). The
 decompressed hash comes from :mod:`irkit.cloudtrail.inflate`, the code the reader and the digest
 verifier use, under the same cap; an object too large to hold a log within it is not downloaded.
-Evidence files are 0400, whatever the umask (:mod:`irkit.cloudtrail.manifest` writes them and the
-manifest). Recovering a rewritten log is :mod:`irkit.cloudtrail.recover`; the LookupEvents fallback,
-when the archive cannot be read, :mod:`irkit.cloudtrail.lookup`.
+Evidence files are 0400 and the folders collect makes 0700, whatever the umask
+(:mod:`irkit.cloudtrail.manifest` writes them and the manifest). Recovering a rewritten log is
+:mod:`irkit.cloudtrail.recover`; the LookupEvents fallback, when the archive cannot be read,
+:mod:`irkit.cloudtrail.lookup`.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -482,15 +484,16 @@ def _collect(
             )
             for batch in _listed(lister, listing, prefixes, start, end):
                 to_fetch = _admit(run, assigner, dest, layout.bucket, dict(batch))
-                futures.update((pool.submit(fetcher.fetch, key, path), key) for key, path in to_fetch)
                 grow(len(to_fetch))
+                for key, path in to_fetch:
+                    future = pool.submit(fetcher.fetch, key, path)
+                    future.add_done_callback(lambda _: advance())
+                    futures[future] = key
         except _BucketUnavailable as exc:
             run.gaps.append(exc.gap)
         listing.shutdown(wait=True, cancel_futures=True)  # every listing gap is in before it is read
         run.gaps.extend(lister.gaps)
-        for future in as_completed(futures):
-            key = futures[future]
-            advance()
+        for future, key in futures.items():  # in the order submitted: no waiter on every future
             try:
                 entry, gap = future.result()
             except Exception as exc:  # one object's failure (even MemoryError) is its gap
