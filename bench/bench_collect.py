@@ -340,6 +340,10 @@ def main() -> int:
     root = (args.keep or tmp) / str(args.objects)
     server = None
     try:
+        digests = [i.delivered for p in archive_files(root) if (i := parse_key(p.name)) is not None and i.digest]
+        if digests and datetime.now(UTC) > max(digests) + timedelta(hours=1):
+            # An hour past its newest digest, a kept archive reads as a hole in the chain: made anew.
+            shutil.rmtree(root)
         if not archive_files(root):
             t = time.perf_counter()
             generate(root, args.objects, args.median_events)
