@@ -1,8 +1,9 @@
 """Collect the CloudTrail archive for a window into an evidence folder that mirrors the S3 keys.
 
-Listing goes by day prefix (the window widened by the delivery lag), files are chosen by the
-delivery time in their names, logs *and* the digests that cover them are downloaded in a bounded
-thread pool with their signature metadata beside them (``<key>.meta.json``), and ``manifest.json``
+Listing goes by day prefix (the window widened by the delivery lag), several prefixes at a time,
+files are chosen by the delivery time in their names, and each prefix's logs *and* the digests that
+cover them are downloaded in a bounded thread pool as soon as its listing is in, with their
+signature metadata beside them (``<key>.meta.json``), and ``manifest.json``
 records every object (key, version id, size, SHA-256 of the stored and of the decompressed bytes,
 fetched-at). Nothing is ever held whole: objects stream to disk in chunks.
 
@@ -17,9 +18,10 @@ Keys are chosen by whoever can write to the bucket: each becomes a path only thr
 would share a file with another key, is refused as a ``key-refused`` gap and never fetched). The
 decompressed hash comes from :mod:`irkit.cloudtrail.inflate`, the code the reader and the digest
 verifier use, under the same cap; an object too large to hold a log within it is not downloaded.
-Evidence files are 0400, whatever the umask (:mod:`irkit.cloudtrail.manifest` writes them and the
-manifest). Recovering a rewritten log is :mod:`irkit.cloudtrail.recover`; the LookupEvents fallback,
-when the archive cannot be read, :mod:`irkit.cloudtrail.lookup`.
+Evidence files are 0400 and the folders collect makes 0700, whatever the umask
+(:mod:`irkit.cloudtrail.manifest` writes them and the manifest). Recovering a rewritten log is
+:mod:`irkit.cloudtrail.recover`; the LookupEvents fallback, when the archive cannot be read,
+:mod:`irkit.cloudtrail.lookup`.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import re
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +57,9 @@ from irkit.cloudtrail.manifest import (
     CHUNK,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
+    PRIVATE_DIR,
     READ_ONLY,
+    make_private_dirs,
     manifest_objects,
     manifest_recoveries,
     open_private,
@@ -97,6 +101,9 @@ class CollectResult:
     """Every log file of the window in the evidence folder (for the reader), digests excluded."""
     verified: bool = True
     """False for evidence that no digest chain can vouch for (LookupEvents)."""
+    hashes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """key → (SHA-256 stored, SHA-256 decompressed) of every object this run downloaded, computed on the
+    bytes as they were written (the verify step checks the stored hash and does not inflate again)."""
 
 
 @dataclass(slots=True)
@@ -198,6 +205,53 @@ class _Lister:
         return out
 
 
+def _window_prefixes(
+    lister: _Lister, pool: ThreadPoolExecutor, *, layout: TrailLayout, accounts: Sequence[str],
+    regions: Sequence[str], start: datetime, end: datetime,
+) -> tuple[list[str], list[str], list[tuple[str, bool]]]:  # fmt: skip
+    """(accounts, regions, every (day prefix, holds digests) of the window), folders discovered when
+    none are given (each account's regions side by side)."""
+    if not accounts:
+        root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
+        accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
+    if regions:
+        by_account = {account: list(regions) for account in accounts}
+    else:
+
+        def discover(account: str) -> list[str]:
+            return [r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)]
+
+        by_account = dict(zip(accounts, pool.map(discover, accounts), strict=True))
+    prefixes = [
+        (layout.day_prefix(account, region, day, digest=digest), digest)
+        for account in accounts
+        for region in by_account[account]
+        for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG))
+        for day in days_between(start, end + lag)
+    ]
+    all_regions = sorted({region for account in accounts for region in by_account[account]})
+    return list(accounts), all_regions, prefixes
+
+
+def _listed(
+    lister: _Lister, pool: ThreadPoolExecutor, prefixes: Sequence[tuple[str, bool]], start: datetime, end: datetime
+) -> Iterator[list[tuple[str, int]]]:
+    """The window's (key, size) under each prefix, in prefix order; the prefixes are listed side by
+    side in ``pool`` while the caller works on the ones already answered."""
+    futures = [pool.submit(lister.keys, prefix) for prefix, _ in prefixes]
+    try:
+        for (_, digest), future in zip(prefixes, futures, strict=True):
+            out = []
+            for key, size in future.result():
+                info = parse_key(key)
+                if info is not None and info.digest == digest and in_window(info, start, end):
+                    out.append((key, size))
+            yield out
+    finally:
+        for future in futures:
+            future.cancel()
+
+
 def plan_keys(
     s3: Any,
     *,
@@ -206,27 +260,19 @@ def plan_keys(
     regions: Sequence[str],
     start: datetime,
     end: datetime,
+    workers: int = 8,
 ) -> tuple[list[tuple[str, int]], list[Gap], list[str], list[str]]:
-    """(key, size) of every log and digest for the window, the listing gaps, accounts, regions."""
+    """(key, size) of every log and digest for the window, the listing gaps, accounts, regions.
+
+    The day prefixes are listed ``workers`` at a time; the result is in prefix order whatever order
+    the answers come in."""
     lister = _Lister(s3, layout.bucket)
-    if not accounts:
-        root = "/".join(p for p in (layout.prefix.strip("/"), "AWSLogs", layout.organization_id) if p) + "/"
-        accounts = [a for a in lister.folders(root) if _ACCOUNT_DIR.match(a)]
-    found: list[tuple[str, int]] = []
-    all_regions: set[str] = set()
-    for account in accounts:
-        account_regions = list(regions) or [
-            r for r in lister.folders(layout.region_root(account)) if _REGION_DIR.match(r)
-        ]
-        all_regions.update(account_regions)
-        for region in account_regions:
-            for digest, lag in ((False, DELIVERY_LAG), (True, DIGEST_LAG)):
-                for day in days_between(start, end + lag):
-                    for key, size in lister.keys(layout.day_prefix(account, region, day, digest=digest)):
-                        info = parse_key(key)
-                        if info is not None and info.digest == digest and in_window(info, start, end):
-                            found.append((key, size))
-    return found, lister.gaps, list(accounts), sorted(all_regions)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        found_accounts, found_regions, prefixes = _window_prefixes(
+            lister, pool, layout=layout, accounts=accounts, regions=regions, start=start, end=end
+        )
+        found = [item for batch in _listed(lister, pool, prefixes, start, end) for item in batch]
+    return found, lister.gaps, found_accounts, found_regions
 
 
 class TooLargeObject(Exception):
@@ -280,12 +326,20 @@ class _Fetcher:
         self.s3 = s3
         self.bucket = bucket
         self.dest = dest
+        self._folders: set[Path] = set()
+        """Folders known to exist (made by this run or found): one mkdir a folder, not one a file."""
+
+    def folder(self, path: Path) -> None:
+        parent = path.parent
+        if parent not in self._folders:
+            make_private_dirs(self.dest, parent)
+            self._folders.add(parent)
 
     def fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
         return retrying(self._fetch)(key, path)
 
     def _fetch(self, key: str, path: Path) -> tuple[_Entry, Gap | None]:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.folder(path)
         resp = self.s3.get_object(Bucket=self.bucket, Key=key)
         size, sha256, plain, why = stream_read_only(resp["Body"], path)
         gap = None if why is None else Gap(f"s3://{self.bucket}/{key}", f"{why}; kept as fetched")
@@ -323,22 +377,29 @@ def present(dest: Path, key: str, known: dict[str, Any] | None) -> bool:
     return not (info is not None and info.digest and not path.with_name(path.name + META_SUFFIX).is_file())
 
 
-def _progress_bar(enabled: bool, total: int) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(advance, close); a rich bar only on a terminal, nothing otherwise."""
+def _progress_bar(enabled: bool) -> tuple[Callable[[int], None], Callable[[], None], Callable[[], None]]:
+    """(grow the total, advance, close); a rich bar only on a terminal, nothing otherwise."""
     if not enabled or not sys.stderr.isatty():
-        return (lambda: None), (lambda: None)
+        return (lambda n: None), (lambda: None), (lambda: None)
     from rich.progress import Progress
 
     bar = Progress(transient=True)
-    task = bar.add_task("collecting CloudTrail", total=total)
+    task = bar.add_task("collecting CloudTrail", total=0)
     bar.start()
     lock = threading.Lock()
+    total = 0
+
+    def grow(n: int) -> None:
+        nonlocal total
+        with lock:
+            total += n
+            bar.update(task, total=total)
 
     def advance() -> None:
         with lock:
             bar.advance(task)
 
-    return advance, bar.stop
+    return grow, advance, bar.stop
 
 
 def refused_gap(bucket: str, key: str, reason: str) -> Gap:
@@ -357,7 +418,10 @@ class _Run:
     accounts: list[str]
     regions: list[str]
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+    """Where each key of the window is kept (assigned once, checked once)."""
     gaps: list[Gap] = field(default_factory=list)
+    hashes: dict[str, tuple[str, str]] = field(default_factory=dict)
     fetched: int = 0
     fetched_bytes: int = 0
     skipped: int = 0
@@ -372,7 +436,7 @@ def collect_archive(
     start: datetime,
     end: datetime,
     dest: Path,
-    workers: int = 8,
+    workers: int = 16,
     progress: bool = False,
 ) -> CollectResult:
     """Download the window's logs and digests from the archive bucket into ``dest``.
@@ -382,7 +446,9 @@ def collect_archive(
     archive holds: an unexpected error (a MemoryError included) ends the collection with a gap that
     names it, and the manifest still records every object fetched.
     """
-    dest.mkdir(parents=True, exist_ok=True)
+    if not dest.is_dir():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.mkdir(mode=PRIVATE_DIR, exist_ok=True)
     manifest_path = dest / MANIFEST_NAME
     run = _Run(manifest_objects(manifest_path), list(accounts), list(regions))
     try:
@@ -401,49 +467,67 @@ def _collect(
     s3: Any, run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path, workers: int,
     progress: bool,
 ) -> None:  # fmt: skip
-    try:
-        planned, list_gaps, run.accounts, run.regions = plan_keys(
-            s3, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end
-        )
-        run.gaps.extend(list_gaps)
-    except _BucketUnavailable as exc:
-        planned = []
-        run.gaps.append(exc.gap)
-
-    sizes = dict(planned)
-    paths, refused = PathAssigner(dest).assign(sorted(sizes))
-    run.gaps.extend(refused_gap(layout.bucket, key, reason) for key, reason in sorted(refused.items()))
-    to_fetch: list[tuple[str, Path]] = []
-    for key, path in sorted(paths.items()):
-        if sizes[key] > inflate.stored_limit():
-            run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", str(TooLargeObject(sizes[key]))))
-        elif present(dest, key, run.known.get(key)):
-            run.entries[key] = run.known[key]
-            run.skipped += 1
-        else:
-            to_fetch.append((key, path))
-
+    """List the window's day prefixes side by side and download each prefix's objects as soon as its
+    listing is in (a prefix's keys are assigned their paths together: keys under two different day
+    prefixes can never name one file, on any filesystem)."""
+    lister = _Lister(s3, layout.bucket)
+    assigner = PathAssigner(dest)
     fetcher = _Fetcher(s3, layout.bucket, dest)
-    advance, close = _progress_bar(progress, len(to_fetch))
+    grow, advance, close = _progress_bar(progress)
+    listing = ThreadPoolExecutor(max_workers=max(1, min(workers, 8)))
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    futures: dict[Future[tuple[_Entry, Gap | None]], str] = {}
     try:
-        futures = {pool.submit(fetcher.fetch, key, path): key for key, path in to_fetch}
-        for future in as_completed(futures):
-            key = futures[future]
-            advance()
+        try:
+            run.accounts, run.regions, prefixes = _window_prefixes(
+                lister, listing, layout=layout, accounts=run.accounts, regions=run.regions, start=start, end=end
+            )
+            for batch in _listed(lister, listing, prefixes, start, end):
+                to_fetch = _admit(run, assigner, dest, layout.bucket, dict(batch))
+                grow(len(to_fetch))
+                for key, path in to_fetch:
+                    future = pool.submit(fetcher.fetch, key, path)
+                    future.add_done_callback(lambda _: advance())
+                    futures[future] = key
+        except _BucketUnavailable as exc:
+            run.gaps.append(exc.gap)
+        listing.shutdown(wait=True, cancel_futures=True)  # every listing gap is in before it is read
+        run.gaps.extend(lister.gaps)
+        for future, key in futures.items():  # in the order submitted: no waiter on every future
             try:
                 entry, gap = future.result()
             except Exception as exc:  # one object's failure (even MemoryError) is its gap
                 run.gaps.append(Gap(f"s3://{layout.bucket}/{key}", f"not collected: {describe(exc)}"))
                 continue
             run.entries[key] = entry.to_json()
+            if entry.sha256_decompressed is not None:
+                run.hashes[key] = (entry.sha256, entry.sha256_decompressed)
             run.fetched += 1
             run.fetched_bytes += entry.size
             if gap is not None:
                 run.gaps.append(gap)
     finally:
+        listing.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)
         close()
+
+
+def _admit(run: _Run, assigner: PathAssigner, dest: Path, bucket: str, sizes: dict[str, int]) -> list[tuple[str, Path]]:
+    """The keys of one listing to download, with their paths; refused, too large and already
+    collected ones are recorded in ``run`` instead."""
+    paths, refused = assigner.assign(sorted(sizes))
+    run.paths.update(paths)
+    run.gaps.extend(refused_gap(bucket, key, reason) for key, reason in sorted(refused.items()))
+    to_fetch: list[tuple[str, Path]] = []
+    for key, path in sorted(paths.items()):
+        if sizes[key] > inflate.stored_limit():
+            run.gaps.append(Gap(f"s3://{bucket}/{key}", str(TooLargeObject(sizes[key]))))
+        elif present(dest, key, run.known.get(key)):
+            run.entries[key] = run.known[key]
+            run.skipped += 1
+        else:
+            to_fetch.append((key, path))
+    return to_fetch
 
 
 def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, dest: Path) -> CollectResult:
@@ -472,13 +556,13 @@ def _finish(run: _Run, *, layout: TrailLayout, start: datetime, end: datetime, d
         doc["recoveries"] = recoveries
     path = write_manifest(dest, doc)
     log_paths = tuple(
-        evidence_path(dest, k)
+        run.paths.get(k) or evidence_path(dest, k)
         for k in sorted(run.entries)
         if (info := parse_key(k)) is not None and not info.digest
     )
     return CollectResult(
         files=run.fetched, bytes=run.fetched_bytes, skipped=run.skipped, manifest=path, gaps=tuple(gaps),
-        paths=log_paths,
+        paths=log_paths, hashes={k: run.hashes[k] for k in sorted(run.hashes) if k in run.entries},
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ member (an appended member fails the hash like any rewrite), at most ``MAX_DECOM
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -212,6 +213,9 @@ class StoredObject:
     """The S3 version read (None for a local file or an unversioned bucket)."""
     too_large: int | None = None
     """The stored size, when it is larger than any log irkit reads (``body`` is then empty)."""
+    sha256_decompressed: str | None = None
+    """The SHA-256 of the decompressed ``body`` when the source already has it (a collection that
+    hashed these very bytes as it wrote them); None: the verifier inflates ``body`` itself."""
 
 
 class ArchiveSource(Protocol):
@@ -240,8 +244,12 @@ class LocalSource:
     names the bucket and the collected window.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, known_hashes: Mapping[str, tuple[str, str]] | None = None) -> None:
+        """``known_hashes``: key → (SHA-256 stored, SHA-256 decompressed) that the caller computed while it
+        wrote the file. A file whose bytes still have that stored hash is not inflated again; any
+        other file is hashed from what is on disk."""
         self.root = root
+        self._hashes = dict(known_hashes or {})
         self.bucket: str | None = None
         self.window: tuple[datetime, datetime] | None = None
         self._versions: dict[str, str | None] = {}
@@ -306,6 +314,9 @@ class LocalSource:
                     meta = {str(k).lower(): str(v) for k, v in raw.items() if isinstance(v, str)}
             except orjson.JSONDecodeError:
                 pass  # reported as an unsigned digest below
+        known = self._hashes.get(key)
+        if known is not None and hashlib.sha256(body).hexdigest() == known[0]:
+            return StoredObject(key, body, meta, sha256_decompressed=known[1])
         return StoredObject(key, body, meta)
 
     def uri(self, key: str) -> str:
@@ -873,6 +884,8 @@ def _log_hash(obj: StoredObject, recorded: str, digest_key: str) -> tuple[str, s
             f"the object is {obj.too_large} bytes stored, more than any log within irkit's "
             f"{size_text(inflate_module.MAX_DECOMPRESSED)} limit holds: it cannot be the log the digest lists"
         )
+    if obj.sha256_decompressed is not None and obj.sha256_decompressed == recorded.lower():
+        return obj.sha256_decompressed, ""
     try:
         result = sha256_inflated(obj.body)
     except TooLarge as exc:
@@ -927,9 +940,12 @@ def verify_evidence(
     start: datetime | None = None,
     end: datetime | None = None,
     on_problem: Callable[[IntegrityProblem], None] | None = None,
+    known_hashes: Mapping[str, tuple[str, str]] | None = None,
 ) -> VerifyReport:
-    """Verify a collected evidence folder; the window defaults to the one its manifest records."""
-    source = LocalSource(dest)
+    """Verify a collected evidence folder; the window defaults to the one its manifest records.
+
+    ``known_hashes`` (see :class:`LocalSource`) spares re-inflating the files a collection has just written."""
+    source = LocalSource(dest, known_hashes)
     if start is None and end is None and source.window is not None:
         start, end = source.window
     return DigestVerifier(source, keys, start=start, end=end, on_problem=on_problem).verify()

@@ -21,6 +21,8 @@ MANIFEST_NAME = "manifest.json"
 READ_ONLY = 0o400
 """Every evidence file: read-only, and for its owner only (CloudTrail holds secrets' context, ARNs,
 IPs); set with chmod after writing, so the umask cannot widen it."""
+PRIVATE_DIR = 0o700
+"""Every folder irkit makes in the evidence folder (and the evidence folder itself, when it makes it)."""
 CHUNK = 1 << 20
 
 
@@ -35,9 +37,29 @@ def sha256_file(path: Path) -> str:
 def open_private(path: Path) -> IO[bytes]:
     """A new file at ``path`` that only its owner can open (0600 from the start, never wider, whatever
     the umask); a leftover of an interrupted run is replaced. Made with O_EXCL: never through a link."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:  # a leftover (or a link someone put there): removed, never followed
+        path.unlink(missing_ok=True)
+        fd = os.open(path, flags, 0o600)
     return os.fdopen(fd, "wb")
+
+
+def make_private_dirs(root: Path, folder: Path) -> None:
+    """``folder`` (inside ``root``) and every missing folder between them, each made 0700 (the umask can
+    only narrow it); folders that exist are left as they are."""
+    missing: list[Path] = []
+    at = folder
+    while at != root and not at.is_dir():
+        missing.append(at)
+        at = at.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
 
 
 def write_read_only(path: Path, data: bytes) -> None:

@@ -129,10 +129,10 @@ def run_collect(
         gap = Gap("digest-chain", "not verified: no trusted public key (set log_archive.public_keys)")
         return CollectOutcome(
             CollectResult(result.files, result.bytes, result.skipped, result.manifest, (*result.gaps, gap),
-                          result.paths),
+                          result.paths, hashes=result.hashes),
             None, evidence,
         )  # fmt: skip
-    report = verify_evidence(evidence, keys, start=start, end=end)
+    report = verify_evidence(evidence, keys, start=start, end=end, known_hashes=result.hashes)
     return CollectOutcome(result, report, evidence)
 
 

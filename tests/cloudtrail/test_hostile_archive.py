@@ -287,10 +287,10 @@ def test_a_memory_error_while_listing_still_writes_the_manifest(
 ) -> None:
     from irkit.cloudtrail import collect as collect_module
 
-    def plan(*args: Any, **kwargs: Any) -> Any:
+    def keys(*args: Any, **kwargs: Any) -> Any:
         raise MemoryError("listing")
 
-    monkeypatch.setattr(collect_module, "plan_keys", plan)
+    monkeypatch.setattr(collect_module._Lister, "keys", keys)  # raised in the listing threads
     result = collect(s3, tmp_path / "evidence")
     doc = orjson.loads((tmp_path / "evidence" / "manifest.json").read_bytes())
     assert doc["objects"] == [] and result.files == 0
