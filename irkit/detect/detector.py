@@ -75,6 +75,32 @@ class Detector(Protocol):
         ...
 
 
+def add_counts(counts: dict[Any, int], later: Mapping[Any, int], cap: int | None = None, overflow: Any = None) -> None:
+    """Add a later share's counts to ``counts``, as one pass over both would have counted: a key
+    ``counts`` lacks joins (in the order the later share met it) while fewer than ``cap`` keys are
+    held; past the cap its count goes to ``overflow`` (dropped when that is None)."""
+    for key, n in later.items():
+        seen = counts.get(key)
+        if seen is not None:
+            counts[key] = seen + n
+        elif cap is None or len(counts) < cap:
+            counts[key] = n
+        elif overflow is not None:
+            counts[overflow] = counts.get(overflow, 0) + n
+
+
+def add_count_tables(
+    tables: dict[Any, dict[Any, int]], later: Mapping[Any, dict[Any, int]], cap: int | None = None, overflow: Any = None
+) -> None:
+    """:func:`add_counts` for each subject's table (a subject only the later share has takes its table whole)."""
+    for subject, theirs in later.items():
+        mine = tables.get(subject)
+        if mine is None:
+            tables[subject] = theirs
+        else:
+            add_counts(mine, theirs, cap, overflow)
+
+
 @dataclass(slots=True)
 class Hit:
     """The little a detector keeps of an event."""

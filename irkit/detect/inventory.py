@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from irkit.detect.baseline import is_read_call, is_read_name, network_of
+from irkit.detect.detector import add_counts
 from irkit.detect.event import Event, format_time
 from irkit.detect.names import base_name
 from irkit.detect.policy import items
@@ -253,16 +254,6 @@ def _bump(counts: dict[str, int], value: str) -> None:
         counts[value] = 1
 
 
-def _bump_all(counts: dict[str, int], later: dict[str, int]) -> None:
-    """Add ``later``'s counts: its values this one lacks join in their first-seen order while there is room."""
-    for value, n in later.items():
-        seen = counts.get(value)
-        if seen is not None:
-            counts[value] = seen + n
-        elif len(counts) < MAX_VALUES:
-            counts[value] = n
-
-
 def _by_count(counts: dict[str, int]) -> list[str]:
     return sorted(counts, key=lambda k: (-counts[k], k))
 
@@ -327,10 +318,10 @@ class _Group:
             self.first = later.first
         if later.last > self.last:
             self.last = later.last
-        _bump_all(self.calls, later.calls)
-        _bump_all(self.principals, later.principals)
-        _bump_all(self.addresses, later.addresses)
-        _bump_all(self.regions, later.regions)
+        add_counts(self.calls, later.calls, MAX_VALUES)
+        add_counts(self.principals, later.principals, MAX_VALUES)
+        add_counts(self.addresses, later.addresses, MAX_VALUES)
+        add_counts(self.regions, later.regions, MAX_VALUES)
         self.ids.extend(later.ids[: MAX_IDS - len(self.ids)])
         self.bulk = self.bulk or later.bulk
 

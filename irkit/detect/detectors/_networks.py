@@ -18,7 +18,7 @@ from collections import Counter
 from functools import lru_cache
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext
+from irkit.detect.detector import DetectorContext, add_count_tables
 from irkit.detect.event import Event
 
 RARE_NETWORK_MIN_CALLS = 100
@@ -77,19 +77,7 @@ class NetworkUse:
         """Fold in the counts of the calls read after this one's: each address's count adds, and the
         addresses this one has not counted join in the order the later share met them, while the
         principal has room (an address the later share put in its own overflow bucket stays there)."""
-        for actor, theirs in later.by_actor.items():
-            ips = self.by_actor.get(actor)
-            if ips is None:
-                self.by_actor[actor] = theirs
-                continue
-            for ip, calls in theirs.items():
-                seen = ips.get(ip)
-                if seen is not None:
-                    ips[ip] = seen + calls
-                elif len(ips) < MAX_NETWORKS:
-                    ips[ip] = calls
-                else:
-                    ips[OVERFLOW] = ips.get(OVERFLOW, 0) + calls
+        add_count_tables(self.by_actor, later.by_actor, MAX_NETWORKS, OVERFLOW)
         self._networks.clear()
 
     def _by_network(self, actor: str) -> Counter[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, add_count_tables, finding
 from irkit.detect.detectors._common import at, run_instances
 from irkit.detect.event import Event
 from irkit.detect.names import base_name
@@ -181,14 +181,7 @@ class UnusualRegion:
         """Exact (no bound): calls per (region, hour, subject) add, (subject, region) pairs keep
         their first-seen order; a subject's launches in a region add their counts, keep the
         earliest and the earliest sampled (this share's first on a tie)."""
-        cells = self._cells
-        for key, theirs in later._cells.items():
-            group = cells.get(key)
-            if group is None:
-                cells[key] = theirs
-                continue
-            for subject, calls in theirs.items():
-                group[subject] = group.get(subject, 0) + calls
+        add_count_tables(self._cells, later._cells)
         pairs = self._pairs
         for pair in later._pairs:
             pairs.setdefault(pair)

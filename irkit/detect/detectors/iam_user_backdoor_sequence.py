@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, add_count_tables, finding
 from irkit.detect.detectors._common import at, iam
 from irkit.detect.event import Event
 from irkit.detect.records import ACCOUNT, AGENT_IP, ATTACKER_IP, record, user_identity
@@ -203,18 +203,7 @@ class UserBackdoor:
         table was full is not counted); users and keys keep the last creation; a key created here
         and used there gets the later share's uses (kept pending there, as it never saw the
         creation) after this share's, up to :data:`USES_PER_KEY`."""
-        mine_ips = self._ips
-        for actor, theirs in later._ips.items():
-            ips = mine_ips.get(actor)
-            if ips is None:
-                mine_ips[actor] = theirs
-                continue
-            for ip, calls in theirs.items():
-                have = ips.get(ip)
-                if have is not None:
-                    ips[ip] = have + calls
-                elif len(ips) < self._MAX_IPS:
-                    ips[ip] = calls
+        add_count_tables(self._ips, later._ips, self._MAX_IPS)
         self._users.update(later._users)
         for user, hits in later._grants.items():
             grants = self._grants.get(user)
