@@ -10,9 +10,9 @@ file names at most :data:`MAX_NAMED_PER_FILE` bad records and counts the rest in
 file below a folder that a symlink leads outside it is refused, not read.
 
 Speed: with many files, decompression runs in worker processes (bounded read-ahead, results
-consumed in file order, so output is deterministic and memory flat) while this process parses
-with orjson and builds events through a dict-specialised copy of :meth:`Event.from_record`
-(it falls back to ``from_record`` for anything unusual, and a test holds the two equal), with the
+consumed in file order, so output is deterministic and memory flat) while this process decodes
+(``lazy``: msgspec, straight into typed events, :mod:`irkit.cloudtrail.typed`; otherwise orjson and
+a dict-specialised copy of :meth:`Event.from_record`, which a test holds equal to it), with the
 cyclic GC paused per file. See docs/performance.md for the numbers and what is left on the table.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import mmap
 import os
 import subprocess
 import sys
@@ -125,14 +124,9 @@ class _FileGaps:
         return self.gaps
 
 
-def parse_records(path: Path, data: bytes | bytearray | mmap.mmap) -> tuple[list[Any], list[Gap]]:
+def parse_records(path: Path, data: bytes | bytearray) -> tuple[list[Any], list[Gap]]:
     """Records of one file's (decompressed) bytes."""
     name = path.name.removesuffix(".gz")
-    if isinstance(data, mmap.mmap):
-        if name.endswith(".jsonl"):
-            return parse_records(path, data[:])
-        with memoryview(data) as view:  # orjson reads the mapping in place
-            return _parse_document(path, view)
     if name.endswith(".jsonl"):
         records: list[Any] = []
         bad = _FileGaps(path, "lines that are not valid JSON")
@@ -222,7 +216,7 @@ def _s(value: Any) -> str:
 # (stdlib only) and this loop, so it loads each file with the very read_log this process uses, under
 # the same caps (argv). It is sent each path hex-encoded (a newline in a file name cannot split a
 # request), inflates it into a file in shared memory and answers with that file's name; this process
-# maps it and parses in place.
+# reads it (one copy, into the bytes the typed decode keeps views into) and removes it.
 _WORKER_LOOP = r"""
 import sys, tempfile
 shm, limit, max_values = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -263,7 +257,7 @@ class _Worker:
         self.proc.stdin.write(os.fsencode(path).hex() + "\n")
         self.proc.stdin.flush()
 
-    def receive(self) -> tuple[bytes | bytearray | mmap.mmap | None, str | None]:
+    def receive(self) -> tuple[bytes | None, str | None]:
         assert self.proc.stdout is not None
         reply = self.proc.stdout.readline().rstrip("\n")
         if reply.startswith("ERR "):
@@ -272,11 +266,7 @@ class _Worker:
             raise OSError("inflate worker stopped")
         name = reply[3:]
         try:
-            with open(name, "rb") as fh:  # noqa: PTH123 - a file descriptor for mmap
-                if not os.fstat(fh.fileno()).st_size:
-                    return b"", None
-                # the mapping outlives the descriptor and the name; the caller closes it
-                return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), None
+            return Path(name).read_bytes(), None
         finally:
             Path(name).unlink()
 
@@ -294,7 +284,7 @@ class _Worker:
 
 def _inflated(
     files: list[Path], workers: int
-) -> Iterator[tuple[Path, bytes | bytearray | mmap.mmap | None, str | None]]:
+) -> Iterator[tuple[Path, bytes | bytearray | None, str | None]]:
     """(path, decompressed bytes or None, error) in file order; in worker processes when it pays.
 
     A worker that cannot start or dies mid-way costs speed, never data: the files not yet
@@ -373,22 +363,15 @@ def iter_file_events(
         if data is None:
             stats.gaps.append(Gap(str(path), error or "unreadable"))
             continue
-        if isinstance(data, mmap.mmap):
-            mapped, data = data, data[:]  # one copy: the typed decode keeps views into bytes
-            mapped.close()
         events = _file_events(path, data, stats, lazy=lazy)
         del data
         yield from events
 
 
-def _records(path: Path, data: bytes | bytearray | mmap.mmap, lazy: bool) -> tuple[list[Any], list[Gap], bool]:
+def _records(path: Path, data: bytes | bytearray, typed_document: bool) -> tuple[list[Any], list[Gap], bool]:
     """The file's records (dicts; or, typed, each record's JSON bytes), its gaps, and whether typed."""
-    if lazy and not path.name.removesuffix(".gz").endswith(".jsonl"):
-        if isinstance(data, mmap.mmap):
-            with memoryview(data) as view:
-                raw = typed.document_records(view)
-        else:
-            raw = typed.document_records(data)
+    if typed_document:
+        raw = typed.document_records(data)
         if raw is not None:
             return raw, [], True
     records, gaps = parse_records(path, data)
@@ -411,9 +394,7 @@ def _typed_event(data: bytes) -> Event:
     return event_from_record(record)
 
 
-def _file_events(
-    path: Path, data: bytes | bytearray | mmap.mmap, stats: ReadStats, *, lazy: bool = False
-) -> list[Event]:
+def _file_events(path: Path, data: bytes | bytearray, stats: ReadStats, *, lazy: bool = False) -> list[Event]:
     """One file's events, built with the cyclic GC paused: records and events form no cycles, and
     the collector would otherwise walk the file's ~40 objects a record over and over (≈15 % of
     reading time). Paused only here, never while the caller runs between events."""
@@ -421,12 +402,13 @@ def _file_events(
     if paused:
         gc.disable()
     try:
-        if lazy and type(data) is bytes and not path.name.removesuffix(".gz").endswith(".jsonl"):
+        typed_document = lazy and not path.name.removesuffix(".gz").endswith(".jsonl")
+        if typed_document and type(data) is bytes:
             whole = typed.typed_document(data, _utc)  # every record fits the schema: one decode
             if whole is not None:
                 stats.events += len(whole)
                 return whole
-        records, gaps, is_typed = _records(path, data, lazy)
+        records, gaps, is_typed = _records(path, data, typed_document)
         stats.gaps.extend(gaps)
         events: list[Event] = []
         bad = _FileGaps(path, "malformed records")

@@ -88,8 +88,7 @@ decode_any: Callable[[bytes | msgspec.Raw], Any] = msgspec.json.Decoder().decode
 def document_records(data: bytes | bytearray | memoryview) -> list[msgspec.Raw] | list[bytes] | None:
     """Each record's JSON bytes, or ``None`` when the document is not ``{"Records": [...]}`` valid
     JSON (the reader's own parser then says what it is). Over ``bytes`` they are views into it (it
-    lives as long as one of its events does); over anything else, copies (a mapping of a file can
-    then be closed)."""
+    lives as long as one of its events does); over a mutable buffer, copies."""
     try:
         doc = _decode_document(data)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # RecursionError: deep nesting

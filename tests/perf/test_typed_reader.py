@@ -169,8 +169,8 @@ def test_typed_events_form_no_reference_cycles(tmp_path: Path) -> None:
 
 
 def test_typed_reader_over_inflate_workers_matches_one_process(tmp_path: Path) -> None:
-    # enough files for the inflate workers: the typed decode then reads shared-memory mappings,
-    # which must be closable after each file (no record bytes may keep pointing into them)
+    # enough files for the inflate workers: each file comes back through shared memory, read
+    # into bytes the typed decode keeps views into; the events must be those of one process
     from irkit.cloudtrail.reader import PARALLEL_MIN_FILES
 
     for i in range(PARALLEL_MIN_FILES + 6):
