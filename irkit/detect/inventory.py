@@ -272,7 +272,6 @@ class _Group:
     bulk: bool = False
 
     def add(self, event: Event, call: str | None = None) -> None:
-        # per change: the counts bumped inline (see _bump), no call per value
         self.count += 1
         when = event.event_time
         if when < self.first:
@@ -280,36 +279,12 @@ class _Group:
         elif when > self.last:
             self.last = when
         if call is not None:
-            counts = self.calls
-            seen = counts.get(call)
-            if seen is not None:
-                counts[call] = seen + 1
-            elif len(counts) < MAX_VALUES:
-                counts[call] = 1
-        counts = self.principals
-        value = event.issuer_arn or event.principal_arn
-        seen = counts.get(value)
-        if seen is not None:
-            counts[value] = seen + 1
-        elif len(counts) < MAX_VALUES:
-            counts[value] = 1
-        counts = self.addresses
-        value = event.source_ip
-        seen = counts.get(value)
-        if seen is not None:
-            counts[value] = seen + 1
-        elif len(counts) < MAX_VALUES:
-            counts[value] = 1
-        counts = self.regions
-        value = event.region
-        seen = counts.get(value)
-        if seen is not None:
-            counts[value] = seen + 1
-        elif len(counts) < MAX_VALUES:
-            counts[value] = 1
-        ids = self.ids
-        if len(ids) < MAX_IDS:
-            ids.append(event.event_id)
+            _bump(self.calls, call)
+        _bump(self.principals, event.issuer_arn or event.principal_arn)
+        _bump(self.addresses, event.source_ip)
+        _bump(self.regions, event.region)
+        if len(self.ids) < MAX_IDS:
+            self.ids.append(event.event_id)
 
     def merge(self, later: _Group) -> None:
         """Fold in a group of the events read after this one's."""
@@ -401,48 +376,8 @@ class Inventory:
         if raw.get("eventType") in _NOT_API_CALLS:
             return
         service, call = known
-        changes = self._changes
-        actor = event.issuer_arn or event.principal_arn
-        address = event.source_ip
-        region = event.region
         for resource in _resources(event, raw):
-            group = changes.get((service, resource))
-            if group is None:
-                group = self._group(changes, (service, resource), (service, OTHER), "changes", event)
-            # _Group.add inlined: the one per-change step
-            group.count += 1
-            when = event.event_time
-            if when < group.first:
-                group.first = when
-            elif when > group.last:
-                group.last = when
-            counts = group.calls
-            seen = counts.get(call)
-            if seen is not None:
-                counts[call] = seen + 1
-            elif len(counts) < MAX_VALUES:
-                counts[call] = 1
-            counts = group.principals
-            seen = counts.get(actor)
-            if seen is not None:
-                counts[actor] = seen + 1
-            elif len(counts) < MAX_VALUES:
-                counts[actor] = 1
-            counts = group.addresses
-            seen = counts.get(address)
-            if seen is not None:
-                counts[address] = seen + 1
-            elif len(counts) < MAX_VALUES:
-                counts[address] = 1
-            counts = group.regions
-            seen = counts.get(region)
-            if seen is not None:
-                counts[region] = seen + 1
-            elif len(counts) < MAX_VALUES:
-                counts[region] = 1
-            ids = group.ids
-            if len(ids) < MAX_IDS:
-                ids.append(event.event_id)
+            self._group(self._changes, (service, resource), (service, OTHER), "changes", event).add(event, call)
 
     def _access(self, event: Event) -> bool:
         """Record a secret read or a model invocation; False when the event is neither."""

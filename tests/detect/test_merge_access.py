@@ -423,7 +423,6 @@ def test_at_the_bounds_the_merged_access_state_stays_bounded_and_counts_every_ca
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(networks_module, "MAX_NETWORKS", 2)
-    monkeypatch.setattr(access_module, "MAX_NETWORKS", 2)
     monkeypatch.setattr(instance_module, "MAX_NETWORKS", 2)
     monkeypatch.setattr(access_module, "MAX_SECRETS", 3)
     monkeypatch.setattr(access_module, "MAX_HITS", 4)

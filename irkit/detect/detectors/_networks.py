@@ -55,8 +55,7 @@ class NetworkUse:
 
     def __init__(self) -> None:
         self.by_actor: dict[str, dict[str, int]] = {}
-        """Principal → source address → calls. :meth:`add` is the way in; a caller that counts inline
-        must keep to the same bound."""
+        """Principal → source address → calls (:meth:`add`)."""
         self._networks: dict[str, Counter[str]] = {}
 
     def add(self, event: Event) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from irkit.detect.baseline import network_of
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, windows
 from irkit.detect.detectors._common import at
-from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, OVERFLOW, NetworkUse, unusual_network
+from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
 from irkit.detect.event import Event
 from irkit.detect.reads import SecretRead, model_invoked, secret_read
 from irkit.detect.records import AGENT_IP, ATTACKER_IP, record
@@ -172,7 +172,6 @@ class UnusualAccess:
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
         self._networks = NetworkUse()
-        self._by_actor = self._networks.by_actor
         self._secrets: dict[str, dict[str, _SecretTrace]] = {}
         self._from: dict[tuple[str, str], _ReadsFrom] = {}
         self._calls: dict[tuple[str, str], _Invocations] = {}
@@ -180,19 +179,7 @@ class UnusualAccess:
     def feed(self, event: Event, attribution: str) -> None:
         if event.event_source in _ACCESS_SOURCES and self._access(event, attribution):
             return
-        # the bulk of a trail: one more call of this principal from this address (NetworkUse.add inline)
-        actor = event.issuer_arn or event.principal_arn
-        ips = self._by_actor.get(actor)
-        if ips is None:
-            ips = self._by_actor[actor] = {}
-        ip = event.source_ip
-        seen = ips.get(ip)
-        if seen is not None:
-            ips[ip] = seen + 1
-        elif len(ips) < MAX_NETWORKS:
-            ips[ip] = 1
-        else:
-            ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
+        self._networks.add(event)  # the bulk of a trail: one more call of this principal from this address
 
     def _access(self, event: Event, attribution: str) -> bool:
         """Record a secret read or a model invocation (when it succeeded); False when it is neither."""
