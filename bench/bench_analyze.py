@@ -268,10 +268,11 @@ def table(rows: list[tuple[int, int, float, dict[str, dict[str, float]]]]) -> st
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
+def write_docs(text: str, marker: str = "bench") -> None:
+    """Replace the text between docs/performance.md's ``<!-- MARKER:begin -->`` / ``:end`` markers."""
     doc = ROOT / "docs" / "performance.md"
     body = doc.read_text(encoding="utf-8")
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     if begin not in body or end not in body:
         raise SystemExit(f"{doc}: no {begin} … {end} markers")
     head, rest = body.split(begin, 1)

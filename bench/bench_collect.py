@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_analyze import ACCOUNTS, ORG, REGIONS, _record  # noqa: E402
+from bench_analyze import ACCOUNTS, ORG, REGIONS, _record, write_docs  # noqa: E402
 
 from irkit.cloudtrail.layout import TrailLayout, parse_key  # noqa: E402
 from irkit.cloudtrail.writer import META_SUFFIX, ArchiveWriter, LocalSink  # noqa: E402
@@ -306,17 +306,6 @@ def table(objects: int, logs: int, size: int, result: dict[str, dict[str, float]
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
-    doc = ROOT / "docs" / "performance.md"
-    body = doc.read_text(encoding="utf-8")
-    begin, end = "<!-- bench-collect:begin -->", "<!-- bench-collect:end -->"
-    if begin not in body or end not in body:
-        raise SystemExit(f"{doc}: no {begin} … {end} markers")
-    head, rest = body.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=3000, help="log files (digests come on top)")
@@ -374,7 +363,7 @@ def main() -> int:
         )
         print(text + note)
         if args.write_docs:
-            write_docs(text + note)
+            write_docs(text + note, "bench-collect")
         print(json.dumps(result))
     finally:
         if server is not None:
