@@ -416,13 +416,13 @@ def test_a_secret_first_read_in_one_share_is_no_first_read_in_the_next() -> None
 
 
 def _calls_per_actor(use: networks_module.NetworkUse) -> dict[str, int]:
-    return {actor: sum(ips.values()) for actor, ips in use.by_actor.items()}
+    return {actor: sum(ips.values()) for actor, ips in use.addresses.by_actor.items()}
 
 
 def test_at_the_bounds_the_merged_access_state_stays_bounded_and_counts_every_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(networks_module, "MAX_NETWORKS", 2)
+    monkeypatch.setattr(networks_module, "MAX_ADDRESSES", 2)
     monkeypatch.setattr(instance_module, "MAX_NETWORKS", 2)
     monkeypatch.setattr(access_module, "MAX_SECRETS", 3)
     monkeypatch.setattr(access_module, "MAX_HITS", 4)
@@ -434,7 +434,8 @@ def test_at_the_bounds_the_merged_access_state_stays_bounded_and_counts_every_ca
     for cuts in splits:
         whole, merged = _split(_access(PLAIN), events, cuts)
         assert _calls_per_actor(merged._networks) == _calls_per_actor(whole._networks)
-        distinct = [len(ips.keys() - {networks_module.OVERFLOW}) for ips in merged._networks.by_actor.values()]
+        tables = merged._networks.addresses.by_actor.values()
+        distinct = [len(ips.keys() - {networks_module.OVERFLOW}) for ips in tables]
         assert max(distinct) == 2
         assert all(len(t) <= 3 for t in merged._secrets.values())
         # a read adds all its names (up to 3 here) while fewer than MAX_HITS are kept: as one pass

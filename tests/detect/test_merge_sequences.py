@@ -19,6 +19,7 @@ import pytest
 
 from irkit.detect.detector import SAMPLE_PER_BUCKET, DetectorContext
 from irkit.detect.detectors._common import at
+from irkit.detect.detectors._networks import MAX_ADDRESSES, OVERFLOW
 from irkit.detect.detectors.ec2_instance_burst import InstanceBurst
 from irkit.detect.detectors.ec2_unusual_region import LAUNCH_SAMPLE, UnusualRegion
 from irkit.detect.detectors.iam_role_backdoor_sequence import (
@@ -452,15 +453,18 @@ def test_a_region_launch_sample_past_its_bound_is_the_earliest_whatever_the_cut(
 
 
 def test_an_actors_ip_table_merges_exactly_up_to_its_bound() -> None:
-    # 1,500 IPs in each share: one pass keeps the first 2,000 distinct, so does the merge
+    # 1,500 IPs in each share: one pass keeps the first MAX_ADDRESSES (500) distinct and counts the
+    # calls from the rest together; so does the merge
     records = [
         record("ListBuckets", "s3.amazonaws.com", ip=f"10.{n // 250}.{n % 250}.1", time=_at(n)) for n in range(3_000)
     ]
     events = _events(records)
     whole, first = fed(_maker(UserBackdoor), events), fed(_maker(UserBackdoor), events[:1_500])
     first.merge(fed(_maker(UserBackdoor), events[1_500:]))
-    assert first._ips == whole._ips
-    assert [len(ips) for ips in first._ips.values()] == [UserBackdoor._MAX_IPS]
+    assert first._ips.by_actor == whole._ips.by_actor
+    [ips] = first._ips.by_actor.values()
+    assert len(ips.keys() - {OVERFLOW}) == MAX_ADDRESSES and ips[OVERFLOW] == 3_000 - MAX_ADDRESSES
+    assert first._ips.folded == whole._ips.folded == 3_000 - MAX_ADDRESSES
 
 
 def test_a_created_key_is_still_judged_after_many_session_keys_in_the_later_share() -> None:

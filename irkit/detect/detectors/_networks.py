@@ -18,7 +18,7 @@ from collections import Counter
 from functools import lru_cache
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, add_count_tables
+from irkit.detect.detector import DetectorContext
 from irkit.detect.event import Event
 
 RARE_NETWORK_MIN_CALLS = 100
@@ -27,7 +27,7 @@ HOME_NETWORKS = 10
 HOME_SHARE = 0.9
 """A principal "has a home" when its top ``HOME_NETWORKS`` networks carry ``HOME_SHARE`` of its calls."""
 MAX_NETWORKS = 1_000
-"""Networks counted per principal (more are counted as one overflow bucket)."""
+"""Networks an instance session is seen from (``ec2_instance_credentials_outside``)."""
 MAX_HITS = 100
 OVERFLOW = "(other networks)"
 
@@ -46,44 +46,119 @@ def private(ip: str) -> bool:
     return any(addr.version == net.version and addr in net for net in _PRIVATE)
 
 
-class NetworkUse:
-    """A principal's other calls (neither secret reads nor model invocations) per source address: the
-    denominator of "a network it almost never uses". Counted per address with plain dict updates (the
-    per-event cost), folded into networks once, at the end (the first :meth:`rare`, after the last
-    call is counted). At most ``MAX_NETWORKS`` addresses a principal are counted one by one; calls
-    from further ones are counted in its ``OVERFLOW`` bucket."""
+MAX_ADDRESSES = 500
+"""Source addresses counted one by one per principal (calls from further ones: its ``OVERFLOW``)."""
+MAX_ADDRESSES_TOTAL = 30_000
+"""Source addresses counted one by one over all principals: many principals each calling from many
+addresses (a trail's Lambda fleet, a planted log) fold into their overflow buckets past it, so the
+tables stay ~10 MB whatever the archive."""
+
+
+class AddressCounts:
+    """Calls per principal and source address, bounded: at most :data:`MAX_ADDRESSES` addresses a
+    principal and :data:`MAX_ADDRESSES_TOTAL` in all are counted one by one; a call from an address
+    past a bound is counted in the principal's ``OVERFLOW`` bucket (its total stays right) and the
+    fold is said (:meth:`note`). Plain dict updates per event: the bulk of a trail's cost here."""
+
+    __slots__ = ("by_actor", "folded", "folded_actors", "held")
 
     def __init__(self) -> None:
         self.by_actor: dict[str, dict[str, int]] = {}
-        """Principal → source address → calls (:meth:`add`)."""
-        self._networks: dict[str, Counter[str]] = {}
+        """Principal → source address (or ``OVERFLOW``) → calls."""
+        self.held = 0
+        """Addresses counted one by one, over all principals (overflow buckets not included)."""
+        self.folded = 0
+        """Calls counted in an overflow bucket."""
+        self.folded_actors: set[str] = set()
 
-    def add(self, event: Event) -> None:
-        actor = event.issuer_arn or event.principal_arn
+    def add(self, actor: str, ip: str) -> None:
         ips = self.by_actor.get(actor)
         if ips is None:
             ips = self.by_actor[actor] = {}
-        ip = event.source_ip
         seen = ips.get(ip)
         if seen is not None:
             ips[ip] = seen + 1
-        elif len(ips) < MAX_NETWORKS:
+        elif len(ips) < MAX_ADDRESSES and self.held < MAX_ADDRESSES_TOTAL:
             ips[ip] = 1
+            self.held += 1
         else:
-            ips[OVERFLOW] = ips.get(OVERFLOW, 0) + 1
+            self._fold(actor, ips, 1)
+
+    def _fold(self, actor: str, ips: dict[str, int], calls: int) -> None:
+        ips[OVERFLOW] = ips.get(OVERFLOW, 0) + calls
+        self.folded += calls
+        if len(self.folded_actors) < MAX_HITS:
+            self.folded_actors.add(actor)
+
+    def calls(self, actor: str) -> dict[str, int]:
+        """``actor``'s counts (``OVERFLOW``: calls from addresses past the bounds)."""
+        return self.by_actor.get(actor, {})
+
+    def merge(self, later: AddressCounts) -> None:
+        """Fold in the counts of the calls read after this one's: each address's count adds, and the
+        addresses this one has not counted join in the order the later share met them while the
+        bounds have room; the rest (and the later share's own overflow) go to the overflow bucket.
+        Exact while no bound was reached."""
+        for actor, theirs in later.by_actor.items():
+            ips = self.by_actor.get(actor)
+            if ips is None:
+                ips = self.by_actor[actor] = {}
+            for ip, n in theirs.items():
+                if ip == OVERFLOW:  # folded there already (and counted in later.folded)
+                    ips[OVERFLOW] = ips.get(OVERFLOW, 0) + n
+                    continue
+                seen = ips.get(ip)
+                if seen is not None:
+                    ips[ip] = seen + n
+                elif len(ips) < MAX_ADDRESSES and self.held < MAX_ADDRESSES_TOTAL:
+                    ips[ip] = n
+                    self.held += 1
+                else:
+                    self._fold(actor, ips, n)
+        self.folded += later.folded
+        for actor in later.folded_actors:
+            if len(self.folded_actors) < MAX_HITS:
+                self.folded_actors.add(actor)
+        later.by_actor = {}
+
+    def size(self) -> int:
+        return sum(len(c) for c in self.by_actor.values())
+
+    def note(self, what: str) -> str | None:
+        """What was folded, for the analysis's ``folded`` list; None when nothing was."""
+        if not self.folded:
+            return None
+        return (
+            f"{what}: {self.folded:,} call(s) of {len(self.folded_actors)}"
+            f"{'+' if len(self.folded_actors) >= MAX_HITS else ''} principal(s) came from addresses past the "
+            f"bound ({MAX_ADDRESSES:,} an actor, {MAX_ADDRESSES_TOTAL:,} in all) and were counted together, "
+            "not address by address"
+        )
+
+
+class NetworkUse:
+    """A principal's other calls (neither secret reads nor model invocations) per source address: the
+    denominator of "a network it almost never uses". Counted per address (:class:`AddressCounts`:
+    plain dict updates per event, bounded), folded into networks once, at the end (the first
+    :meth:`rare`, after the last call is counted)."""
+
+    def __init__(self) -> None:
+        self.addresses = AddressCounts()
+        self._networks: dict[str, Counter[str]] = {}
+
+    def add(self, event: Event) -> None:
+        self.addresses.add(event.issuer_arn or event.principal_arn, event.source_ip)
 
     def merge(self, later: NetworkUse) -> None:
-        """Fold in the counts of the calls read after this one's: each address's count adds, and the
-        addresses this one has not counted join in the order the later share met them, while the
-        principal has room (an address the later share put in its own overflow bucket stays there)."""
-        add_count_tables(self.by_actor, later.by_actor, MAX_NETWORKS, OVERFLOW)
+        """Fold in the counts of the calls read after this one's (:meth:`AddressCounts.merge`)."""
+        self.addresses.merge(later.addresses)
         self._networks.clear()
 
     def _by_network(self, actor: str) -> Counter[str]:
         counts = self._networks.get(actor)
         if counts is None:
             counts = self._networks[actor] = Counter()
-            for ip, n in self.by_actor.get(actor, {}).items():
+            for ip, n in self.addresses.calls(actor).items():
                 net = OVERFLOW if ip == OVERFLOW else network_of(ip)
                 if net is not None:
                     counts[net] += n
@@ -104,7 +179,7 @@ class NetworkUse:
         return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:
-        return sum(len(c) for c in self.by_actor.values())
+        return self.addresses.size()
 
 
 def unusual_network(context: DetectorContext, networks: NetworkUse, actor: str, net: str | None) -> str | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, add_count_tables, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
 from irkit.detect.detectors._common import at, iam
+from irkit.detect.detectors._networks import OVERFLOW, AddressCounts
 from irkit.detect.event import Event
 from irkit.detect.records import ACCOUNT, AGENT_IP, ATTACKER_IP, record, user_identity
 from irkit.detect.rule import Finding
@@ -36,7 +37,7 @@ def _new_ip(ip: str, creator_ips: Mapping[str, int]) -> bool:
     "never used by the creator" alone would miss exactly the case that matters; an agent's own
     hosts carry far more than 1 % of its calls.
     """
-    used = creator_ips.get(ip, 0)
+    used = creator_ips.get(ip, 0) if ip != OVERFLOW else 0
     if used == 0:
         return True
     total = sum(creator_ips.values())
@@ -104,8 +105,6 @@ class UserBackdoor:
         ),
     )
 
-    _MAX_IPS = 2000
-
     events: frozenset[str] | None = None
     failed_only = False
 
@@ -125,20 +124,13 @@ class UserBackdoor:
         self._pending_sessions = 0
         self._track: dict[str, list[Hit]] = {}
         """Each key → the list its next use goes to (its ``_uses`` or its ``_pending``)."""
-        self._ips: dict[str, dict[str, int]] = {}
-        """Calls per actor and source IP (at most ``_MAX_IPS`` IPs an actor)."""
+        self._ips = AddressCounts()
+        """Calls per actor and source IP (bounded: past the bounds an IP is new to its creator)."""
 
     def feed(self, event: Event, attribution: str) -> None:
         actor = event.issuer_arn or event.principal_arn
-        ips = self._ips.get(actor)
-        if ips is None:
-            ips = self._ips[actor] = {}
         ip = event.source_ip
-        calls = ips.get(ip)
-        if calls is not None:
-            ips[ip] = calls + 1
-        elif len(ips) < self._MAX_IPS:
-            ips[ip] = 1
+        self._ips.add(actor, ip)
         key = event.access_key_id
         if key:
             uses = self._track.get(key)
@@ -198,12 +190,11 @@ class UserBackdoor:
                 grants.append(hit)
 
     def merge(self, later: UserBackdoor) -> None:
-        """Fold in a later share. Exact while no table was full: IP counts add (an actor's new IPs
-        after this share's, while under ``_MAX_IPS``; an IP the later share dropped because its own
-        table was full is not counted); users and keys keep the last creation; a key created here
+        """Fold in a later share. Exact while no table was full: IP counts add
+        (:meth:`AddressCounts.merge`); users and keys keep the last creation; a key created here
         and used there gets the later share's uses (kept pending there, as it never saw the
         creation) after this share's, up to :data:`USES_PER_KEY`."""
-        add_count_tables(self._ips, later._ips, self._MAX_IPS)
+        self._ips.merge(later._ips)
         self._users.update(later._users)
         for user, hits in later._grants.items():
             grants = self._grants.get(user)
@@ -233,6 +224,11 @@ class UserBackdoor:
         self._keys.update(later._keys)
         self._track = {**self._pending, **self._uses}
 
+    def folded(self) -> list[str]:
+        """What the bounds folded (the analysis says it)."""
+        note = self._ips.note("new-IP check of created keys (iam_user_backdoor_sequence)")
+        return [note] if note else []
+
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
         return (
@@ -241,7 +237,7 @@ class UserBackdoor:
             + len(self._keys)
             + sum(len(u) for u in self._uses.values())
             + sum(len(u) for u in self._pending.values())
-            + sum(len(c) for c in self._ips.values())
+            + self._ips.size()
         )
 
     def finish(self) -> list[Finding]:
@@ -250,7 +246,7 @@ class UserBackdoor:
             created = self._users.get(user)
             if created is None:
                 continue
-            creator_ips = self._ips.get(created.principal, {})
+            creator_ips = self._ips.calls(created.principal)
             uses = [
                 h for h in self._uses.get(key_id, []) if h.time >= key_hit.time and _new_ip(str(h.extra), creator_ips)
             ]

@@ -237,7 +237,7 @@ class UnusualAccess:
 
         Bounds (where the merged state may differ from one pass, staying within them): MAX_SECRETS
         secrets a principal, MAX_HITS hits and secret names a network, 20 models a network, and the
-        principal's MAX_NETWORKS counted addresses (:meth:`NetworkUse.merge`)."""
+        principal's counted addresses (:meth:`AddressCounts.merge`)."""
         self._networks.merge(later._networks)
         for actor, theirs in later._secrets.items():
             traces = self._secrets.get(actor)
@@ -275,6 +275,11 @@ class UnusualAccess:
             for model, n in calls.models.items():
                 if model in had.models or len(had.models) < _MAX_MODELS:
                     had.models[model] += n
+
+    def folded(self) -> list[str]:
+        """What the bounds folded (the analysis says it)."""
+        note = self._networks.addresses.note("rare-network check of secret reads and model invocations")
+        return [note] if note else []
 
     def size(self) -> int:
         return (
