@@ -219,15 +219,44 @@ def ten_minutes_of(when: datetime) -> int:
     return int(when.timestamp()) // 600
 
 
+MAX_CELLS = 12_000
+"""Cells one :class:`TimeCells` holds (all subjects) before it rounds their instants coarser."""
+MAX_SAMPLES = 12_000
+"""Sampled event ids one :class:`TimeCells` holds at full rate; past it each bucket keeps
+:data:`SAMPLE_PER_BUCKET_FOLDED`."""
+SAMPLE_PER_BUCKET_FOLDED = 10
+STEPS = (1, 10, 60, 300, 600)
+"""The instants' resolutions in seconds, finest first: each divides the next and the sample bucket
+(600 s), so a rounded instant stays in its bucket."""
+
+
+def _rounded(when: datetime, step: int) -> datetime:
+    """``when`` rounded down to a multiple of ``step`` seconds (UTC)."""
+    if step == 1:
+        return when
+    seconds = (when.toordinal() - _EPOCH_ORDINAL) * 86_400 + when.hour * 3600 + when.minute * 60 + when.second
+    return datetime.fromtimestamp(seconds - seconds % step, UTC)
+
+
 class TimeCells:
     """Hits folded per (subject, instant), plus a bounded sample of event ids per subject and
     10 minutes: memory grows with subjects x distinct instants (bounded by the time window),
     never with the number of events. Sliding windows over cells give the same episodes as over
-    the hits they fold, for any ``enough`` that holds for a superset of a qualifying window."""
+    the hits they fold, for any ``enough`` that holds for a superset of a qualifying window.
+
+    Bounded whatever the archive: past :data:`MAX_CELLS` cells the instants are rounded down to
+    the next of :data:`STEPS` (10 s, 1 min, 5 min, 10 min) and the cells that then share an instant
+    fold into one (a window then spans up to one step more: a superset — a burst is never lost, a
+    near-burst may be flagged; :meth:`note` says so); past :data:`MAX_SAMPLES` sampled ids a
+    bucket keeps fewer."""
 
     def __init__(self) -> None:
         self._cells: dict[Hashable, dict[datetime, Cell]] = {}
         self._samples: dict[tuple[Hashable, int], list[tuple[datetime, str]]] = {}
+        self.step = 1
+        """Seconds an instant is rounded down to (1: exact)."""
+        self._held = 0
+        self._sampled = 0
 
     def add(
         self,
@@ -243,9 +272,11 @@ class TimeCells:
         cells = self._cells.get(subject)
         if cells is None:
             cells = self._cells[subject] = {}
-        cell = cells.get(when)
+        at = when if self.step == 1 else _rounded(when, self.step)
+        cell = cells.get(at)
         if cell is None:
-            cell = cells[when] = Cell(weight, 1, event_id, attribution, event.issuer_arn or event.principal_arn)
+            cell = cells[at] = Cell(weight, 1, event_id, attribution, event.issuer_arn or event.principal_arn)
+            self._held += 1
         else:
             cell.weight += weight
             cell.count += 1
@@ -260,8 +291,38 @@ class TimeCells:
         sample = self._samples.get(bucket)
         if sample is None:
             self._samples[bucket] = [(when, event_id)]
-        elif len(sample) < SAMPLE_PER_BUCKET:
+            self._sampled += 1
+        elif len(sample) < (SAMPLE_PER_BUCKET if self._sampled < MAX_SAMPLES else SAMPLE_PER_BUCKET_FOLDED):
             sample.append((when, event_id))
+            self._sampled += 1
+        if self._held > MAX_CELLS:
+            self._coarser()
+
+    def _coarser(self) -> None:
+        """Round every instant to the next step until the cells fit (or the coarsest step is reached)."""
+        while self._held > MAX_CELLS and self.step < STEPS[-1]:
+            self._round_all(STEPS[STEPS.index(self.step) + 1])
+
+    def _round_all(self, step: int) -> None:
+        """Every instant rounded down to ``step`` seconds, the cells that then share one folded."""
+        self.step = step
+        for subject, cells in self._cells.items():
+            rounded: dict[datetime, Cell] = {}
+            for when, cell in cells.items():
+                _fold_cell(rounded, _rounded(when, step), cell)
+            self._cells[subject] = rounded
+        self._held = sum(len(c) for c in self._cells.values())
+
+    def note(self, what: str) -> str | None:
+        """What the bounds folded, for the analysis's ``folded`` list; None when nothing was."""
+        if self.step == 1 and self._sampled < MAX_SAMPLES:
+            return None
+        parts = []
+        if self.step > 1:
+            parts.append(f"instants rounded down to {self.step} s (a window may span up to {self.step} s more)")
+        if self._sampled >= MAX_SAMPLES:
+            parts.append(f"{SAMPLE_PER_BUCKET_FOLDED} event ids kept per 10 minutes past {MAX_SAMPLES:,} sampled")
+        return f"{what}: past {MAX_CELLS:,} distinct instants, " + "; ".join(parts)
 
     def subjects(self) -> list[Any]:
         return list(self._cells)
@@ -277,11 +338,12 @@ class TimeCells:
         """The kept event ids of the cells in ``hits``."""
         times = {h.time for h in hits}
         buckets = {ten_minutes_of(t) for t in times}
+        step = self.step
         return [
             (when, event_id)
             for bucket in sorted(buckets)
             for when, event_id in self._samples.get((subject, bucket), ())
-            if when in times
+            if (when if step == 1 else _rounded(when, step)) in times
         ]
 
     def size(self) -> int:
@@ -291,35 +353,56 @@ class TimeCells:
     def merge(self, later: TimeCells) -> None:
         """Fold in the cells of events read after this structure's (``later`` is consumed).
 
-        Exact, the samples included: a cell's counts add and its first id is the smaller one (an
-        equal id keeps this share's, as one pass keeps the first arrived); a sample is this share's
-        ids then the later's, cut at :data:`SAMPLE_PER_BUCKET` — the first arrived, as one pass keeps.
+        Exact while no bound was reached, the samples included: a cell's counts add and its first id
+        is the smaller one (an equal id keeps this share's, as one pass keeps the first arrived); a
+        sample is this share's ids then the later's, cut at :data:`SAMPLE_PER_BUCKET` — the first
+        arrived, as one pass keeps. Past :data:`MAX_CELLS` both sides are rounded to the coarser
+        step first; past :data:`MAX_SAMPLES` a bucket takes fewer of the later ids.
         """
+        if later.step > self.step:
+            self._round_all(later.step)
+        elif self.step > later.step:
+            later._round_all(self.step)
         mine = self._cells
         for subject, theirs in later._cells.items():
             cells = mine.get(subject)
             if cells is None:
                 mine[subject] = theirs
+                self._held += len(theirs)
                 continue
             for when, cell in theirs.items():
-                kept = cells.get(when)
-                if kept is None:
-                    cells[when] = cell
-                    continue
-                kept.weight += cell.weight
-                kept.count += cell.count
-                if cell.first_id < kept.first_id:
-                    kept.first_id, kept.attribution, kept.principal = cell.first_id, cell.attribution, cell.principal
-                if cell.tags:
-                    if kept.tags is None:
-                        kept.tags = cell.tags
-                    else:
-                        kept.tags |= cell.tags
+                self._held += _fold_cell(cells, when, cell)
         samples = self._samples
         for bucket, sample in later._samples.items():
             kept_sample = samples.get(bucket)
             if kept_sample is None:
                 samples[bucket] = sample
-            elif len(kept_sample) < SAMPLE_PER_BUCKET:
-                kept_sample.extend(sample[: SAMPLE_PER_BUCKET - len(kept_sample)])
+                self._sampled += len(sample)
+                continue
+            room = (SAMPLE_PER_BUCKET if self._sampled < MAX_SAMPLES else SAMPLE_PER_BUCKET_FOLDED) - len(kept_sample)
+            if room > 0:
+                kept_sample.extend(sample[:room])
+                self._sampled += min(room, len(sample))
+        if self._held > MAX_CELLS:
+            self._coarser()
         later._cells, later._samples = {}, {}
+
+
+def _fold_cell(cells: dict[datetime, Cell], when: datetime, cell: Cell) -> int:
+    """``cell`` into ``cells`` at ``when``: its counts add to a cell there (the smaller first id
+    kept; an equal one keeps the one already there, as one pass keeps the first arrived). 1 when
+    it made a new cell."""
+    kept = cells.get(when)
+    if kept is None:
+        cells[when] = cell
+        return 1
+    kept.weight += cell.weight
+    kept.count += cell.count
+    if cell.first_id < kept.first_id:
+        kept.first_id, kept.attribution, kept.principal = cell.first_id, cell.attribution, cell.principal
+    if cell.tags:
+        if kept.tags is None:
+            kept.tags = cell.tags
+        else:
+            kept.tags |= cell.tags
+    return 0

@@ -61,6 +61,11 @@ class InstanceBurst:
         """Exact: the launches are cells that add (see :meth:`TimeCells.merge`)."""
         self._cells.merge(later._cells)
 
+    def folded(self) -> list[str]:
+        """What the bounds folded (the analysis says it)."""
+        note = self._cells.note("ec2_instance_burst")
+        return [note] if note else []
+
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
         return self._cells.size()

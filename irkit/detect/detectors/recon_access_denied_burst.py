@@ -71,6 +71,11 @@ class AccessDeniedBurst:
         """Exact: the denied calls are cells that add, their APIs a union (see :meth:`TimeCells.merge`)."""
         self._cells.merge(later._cells)
 
+    def folded(self) -> list[str]:
+        """What the bounds folded (the analysis says it)."""
+        note = self._cells.note("recon_access_denied_burst")
+        return [note] if note else []
+
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
         return self._cells.size()
