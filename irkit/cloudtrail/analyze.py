@@ -22,13 +22,14 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import irkit
 from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_events, log_files
-from irkit.detect.analyzer import Analysis, Analyzer, Share
+from irkit.detect.analyzer import SHARE_END, Analysis, Analyzer, share_parts
 from irkit.detect.baseline import Baseline
 from irkit.detect.sigma import SigmaRuleSet
 
@@ -71,8 +72,8 @@ def analyze_paths(
             if result is None:  # the worker failed: its share is read here, nothing is lost
                 _feed(analyzer, iter_file_events(later, stats, lazy=True))
             else:
-                share, their_stats = result
-                analyzer.merge(share)
+                their_stats, parts = result
+                analyzer.merge_parts(parts)
                 stats.files += their_stats.files
                 stats.events += their_stats.events
                 stats.gaps.extend(their_stats.gaps)
@@ -134,50 +135,88 @@ def _later_share(
 class _Worker:
     """The second process: ``python -I`` running :func:`worker_main` over the later share."""
 
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
         self.proc = proc
+        self.out = out
 
     @classmethod
     def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
         request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
+        # The worker's output goes to an unnamed temporary file, not a pipe: this process holds no
+        # copy of it while the worker lives, and reads it part by part once the worker is gone.
+        try:
+            out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result()
+        except OSError:
+            return None
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             assert proc.stdin is not None
             proc.stdin.write(request)
             proc.stdin.close()
         except (OSError, ValueError):
+            out.close()
             return None
-        return cls(proc)
+        return cls(proc, out)
 
-    def result(self) -> tuple[Share, ReadStats] | None:
-        assert self.proc.stdout is not None
+    def result(self) -> tuple[ReadStats, Iterator[Any]] | None:
+        """The worker's stats and its share's parts (unpickled one at a time, as merged), or None
+        when it failed: nothing of a share is merged unless the whole of it arrived."""
+        out = self.out
         try:
-            data = self.proc.stdout.read()
             code = self.proc.wait()
-            if code != 0 or not data:
+            size = out.seek(0, os.SEEK_END)
+            if code != 0 or size < len(_END):
+                out.close()
                 return None
-            share, stats = pickle.loads(data)  # noqa: S301 - irkit's own worker, over its own pipe
+            out.seek(size - len(_END))
+            if out.read() != _END:
+                out.close()
+                return None
+            out.seek(0)
+            stats = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+            out.close()
             return None
-        finally:
-            with contextlib.suppress(OSError):
-                self.proc.stdout.close()
-        if not isinstance(share, Share) or not isinstance(stats, ReadStats):
+        if not isinstance(stats, ReadStats):
+            out.close()
             return None
-        return share, stats
+        return stats, _parts(out)
+
+
+_END = pickle.dumps(SHARE_END, protocol=pickle.HIGHEST_PROTOCOL)
+"""How the worker's output ends (its last part): a cut or foreign stream does not."""
+
+
+def _parts(out: IO[bytes]) -> Iterator[Any]:
+    """The parts pickled one after another in ``out``, each unpickled when asked for (irkit's own
+    worker wrote them, and they ended as it ends them); the file is closed at the end."""
+    with out:
+        while True:
+            part = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
+            yield part
+            if type(part) is str and part == SHARE_END:
+                return
 
 
 def worker_main() -> int:
-    """The worker's side: a pickled request on stdin, the pickled (share, stats) on stdout."""
+    """The worker's side: a pickled request on stdin; on stdout its stats, then its share's parts
+    (:func:`~irkit.detect.analyzer.share_parts`), pickled one after another."""
     files, principals, baseline = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from the parent irkit
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)
     with _collector_paused():
         _feed(analyzer, iter_file_events([Path(f) for f in files], stats, lazy=True, workers=0))
-        out = pickle.dumps((analyzer.share(), stats), protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
+        share = analyzer.share()
+        del analyzer
+        # one part after another, each let go once written: the pickler's memo (an entry per object)
+        # is one part's, and pickle.dump writes frames as it goes, not one buffer of the whole
+        out = sys.stdout.buffer
+        pickle.dump(stats, out, protocol=pickle.HIGHEST_PROTOCOL)
+        for part in share_parts(share):
+            pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+            del part
+        out.flush()
     return 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,20 +90,56 @@ def contract(
     analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()
 ) -> dict[str, Any]:
     """The ``analyze --json`` object (docs/contracts.md); extra keys are additive. ``findings`` is
-    a serialized fragment (orjson writes it as is; ``orjson.loads`` of the whole gives the dicts)."""
+    a :class:`Chunks` of serialized slices (:func:`write_document` writes them one after another;
+    :func:`document` gives the whole as bytes)."""
     extra: dict[str, Any] = {"sigma": sigma.summary()} if sigma is not None else {}
     return {
         "events": stats.events,
         "files": stats.files,
-        "findings": analysis.findings_document(),
+        "findings": Chunks(analysis.findings_chunks()),
         # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded.
         "gaps": [g.to_json() for g in (*missing, *(sigma.gaps if sigma is not None else ()), *fold(stats.gaps))],
         "gaps_total": len(missing) + (len(sigma.gaps) if sigma is not None else 0) + folded_count(stats.gaps),
         "attributed": analysis.attributed,
         "chain": [link.to_json() for link in analysis.chain],
         "inventory": analysis.inventory.to_json(),
+        # what a detector's bounds folded (additive key): a judgement past a bound is said, not silent
+        "folded": list(analysis.folded),
         **extra,
     }
+
+
+class Chunks:
+    """A JSON array given as the serialized arrays of its consecutive slices."""
+
+    def __init__(self, slices: Iterator[bytes]) -> None:
+        self.slices = slices
+
+
+def write_document(doc: dict[str, Any], write: Callable[[bytes], object]) -> None:
+    """``doc`` as one JSON object (orjson's bytes for each value, the keys in order), a
+    :class:`Chunks` value written slice by slice: the bytes of the whole are never in memory."""
+    write(b"{")
+    for index, (key, value) in enumerate(doc.items()):
+        write((b"," if index else b"") + orjson.dumps(key) + b":")
+        if isinstance(value, Chunks):
+            write(b"[")
+            first = True
+            for part in value.slices:
+                if part != b"[]":
+                    write((b"" if first else b",") + part[1:-1])
+                    first = False
+            write(b"]")
+        else:
+            write(orjson.dumps(value))
+    write(b"}\n")
+
+
+def document(doc: dict[str, Any]) -> bytes:
+    """:func:`write_document` into bytes."""
+    out: list[bytes] = []
+    write_document(doc, out.append)
+    return b"".join(out)
 
 
 MAX_GROUP_ROWS = 40
@@ -170,6 +206,9 @@ def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = No
             + (f"  trusts {_t(', '.join(c.external_accounts))}" if c.external_accounts else "")
             for c in analysis.chain
         )
+    if analysis.folded:
+        lines.append("\nbounded state (judged with less detail):")
+        lines.extend(f"  {_t(note)}" for note in analysis.folded)
     # Sigma refusals are the responder's own rule files: each is named. Archive gaps are folded:
     # bounded whatever the archive, a few of each kind, the rest counted.
     gaps = [*missing, *(sigma.gaps if sigma is not None else ()), *fold(stats.gaps)]
@@ -232,13 +271,13 @@ def register(app: typer.Typer) -> None:
         analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned, sigma=sigma)
         missing = no_event_gaps(principal or [], analysis)
         if as_json:
-            document = orjson.dumps(contract(analysis, stats, sigma, missing)) + b"\n"
+            doc = contract(analysis, stats, sigma, missing)
             buffer = getattr(sys.stdout, "buffer", None)
             if buffer is None:
-                sys.stdout.write(document.decode())
-            else:  # bytes straight to the stream: no decoded copy of a possibly large document
+                write_document(doc, lambda part: sys.stdout.write(part.decode()))
+            else:  # bytes straight to the stream, a slice of findings at a time: no copy of the whole
                 sys.stdout.flush()
-                buffer.write(document)
+                write_document(doc, buffer.write)
                 buffer.flush()
         else:
             typer.echo(render(analysis, stats, sigma, missing))

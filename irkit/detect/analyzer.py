@@ -18,8 +18,8 @@ ap-southeast-1, whose folder sorts first).
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +66,8 @@ class Analysis:
     """A rule that raised on an event: named here, analysis went on."""
     inventory: InventoryResult = field(default_factory=InventoryResult)
     """Every successful change by the analysed principals and every secret they read (not findings)."""
+    folded: list[str] = field(default_factory=list)
+    """What a detector's bounds folded (state stays bounded whatever the archive): each said once."""
 
     def flagged_event_ids(self) -> set[str]:
         return {eid for f in self.findings for eid in f.event_ids}
@@ -83,6 +85,14 @@ class Analysis:
             }
             for f in self.findings
         ]
+
+    def findings_chunks(self, per_chunk: int = 1_000) -> Iterator[bytes]:
+        """:meth:`findings_document` as the JSON of consecutive slices of findings (each a JSON
+        array): a writer joins them (``analyze --json``) without the whole document in memory
+        (33k findings at 1M events: ~20 MB of JSON that one buffer would hold at once)."""
+        option = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
+        for start in range(0, len(self.findings), per_chunk):
+            yield orjson.dumps(self.findings[start : start + per_chunk], option=option)
 
     def findings_document(self) -> orjson.Fragment:
         """:meth:`findings_json` already serialized, for a document that embeds it (``analyze
@@ -130,6 +140,45 @@ class Share:
     detectors: list[Detector]
     inventory: Inventory
     monitor: BaselineMonitor | None
+
+
+@dataclass(slots=True)
+class _ShareHeader:
+    """The first of a share's parts: what is checked before anything is merged, and the counts."""
+
+    detectors: list[str]
+    monitor: bool
+    rule_ids: set[str]
+    events: int
+    attributed: int
+    principals: Counter[str]
+    errors: list[str]
+    attributor: Attributor
+
+
+SHARE_END = "irkit-share-end"
+"""The last of a share's parts: a share cut short (a worker that died writing it) is refused."""
+
+
+def share_parts(share: Share) -> Iterator[Any]:
+    """A share as parts to pickle one after another (:meth:`Analyzer.merge_parts` takes them in
+    this order): its header, its rule groups, each detector, the inventory, the monitor and
+    :data:`SHARE_END`. The share lets go of each part as it is handed on (``share`` is consumed),
+    so a worker pickling them holds one part's pickling state at a time, not the whole."""
+    header = _ShareHeader(
+        [type(d).__name__ for d in share.detectors], share.monitor is not None, {g[1] for g in share.groups},
+        share.events, share.attributed, share.principals, share.errors, share.attributor,
+    )  # fmt: skip
+    yield header
+    del header
+    groups, share.groups = share.groups, []
+    yield groups
+    del groups
+    while share.detectors:
+        yield share.detectors.pop(0)
+    yield share.inventory
+    yield share.monitor
+    yield SHARE_END
 
 
 @dataclass(slots=True)
@@ -196,7 +245,7 @@ class Analyzer:
         if self._monitor is not None:
             self._every.append(self._monitor.feed)
         self._routes: dict[str, _Route] = {}
-        self._groups: OrderedDict[tuple[str, str, bool, str], _RuleGroup] = OrderedDict()
+        self._groups: dict[tuple[str, str, bool, str], _RuleGroup] = {}
         self._details: dict[tuple[str, str, bool], int] = {}
         self._parked: dict[str, list[Event]] = {}
         self._parked_total = 0
@@ -355,32 +404,47 @@ class Analyzer:
         analysis of one analyzer fed both shares in that order — exactly, while no bound was reached;
         at a bound (``MAX_DETAILS_PER_RULE``, the detectors' and the inventory's limits) the state
         stays bounded and keeps this share's values first. ``later`` is consumed."""
-        if isinstance(later, Analyzer):
-            later = later.share()
+        self.merge_parts(share_parts(later.share() if isinstance(later, Analyzer) else later))
+
+    def merge_parts(self, parts: Iterator[Any]) -> None:
+        """:meth:`merge` of a share given as its :func:`share_parts`, one part at a time: a share
+        read from another process is merged part by part, each dropped once merged, so the whole
+        of it is never held here twice (unpickled and merged). The first part is checked first:
+        a share of an analyzer built differently is refused before anything is merged."""
         if not self.mergeable:
             raise ValueError("a filtered analysis does not merge: it attributes events in file order")
-        if len(self._detectors) != len(later.detectors) or (self._monitor is None) != (later.monitor is None):
+        header = next(parts)
+        if (
+            not isinstance(header, _ShareHeader)
+            or header.detectors != [type(d).__name__ for d in self._detectors]
+            or header.monitor != (self._monitor is not None)
+        ):
             raise ValueError("analyzers built differently do not merge")
         rules = {rule.id: rule for rule in self._rules}
         if self._sigma is not None:
             rules.update((rule.id, rule) for rule in self._sigma.rules)
-        self.events += later.events
-        self.attributed += later.attributed
-        self._principals.update(later.principals)
-        self._errors.extend(later.errors)
-        for key, rule_id, attempt, first, error, attribution, ids, severity, count in later.groups:
-            rule = rules.get(rule_id)
-            if rule is None:
-                raise ValueError(f"rule {rule_id!r} is not one of this analyzer's")
-            self._merge_group(key, _RuleGroup(rule, attempt, first, error, attribution, ids, severity, count))
-        self._attributor.merge(later.attributor)
-        for mine, theirs in zip(self._detectors, later.detectors, strict=True):
+        if any(rule_id not in rules for rule_id in header.rule_ids):
+            raise ValueError("a rule of the later share is not one of this analyzer's")
+        self.events += header.events
+        self.attributed += header.attributed
+        self._principals.update(header.principals)
+        self._errors.extend(header.errors)
+        self._attributor.merge(header.attributor)
+        del header
+        for key, rule_id, attempt, first, error, attribution, ids, severity, count in next(parts):
+            self._merge_group(key, _RuleGroup(rules[rule_id], attempt, first, error, attribution, ids, severity, count))
+        for mine in self._detectors:
+            theirs = next(parts)
             if type(mine) is not type(theirs):
                 raise ValueError("analyzers built differently do not merge")
             mine.merge(theirs)
-        self._inventory.merge(later.inventory)
-        if self._monitor is not None and later.monitor is not None:
-            self._monitor.merge(later.monitor)
+            del theirs
+        self._inventory.merge(next(parts))
+        monitor = next(parts)
+        if self._monitor is not None and monitor is not None:
+            self._monitor.merge(monitor)
+        if next(parts, None) != SHARE_END:
+            raise ValueError("the later share ended early")
 
     def _merge_group(self, key: tuple[str, str, bool, str], theirs: _RuleGroup) -> None:
         """One of a later share's rule groups, as if its events had followed this share's."""
@@ -457,4 +521,11 @@ class Analyzer:
             parked_dropped=self._parked_dropped,
             errors=list(self._errors),
             inventory=self._inventory.finish(),
+            folded=[note for detector in self._detectors for note in _folded(detector)],
         )
+
+
+def _folded(detector: Detector) -> list[str]:
+    """A detector's ``folded()`` notes (the detectors with bounded per-address tables have one)."""
+    notes = getattr(detector, "folded", None)
+    return list(notes()) if callable(notes) else []
