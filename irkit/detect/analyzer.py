@@ -109,6 +109,7 @@ class Analysis:
             "chain": [link.to_json() for link in self.chain],
             "principals_seen": dict(self.principals_seen),
             "inventory": self.inventory.to_json(),
+            "folded": list(self.folded),
         }
 
 

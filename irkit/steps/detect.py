@@ -58,6 +58,8 @@ class Detect(Step):
         principals = [p.arn for p in ctx.agent.principals]
         analysis, stats = analyze_paths(sources, principals=principals, baseline=baseline, sigma=sigma)
         gaps.extend(stats.gaps)
+        # a bound of the analysis state that folded something: judged with less detail, said
+        gaps.extend(Gap("detect", note) for note in analysis.folded)
         if stats.events == 0 and not stats.gaps:
             # Files without a single event (or none at all) are not an all-clear: say it was not analysed.
             gaps.append(Gap(str(ctx.case.evidence_dir), "no CloudTrail event was read: nothing was analysed"))

@@ -148,6 +148,7 @@ def _analyse(
         analyzer.feed(event)
     analysis = analyzer.finish()
     gaps.extend(Gap("detect", error) for error in analysis.errors)
+    gaps.extend(Gap("detect", note) for note in analysis.folded)
     return analysis.findings, events
 
 
