@@ -112,6 +112,12 @@ class Hit:
     extra: Any = None
 
 
+def earlier(hit: Hit, than: Hit) -> bool:
+    """Whether ``hit`` comes before ``than`` in findings' order: by time, then event id (an equal
+    pair is not earlier: the first arrived stays, in one pass as in a merge)."""
+    return (hit.time, hit.event_id) < (than.time, than.event_id)
+
+
 MAX_FINDING_EVENT_IDS = 1_000
 """A finding lists at most this many event ids (earliest first); its evidence carries the counts."""
 
@@ -231,11 +237,14 @@ STEPS = (1, 10, 60, 300, 600)
 
 
 def _rounded(when: datetime, step: int) -> datetime:
-    """``when`` rounded down to a multiple of ``step`` seconds (UTC)."""
+    """``when`` rounded down to a multiple of ``step`` seconds (a step of :data:`STEPS`: each
+    divides an hour, so the rounding stays within the hour)."""
     if step == 1:
         return when
-    seconds = (when.toordinal() - _EPOCH_ORDINAL) * 86_400 + when.hour * 3600 + when.minute * 60 + when.second
-    return datetime.fromtimestamp(seconds - seconds % step, UTC)
+    if step < 60:
+        return when.replace(second=when.second - when.second % step, microsecond=0)
+    minutes = step // 60
+    return when.replace(minute=when.minute - when.minute % minutes, second=0, microsecond=0)
 
 
 class TimeCells:

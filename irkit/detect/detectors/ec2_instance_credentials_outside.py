@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, earlier, finding
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, private
 from irkit.detect.event import Event
@@ -113,7 +113,7 @@ class InstanceCredentialsOutside:
             if len(nets) >= MAX_NETWORKS:
                 return
             seen = nets[net] = _From(hit)
-        elif (hit.time, hit.event_id) < (seen.first.time, seen.first.event_id):
+        elif earlier(hit, seen.first):
             seen.first = hit
         seen.count += 1
         if event.raw.get("vpcEndpointId") or private(event.source_ip):
@@ -138,7 +138,7 @@ class InstanceCredentialsOutside:
                     if len(nets) < MAX_NETWORKS:
                         nets[net] = seen
                     continue
-                if (seen.first.time, seen.first.event_id) < (mine.first.time, mine.first.event_id):
+                if earlier(seen.first, mine.first):
                     mine.first = seen.first
                 mine.count += seen.count
                 mine.inside = mine.inside or seen.inside

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding, windows
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, earlier, finding, windows
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
 from irkit.detect.event import Event
@@ -207,7 +207,7 @@ class UnusualAccess:
                 if len(traces) >= MAX_SECRETS:
                     continue
                 trace = traces[key] = _SecretTrace(hit)
-            elif (hit.time, hit.event_id) < (trace.first.time, trace.first.event_id):
+            elif earlier(hit, trace.first):
                 trace.first = hit
             trace.count += 1
         net = network_of(event.source_ip)
@@ -251,7 +251,7 @@ class UnusualAccess:
                         traces[key] = trace
                     continue
                 # one pass keeps the first-arrived read of an equal (time, id): this share's
-                if (trace.first.time, trace.first.event_id) < (mine.first.time, mine.first.event_id):
+                if earlier(trace.first, mine.first):
                     mine.first = trace.first
                 mine.count += trace.count
         for where, reads in later._from.items():
