@@ -15,6 +15,16 @@ T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 SEALED_UNTIL = T0 + timedelta(hours=4)
 
 
+def trail_bucket(boto: Any, bucket: str, *, versioned: bool = False) -> Any:
+    """An S3 client (of the moto server) with the trail's bucket made, versioned when asked (the
+    log-archive account keeps every version: what recovery and the key checks read)."""
+    client = boto("s3")
+    client.create_bucket(Bucket=bucket)
+    if versioned:
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return client
+
+
 def build_archive(
     sink: ObjectSink,
     *,

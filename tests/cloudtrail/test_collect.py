@@ -18,7 +18,7 @@ from irkit.cloudtrail.layout import TrailLayout, parse_key
 from irkit.cloudtrail.lookup import lookup_fallback
 from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
-from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive, trail_bucket
 
 BUCKET = "org-trail"
 WINDOW = (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
@@ -26,9 +26,7 @@ WINDOW = (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
 
 @pytest.fixture
 def s3(boto: Any) -> Any:
-    client = boto("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return trail_bucket(boto, BUCKET)
 
 
 @pytest.fixture

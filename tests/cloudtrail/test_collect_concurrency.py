@@ -22,7 +22,7 @@ from irkit.cloudtrail.digest import load_public_keys, verify_evidence
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.manifest import open_private
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
-from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive, trail_bucket
 
 BUCKET = "org-trail-par"
 LAYOUT = TrailLayout(BUCKET, "", ORG)
@@ -31,9 +31,7 @@ WINDOW = (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
 
 @pytest.fixture
 def s3(boto: Any) -> Any:
-    client = boto("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
+    return trail_bucket(boto, BUCKET)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from irkit.cloudtrail.keys import KeyRefused
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.recover import adopt_authentic_version, tampered_name
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
-from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive, trail_bucket
 
 BUCKET = "org-trail"
 LAYOUT = TrailLayout(BUCKET, "", ORG)
@@ -33,10 +33,7 @@ WINDOW = (T0 + timedelta(hours=1), T0 + timedelta(hours=2))
 
 @pytest.fixture
 def s3(boto: Any) -> Any:
-    client = boto("s3")
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return client
+    return trail_bucket(boto, BUCKET, versioned=True)
 
 
 @pytest.fixture

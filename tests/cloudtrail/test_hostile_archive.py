@@ -32,7 +32,7 @@ from irkit.cloudtrail.digest import (
 from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.reader import ReadStats, iter_events
 from irkit.cloudtrail.writer import ArchiveWriter, LocalSink, S3Sink
-from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive, trail_bucket
 
 BUCKET = "org-trail"
 LAYOUT = TrailLayout(BUCKET, "", ORG)
@@ -54,10 +54,7 @@ def bomb(mib: int = BOMB_MIB) -> bytes:
 
 @pytest.fixture
 def s3(boto: Any) -> Any:
-    client = boto("s3")
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return client
+    return trail_bucket(boto, BUCKET, versioned=True)
 
 
 @pytest.fixture

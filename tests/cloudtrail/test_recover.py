@@ -26,16 +26,14 @@ from irkit.cloudtrail.layout import TrailLayout
 from irkit.cloudtrail.reader import iter_log_files
 from irkit.cloudtrail.recover import adopt_authentic_version, tampered_name
 from irkit.cloudtrail.writer import ArchiveWriter, S3Sink
-from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive
+from tests.cloudtrail.archive import ACCOUNT, ORG, T0, build_archive, trail_bucket
 
 BUCKET = "org-trail"
 
 
 @pytest.fixture
 def archive(boto: Any, tmp_path: Path) -> tuple[Any, ArchiveWriter, PublicKeyRing]:
-    s3 = boto("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3 = trail_bucket(boto, BUCKET, versioned=True)
     writer = build_archive(S3Sink(s3, BUCKET), layout=TrailLayout(BUCKET, "", ORG), regions=("us-east-1",), hours=2)
     return s3, writer, load_public_keys(None, [writer.write_public_key(tmp_path / "k.pem")])
 
