@@ -135,9 +135,7 @@ def test_version_alone_imports_no_command() -> None:
 
 
 def test_help_lists_every_command_in_order() -> None:
-    probe = (
-        f"import sys; sys.path.insert(0, {str(ROOT)!r}); from irkit.cli import main; sys.exit(main(['--help']))"
-    )
+    probe = f"import sys; sys.path.insert(0, {str(ROOT)!r}); from irkit.cli import main; sys.exit(main(['--help']))"
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
     )
@@ -181,3 +179,43 @@ def test_one_command_app_answers_as_the_full_app(argv: list[str]) -> None:
 
     one, full = answer(False), answer(True)
     assert one[0].strip() and one == full
+
+
+_SCENARIO_PROBE = """
+import json, sys
+sys.path.insert(0, {root!r})
+from irkit.detect import records
+built = []
+original = records.record
+records.record = lambda *a, **k: built.append(1) or original(*a, **k)
+from irkit.detect.detectors import all_detector_infos
+at_import = len(built)
+scenarios = sum(len(s) for info in all_detector_infos() for s in (*info.positive, *info.negative))
+print(json.dumps({{"at_import": at_import, "read": len(built) - at_import, "events": scenarios}}))
+"""
+
+
+def test_detector_scenarios_are_built_when_read_not_at_import() -> None:
+    """The detectors' test scenarios (751 records, ~10 ms) are not built by an analysis's import."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCENARIO_PROBE.format(root=str(ROOT))], capture_output=True, check=True, timeout=120
+    )
+    out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    assert out["at_import"] < 100  # the few short scenarios still built eagerly
+    assert out["read"] > 600 and out["events"] > 600  # reading them builds them: nothing was lost
+
+
+def test_scenarios_build_once_and_read_as_a_tuple() -> None:
+    from irkit.detect.detector import Scenarios
+
+    calls: list[int] = []
+
+    def build() -> tuple[tuple[dict[str, str], ...], ...]:
+        calls.append(1)
+        return (({"eventName": "A"},), ({"eventName": "B"}, {"eventName": "C"}))
+
+    lazy = Scenarios(build)
+    assert calls == []
+    assert len(lazy) == 2 and lazy[1][0] == {"eventName": "B"} and next(iter(lazy)) == ({"eventName": "A"},)
+    assert lazy == build() and lazy[:1] == (({"eventName": "A"},),)
+    assert len(calls) == 2  # once by the Scenarios, once by the comparison above
