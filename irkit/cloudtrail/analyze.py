@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -139,6 +138,8 @@ class _Worker:
 
     @classmethod
     def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
+        import pickle  # only a big archive's run starts a worker
+
         request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
         try:
             proc = subprocess.Popen(
@@ -153,6 +154,8 @@ class _Worker:
         return cls(proc)
 
     def result(self) -> tuple[Share, ReadStats] | None:
+        import pickle
+
         assert self.proc.stdout is not None
         try:
             data = self.proc.stdout.read()
@@ -172,6 +175,8 @@ class _Worker:
 
 def worker_main() -> int:
     """The worker's side: a pickled request on stdin, the pickled (share, stats) on stdout."""
+    import pickle
+
     files, principals, baseline = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from the parent irkit
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)
