@@ -108,6 +108,23 @@ def test_analyze_imports_no_other_command(tmp_path: Path) -> None:
     assert commands == {"analyze"}
 
 
+@pytest.mark.parametrize("argv", [["rules", "list"], ["rules", "list", "--attack"]])
+def test_rules_list_as_text_needs_no_tabulate(argv: list[str]) -> None:
+    """tabulate's import reads every installed package's metadata: the plain tables are laid out
+    without it (tests/perf/test_plain_table.py: the same text)."""
+    code, modules = _loaded(argv)
+    assert code == 0
+    assert not modules & {"tabulate", "rich"}, sorted(modules & {"tabulate", "rich"})
+
+
+def test_analyze_as_text_without_findings_needs_no_tabulate(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b'{"Records": []}')
+    code, modules = _loaded(["analyze", str(empty)])
+    assert code == 0
+    assert "tabulate" not in modules
+
+
 def test_rules_list_imports_no_other_command() -> None:
     code, commands = _command_modules(["rules", "list", "--json"])
     assert code == 0
