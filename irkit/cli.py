@@ -21,7 +21,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from typer.core import TyperOption
 
@@ -193,6 +192,8 @@ def __getattr__(name: str) -> typer.Typer:
 
 def _json_error(code: str, message: str) -> None:
     """Under --json a script reads stdout: the error is there too, as one JSON object."""
+    import orjson
+
     sys.stdout.write(orjson.dumps({"error": {"code": code, "message": redact_text(message)}}).decode() + "\n")
 
 
