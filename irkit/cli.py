@@ -3,24 +3,29 @@
 Each command lives in ``irkit/commands/<name>.py`` and registers itself on the app; this module
 only assembles them and owns the one place where an :class:`IrkitError` becomes a message and an
 exit code (never a traceback, never a local variable that might hold a secret).
+
+A run imports only the command it runs: ``irkit analyze …`` builds an app holding the root options
+and ``analyze`` alone (it parses and helps exactly as the full one does for that word); no command
+word, ``--help``, a word that is no command, or shell completion build the full app, every command
+in ``irkit --help``'s order. ``irkit.cli.app`` is the full app, built when first asked for.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import orjson
 import typer
 from typer.core import TyperOption
 
 from irkit import __version__
-from irkit.commands import COMMAND_MODULES
-from irkit.commands import journal as journal_command
+from irkit.commands import COMMAND_NAMES, command_module
 from irkit.errors import ExitCode, IrkitError, Terminated
 from irkit.escape import terminal
 from irkit.redact import redact_text
@@ -114,14 +119,8 @@ def _plain_parameters() -> None:
 
 _plain_parameters()
 
-app = typer.Typer(
-    name="irkit",
-    help="Incident response for AI agents that hold AWS credentials.",
-    no_args_is_help=True,
-    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-)
+PROG_NAME = "irkit"
+
 
 def _version(value: bool) -> None:
     if value:
@@ -129,7 +128,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="print irkit's version and exit"
@@ -144,13 +142,58 @@ def _root(
     """
 
 
-for _module in COMMAND_MODULES:
-    _module.register(app)
-journal_command.register(app)
+_ABOUT_EVERY_COMMAND = ("--help", "--install-completion", "--show-completion")
+"""The root options (besides ``--version``) that answer about every command: help lists them,
+completion completes them."""
+
+
+@cache
+def build_app(commands: tuple[str, ...] = COMMAND_NAMES) -> typer.Typer:
+    """The app: the root options and ``commands`` (each imported now), in that order."""
+    built = typer.Typer(
+        name=PROG_NAME,
+        help="Incident response for AI agents that hold AWS credentials.",
+        no_args_is_help=True,
+        add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+    )
+    built.callback()(_root)
+    for name in commands:
+        command_module(name).register(built)
+    return built
+
+
+def commands_for(args: list[str]) -> tuple[str, ...]:
+    """The commands an app must hold to run ``args`` exactly as the full app would.
+
+    The command word is the first argument not starting with "-": when it names a command, that
+    command alone. Every command when there is no word (``irkit``), when a root ``--help`` or
+    completion option comes before it, when it names no command (typer's own error comes from the
+    full app), or when the shell asks for completions. No command for ``irkit --version`` alone."""
+    if f"_{PROG_NAME.upper()}_COMPLETE" in os.environ:  # typer's shell-completion request
+        return COMMAND_NAMES
+    for arg in args:
+        if not arg.startswith("-"):
+            return (arg,) if arg in COMMAND_NAMES else COMMAND_NAMES
+        if arg.split("=", 1)[0] in _ABOUT_EVERY_COMMAND:
+            return COMMAND_NAMES
+    return () if "--version" in args else COMMAND_NAMES
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``irkit.cli.app``: the full app, built on first use (``from irkit.cli import app``)."""
+    if name == "app":
+        full = build_app()
+        globals()["app"] = full
+        return full
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _json_error(code: str, message: str) -> None:
     """Under --json a script reads stdout: the error is there too, as one JSON object."""
+    import orjson
+
     sys.stdout.write(orjson.dumps({"error": {"code": code, "message": redact_text(message)}}).decode() + "\n")
 
 
@@ -176,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None, *, as_json: bool) -> int:
     try:
-        code = app(args=argv, prog_name="irkit", standalone_mode=False)
+        # ``app`` set on this module (asked for, or replaced by a test) runs as it is; otherwise the
+        # invoked command's own app, so a run imports only the command it runs.
+        run = globals().get("app") or build_app(commands_for(list(sys.argv[1:] if argv is None else argv)))
+        code = run(args=argv, prog_name=PROG_NAME, standalone_mode=False)
     except IrkitError as exc:
         typer.secho(terminal(redact_text(f"irkit: error: {exc}")), err=True, fg=typer.colors.RED)
         if as_json:

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from irkit.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "irkit.yaml"
@@ -182,6 +180,8 @@ def load_config(path: Path | None = None) -> Settings:
         raise ConfigError(f"cannot read configuration: {exc.strerror}", source=src) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start}); irkit.yaml must be UTF-8", source=src) from None
+    import yaml  # a command that reads no irkit.yaml never loads the YAML library
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -539,4 +539,6 @@ def dump_config(settings: Settings) -> str:
             watch["contain_at"] = w.contain_at
         watch["max_silence_minutes"] = w.max_silence_minutes
         data["watch"] = watch
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False)

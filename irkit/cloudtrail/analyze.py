@@ -4,10 +4,11 @@ pure analyzer (:mod:`irkit.detect.analyzer`). Detection itself never opens a fil
 On a big archive the pass uses two cores for the whole analysis, not only for decompression: the
 files (in reading order) are cut in two shares of about equal bytes; a second process reads and
 analyses the later share while this one does the first, then hands its analyzer state back
-(:meth:`Analyzer.share`, by pickle over a pipe between two irkit processes: nothing an archive wrote
-is ever unpickled, only what irkit built of it) and this process merges it
-(:meth:`Analyzer.merge`): the result is the one-process result (``tests/detect/test_merge_*``). A
-worker that cannot start or fails costs time, never data: its share is then read here.
+(:func:`~irkit.detect.analyzer.share_parts`, pickled part by part into an unnamed temporary file
+this process gave it: nothing an archive wrote is ever unpickled, only what irkit built of it) and
+this process merges it part by part once the worker has exited (:meth:`Analyzer.merge_parts`): the
+result is the one-process result (``tests/detect/test_merge_*``). A worker that cannot start, fails
+or leaves its output cut short costs time, never data: its share is then read here.
 
 Only an unfiltered analysis splits (every principal: attribution to a given agent learns from
 earlier events, file after file, and runs in one pass), and only without Sigma rules (they are
@@ -19,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import pickle
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -141,9 +140,13 @@ class _Worker:
 
     @classmethod
     def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
+        import pickle  # only a big archive's run starts a worker
+
         request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
         # The worker's output goes to an unnamed temporary file, not a pipe: this process holds no
         # copy of it while the worker lives, and reads it part by part once the worker is gone.
+        import tempfile
+
         try:
             out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result()
         except OSError:
@@ -164,15 +167,17 @@ class _Worker:
     def result(self) -> tuple[ReadStats, Iterator[Any]] | None:
         """The worker's stats and its share's parts (unpickled one at a time, as merged), or None
         when it failed: nothing of a share is merged unless the whole of it arrived."""
-        out = self.out
+        import pickle
+
+        out, end = self.out, _end()
         try:
             code = self.proc.wait()
             size = out.seek(0, os.SEEK_END)
-            if code != 0 or size < len(_END):
+            if code != 0 or size < len(end):
                 out.close()
                 return None
-            out.seek(size - len(_END))
-            if out.read() != _END:
+            out.seek(size - len(end))
+            if out.read() != end:
                 out.close()
                 return None
             out.seek(0)
@@ -186,13 +191,18 @@ class _Worker:
         return stats, _parts(out)
 
 
-_END = pickle.dumps(SHARE_END, protocol=pickle.HIGHEST_PROTOCOL)
-"""How the worker's output ends (its last part): a cut or foreign stream does not."""
+def _end() -> bytes:
+    """How the worker's output ends (its last part pickled): a cut or foreign stream does not."""
+    import pickle
+
+    return pickle.dumps(SHARE_END, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _parts(out: IO[bytes]) -> Iterator[Any]:
     """The parts pickled one after another in ``out``, each unpickled when asked for (irkit's own
     worker wrote them, and they ended as it ends them); the file is closed at the end."""
+    import pickle
+
     with out:
         while True:
             part = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
@@ -204,6 +214,8 @@ def _parts(out: IO[bytes]) -> Iterator[Any]:
 def worker_main() -> int:
     """The worker's side: a pickled request on stdin; on stdout its stats, then its share's parts
     (:func:`~irkit.detect.analyzer.share_parts`), pickled one after another."""
+    import pickle
+
     files, principals, baseline = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from the parent irkit
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)

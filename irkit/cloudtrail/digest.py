@@ -34,12 +34,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 import orjson
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from irkit.aws.session import error_code
 from irkit.cloudtrail import inflate as inflate_module
 from irkit.cloudtrail import keys as archive_keys
 from irkit.cloudtrail.inflate import (
@@ -343,6 +341,8 @@ class S3Source:
                 yield str(obj["Key"])
 
     def get(self, key: str) -> StoredObject | None:
+        from botocore.exceptions import ClientError
+
         try:
             resp = self.s3.get_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
@@ -381,6 +381,8 @@ class S3Source:
         return out[:MAX_VERSIONS_LISTED]
 
     def find_authentic(self, key: str, expected: str, current: StoredObject, digest: str) -> VersionSearch:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             versions = self.versions(key)
         except (ClientError, BotoCoreError) as exc:
@@ -465,6 +467,10 @@ def _safe_sha(body: bytes) -> str:
 
 
 def _client_error(exc: Exception) -> str:
+    from botocore.exceptions import ClientError
+
+    from irkit.aws.session import error_code
+
     if isinstance(exc, ClientError):
         return error_code(exc) or "error"
     return type(exc).__name__
@@ -520,7 +526,11 @@ def load_public_keys(
     not an error: the files are the fallback. No keys at all is for the caller to refuse.
     """
     ring = PublicKeyRing()
-    if cloudtrail is not None:
+    if cloudtrail is not None:  # the SDK's errors and error codes, only when the SDK was asked
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from irkit.aws.session import error_code
+
         kwargs: dict[str, Any] = {}
         if start is not None:
             kwargs["StartTime"] = start

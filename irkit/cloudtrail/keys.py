@@ -14,7 +14,6 @@ reason starts with :data:`REFUSED` and as an integrity problem: someone put it t
 from __future__ import annotations
 
 import os
-import secrets
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -113,6 +112,8 @@ def evidence_path(root: Path, key: str) -> Path:
 
 def _probe(root: Path, name: str, variant: str) -> bool:
     """Does the filesystem under ``root`` find ``name`` when asked for ``variant``?"""
+    import secrets  # (random, hashlib, hmac, base64): only a folder's first probe needs a token
+
     token = secrets.token_hex(6)
     path = root / f".irkit-probe-{token}-{name}"
     try:

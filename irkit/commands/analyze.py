@@ -160,8 +160,6 @@ def _t(value: object, limit: int = 300) -> str:
 def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = None, missing: Sequence[Gap] = ()) -> str:
     """The text report. Every value from the logs goes through :func:`irkit.escape.terminal`: a
     record can carry ESC sequences (window titles, hyperlinks, clear-screen) in any field."""
-    from tabulate import tabulate
-
     lines = [
         f"{stats.events} events in {stats.files} files; {analysis.attributed} analysed; "
         f"{len(analysis.findings)} findings"
@@ -172,6 +170,8 @@ def render(analysis: Analysis, stats: ReadStats, sigma: SigmaRuleSet | None = No
             f"(listed as gaps), {sigma.skipped} for other log sources"
         )
     if analysis.findings:
+        from tabulate import tabulate  # (its import reads every installed package's metadata: ~15 ms)
+
         # Group before you list: one row per rule x principal x burst (--json keeps every finding).
         groups = group_findings(analysis.findings)
         rows = [

@@ -41,8 +41,7 @@ def register(app: typer.Typer) -> None:
 
         Exit codes: 0 listed · 2 usage error · 3 a --sigma rule was refused (named).
         """
-        from tabulate import tabulate
-
+        from irkit.commands._table import table
         from irkit.detect import catalog as catalogue  # looked up when called (tests replace it)
         from irkit.detect.attack import coverage
         from irkit.detect.sigma import load_sigma
@@ -64,11 +63,11 @@ def register(app: typer.Typer) -> None:
                 for r in coverage(entries)
             ]
             covered = sum(1 for r in rows if r[3] != "NOT COVERED")
-            typer.echo(tabulate(rows, headers=["tactic", "technique", "name", "rules"]))
+            typer.echo(table(rows, headers=["tactic", "technique", "name", "rules"]))
             typer.echo(f"\n{covered} of {len(rows)} techniques covered")
         else:
             rows = [[e["id"], e["kind"], e["severity"], ", ".join(e["mitre"]), e["title"]] for e in entries]
-            typer.echo(tabulate(rows, headers=["id", "kind", "severity", "mitre", "title"]))
+            typer.echo(table(rows, headers=["id", "kind", "severity", "mitre", "title"]))
         if sigma is not None and not as_json:
             typer.echo(
                 f"\nsigma: {len(sigma.rules)} rules loaded from {sigma.files} files, {len(sigma.gaps)} refused, "

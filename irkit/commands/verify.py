@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
-from irkit.config import load_config, resolve_config_path
 from irkit.errors import ExitCode, UsageError
 from irkit.escape import terminal
 
@@ -26,6 +25,8 @@ def _keys(public_keys: list[Path], config: Path | None) -> PublicKeyRing:
     files = list(public_keys)
     if not files:
         # Without --public-key, the trusted keys of irkit.yaml (when there is one) are used.
+        from irkit.config import load_config, resolve_config_path
+
         path = resolve_config_path(config)
         if config is not None or path.is_file():
             settings = load_config(path)

@@ -7,10 +7,10 @@ region by region), so anything time-based is decided at the end over the compact
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from irkit.detect.event import Event
 from irkit.detect.rule import Finding, Severity
@@ -20,6 +20,49 @@ if TYPE_CHECKING:  # baseline imports this module
 
 DetectorKind = Literal["sequence", "baseline"]
 Scenario = tuple[Mapping[str, Any], ...]
+
+
+class Scenarios(Sequence[Scenario]):
+    """A detector's test scenarios, built when first read: the hundreds of records a long scenario
+    holds cost an analysis nothing (only the tests and the docs read them)."""
+
+    __slots__ = ("_build", "_built")
+
+    def __init__(self, build: Callable[[], tuple[Scenario, ...]]) -> None:
+        self._build = build
+        self._built: tuple[Scenario, ...] | None = None
+
+    def _all(self) -> tuple[Scenario, ...]:
+        if self._built is None:
+            self._built = tuple(self._build())
+        return self._built
+
+    @overload
+    def __getitem__(self, index: int) -> Scenario: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Scenario, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Scenario | tuple[Scenario, ...]:
+        return self._all()[index]
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __iter__(self) -> Iterator[Scenario]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Scenarios):
+            return self._all() == other._all()
+        if isinstance(other, tuple):
+            return self._all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of dicts it stands for: unhashable
+
+    def __repr__(self) -> str:
+        return f"Scenarios({self._all()!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +77,10 @@ class DetectorInfo:
     remediation: str
     tactic: str
     kind: DetectorKind = "sequence"
-    positive: tuple[Scenario, ...] = ()
-    """Record sequences that must produce a finding of this detector (fed to a fresh Analyzer)."""
-    negative: tuple[Scenario, ...] = ()
+    positive: Sequence[Scenario] = ()
+    """Record sequences that must produce a finding of this detector (fed to a fresh Analyzer); a
+    tuple, or :class:`Scenarios` when building them costs an import something."""
+    negative: Sequence[Scenario] = ()
     """Record sequences that must not."""
 
 

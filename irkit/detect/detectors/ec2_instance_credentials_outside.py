@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, earlier, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, private
 from irkit.detect.event import Event
@@ -69,23 +69,27 @@ class InstanceCredentialsOutside:
         remediation="Revoke the role's sessions (AWSRevokeOlderSessions), enforce IMDSv2 with a hop limit "
         "of 1, find the process or request that read the metadata service, and review the calls made.",
         tactic="credential-access",
-        positive=(
-            (
-                *(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
-                _instance_call(30, ATTACKER_IP, n=100),
-            ),
-            (
-                *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
-                _instance_call(1.5, _INSTANCE_IP, n=50),
-                _instance_call(30, ATTACKER_IP, n=100),
-            ),
+        positive=Scenarios(
+            lambda: (
+                (
+                    *(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
+                    _instance_call(30, ATTACKER_IP, n=100),
+                ),
+                (
+                    *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
+                    _instance_call(1.5, _INSTANCE_IP, n=50),
+                    _instance_call(30, ATTACKER_IP, n=100),
+                ),
+            )
         ),
-        negative=(
-            tuple(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
-            (
-                *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
-                _instance_call(30, _INSTANCE_IP, n=100),
-            ),
+        negative=Scenarios(
+            lambda: (
+                tuple(_instance_call(m, _INSTANCE_IP, n=m) for m in range(10)),
+                (
+                    *(_instance_call(m, "10.0.3.17", n=m, vpce=True) for m in range(10)),
+                    _instance_call(30, _INSTANCE_IP, n=100),
+                ),
+            )
         ),
     )
 

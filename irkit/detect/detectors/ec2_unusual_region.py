@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, add_count_tables, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, add_count_tables, finding
 from irkit.detect.detectors._common import at, run_instances
 from irkit.detect.event import Event
 from irkit.detect.names import base_name
@@ -93,17 +93,21 @@ class UnusualRegion:
         "a replica 'in a region you don't usually deploy to').",
         remediation="Terminate what was launched there; consider an SCP denying unused regions.",
         tactic="impact",
-        positive=(
-            (
-                *(_describe(m) for m in range(0, 120, 2)),
-                _describe(130, "ap-southeast-1"),
-                run_instances(131, 2, region="ap-southeast-1"),
-            ),
+        positive=Scenarios(
+            lambda: (
+                (
+                    *(_describe(m) for m in range(0, 120, 2)),
+                    _describe(130, "ap-southeast-1"),
+                    run_instances(131, 2, region="ap-southeast-1"),
+                ),
+            )
         ),
-        negative=(
-            tuple(_describe(m) for m in range(0, 120, 2))
-            + tuple(_describe(m, "us-west-2") for m in range(0, 120, 30))
-            + (run_instances(125, 1), run_instances(126, 1, region="us-west-2")),
+        negative=Scenarios(
+            lambda: (
+                tuple(_describe(m) for m in range(0, 120, 2))
+                + tuple(_describe(m, "us-west-2") for m in range(0, 120, 30))
+                + (run_instances(125, 1), run_instances(126, 1, region="us-west-2")),
+            )
         ),
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, earlier, finding, windows
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding, windows
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
 from irkit.detect.event import Event
@@ -85,18 +85,22 @@ SECRET_INFO = DetectorInfo(
     remediation="Rotate every secret listed, starting with these, and review where each is used; "
     "contain the principal if the read was not its own.",
     tactic="credential-access",
-    positive=(
-        # harvesting: seven secrets read for the first time within a few minutes
-        tuple(_secret_get(m, f"prod/svc-{m}/db") for m in range(7)),
-        # routine traffic from the agent's hosts, then one read from somewhere else
-        (
-            *(_routine(m * 0.5, m) for m in range(150)),
-            _secret_get(80, "prod/orders/db", ip=ATTACKER_IP),
-        ),
+    positive=Scenarios(
+        lambda: (
+            # harvesting: seven secrets read for the first time within a few minutes
+            tuple(_secret_get(m, f"prod/svc-{m}/db") for m in range(7)),
+            # routine traffic from the agent's hosts, then one read from somewhere else
+            (
+                *(_routine(m * 0.5, m) for m in range(150)),
+                _secret_get(80, "prod/orders/db", ip=ATTACKER_IP),
+            ),
+        )
     ),
-    negative=(
-        # the same two secrets read every ten minutes for hours, from the agent's own hosts
-        tuple(_secret_get(m * 10, f"app/{'db' if m % 2 else 'api-key'}", n=m) for m in range(40)),
+    negative=Scenarios(
+        lambda: (
+            # the same two secrets read every ten minutes for hours, from the agent's own hosts
+            tuple(_secret_get(m * 10, f"app/{'db' if m % 2 else 'api-key'}", n=m) for m in range(40)),
+        )
     ),
 )
 
@@ -142,17 +146,21 @@ BEDROCK_INFO = DetectorInfo(
     remediation="Contain the principal; check the model-invocation logs (if still enabled) for the "
     "prompts; review Bedrock model access and provisioned throughput; watch the bill.",
     tactic="impact",
-    positive=(
-        (
-            *(_routine(m * 0.5, m) for m in range(150)),
-            *(_invoke(80 + m, ip=ATTACKER_IP, name="ConverseStream", n=m) for m in range(3)),
-        ),
+    positive=Scenarios(
+        lambda: (
+            (
+                *(_routine(m * 0.5, m) for m in range(150)),
+                *(_invoke(80 + m, ip=ATTACKER_IP, name="ConverseStream", n=m) for m in range(3)),
+            ),
+        )
     ),
-    negative=(
-        (
-            *(_routine(m * 0.5, m) for m in range(150)),
-            *(_invoke(m * 5, n=m) for m in range(20)),
-        ),
+    negative=Scenarios(
+        lambda: (
+            (
+                *(_routine(m * 0.5, m) for m in range(150)),
+                *(_invoke(m * 5, n=m) for m in range(20)),
+            ),
+        )
     ),
 )
 
