@@ -40,6 +40,10 @@ from irkit.detect.sigma import SigmaRuleSet
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
 MAX_RULE_EVENT_IDS = 1_000
+MAX_RULE_EVENT_IDS_TOTAL = 50_000
+"""Event ids the rule groups list in all; past it a group lists at most :data:`FOLDED_RULE_EVENT_IDS`
+(its count stays exact), and the analysis says so (``Analysis.folded``)."""
+FOLDED_RULE_EVENT_IDS = 10
 MAX_DETAILS_PER_RULE = 100
 """Distinct details (one finding each) a rule reports for one principal; further hits of that rule
 and principal fold into one finding, so the findings (and memory) stay bounded by principals."""
@@ -248,6 +252,8 @@ class Analyzer:
         self._routes: dict[str, _Route] = {}
         self._groups: dict[tuple[str, str, bool, str], _RuleGroup] = {}
         self._details: dict[tuple[str, str, bool], int] = {}
+        self._ids_held = 0
+        """Event ids the rule groups list (:data:`MAX_RULE_EVENT_IDS_TOTAL`)."""
         self._parked: dict[str, list[Event]] = {}
         self._parked_total = 0
         self._woken: set[str] = set()
@@ -377,8 +383,12 @@ class Analyzer:
             group.count += 1
             if severity != group.severity and SEVERITIES.index(severity) > SEVERITIES.index(group.severity):
                 group.severity = severity
-            if len(group.ids) < MAX_RULE_EVENT_IDS:
+            listed = len(group.ids)
+            if listed < MAX_RULE_EVENT_IDS and (
+                self._ids_held < MAX_RULE_EVENT_IDS_TOTAL or listed < FOLDED_RULE_EVENT_IDS
+            ):
                 group.ids.append(event.event_id)
+                self._ids_held += 1
 
     @property
     def mergeable(self) -> bool:
@@ -460,6 +470,8 @@ class Analyzer:
             else:
                 self._details[family] = distinct + 1
         if mine is None:
+            del theirs.ids[self._id_room(0) :]
+            self._ids_held += len(theirs.ids)
             self._groups[key] = theirs
             return
         mine.count += theirs.count
@@ -468,9 +480,25 @@ class Analyzer:
             mine.attribution = theirs.attribution
         if SEVERITIES.index(theirs.severity) > SEVERITIES.index(mine.severity):
             mine.severity = theirs.severity
-        room = MAX_RULE_EVENT_IDS - len(mine.ids)
+        room = self._id_room(len(mine.ids))
         if room > 0:
             mine.ids.extend(theirs.ids[:room])
+            self._ids_held += min(room, len(theirs.ids))
+
+    def _id_room(self, listed: int) -> int:
+        """How many more ids a group listing ``listed`` may take in a merge (the bounds of
+        :meth:`_run_rules`: a group's own, and the total's)."""
+        room = MAX_RULE_EVENT_IDS - listed
+        past = max(0, self._ids_held + room - MAX_RULE_EVENT_IDS_TOTAL)
+        return max(min(room - past, room), FOLDED_RULE_EVENT_IDS - listed, 0)
+
+    def _folded_ids(self) -> list[str]:
+        if self._ids_held < MAX_RULE_EVENT_IDS_TOTAL:
+            return []
+        return [
+            f"rule findings: past {MAX_RULE_EVENT_IDS_TOTAL:,} event ids listed in all, a finding's further "
+            f"ids are listed only up to {FOLDED_RULE_EVENT_IDS} (its events count stays exact)"
+        ]
 
     def state_size(self) -> int:
         """Items the analyzer holds between events (groups and their ids, parked events, counters,
@@ -522,7 +550,7 @@ class Analyzer:
             parked_dropped=self._parked_dropped,
             errors=list(self._errors),
             inventory=self._inventory.finish(),
-            folded=[note for detector in self._detectors for note in _folded(detector)],
+            folded=self._folded_ids() + [note for detector in self._detectors for note in _folded(detector)],
         )
 
 

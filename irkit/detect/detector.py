@@ -272,9 +272,8 @@ def ten_minutes_of(when: datetime) -> int:
 MAX_CELLS = 12_000
 """Cells one :class:`TimeCells` holds (all subjects) before it rounds their instants coarser."""
 MAX_SAMPLES = 12_000
-"""Sampled event ids one :class:`TimeCells` holds at full rate; past it each bucket keeps
-:data:`SAMPLE_PER_BUCKET_FOLDED`."""
-SAMPLE_PER_BUCKET_FOLDED = 10
+"""Sampled event ids one :class:`TimeCells` holds; past it no more are kept and a finding lists its
+cells' first ids for the buckets without a sample."""
 STEPS = (1, 10, 60, 300, 600)
 """The instants' resolutions in seconds, finest first: each divides the next and the sample bucket
 (600 s), so a rounded instant stays in its bucket."""
@@ -340,14 +339,15 @@ class TimeCells:
             if cell.tags is None:
                 cell.tags = set()
             cell.tags.add(tag)
-        bucket = (subject, ten_minutes_of(when))
-        sample = self._samples.get(bucket)
-        if sample is None:
-            self._samples[bucket] = [(when, event_id)]
-            self._sampled += 1
-        elif len(sample) < (SAMPLE_PER_BUCKET if self._sampled < MAX_SAMPLES else SAMPLE_PER_BUCKET_FOLDED):
-            sample.append((when, event_id))
-            self._sampled += 1
+        if self._sampled < MAX_SAMPLES:
+            bucket = (subject, ten_minutes_of(when))
+            sample = self._samples.get(bucket)
+            if sample is None:
+                self._samples[bucket] = [(when, event_id)]
+                self._sampled += 1
+            elif len(sample) < SAMPLE_PER_BUCKET:
+                sample.append((when, event_id))
+                self._sampled += 1
         if self._held > MAX_CELLS:
             self._coarser()
 
@@ -372,10 +372,13 @@ class TimeCells:
             return None
         parts = []
         if self.step > 1:
-            parts.append(f"instants rounded down to {self.step} s (a window may span up to {self.step} s more)")
+            parts.append(
+                f"past {MAX_CELLS:,} distinct instants they were rounded down to {self.step} s "
+                f"(a window may span up to {self.step} s more)"
+            )
         if self._sampled >= MAX_SAMPLES:
-            parts.append(f"{SAMPLE_PER_BUCKET_FOLDED} event ids kept per 10 minutes past {MAX_SAMPLES:,} sampled")
-        return f"{what}: past {MAX_CELLS:,} distinct instants, " + "; ".join(parts)
+            parts.append(f"past {MAX_SAMPLES:,} sampled event ids a finding lists one id an instant")
+        return f"{what}: " + "; ".join(parts)
 
     def subjects(self) -> list[Any]:
         return list(self._cells)
@@ -392,12 +395,16 @@ class TimeCells:
         times = {h.time for h in hits}
         buckets = {ten_minutes_of(t) for t in times}
         step = self.step
-        return [
+        kept = [
             (when, event_id)
             for bucket in sorted(buckets)
             for when, event_id in self._samples.get((subject, bucket), ())
             if (when if step == 1 else _rounded(when, step)) in times
         ]
+        if self._sampled >= MAX_SAMPLES:  # past the bound: an instant without a sample lists its cell's first id
+            sampled = {when if step == 1 else _rounded(when, step) for when, _ in kept}
+            kept.extend((h.time, h.event_id) for h in hits if h.time not in sampled)
+        return kept
 
     def size(self) -> int:
         """Cells plus sampled ids: what this structure holds."""
@@ -429,10 +436,11 @@ class TimeCells:
         for bucket, sample in later._samples.items():
             kept_sample = samples.get(bucket)
             if kept_sample is None:
-                samples[bucket] = sample
-                self._sampled += len(sample)
+                if self._sampled < MAX_SAMPLES:
+                    samples[bucket] = sample[: MAX_SAMPLES - self._sampled]
+                    self._sampled += len(samples[bucket])
                 continue
-            room = (SAMPLE_PER_BUCKET if self._sampled < MAX_SAMPLES else SAMPLE_PER_BUCKET_FOLDED) - len(kept_sample)
+            room = min(SAMPLE_PER_BUCKET - len(kept_sample), MAX_SAMPLES - self._sampled)
             if room > 0:
                 kept_sample.extend(sample[:room])
                 self._sampled += min(room, len(sample))

@@ -158,3 +158,44 @@ def test_analyze_json_writes_the_findings_slice_by_slice_as_one_document() -> No
         assert orjson.loads(document(doc))["findings"] == analysis.findings_json()
     empty = Analyzer().finish()
     assert orjson.loads(document(contract(empty, stats)))["findings"] == []
+
+
+def test_past_the_sample_bound_a_burst_still_lists_an_id_an_instant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(detector_module, "MAX_SAMPLES", 5)
+    events = _events([run_instances(n * 0.4, 1) for n in range(12)])
+    detector = fed(lambda: InstanceBurst(PLAIN), events)
+    assert detector._cells._sampled == 5  # nothing kept past the bound
+    [found] = detector.finish()
+    # the five sampled ids, then the first id of each later instant: every launch is an instant here
+    assert set(found.event_ids) == {e.event_id for e in events}
+    [note] = detector.folded()
+    assert "past 5 sampled event ids" in note
+
+
+def _stopped(trail: str, count: int) -> list[dict[str, Any]]:
+    return [
+        record("StopLogging", "cloudtrail.amazonaws.com", request={"name": trail}, time=at(n), event_id=f"{trail}-{n}")
+        for n in range(count)
+    ]
+
+
+def test_rule_findings_list_ids_within_a_total_bound_and_count_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irkit.detect import analyzer as analyzer_module
+
+    monkeypatch.setattr(analyzer_module, "MAX_RULE_EVENT_IDS_TOTAL", 30)
+    monkeypatch.setattr(analyzer_module, "FOLDED_RULE_EVENT_IDS", 2)
+    events = _events(_stopped("a", 40) + _stopped("b", 5) + _stopped("c", 5))
+    analysis = analyse(events).finish()
+    listed = {f.detail: (len(f.event_ids), f.evidence["events"]) for f in analysis.findings}
+    assert listed == {"StopLogging on a": (30, 40), "StopLogging on b": (2, 5), "StopLogging on c": (2, 5)}
+    assert any("past 30 event ids listed in all" in note for note in analysis.folded)
+    # split anywhere and merged: the same bounds hold and every event is counted
+    for cut in (10, 35, 45):
+        first, second = analyse(events[:cut]), analyse(events[cut:])
+        first.merge(second)
+        merged = first.finish()
+        assert sum(len(f.event_ids) for f in merged.findings) <= 30 + 2 * 2
+        assert {f.detail: f.evidence["events"] for f in merged.findings} == {k: v[1] for k, v in listed.items()}
+    # below the bound nothing is cut and nothing is said
+    small = analyse(_events(_stopped("a", 5))).finish()
+    assert [len(f.event_ids) for f in small.findings] == [5] and not small.folded
