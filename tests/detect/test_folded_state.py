@@ -199,3 +199,33 @@ def test_rule_findings_list_ids_within_a_total_bound_and_count_every_event(monke
     # below the bound nothing is cut and nothing is said
     small = analyse(_events(_stopped("a", 5))).finish()
     assert [len(f.event_ids) for f in small.findings] == [5] and not small.folded
+
+
+def test_past_the_kept_keys_bound_an_hour_keeps_its_edges_and_the_sequence_is_still_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from irkit.detect.detectors import iam_role_backdoor_sequence as role_module
+
+    monkeypatch.setattr(role_module, "MAX_KEPT_KEYS", 6)
+    # the agent mints a key every five minutes for ten hours before the backdoor: the bound is reached
+    minted = [
+        record(
+            "CreateAccessKey",
+            "iam.amazonaws.com",
+            time=at(-600 + 5 * n),
+            request={"userName": f"u{n}"},
+            response={"accessKey": {"userName": f"u{n}", "accessKeyId": f"AKIAMINTED{n:010d}"}},
+        )
+        for n in range(120)
+    ]
+    sequence = list(role_module.RoleBackdoor.info.positive[0])
+    analyzer = analyse(_events(minted + sequence))
+    detector = next(d for d in analyzer._detectors if isinstance(d, role_module.RoleBackdoor))
+    hours = [kept for by_hour in detector._keys.values() for kept in by_hour.values()]
+    assert detector._kept == sum(len(k.hits) for k in hours)
+    # the six first kept whole, then two an hour: far fewer than the 120 minted
+    assert detector._kept <= 6 + 2 * len(hours) < 120
+    assert all(len(k.hits) <= 2 for k in hours[2:])
+    analysis = analyzer.finish()
+    assert "iam_role_backdoor_sequence" in {f.rule_id for f in analysis.findings}
+    assert any("past 6 access keys kept" in note for note in analysis.folded)

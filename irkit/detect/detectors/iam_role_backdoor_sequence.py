@@ -16,6 +16,9 @@ from irkit.detect.rules._util import sub
 
 SEQUENCE_WINDOW = timedelta(hours=6)
 KEYS_PER_HOUR = 8
+MAX_KEPT_KEYS = 16_000
+"""Access keys kept over all subject-hours; past it an hour keeps only its earliest and latest
+(memory then grows with subject-hours alone, not with keys), said in ``folded()``."""
 USES_PER_ROLE = 20
 """Session calls kept as uses of a role (AssumeRole calls of it are all kept)."""
 MAX_PENDING_ROLES = 2_000
@@ -100,22 +103,29 @@ class _Kept:
         self.hits = [hit]
         self.earliest = self.latest = hit.time
 
-    def add(self, hit: Hit) -> None:
+    def add(self, hit: Hit, limit: int = KEYS_PER_HOUR) -> int:
+        """Keep ``hit`` within ``limit`` keys (the earliest and latest always kept); 1 when the
+        sample grew, 0 when it kept its size."""
         hits = self.hits
         when = hit.time
-        if len(hits) >= KEYS_PER_HOUR:
+        added = 0
+        if len(hits) >= limit:
             if self.earliest <= when <= self.latest:
-                return
-            # replace the first kept key that is neither the (first) earliest nor the latest
+                return 0
+            # replace the first kept key that is neither the (first) earliest nor the latest; with
+            # only those two kept, the one the new key moves past
             times = [h.time for h in hits]
             edges = (times.index(self.earliest), times.index(self.latest))
-            hits[next(i for i in range(len(hits)) if i not in edges)] = hit
+            inner = next((i for i in range(len(hits)) if i not in edges), None)
+            hits[inner if inner is not None else edges[0] if when < self.earliest else edges[1]] = hit
         else:
             hits.append(hit)
+            added = 1
         if when < self.earliest:
             self.earliest = when
         elif when > self.latest:
             self.latest = when
+        return added
 
 
 class RoleBackdoor:
@@ -171,6 +181,8 @@ class RoleBackdoor:
         self._roles: dict[str, _Role] = {}
         self._keys: dict[str, dict[int, _Kept]] = {}
         """Access keys created, per subject and hour: a bounded sample (see ``_keep_key``)."""
+        self._kept = 0
+        """Keys in ``_keys`` (:data:`MAX_KEPT_KEYS`)."""
         self._pending: dict[str, list[Hit]] = {}
         """Uses of roles this detector knew nothing of when they came, in arrival order (session
         calls while fewer than :data:`USES_PER_ROLE` uses are listed, :data:`PENDING_ASSUMES`
@@ -197,8 +209,12 @@ class RoleBackdoor:
         kept = hours.get(hour)
         if kept is None:
             hours[hour] = _Kept(hit)
+            self._kept += 1
         else:
-            kept.add(hit)
+            self._kept += kept.add(hit, self._key_limit())
+
+    def _key_limit(self) -> int:
+        return KEYS_PER_HOUR if self._kept < MAX_KEPT_KEYS else 2
 
     def _admin_grant(self, event: Event) -> bool:
         if event.event_name == "AttachRolePolicy":
@@ -356,17 +372,26 @@ class RoleBackdoor:
         for subject, theirs_hours in later._keys.items():
             hours = self._keys.get(subject)
             if hours is None:
-                self._keys[subject] = theirs_hours
-                continue
+                hours = self._keys[subject] = {}
             for hour, theirs_kept in theirs_hours.items():
                 kept_keys = hours.get(hour)
                 if kept_keys is None:
-                    hours[hour] = theirs_kept
-                else:
-                    for hit in theirs_kept.hits:
-                        kept_keys.add(hit)
+                    kept_keys = hours[hour] = _Kept(theirs_kept.hits[0])
+                    self._kept += 1
+                    theirs_kept.hits = theirs_kept.hits[1:]
+                for hit in theirs_kept.hits:
+                    self._kept += kept_keys.add(hit, self._key_limit())
         self._route.clear()
         later._roles, later._keys, later._pending, later._pending_assumes, later._route = {}, {}, {}, {}, {}
+
+    def folded(self) -> list[str]:
+        """What the bounds folded (the analysis says it)."""
+        if self._kept < MAX_KEPT_KEYS:
+            return []
+        return [
+            f"iam_role_backdoor_sequence: past {MAX_KEPT_KEYS:,} access keys kept, an hour keeps its earliest "
+            "and latest key only (a sequence may list fewer keys)"
+        ]
 
     def size(self) -> int:
         """Items held: what stays bounded however many events are fed."""
