@@ -43,7 +43,7 @@ MAX_RULE_EVENT_IDS = 1_000
 MAX_RULE_EVENT_IDS_TOTAL = 50_000
 """Event ids the rule groups list in all; past it a group lists at most :data:`FOLDED_RULE_EVENT_IDS`
 (its count stays exact), and the analysis says so (``Analysis.folded``)."""
-FOLDED_RULE_EVENT_IDS = 10
+FOLDED_RULE_EVENT_IDS = 3
 MAX_DETAILS_PER_RULE = 100
 """Distinct details (one finding each) a rule reports for one principal; further hits of that rule
 and principal fold into one finding, so the findings (and memory) stay bounded by principals."""
