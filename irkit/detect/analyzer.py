@@ -154,6 +154,8 @@ class _ShareHeader:
     detectors: list[str]
     monitor: bool
     rule_ids: set[str]
+    group_parts: int
+    """The rule groups follow in this many parts (a few thousand each: one part's pickling at a time)."""
     events: int
     attributed: int
     principals: Counter[str]
@@ -161,6 +163,7 @@ class _ShareHeader:
     attributor: Attributor
 
 
+GROUPS_PER_PART = 4_000
 SHARE_END = "irkit-share-end"
 """The last of a share's parts: a share cut short (a worker that died writing it) is refused."""
 
@@ -170,15 +173,19 @@ def share_parts(share: Share) -> Iterator[Any]:
     this order): its header, its rule groups, each detector, the inventory, the monitor and
     :data:`SHARE_END`. The share lets go of each part as it is handed on (``share`` is consumed),
     so a worker pickling them holds one part's pickling state at a time, not the whole."""
+    groups, share.groups = share.groups, []
     header = _ShareHeader(
-        [type(d).__name__ for d in share.detectors], share.monitor is not None, {g[1] for g in share.groups},
-        share.events, share.attributed, share.principals, share.errors, share.attributor,
+        [type(d).__name__ for d in share.detectors], share.monitor is not None, {g[1] for g in groups},
+        -(-len(groups) // GROUPS_PER_PART), share.events, share.attributed, share.principals, share.errors,
+        share.attributor,
     )  # fmt: skip
     yield header
     del header
-    groups, share.groups = share.groups, []
-    yield groups
-    del groups
+    groups.reverse()  # handed on from the end: each part let go of as soon as it is taken
+    while groups:
+        part = [groups.pop() for _ in range(min(GROUPS_PER_PART, len(groups)))]
+        yield part
+        del part
     while share.detectors:
         yield share.detectors.pop(0)
     yield share.inventory
@@ -441,9 +448,12 @@ class Analyzer:
         self._principals.update(header.principals)
         self._errors.extend(header.errors)
         self._attributor.merge(header.attributor)
+        group_parts = header.group_parts
         del header
-        for key, rule_id, attempt, first, error, attribution, ids, severity, count in next(parts):
-            self._merge_group(key, _RuleGroup(rules[rule_id], attempt, first, error, attribution, ids, severity, count))
+        for _ in range(group_parts):
+            for key, rule_id, attempt, first, error, attribution, ids, severity, count in next(parts):
+                group = _RuleGroup(rules[rule_id], attempt, first, error, attribution, ids, severity, count)
+                self._merge_group(key, group)
         for mine in self._detectors:
             theirs = next(parts)
             if type(mine) is not type(theirs):

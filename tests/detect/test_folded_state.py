@@ -229,3 +229,17 @@ def test_past_the_kept_keys_bound_an_hour_keeps_its_edges_and_the_sequence_is_st
     analysis = analyzer.finish()
     assert "iam_role_backdoor_sequence" in {f.rule_id for f in analysis.findings}
     assert any("past 6 access keys kept" in note for note in analysis.folded)
+
+
+def test_a_share_whose_rule_groups_cross_in_several_parts_merges_as_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irkit.detect import analyzer as analyzer_module
+    from tests.detect.merging import comparable, split_analysis
+
+    monkeypatch.setattr(analyzer_module, "GROUPS_PER_PART", 2)
+    events = _events([r for trail in "abcdefg" for r in _stopped(trail, 3)])
+    later = analyse(events[10:])
+    parts = list(share_parts(later.share()))
+    assert parts[0].group_parts >= 3 and all(len(p) <= 2 for p in parts[1 : 1 + parts[0].group_parts])
+    whole, merged = split_analysis(events, [10])
+    assert comparable(merged.findings) == comparable(whole.findings)
+    assert [f.detail for f in merged.findings] == [f.detail for f in whole.findings]
