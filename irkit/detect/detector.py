@@ -269,7 +269,7 @@ def ten_minutes_of(when: datetime) -> int:
     return int(when.timestamp()) // 600
 
 
-MAX_CELLS = 12_000
+MAX_CELLS = 30_000
 """Cells one :class:`TimeCells` holds (all subjects) before it rounds their instants coarser."""
 MAX_SAMPLES = 12_000
 """Sampled event ids one :class:`TimeCells` holds; past it no more are kept and a finding lists its
