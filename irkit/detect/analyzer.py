@@ -91,19 +91,14 @@ class Analysis:
         ]
 
     def findings_chunks(self, per_chunk: int = 1_000) -> Iterator[bytes]:
-        """:meth:`findings_document` as the JSON of consecutive slices of findings (each a JSON
-        array): a writer joins them (``analyze --json``) without the whole document in memory
-        (33k findings at 1M events: ~20 MB of JSON that one buffer would hold at once)."""
+        """:meth:`findings_json` already serialized, as the JSON arrays of consecutive slices of
+        findings: orjson writes them straight from the dataclasses — the same keys in the same order,
+        the same UTC times (``tests/detect/test_commands.py`` holds the two equal) — without a dict
+        per finding (19,707 findings: 0.3 s of dicts), and a writer joins the slices (``analyze
+        --json``) without the whole document in one buffer (33k findings at 1M events: ~20 MB)."""
         option = orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS
         for start in range(0, len(self.findings), per_chunk):
             yield orjson.dumps(self.findings[start : start + per_chunk], option=option)
-
-    def findings_document(self) -> orjson.Fragment:
-        """:meth:`findings_json` already serialized, for a document that embeds it (``analyze
-        --json``): orjson writes the findings straight from the dataclasses — the same keys in the
-        same order, the same UTC times (``tests/detect/test_commands.py`` holds the two equal) —
-        without a dict per finding (19,707 findings: 0.3 s of dicts)."""
-        return orjson.Fragment(orjson.dumps(self.findings, option=orjson.OPT_UTC_Z | orjson.OPT_OMIT_MICROSECONDS))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -390,10 +385,7 @@ class Analyzer:
             group.count += 1
             if severity != group.severity and SEVERITIES.index(severity) > SEVERITIES.index(group.severity):
                 group.severity = severity
-            listed = len(group.ids)
-            if listed < MAX_RULE_EVENT_IDS and (
-                self._ids_held < MAX_RULE_EVENT_IDS_TOTAL or listed < FOLDED_RULE_EVENT_IDS
-            ):
+            if self._id_room(len(group.ids)) > 0:
                 group.ids.append(event.event_id)
                 self._ids_held += 1
 
@@ -496,11 +488,10 @@ class Analyzer:
             self._ids_held += min(room, len(theirs.ids))
 
     def _id_room(self, listed: int) -> int:
-        """How many more ids a group listing ``listed`` may take in a merge (the bounds of
-        :meth:`_run_rules`: a group's own, and the total's)."""
-        room = MAX_RULE_EVENT_IDS - listed
-        past = max(0, self._ids_held + room - MAX_RULE_EVENT_IDS_TOTAL)
-        return max(min(room - past, room), FOLDED_RULE_EVENT_IDS - listed, 0)
+        """How many more ids a group listing ``listed`` may take: up to its own bound while the
+        total has room, else up to :data:`FOLDED_RULE_EVENT_IDS` (one rule for a pass and a merge)."""
+        room = min(MAX_RULE_EVENT_IDS - listed, MAX_RULE_EVENT_IDS_TOTAL - self._ids_held)
+        return max(room, FOLDED_RULE_EVENT_IDS - listed, 0)
 
     def _folded_ids(self) -> list[str]:
         if self._ids_held < MAX_RULE_EVENT_IDS_TOTAL:
