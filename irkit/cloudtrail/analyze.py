@@ -39,6 +39,7 @@ WORKER_START_SECONDS = 0.35
 """What the second process spends before its first byte (interpreter, imports, request)."""
 SECONDS_PER_MIB = 0.11
 """About what a process spends on a MiB of gzip logs (measured: bench/bench_analyze.py, 2 cores)."""
+ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
 
 
 def worker_share(total_bytes: int) -> float:
@@ -46,7 +47,7 @@ def worker_share(total_bytes: int) -> float:
     processes then finish together (0.44 of a 27 MB archive, 0.49 of 137 MB, 0.5 of 700 MB)."""
     work = SECONDS_PER_MIB * total_bytes / (1 << 20)
     return min(0.5, max(0.3, 0.5 - WORKER_START_SECONDS / (2 * work))) if work > 0 else 0.0
-ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
+
 
 _PACKAGE_ROOT = str(Path(irkit.__file__).resolve().parent.parent)
 _WORKER = (
@@ -180,21 +181,17 @@ class _Worker:
         import pickle
 
         out, end = self.out, _end()
+        stats: object = None
         try:
             code = self.proc.wait()
             size = out.seek(0, os.SEEK_END)
-            if code != 0 or size < len(end):
-                out.close()
-                return None
-            out.seek(size - len(end))
-            if out.read() != end:
-                out.close()
-                return None
-            out.seek(0)
-            stats = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
+            if code == 0 and size >= len(end):
+                out.seek(size - len(end))
+                if out.read() == end:
+                    out.seek(0)
+                    stats = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-            out.close()
-            return None
+            stats = None
         if not isinstance(stats, ReadStats):
             out.close()
             return None
