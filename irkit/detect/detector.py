@@ -272,8 +272,8 @@ def ten_minutes_of(when: datetime) -> int:
 MAX_CELLS = 30_000
 """Cells one :class:`TimeCells` holds (all subjects) before it rounds their instants coarser."""
 MAX_SAMPLES = 12_000
-"""Sampled event ids one :class:`TimeCells` holds; past it no more are kept and a finding lists its
-cells' first ids for the buckets without a sample."""
+"""Sampled event ids one :class:`TimeCells` holds; past it no more are kept and a finding lists the
+first id of each of its instants without a sample."""
 STEPS = (1, 10, 60, 300, 600)
 """The instants' resolutions in seconds, finest first: each divides the next and the sample bucket
 (600 s), so a rounded instant stays in its bucket."""
@@ -299,8 +299,8 @@ class TimeCells:
     Bounded whatever the archive: past :data:`MAX_CELLS` cells the instants are rounded down to
     the next of :data:`STEPS` (10 s, 1 min, 5 min, 10 min) and the cells that then share an instant
     fold into one (a window then spans up to one step more: a superset — a burst is never lost, a
-    near-burst may be flagged; :meth:`note` says so); past :data:`MAX_SAMPLES` sampled ids a
-    bucket keeps fewer."""
+    near-burst may be flagged; :meth:`note` says so); past :data:`MAX_SAMPLES` sampled ids no
+    more are sampled."""
 
     def __init__(self) -> None:
         self._cells: dict[Hashable, dict[datetime, Cell]] = {}
@@ -399,10 +399,10 @@ class TimeCells:
             (when, event_id)
             for bucket in sorted(buckets)
             for when, event_id in self._samples.get((subject, bucket), ())
-            if (when if step == 1 else _rounded(when, step)) in times
+            if _rounded(when, step) in times
         ]
         if self._sampled >= MAX_SAMPLES:  # past the bound: an instant without a sample lists its cell's first id
-            sampled = {when if step == 1 else _rounded(when, step) for when, _ in kept}
+            sampled = {_rounded(when, step) for when, _ in kept}
             kept.extend((h.time, h.event_id) for h in hits if h.time not in sampled)
         return kept
 
@@ -417,7 +417,7 @@ class TimeCells:
         is the smaller one (an equal id keeps this share's, as one pass keeps the first arrived); a
         sample is this share's ids then the later's, cut at :data:`SAMPLE_PER_BUCKET` — the first
         arrived, as one pass keeps. Past :data:`MAX_CELLS` both sides are rounded to the coarser
-        step first; past :data:`MAX_SAMPLES` a bucket takes fewer of the later ids.
+        step first; past :data:`MAX_SAMPLES` no more of the later ids are taken.
         """
         if later.step > self.step:
             self._round_all(later.step)

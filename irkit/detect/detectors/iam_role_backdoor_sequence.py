@@ -374,12 +374,13 @@ class RoleBackdoor:
             if hours is None:
                 hours = self._keys[subject] = {}
             for hour, theirs_kept in theirs_hours.items():
+                hits = theirs_kept.hits
                 kept_keys = hours.get(hour)
                 if kept_keys is None:
-                    kept_keys = hours[hour] = _Kept(theirs_kept.hits[0])
+                    kept_keys = hours[hour] = _Kept(hits[0])
                     self._kept += 1
-                    theirs_kept.hits = theirs_kept.hits[1:]
-                for hit in theirs_kept.hits:
+                    hits = hits[1:]
+                for hit in hits:
                     self._kept += kept_keys.add(hit, self._key_limit())
         self._route.clear()
         later._roles, later._keys, later._pending, later._pending_assumes, later._route = {}, {}, {}, {}, {}
