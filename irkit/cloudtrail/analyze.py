@@ -28,7 +28,7 @@ from typing import IO, Any
 
 import irkit
 from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_events, log_files
-from irkit.detect.analyzer import SHARE_END, Analysis, Analyzer, share_parts
+from irkit.detect.analyzer import SHARE_END, Analysis, Analyzer, alias_free, share_parts
 from irkit.detect.baseline import Baseline
 from irkit.detect.sigma import SigmaRuleSet
 
@@ -235,7 +235,17 @@ def worker_main() -> int:
         out = sys.stdout.buffer
         pickle.dump(stats, out, protocol=pickle.HIGHEST_PROTOCOL)
         for part in share_parts(share):
-            pickle.dump(part, out, protocol=pickle.HIGHEST_PROTOCOL)
+            dump_part(part, out)
             del part
         out.flush()
     return 0
+
+
+def dump_part(part: Any, out: IO[bytes]) -> None:
+    """Pickle one part of a share as the worker writes it: without pickle's memo when the part holds
+    no mutable object twice (:func:`~irkit.detect.analyzer.alias_free`), with it otherwise."""
+    import pickle
+
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = alias_free(part)
+    pickler.dump(part)

@@ -188,6 +188,16 @@ def share_parts(share: Share) -> Iterator[Any]:
     yield SHARE_END
 
 
+def alias_free(part: Any) -> bool:
+    """Whether a part of :func:`share_parts` may be pickled without pickle's memo: a detector whose
+    class says it holds no mutable object twice (``alias_free = True``; ``tests/perf/
+    test_share_pickle.py`` walks each one's state to hold it to that). The memo keeps every object
+    it meets, and every temporary their pickling makes, alive until the part is written: ~10 MB for
+    a burst detector's bounded cells at 5M events, on top of the state. Without it a string the
+    part shares is written once a use, and read back as copies."""
+    return getattr(type(part), "alias_free", False) is True
+
+
 @dataclass(slots=True)
 class _RuleGroup:
     """One future finding: what it needs of its events, never the events themselves (a kept

@@ -8,8 +8,9 @@ region by region), so anything time-based is decided at the end over the compact
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from irkit.detect.event import Event
@@ -155,6 +156,23 @@ class Hit:
     principal: str
     extra: Any = None
 
+    def __reduce__(self) -> tuple[type[Hit], tuple[Any, ...]]:
+        return Hit, _HIT_FIELDS(self)
+
+
+def _fields_getter(cls: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A slotted dataclass's field values as one tuple, in its constructor's order: what it pickles
+    as (``(cls, values)``). Copyreg's default builds a state tuple and a dict of the slots per
+    object, and pickle's memo keeps each of them alive until the whole part is written: a worker
+    handing back tens of thousands of hits held megabytes of them (docs/performance.md)."""
+    names = tuple(f.name for f in fields(cls) if f.init)
+    if names != cls.__slots__:
+        raise TypeError(f"{cls.__name__}: every slot must be a constructor field, in order")
+    return attrgetter(*names)
+
+
+_HIT_FIELDS = _fields_getter(Hit)
+
 
 def earlier(hit: Hit, than: Hit) -> bool:
     """Whether ``hit`` comes before ``than`` in findings' order: by time, then event id (an equal
@@ -248,6 +266,12 @@ class Cell:
     attribution: str
     principal: str
     tags: set[str] | None = None
+
+    def __reduce__(self) -> tuple[type[Cell], tuple[Any, ...]]:
+        return Cell, _CELL_FIELDS(self)
+
+
+_CELL_FIELDS = _fields_getter(Cell)
 
 
 _EPOCH_ORDINAL = 719_163

@@ -48,6 +48,8 @@ class InstanceBurst:
 
     events: frozenset[str] | None = frozenset({"RunInstances"})
     failed_only = False
+    alias_free = True
+    """Its state (the context and a :class:`TimeCells`) holds no mutable object twice."""
 
     def __init__(self, context: DetectorContext) -> None:
         self._context = context

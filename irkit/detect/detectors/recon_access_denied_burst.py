@@ -58,6 +58,8 @@ class AccessDeniedBurst:
 
     events: frozenset[str] | None = None
     failed_only = True
+    alias_free = True
+    """Its state (the context and a :class:`TimeCells`) holds no mutable object twice."""
 
     def __init__(self, context: DetectorContext) -> None:
         self._context = context
