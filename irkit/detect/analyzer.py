@@ -40,10 +40,10 @@ from irkit.detect.sigma import SigmaRuleSet
 PARKED_PER_IDENTITY = 200
 PARKED_TOTAL = 20_000
 MAX_RULE_EVENT_IDS = 1_000
-MAX_RULE_EVENT_IDS_TOTAL = 50_000
+MAX_RULE_EVENT_IDS_TOTAL = 20_000
 """Event ids the rule groups list in all; past it a group lists at most :data:`FOLDED_RULE_EVENT_IDS`
 (its count stays exact), and the analysis says so (``Analysis.folded``)."""
-FOLDED_RULE_EVENT_IDS = 3
+FOLDED_RULE_EVENT_IDS = 1
 MAX_DETAILS_PER_RULE = 100
 """Distinct details (one finding each) a rule reports for one principal; further hits of that rule
 and principal fold into one finding, so the findings (and memory) stay bounded by principals."""
@@ -507,8 +507,8 @@ class Analyzer:
         if self._ids_held < MAX_RULE_EVENT_IDS_TOTAL:
             return []
         return [
-            f"rule findings: past {MAX_RULE_EVENT_IDS_TOTAL:,} event ids listed in all, a finding's further "
-            f"ids are listed only up to {FOLDED_RULE_EVENT_IDS} (its events count stays exact)"
+            f"rule findings: past {MAX_RULE_EVENT_IDS_TOTAL:,} event ids listed in all, a finding lists no more "
+            f"ids once it lists {FOLDED_RULE_EVENT_IDS:,} (its events count stays exact)"
         ]
 
     def state_size(self) -> int:

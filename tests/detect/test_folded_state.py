@@ -179,6 +179,16 @@ def _stopped(trail: str, count: int) -> list[dict[str, Any]]:
     ]
 
 
+def test_past_the_id_bound_each_finding_still_names_its_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    from irkit.detect import analyzer as analyzer_module
+
+    monkeypatch.setattr(analyzer_module, "MAX_RULE_EVENT_IDS_TOTAL", 4)  # FOLDED_RULE_EVENT_IDS as shipped
+    analysis = analyse(_events(_stopped("a", 6) + _stopped("b", 3) + _stopped("c", 2))).finish()
+    listed = {f.detail: (len(f.event_ids), f.evidence["events"]) for f in analysis.findings}
+    assert listed == {"StopLogging on a": (4, 6), "StopLogging on b": (1, 3), "StopLogging on c": (1, 2)}
+    assert any("a finding lists no more ids once it lists 1 " in note for note in analysis.folded)
+
+
 def test_rule_findings_list_ids_within_a_total_bound_and_count_every_event(monkeypatch: pytest.MonkeyPatch) -> None:
     from irkit.detect import analyzer as analyzer_module
 
