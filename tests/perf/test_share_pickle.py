@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from irkit.cloudtrail.analyze import dump_part
-from irkit.detect.analyzer import Analyzer, alias_free, share_parts
+from irkit.detect.analyzer import alias_free, share_parts
 from irkit.detect.detector import Cell, DetectorContext, Hit
 from irkit.detect.detectors import DETECTORS
 from irkit.detect.detectors.iam_user_backdoor_sequence import UserBackdoor
 from irkit.detect.event import Event
 from irkit.detect.labelled import generate
-from tests.detect.merging import comparable, fed
+from tests.detect.merging import analyse, comparable, fed
 
 _IMMUTABLE = (str, bytes, int, float, bool, type(None), dt.datetime, dt.timezone, frozenset, type)
 UNFILTERED = DetectorContext(filtering=False)
@@ -125,13 +125,6 @@ def test_a_whole_share_crosses_with_the_worker_pickling() -> None:
     part: one pass's findings."""
     events = _events()
     at = len(events) // 2
-    one = Analyzer()
-    for event in events:
-        one.feed(event)
-    first, later = Analyzer(), Analyzer()
-    for event in events[:at]:
-        first.feed(event)
-    for event in events[at:]:
-        later.feed(event)
+    one, first, later = analyse(events), analyse(events[:at]), analyse(events[at:])
     first.merge_parts(_as_the_worker_writes(part) for part in share_parts(later.share()))
     assert comparable(first.finish().findings) == comparable(one.finish().findings)
