@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
@@ -274,6 +274,18 @@ class Cell:
 _CELL_FIELDS = _fields_getter(Cell)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros(when: datetime) -> int:
+    return (when - _EPOCH) // _MICROSECOND
+
+
+def _from_micros(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
 _EPOCH_ORDINAL = 719_163
 """``datetime(1970, 1, 1).toordinal()``."""
 
@@ -374,6 +386,30 @@ class TimeCells:
                 self._sampled += 1
         if self._held > MAX_CELLS:
             self._coarser()
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Instants as integers (microseconds since the epoch), cells as their field values. The
+        worker pickles this without pickle's memo (:func:`~irkit.detect.analyzer.alias_free`), where
+        every aware datetime would repeat its class and time zone and every cell its class's name:
+        200k bench, 19,840 instants, 3.5 MB and 0.19 s before, 1.6 MB and 0.04 s now."""
+        return (
+            self.step,
+            self._held,
+            self._sampled,
+            {
+                subject: ([_micros(t) for t in cells], [_CELL_FIELDS(c) for c in cells.values()])
+                for subject, cells in self._cells.items()
+            },
+            {bucket: [(_micros(t), i) for t, i in sample] for bucket, sample in self._samples.items()},
+        )
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.step, self._held, self._sampled, cells, samples = state
+        self._cells = {
+            subject: dict(zip(map(_from_micros, times), (Cell(*f) for f in kept), strict=True))
+            for subject, (times, kept) in cells.items()
+        }
+        self._samples = {bucket: [(_from_micros(us), i) for us, i in sample] for bucket, sample in samples.items()}
 
     def _coarser(self) -> None:
         """Round every instant to the next step until the cells fit (or the coarsest step is reached)."""

@@ -120,6 +120,45 @@ def test_hits_and_cells_pickle_as_their_fields() -> None:
     assert hit.__reduce__() == (Hit, (when, "e-1", "why", "arn:aws:iam::1:user/u", ("extra", 1)))
 
 
+@pytest.mark.parametrize("rounded", [False, True])
+def test_time_cells_pickle_their_instants_as_integers_and_come_back_equal(
+    rounded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No datetime (its class and time zone repeated a cell each without the memo) and no Cell class
+    reference in the pickle; what comes back answers every question the original answers."""
+    from irkit.detect import detector
+
+    if rounded:
+        monkeypatch.setattr(detector, "MAX_CELLS", 5)
+    cells = detector.TimeCells()
+    start = dt.datetime(2026, 11, 20, 9, 59, 58, 123456, tzinfo=dt.UTC)
+    for i in range(40):
+        event = Event.from_record(
+            {
+                "eventID": f"e-{i:03d}",
+                "eventTime": (start + dt.timedelta(seconds=7 * (i % 9))).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventName": "RunInstances",
+                "eventSource": "ec2.amazonaws.com",
+                "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::1:user/u{i % 3}"},
+            }
+        )
+        cells.add(f"u{i % 3}", event, f"why {i % 2}", weight=i % 4 + 1, tag="t" if i % 5 else None)
+    assert (cells.step > 1) is rounded
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.fast = True  # as the worker pickles an alias-free detector
+    pickler.dump(cells)
+    body = out.getvalue()
+    assert b"datetime" not in body and body.count(b"Cell") == 1  # in "TimeCells", its own class
+    back = pickle.loads(body)  # noqa: S301 - bytes made just above
+    assert (back.step, back.size(), back.subjects(), back.note("x")) == (
+        cells.step, cells.size(), cells.subjects(), cells.note("x"))
+    for subject in cells.subjects():
+        hits, again = cells.hits(subject), back.hits(subject)
+        assert again == hits and all(h.time.tzinfo is dt.UTC for h in again)
+        assert back.samples(subject, again) == cells.samples(subject, hits)
+
+
 def test_a_whole_share_crosses_with_the_worker_pickling() -> None:
     """Every part as the worker writes it (with the memo or without), read back and merged part by
     part: one pass's findings."""
