@@ -220,34 +220,47 @@ def finding(
     )
 
 
-def windows(hits: Sequence[Hit], *, seconds: float, weight: Any, enough: Any) -> list[list[Hit]]:
+def windows(
+    hits: Sequence[Hit], *, seconds: float, weight: Any, enough: Any = None, minimum: float = 0
+) -> list[list[Hit]]:
     """Groups of time-sorted hits where some sliding window of ``seconds`` satisfies ``enough``.
 
-    ``weight(hit)`` is what a hit adds (instances launched, 1 per denied call); ``enough(hits)``
-    decides a window. Overlapping qualifying windows merge into one episode.
+    ``weight(hit)`` is what a hit adds (instances launched, 1 per denied call); a window qualifies
+    when its total weight is at least ``minimum`` and ``enough(total, hits)`` (when given) holds.
+    Overlapping qualifying windows merge into one episode. Linear in the hits (plus what
+    ``enough`` costs): times are compared as integer microseconds (exactly as their differences
+    in seconds), and each hit is flagged once however many qualifying windows hold it.
     """
-    ordered = sorted(hits, key=lambda h: h.time)
+    ordered = sorted(hits, key=_hit_time)
+    times = [_micros(h.time) for h in ordered]
+    span = seconds * 1_000_000
     flagged = [False] * len(ordered)
     start = 0
+    marked = 0  # flagged[start:marked] are set: a later window never starts before an earlier one
     total = 0
     for end, hit in enumerate(ordered):
         total += weight(hit)
-        while (hit.time - ordered[start].time).total_seconds() > seconds:
+        at = times[end]
+        while at - times[start] > span:
             total -= weight(ordered[start])
             start += 1
-        if enough(total, ordered[start : end + 1]):
-            for i in range(start, end + 1):
+        if total >= minimum and (enough is None or enough(total, ordered[start : end + 1])):
+            for i in range(max(start, marked), end + 1):
                 flagged[i] = True
+            marked = end + 1
     episodes: list[list[Hit]] = []
     for i, hit in enumerate(ordered):
         if not flagged[i]:
             continue
-        joined = i > 0 and flagged[i - 1] and (hit.time - ordered[i - 1].time).total_seconds() <= seconds
+        joined = i > 0 and flagged[i - 1] and times[i] - times[i - 1] <= span
         if episodes and joined:
             episodes[-1].append(hit)
         else:
             episodes.append([hit])
     return episodes
+
+
+_hit_time = attrgetter("time")
 
 
 SAMPLE_BUCKET_SECONDS = 600

@@ -79,7 +79,7 @@ class InstanceBurst:
                 self._cells.hits(actor),
                 seconds=BURST_WINDOW_SECONDS,
                 weight=lambda h: h.extra.weight,
-                enough=lambda total, _: total >= BURST_INSTANCES,
+                minimum=BURST_INSTANCES,
             ):
                 count = sum(h.extra.weight for h in episode)
                 launches = sum(h.extra.count for h in episode)

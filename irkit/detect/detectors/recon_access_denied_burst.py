@@ -85,9 +85,7 @@ class AccessDeniedBurst:
     def finish(self) -> list[Finding]:
         found = []
 
-        def enough(total: int, hits: list[Hit]) -> bool:
-            if total < DENIED_CALLS:
-                return False
+        def enough(total: int, hits: list[Hit]) -> bool:  # called once the window holds DENIED_CALLS
             apis: set[str] = set()
             for hit in hits:
                 apis |= hit.extra.tags
@@ -95,7 +93,9 @@ class AccessDeniedBurst:
 
         for actor in self._cells.subjects():
             hits = self._cells.hits(actor)
-            for episode in windows(hits, seconds=DENIED_WINDOW_SECONDS, weight=lambda h: h.extra.count, enough=enough):
+            for episode in windows(
+                hits, seconds=DENIED_WINDOW_SECONDS, weight=lambda h: h.extra.count, minimum=DENIED_CALLS, enough=enough
+            ):
                 apis = sorted({api for h in episode for api in h.extra.tags})
                 calls = sum(h.extra.count for h in episode)
                 found.append(

@@ -314,7 +314,7 @@ class UnusualAccess:
                 first_reads,
                 seconds=BURST_SECONDS,
                 weight=lambda _h: 1,
-                enough=lambda total, _hits: total >= BURST_SECRETS,
+                minimum=BURST_SECRETS,
             ):
                 names = sorted({str(h.extra) for h in episode})
                 span = (episode[-1].time - episode[0].time).total_seconds() / 60
