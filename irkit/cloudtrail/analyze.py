@@ -86,7 +86,13 @@ def analyze_paths(
                 stats.files += their_stats.files
                 stats.events += their_stats.events
                 stats.gaps.extend(their_stats.gaps)
-    return analyzer.finish(), stats
+        # Inside the pause too: finish builds a finding (and its dicts) per group and burst, and
+        # each collection they set off walked the whole fed state (200k bench: 0.30 -> 0.17 s);
+        # and the state is freed before the collector is back: its first collection walks every
+        # object made during the pause that is still alive, the whole state if it were.
+        analysis = analyzer.finish()
+        del analyzer
+    return analysis, stats
 
 
 def _feed(analyzer: Analyzer, events: Iterator[Any]) -> None:
