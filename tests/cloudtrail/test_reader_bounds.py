@@ -136,6 +136,38 @@ def test_a_symlink_out_of_the_folder_is_a_gap_and_not_read(tmp_path: Path) -> No
     assert [(g.path, g.reason) for g in stats.gaps] == [(str(logs / "planted.json"), SYMLINK_OUTSIDE)]
 
 
+def test_folders_linked_out_of_the_folder_are_gaps_as_if_each_file_were_resolved(tmp_path: Path) -> None:
+    """The listing resolves a folder once and a plain file through it: the same files and gaps as
+    resolving every file's own path (links to files and to folders, inside and out, nested)."""
+    from irkit.cloudtrail.keys import inside
+
+    rec = orjson.dumps({"Records": [synthetic_record(datetime(2026, 11, 25, 1, tzinfo=UTC), seq=1)]})
+    outside = tmp_path / "outside" / "deep"
+    outside.mkdir(parents=True)
+    (outside / "o.json").write_bytes(rec)
+    root = tmp_path / "evidence"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "real.json").write_bytes(rec)
+    (root / "a" / "out").symlink_to(tmp_path / "outside")  # a folder out of the evidence
+    (root / "a" / "b" / "in").symlink_to(root / "a")  # a folder link that stays inside
+    (root / "a" / "f.json").symlink_to(outside / "o.json")
+    (root / "a" / "g.json").symlink_to(root / "a" / "b" / "real.json")
+    (root / "a" / "dangling.json").symlink_to(tmp_path / "nowhere.json")
+    refused: list[reader.Gap] = []
+    listed = list(reader.iter_log_files(root, refused=refused))
+    every = [p for p in sorted(root.rglob("*")) if p.is_file() and reader.is_log_path(p)]
+    assert listed == [p for p in every if inside(root, p)]
+    assert [g.path for g in refused] == [str(p) for p in every if not inside(root, p)]
+    assert str(root / "a" / "f.json") in [g.path for g in refused] and root / "a" / "g.json" in listed
+    linked = tmp_path / "evidence-link"  # the folder itself named through a link: the same files
+    linked.symlink_to(root)
+    again: list[reader.Gap] = []
+    assert [p.relative_to(linked) for p in reader.iter_log_files(linked, refused=again)] == [
+        p.relative_to(root) for p in listed
+    ]
+    assert len(again) == len(refused)
+
+
 def test_a_newline_in_a_file_name_does_not_confuse_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(reader, "SHARED_MEMORY", tmp_path / "shm")
