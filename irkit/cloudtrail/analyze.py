@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import irkit
-from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_events, log_files
+from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_batches, log_files
 from irkit.detect.analyzer import SHARE_END, Analysis, Analyzer, alias_free, share_parts
 from irkit.detect.baseline import Baseline
+from irkit.detect.event import Event
 from irkit.detect.sigma import SigmaRuleSet
 
 PARALLEL_MIN_BYTES = 8 << 20
@@ -75,11 +76,11 @@ def analyze_paths(
     worker = _Worker.start(later, principals, baseline) if later else None
     first = files[: len(files) - len(later)] if worker is not None else files
     with _collector_paused():
-        _feed(analyzer, iter_file_events(first, stats, lazy=True, workers=0 if worker is not None else None))
+        _feed(analyzer, iter_file_batches(first, stats, lazy=True, workers=0 if worker is not None else None))
         if worker is not None:
             result = worker.result()
             if result is None:  # the worker failed: its share is read here, nothing is lost
-                _feed(analyzer, iter_file_events(later, stats, lazy=True))
+                _feed(analyzer, iter_file_batches(later, stats, lazy=True))
             else:
                 their_stats, parts = result
                 analyzer.merge_parts(parts)
@@ -95,10 +96,10 @@ def analyze_paths(
     return analysis, stats
 
 
-def _feed(analyzer: Analyzer, events: Iterator[Any]) -> None:
-    feed = analyzer.feed
-    for event in events:
-        feed(event)
+def _feed(analyzer: Analyzer, files: Iterator[list[Event]]) -> None:
+    feed = analyzer.feed_file
+    for events in files:
+        feed(events)
 
 
 @contextlib.contextmanager
@@ -233,7 +234,7 @@ def worker_main() -> int:
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline)
     with _collector_paused():
-        _feed(analyzer, iter_file_events([Path(f) for f in files], stats, lazy=True, workers=0))
+        _feed(analyzer, iter_file_batches([Path(f) for f in files], stats, lazy=True, workers=0))
         share = analyzer.share()
         del analyzer
         # one part after another, each let go once written: the pickler's memo (an entry per object)

@@ -375,6 +375,15 @@ def iter_file_events(
     files: list[Path], stats: ReadStats, *, workers: int | None = None, lazy: bool = False
 ) -> Iterator[Event]:
     """:func:`iter_events` over files already listed (by :func:`log_files`), in their order."""
+    for events in iter_file_batches(files, stats, workers=workers, lazy=lazy):
+        yield from events
+
+
+def iter_file_batches(
+    files: list[Path], stats: ReadStats, *, workers: int | None = None, lazy: bool = False
+) -> Iterator[list[Event]]:
+    """:func:`iter_file_events` a file at a time: each readable file's events, in order (a file
+    with none gives an empty list)."""
     for path, data, error in _inflated(files, default_workers() if workers is None else workers):
         stats.files += 1
         if data is None:
@@ -382,7 +391,8 @@ def iter_file_events(
             continue
         events = _file_events(path, data, stats, lazy=lazy)
         del data
-        yield from events
+        yield events
+        del events
 
 
 def _records(path: Path, data: bytes | bytearray, typed_document: bool) -> tuple[list[Any], list[Gap], bool]:
