@@ -304,25 +304,9 @@ class Analyzer:
                 self.feed(event)
             return
         self.events += len(events)
-        self.attributed += len(events)
-        principals = self._principals
-        routes = self._routes
-        failed = self._failed
         why = ALL_PRINCIPALS
         for event in events:
-            actor = event.issuer_arn or event.principal_arn
-            principals[actor] = principals.get(actor, 0) + 1
-            name = event.event_name
-            route = routes.get(name) or self._route(name)
-            if route.chain:
-                self._attributor.observe(event, why)
-            if route.rules:
-                self._run_rules(event, route.rules, why)
-            for feed in route.named:
-                feed(event, why)
-            if event.error_code:
-                for feed in failed:
-                    feed(event, why)
+            self._analyse_one(event, why, named_only=True)
         for feed in (self._inventory.feed, *self._every):
             for event in events:
                 feed(event, why)
@@ -374,8 +358,9 @@ class Analyzer:
             self._routes[event_name] = route
         return route
 
-    def _analyse_one(self, event: Event, why: str) -> Sequence[str]:
-        """Analyse one attributed event; returns the identifiers it made attributable."""
+    def _analyse_one(self, event: Event, why: str, *, named_only: bool = False) -> Sequence[str]:
+        """Analyse one attributed event; returns the identifiers it made attributable.
+        ``named_only``: of the detectors, only the event name's (:meth:`feed_file` feeds the rest)."""
         self.attributed += 1
         actor = event.issuer_arn or event.principal_arn
         principals = self._principals
@@ -388,7 +373,7 @@ class Analyzer:
             learned = self._attributor.observe(event, why)
         if route.rules:
             self._run_rules(event, route.rules, why)
-        for feed in route.feeds:
+        for feed in route.named if named_only else route.feeds:
             feed(event, why)
         if event.error_code:
             for feed in self._failed:
