@@ -33,16 +33,19 @@ _NULL = msgspec.Raw(b"null")
 _intern = sys.intern
 
 
-# CloudTrail's own (camelCase) keys are the field names.
-class _Issuer(msgspec.Struct):
+# CloudTrail's own (camelCase) keys are the field names. Not tracked by the cyclic collector
+# (``gc=False``): a decoded record holds only decoded JSON, which cannot refer back to it (and the
+# collector is paused over the pass anyway); untracked, each of the four structs an event costs is
+# cheaper to make and to free (200k bench: ~5 % of the read).
+class _Issuer(msgspec.Struct, gc=False):
     arn: str | None = None
 
 
-class _Context(msgspec.Struct):
+class _Context(msgspec.Struct, gc=False):
     sessionIssuer: _Issuer | None = None
 
 
-class _Identity(msgspec.Struct):
+class _Identity(msgspec.Struct, gc=False):
     type: str | None = None
     arn: str | None = None
     accountId: str | None = None
@@ -50,7 +53,7 @@ class _Identity(msgspec.Struct):
     sessionContext: _Context | None = None
 
 
-class _Record(msgspec.Struct):
+class _Record(msgspec.Struct, gc=False):
     eventTime: datetime
     eventName: str
     eventID: str | None = None
