@@ -386,15 +386,14 @@ class Analyzer:
             if failed and rule.failed_calls == "ignore":
                 continue
             try:
-                hit = rule.match(event)
-                detail = rule.describe(event) if hit and rule.describe is not None else ""
-                severity = rule.severity_of(event) if hit and rule.severity_of is not None else rule.severity
+                if not rule.match(event):
+                    continue  # nearly every rule on nearly every event: nothing else asked
+                detail = rule.describe(event) if rule.describe is not None else ""
+                severity = rule.severity_of(event) if rule.severity_of is not None else rule.severity
             except Exception as exc:
                 self._errors.append(
                     f"rule {rule.id} failed on event {event.event_id}: {type(exc).__name__}: {exc}"
                 )
-                continue
-            if not hit:
                 continue
             attempt = failed and rule.failed_calls == "attempt"
             actor = event.issuer_arn or event.principal_arn

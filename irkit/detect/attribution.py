@@ -71,7 +71,7 @@ class ChainLink:
 
 def _get(value: object, *path: str) -> Any:
     for key in path:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # decoded JSON: a dict, no ABC check
             return None
         value = value.get(key)
     return value
