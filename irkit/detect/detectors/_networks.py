@@ -103,6 +103,7 @@ class AddressCounts:
             ips = self.by_actor.get(actor)
             if ips is None:
                 ips = self.by_actor[actor] = {}
+            folded = 0  # calls this merge folds for the actor: one _fold, at the end
             for ip, n in theirs.items():
                 if ip == OVERFLOW:  # folded there already (and counted in later.folded)
                     ips[OVERFLOW] = ips.get(OVERFLOW, 0) + n
@@ -113,8 +114,10 @@ class AddressCounts:
                 elif len(ips) < MAX_ADDRESSES and self.held < MAX_ADDRESSES_TOTAL:
                     ips[ip] = n
                     self.held += 1
-                else:
-                    self._fold(actor, ips, n)
+                else:  # past a bound, for the rest of the actor's addresses too (bounds only fill)
+                    folded += n
+            if folded:
+                self._fold(actor, ips, folded)
         self.folded += later.folded
         for actor in later.folded_actors:
             if len(self.folded_actors) < MAX_HITS:
