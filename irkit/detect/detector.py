@@ -104,6 +104,10 @@ class Detector(Protocol):
 
     def feed(self, event: Event, attribution: str) -> None: ...
 
+    # Optional: ``feed_file(events, attribution)``, what ``feed`` of each event does, in order. An
+    # every-event detector that has one is fed a file at a time through it (the loop inside it, its
+    # state at hand); its ``feed`` is then ``feed_file((event,), attribution)``, one body for both.
+
     def finish(self) -> list[Finding]: ...
 
     def size(self) -> int:

@@ -20,7 +20,7 @@ into one ``(other resources)`` group per service and are counted), ``MAX_IDS`` e
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -356,28 +356,34 @@ class Inventory:
         return group
 
     def feed(self, event: Event, attribution: str = "") -> None:
-        if event.error_code:
-            return
-        if event.event_source in _ACCESS_SOURCES and self._access(event):
-            return
-        read_only = event.read_only
-        if read_only is True:
-            return  # the bulk of a trail: reads change nothing
-        # is_change, its per-(source, name, readOnly) part asked once
-        which = (event.event_source, event.event_name, read_only)
-        known = self._kinds.get(which, _UNKNOWN)
-        if known is _UNKNOWN:
-            known = _change_call(*which)
-            if len(self._kinds) < _MAX_CACHED:
-                self._kinds[which] = known
-        if known is None:
-            return
-        raw = event.raw
-        if raw.get("eventType") in _NOT_API_CALLS:
-            return
-        service, call = known
-        for resource in _resources(event, raw):
-            self._group(self._changes, (service, resource), (service, OTHER), "changes", event).add(event, call)
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str = "") -> None:
+        """:meth:`feed` of each event, in order (the analyzer's pass feeds a file at a time)."""
+        kinds, changes = self._kinds, self._changes
+        for event in events:
+            if event.error_code:
+                continue
+            if event.event_source in _ACCESS_SOURCES and self._access(event):
+                continue
+            read_only = event.read_only
+            if read_only is True:
+                continue  # the bulk of a trail: reads change nothing
+            # is_change, its per-(source, name, readOnly) part asked once
+            which = (event.event_source, event.event_name, read_only)
+            known = kinds.get(which, _UNKNOWN)
+            if known is _UNKNOWN:
+                known = _change_call(*which)
+                if len(kinds) < _MAX_CACHED:
+                    kinds[which] = known
+            if known is None:
+                continue
+            raw = event.raw
+            if raw.get("eventType") in _NOT_API_CALLS:
+                continue
+            service, call = known
+            for resource in _resources(event, raw):
+                self._group(changes, (service, resource), (service, OTHER), "changes", event).add(event, call)
 
     def _access(self, event: Event) -> bool:
         """Record a secret read or a model invocation; False when the event is neither."""

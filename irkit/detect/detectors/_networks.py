@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
 from irkit.detect.baseline import network_of
@@ -72,17 +73,27 @@ class AddressCounts:
         self.folded_actors: set[str] = set()
 
     def add(self, actor: str, ip: str) -> None:
-        ips = self.by_actor.get(actor)
-        if ips is None:
-            ips = self.by_actor[actor] = {}
-        seen = ips.get(ip)
-        if seen is not None:
-            ips[ip] = seen + 1
-        elif len(ips) < MAX_ADDRESSES and self.held < MAX_ADDRESSES_TOTAL:
-            ips[ip] = 1
-            self.held += 1
-        else:
-            self._fold(actor, ips, 1)
+        self.add_calls(((actor, ip),))
+
+    def add_calls(self, calls: Iterable[tuple[str, str]]) -> None:
+        """Count each (actor, source address) call, in order: what :meth:`add` of each does."""
+        by_actor = self.by_actor
+        last_actor: str | None = None
+        ips: dict[str, int] = {}
+        for actor, ip in calls:
+            if actor is not last_actor:
+                got = by_actor.get(actor)
+                if got is None:
+                    got = by_actor[actor] = {}
+                ips, last_actor = got, actor
+            seen = ips.get(ip)
+            if seen is not None:
+                ips[ip] = seen + 1
+            elif len(ips) < MAX_ADDRESSES and self.held < MAX_ADDRESSES_TOTAL:
+                ips[ip] = 1
+                self.held += 1
+            else:
+                self._fold(actor, ips, 1)
 
     def _fold(self, actor: str, ips: dict[str, int], calls: int) -> None:
         ips[OVERFLOW] = ips.get(OVERFLOW, 0) + calls
@@ -151,6 +162,10 @@ class NetworkUse:
 
     def add(self, event: Event) -> None:
         self.addresses.add(event.issuer_arn or event.principal_arn, event.source_ip)
+
+    def add_calls(self, calls: Iterable[tuple[str, str]]) -> None:
+        """Count each (actor, source address) call (:meth:`AddressCounts.add_calls`)."""
+        self.addresses.add_calls(calls)
 
     def merge(self, later: NetworkUse) -> None:
         """Fold in the counts of the calls read after this one's (:meth:`AddressCounts.merge`)."""

@@ -4,7 +4,7 @@ that is not the instance's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,9 +101,17 @@ class InstanceCredentialsOutside:
         self._sessions: dict[tuple[str, str], dict[str, _From]] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        # instance-profile sessions are named after their instance: a cheap test before the raw record
-        if event.identity_type != "AssumedRole" or "/i-" not in event.principal_arn or not _delivery(event):
-            return
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str) -> None:
+        """:meth:`feed` of each event, in order (the analyzer's pass feeds a file at a time)."""
+        for event in events:
+            # instance-profile sessions are named after their instance: a cheap test before the raw record
+            if event.identity_type == "AssumedRole" and "/i-" in event.principal_arn and _delivery(event):
+                self._session_call(event, attribution)
+
+    def _session_call(self, event: Event, attribution: str) -> None:
+        """A call of an instance-profile session."""
         net = network_of(event.source_ip)
         if net is None:
             return  # an AWS service acting for the instance

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -140,28 +141,34 @@ class UnusualRegion:
         self._launches: dict[tuple[str, str], _Launches] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        region = event.region
-        if not region:
-            return
-        when = event.event_time
-        if region == self._last_region and self._last_start <= when < self._last_end:
-            group = self._last_group
-        else:
-            group = self._group(region, when)
-        actor = event.issuer_arn or event.principal_arn
-        subject = self._agent or actor
-        calls = group.get(subject)
-        if calls is None:
-            group[subject] = 1
-            self._pairs.setdefault((subject, region))
-        else:
-            group[subject] = calls + 1
-        name = event.event_name
-        if name not in self._not_launch and event.error_code is None:
-            if base_name(name) in LAUNCH_EVENTS:
-                self._launch(subject, region, Hit(when, event.event_id, attribution, actor))
-            elif len(self._not_launch) < _MAX_NAMES:
-                self._not_launch.add(name)
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str) -> None:
+        """:meth:`feed` of each event, in order (the analyzer's pass feeds a file at a time)."""
+        agent, pairs, not_launch = self._agent, self._pairs, self._not_launch
+        region_at, start, end, group = self._last_region, self._last_start, self._last_end, self._last_group
+        for event in events:
+            region = event.region
+            if not region:
+                continue
+            when = event.event_time
+            if region != region_at or not start <= when < end:
+                group = self._group(region, when)
+                region_at, start, end = region, self._last_start, self._last_end
+            actor = event.issuer_arn or event.principal_arn
+            subject = agent or actor
+            calls = group.get(subject)
+            if calls is None:
+                group[subject] = 1
+                pairs.setdefault((subject, region))
+            else:
+                group[subject] = calls + 1
+            name = event.event_name
+            if name not in not_launch and event.error_code is None:
+                if base_name(name) in LAUNCH_EVENTS:
+                    self._launch(subject, region, Hit(when, event.event_id, attribution, actor))
+                elif len(not_launch) < _MAX_NAMES:
+                    not_launch.add(name)
 
     def _group(self, region: str, when: datetime) -> dict[str, int]:
         """The (region, hour) group of ``when``, which becomes the one at hand."""

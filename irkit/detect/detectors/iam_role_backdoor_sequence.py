@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -245,22 +246,28 @@ class RoleBackdoor:
         return name
 
     def feed(self, event: Event, attribution: str) -> None:
-        if event.event_source == "iam.amazonaws.com":
-            if event.event_name in _ROLE_EVENTS:
-                self._iam(event, attribution)
-            return
-        if event.error_code:
-            return
-        if event.event_name in _ASSUME_CALLS:
-            self._assumed(event, attribution)
-            return
-        issuer = event.issuer_arn
-        if issuer:
-            uses = self._route.get(issuer)
-            if uses is None:
-                uses = self._routed(issuer)
-            if uses is not None and len(uses) < USES_PER_ROLE:
-                uses.append(Hit(event.event_time, event.event_id, attribution, issuer))
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str) -> None:
+        """:meth:`feed` of each event, in order (the analyzer's pass feeds a file at a time)."""
+        route = self._route  # cleared in place when a role is created, never rebound while fed
+        for event in events:
+            if event.event_source == "iam.amazonaws.com":
+                if event.event_name in _ROLE_EVENTS:
+                    self._iam(event, attribution)
+                continue
+            if event.error_code:
+                continue
+            if event.event_name in _ASSUME_CALLS:
+                self._assumed(event, attribution)
+                continue
+            issuer = event.issuer_arn
+            if issuer:
+                uses = route.get(issuer)
+                if uses is None:
+                    uses = self._routed(issuer)
+                if uses is not None and len(uses) < USES_PER_ROLE:
+                    uses.append(Hit(event.event_time, event.event_id, attribution, issuer))
 
     def _routed(self, issuer: str) -> list[Hit] | None:
         """Where the calls of ``issuer``'s sessions go (see ``_route``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, finding
 from irkit.detect.detectors._common import at, iam
@@ -128,24 +128,30 @@ class UserBackdoor:
         """Calls per actor and source IP (bounded: past the bounds an IP is new to its creator)."""
 
     def feed(self, event: Event, attribution: str) -> None:
-        actor = event.issuer_arn or event.principal_arn
-        ip = event.source_ip
-        self._ips.add(actor, ip)
-        key = event.access_key_id
-        if key:
-            uses = self._track.get(key)
-            if uses is None:
-                # a key not seen yet: pending, while the table has room (session keys, the bulk
-                # of a trail's keys, have a small share of it, soon full)
-                if "ASIA" <= key < "ASIB":  # key.startswith("ASIA"), without a call
-                    if self._pending_sessions < MAX_PENDING_SESSION_KEYS:
-                        uses = self._pend(key, True)
-                elif len(self._pending) - self._pending_sessions < MAX_PENDING_KEYS:
-                    uses = self._pend(key, False)
-            if uses is not None and len(uses) < USES_PER_KEY:
-                uses.append(Hit(event.event_time, event.event_id, attribution, actor, ip))
-        if event.event_source == "iam.amazonaws.com" and event.event_name in _USER_EVENTS and not event.error_code:
-            self._iam(event, attribution, actor)
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str) -> None:
+        """:meth:`feed` of each event, in order: the analyzer's pass feeds a file at a time. The
+        address counts take the file first (they share no state with the keys and users)."""
+        self._ips.add_calls([(e.issuer_arn or e.principal_arn, e.source_ip) for e in events])
+        track = self._track
+        for event in events:
+            key = event.access_key_id
+            if key:
+                uses = track.get(key)
+                if uses is None:
+                    # a key not seen yet: pending, while the table has room (session keys, the bulk
+                    # of a trail's keys, have a small share of it, soon full)
+                    if "ASIA" <= key < "ASIB":  # key.startswith("ASIA"), without a call
+                        if self._pending_sessions < MAX_PENDING_SESSION_KEYS:
+                            uses = self._pend(key, True)
+                    elif len(self._pending) - self._pending_sessions < MAX_PENDING_KEYS:
+                        uses = self._pend(key, False)
+                if uses is not None and len(uses) < USES_PER_KEY:
+                    actor = event.issuer_arn or event.principal_arn
+                    uses.append(Hit(event.event_time, event.event_id, attribution, actor, event.source_ip))
+            if event.event_source == "iam.amazonaws.com" and event.event_name in _USER_EVENTS and not event.error_code:
+                self._iam(event, attribution, event.issuer_arn or event.principal_arn)
 
     def _pend(self, key: str, session: bool) -> list[Hit]:
         """A new pending list: the uses of a key first used here without its creation."""

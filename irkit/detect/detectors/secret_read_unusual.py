@@ -13,6 +13,7 @@ Both judge a read against the principal's other calls (see :mod:`irkit.detect.de
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,9 +186,19 @@ class UnusualAccess:
         self._calls: dict[tuple[str, str], _Invocations] = {}
 
     def feed(self, event: Event, attribution: str) -> None:
-        if event.event_source in _ACCESS_SOURCES and self._access(event, attribution):
-            return
-        self._networks.add(event)  # the bulk of a trail: one more call of this principal from this address
+        self.feed_file((event,), attribution)
+
+    def feed_file(self, events: Sequence[Event], attribution: str) -> None:
+        """:meth:`feed` of each event, in order (the analyzer's pass feeds a file at a time). A secret
+        read or a model invocation is recorded as the comprehension meets it; every other call (the
+        bulk of a trail) is one more call of its principal from its address, counted after."""
+        self._networks.add_calls(
+            [
+                (event.issuer_arn or event.principal_arn, event.source_ip)
+                for event in events
+                if event.event_source not in _ACCESS_SOURCES or not self._access(event, attribution)
+            ]
+        )
 
     def _access(self, event: Event, attribution: str) -> bool:
         """Record a secret read or a model invocation (when it succeeded); False when it is neither."""
