@@ -62,20 +62,55 @@ CALLS = [
     ("iam.amazonaws.com", "CreateAccessKey", False),
     ("ec2.amazonaws.com", "RunInstances", False),
 ]
+# The "typical" mix: what one hour of a busy organisation's trail looks like rather than the worst
+# case. Mostly reads, a few writes, credential and launch calls rare; each role calls from a few
+# hosts of its own, and each session keeps its one key. Weights per 10,000 calls.
+TYPICAL = [
+    (("ec2.amazonaws.com", "DescribeInstances", True), 2400),
+    (("s3.amazonaws.com", "GetObject", True), 2600),
+    (("s3.amazonaws.com", "PutObject", False), 900),
+    (("iam.amazonaws.com", "ListRoles", True), 300),
+    (("sts.amazonaws.com", "AssumeRole", False), 400),
+    (("kms.amazonaws.com", "Decrypt", True), 1500),
+    (("lambda.amazonaws.com", "Invoke", False), 600),
+    (("dynamodb.amazonaws.com", "Query", True), 1280),
+    (("iam.amazonaws.com", "CreateAccessKey", False), 5),
+    (("ec2.amazonaws.com", "RunInstances", False), 15),
+]
+_TYPICAL_CALLS = [call for call, _ in TYPICAL]
+_TYPICAL_WEIGHTS = [weight for _, weight in TYPICAL]
+MIXES = ("stress", "typical")
 
 
-def _record(rng: random.Random, when: datetime, account: str, region: str, seq: int) -> dict[str, object]:
-    source, name, read_only = CALLS[rng.randrange(len(CALLS))]
-    role = f"role-{rng.randrange(40)}"
-    session = f"session-{rng.randrange(1000)}"
-    return {
+def _record(
+    rng: random.Random, when: datetime, account: str, region: str, seq: int, mix: str = "stress"
+) -> dict[str, object]:
+    """One record. ``stress``: every call kind alike (10 % key creations, 10 % launches), a random
+    source address and session key per event, 40 roles x 1,000 sessions: the tables fill and the
+    findings pile up. ``typical``: :data:`TYPICAL`'s weights, 40 roles x 25 sessions, each role
+    calling from three hosts of its own and each session with one key, 2 % of reads denied."""
+    if mix == "typical":
+        source, name, read_only = rng.choices(_TYPICAL_CALLS, _TYPICAL_WEIGHTS)[0]
+        number, sess = rng.randrange(40), rng.randrange(25)
+        role, session = f"role-{number}", f"session-{sess}"
+        address = f"10.{20 + number // 8}.{number % 8 * 16 + rng.randrange(3)}.{10 + number}"
+        key = f"ASIA{(int(account) * 1_000 + number * 25 + sess) % (1 << 64):016X}"
+        error = "AccessDenied" if read_only and rng.random() < 0.02 else None
+    else:
+        source, name, read_only = CALLS[rng.randrange(len(CALLS))]
+        role = f"role-{rng.randrange(40)}"
+        session = f"session-{rng.randrange(1000)}"
+        address = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
+        key = f"ASIA{rng.getrandbits(64):016X}"
+        error = None
+    record: dict[str, object] = {
         "eventVersion": "1.09",
         "userIdentity": {
             "type": "AssumedRole",
             "principalId": f"AROA{rng.getrandbits(60):015X}:{session}",
             "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
             "accountId": account,
-            "accessKeyId": f"ASIA{rng.getrandbits(64):016X}",
+            "accessKeyId": key,
             "sessionContext": {
                 "sessionIssuer": {
                     "type": "Role",
@@ -94,7 +129,7 @@ def _record(rng: random.Random, when: datetime, account: str, region: str, seq: 
         "eventSource": source,
         "eventName": name,
         "awsRegion": region,
-        "sourceIPAddress": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}",
+        "sourceIPAddress": address,
         "userAgent": rng.choice(
             ["aws-cli/2.15.0 Python/3.11", "Boto3/1.34.0 Python/3.11", "terraform/1.7.0"]
         ),
@@ -109,10 +144,14 @@ def _record(rng: random.Random, when: datetime, account: str, region: str, seq: 
         "eventCategory": "Management",
         "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256"},
     }
+    if error:
+        record["errorCode"] = error
+        record["errorMessage"] = f"User is not authorized to perform: {source.split('.')[0]}:{name}"
+    return record
 
 
-def _write_file(args: tuple[str, int, int, int]) -> int:
-    root, index, per_file, seed = args
+def _write_file(args: tuple[str, int, int, int, str]) -> int:
+    root, index, per_file, seed, mix = args
     rng = random.Random(seed)
     layout = TrailLayout("bench-archive", "", ORG)
     account = ACCOUNTS[index % len(ACCOUNTS)]
@@ -121,7 +160,7 @@ def _write_file(args: tuple[str, int, int, int]) -> int:
         minutes=5 * (index // (len(ACCOUNTS) * len(REGIONS)))
     )
     records = [
-        _record(rng, delivered - timedelta(seconds=rng.randrange(1, 600)), account, region, i)
+        _record(rng, delivered - timedelta(seconds=rng.randrange(1, 600)), account, region, i, mix)
         for i in range(per_file)
     ]
     key = layout.log_key(account, region, delivered, f"{seed:016x}")
@@ -131,9 +170,9 @@ def _write_file(args: tuple[str, int, int, int]) -> int:
     return per_file
 
 
-def generate(root: Path, events: int, per_file: int, workers: int) -> int:
+def generate(root: Path, events: int, per_file: int, workers: int, mix: str = "stress") -> int:
     files = max(1, events // per_file)
-    jobs = [(str(root), i, per_file, 1_000_003 * i + 17) for i in range(files)]
+    jobs = [(str(root), i, per_file, 1_000_003 * i + 17, mix) for i in range(files)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return sum(pool.map(_write_file, jobs, chunksize=16))
 
@@ -294,6 +333,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="processes generating")
+    parser.add_argument(
+        "--mix", choices=MIXES, default="stress",
+        help="stress (the default: the tables fill, findings pile up) or typical (see TYPICAL)",
+    )  # fmt: skip
     parser.add_argument("--write-docs", action="store_true", help="regenerate the table in docs/performance.md")
     args = parser.parse_args()
     tools = ["zcat", *(t for t in args.tools if t != "zcat" and available(t))]
@@ -302,10 +345,11 @@ def main() -> int:
     rows = []
     try:
         for events in args.events:
-            root = (args.keep or Path(str(tmp))) / str(events)
+            folder = str(events) if args.mix == "stress" else f"{events}-{args.mix}"
+            root = (args.keep or Path(str(tmp))) / folder
             if not any(root.rglob("*.json.gz")):
                 t = time.perf_counter()
-                generate(root, events, args.per_file, args.workers)
+                generate(root, events, args.per_file, args.workers, args.mix)
                 print(f"generated {events} events in {time.perf_counter() - t:.1f}s under {root}", flush=True)
             files = list(root.rglob("*.json.gz"))
             size = sum(p.stat().st_size for p in files)
@@ -328,7 +372,7 @@ def main() -> int:
         )
         print(text + note)
         if args.write_docs:
-            write_docs(text + note)
+            write_docs(text + note, "bench" if args.mix == "stress" else f"bench-{args.mix}")
         print(json.dumps({str(e): r for e, _, _, r in rows}))
     finally:
         if tmp:
