@@ -308,9 +308,14 @@ class Analyzer:
                 self.feed(event)
             return
         self.events += len(events)
+        self.attributed += len(events)
+        # what _analyse_one counts, a file at a time (the same counts, first met in the same order)
+        self._principals.update([event.issuer_arn or event.principal_arn for event in events])
         why = ALL_PRINCIPALS
+        routes, route_of, analyse = self._routes, self._route, self._analyse_routed
         for event in events:
-            self._analyse_one(event, why, named_only=True)
+            route = routes.get(event.event_name) or route_of(event.event_name)
+            analyse(event, why, route, route.named)
         for feed in self._file_feeds:
             feed(events, why)
 
@@ -361,14 +366,18 @@ class Analyzer:
             self._routes[event_name] = route
         return route
 
-    def _analyse_one(self, event: Event, why: str, *, named_only: bool = False) -> Sequence[str]:
-        """Analyse one attributed event; returns the identifiers it made attributable.
-        ``named_only``: of the detectors, only the event name's (:meth:`feed_file` feeds the rest)."""
+    def _analyse_one(self, event: Event, why: str) -> Sequence[str]:
+        """Analyse one attributed event; returns the identifiers it made attributable."""
         self.attributed += 1
         actor = event.issuer_arn or event.principal_arn
         principals = self._principals
         principals[actor] = principals.get(actor, 0) + 1
         route = self._routes.get(event.event_name) or self._route(event.event_name)
+        return self._analyse_routed(event, why, route, route.feeds)
+
+    def _analyse_routed(self, event: Event, why: str, route: _Route, feeds: tuple[Feed, ...]) -> Sequence[str]:
+        """:meth:`_analyse_one` past the counting: the chain, the rules, ``feeds`` (the route's, or
+        only its name's detectors when :meth:`feed_file` feeds the rest), the failed-call feeds."""
         learned: Sequence[str] = ()
         # Only the agent's own learning (filtering) or the few credential-creating calls can grow
         # the chain: the bulk of the traffic skips the call.
@@ -376,7 +385,7 @@ class Analyzer:
             learned = self._attributor.observe(event, why)
         if route.rules:
             self._run_rules(event, route.rules, why)
-        for feed in route.named if named_only else route.feeds:
+        for feed in feeds:
             feed(event, why)
         if event.error_code:
             for feed in self._failed:
