@@ -19,7 +19,7 @@ ap-southeast-1, whose folder sorts first).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -126,6 +126,9 @@ class _Route:
     """A credential-creating call: the attributor learns from it even unfiltered."""
     named: tuple[Feed, ...] = ()
     """The name's detectors alone (:meth:`Analyzer.feed_file` feeds the others a file at a time)."""
+    identity_rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)
+    """An identity type some rule is limited to (:attr:`Rule.identities`) → the rules an event of
+    that type runs instead of ``rules`` (the root user's calls: ``rules`` plus root_user_activity)."""
 
 
 @dataclass(slots=True)
@@ -360,8 +363,16 @@ class Analyzer:
         rules = self._by_name.get(name, self._wildcard)
         if self._sigma is not None:
             rules = rules + self._sigma.candidates(name)
+        # rules that match only some identity types: each type named gets its own list (the same
+        # rules in the same order, less those that cannot match it); any other type, the rest
+        kinds = {kind for rule in rules for kind in rule.identities}
+        identity_rules = {kind: tuple(r for r in rules if not r.identities or kind in r.identities) for kind in kinds}
+        if kinds:
+            rules = tuple(r for r in rules if not r.identities)
         named = tuple(self._by_event.get(name, ()))
-        route = _Route(rules, (self._inventory.feed, *self._every, *named), event_name in CHAIN_EVENTS, named)
+        route = _Route(
+            rules, (self._inventory.feed, *self._every, *named), event_name in CHAIN_EVENTS, named, identity_rules
+        )
         if len(self._routes) < MAX_ROUTES:
             self._routes[event_name] = route
         return route
@@ -383,8 +394,11 @@ class Analyzer:
         # the chain: the bulk of the traffic skips the call.
         if self._filtering or route.chain:
             learned = self._attributor.observe(event, why)
-        if route.rules:
-            self._run_rules(event, route.rules, why)
+        rules = route.rules
+        if route.identity_rules:
+            rules = route.identity_rules.get(event.identity_type, rules)
+        if rules:
+            self._run_rules(event, rules, why)
         for feed in feeds:
             feed(event, why)
         if event.error_code:

@@ -40,6 +40,11 @@ class Rule:
     events: tuple[str, ...] = ()
     """The event names (version suffix stripped: ``AddPermission``) this rule can match. The analyzer
     indexes rules by them so an event only runs the rules that could fire; empty means every event."""
+    identities: tuple[str, ...] = ()
+    """The identity types (``userIdentity.type``: ``Root``, ``IAMUser``, ``AssumedRole``, …) this rule
+    can match; empty means any. The analyzer runs the rule only on events of those types, so its
+    ``match`` must return False on any other (``tests/detect/test_rule_identities.py`` holds every
+    declaring rule to it)."""
     tactic: str = ""
     """A short grouping for the docs (``persistence``, ``defense-evasion``, ...)."""
     severity_of: Callable[[Event], Severity] | None = None

@@ -3,6 +3,7 @@
 ```yaml
 id: root_user_activity
 events: ["*"]          # every event: the identity, not the call, is what matters
+identities: [Root]     # run only on the root user's calls (its match checks the type too)
 ```
 """
 
@@ -42,6 +43,7 @@ RULE = Rule(
     match=_match,
     describe=_describe,
     events=(),
+    identities=("Root",),
     tactic="privilege-escalation",
     positive=(
         record("CreateAccessKey", "iam.amazonaws.com", identity=ROOT_IDENTITY, request={}),
