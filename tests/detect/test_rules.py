@@ -106,3 +106,18 @@ def test_detector_metadata_and_scenarios(info: Any) -> None:
         assert info.id in _analyse(scenario)
     for scenario in info.negative:
         assert info.id not in _analyse(scenario)
+
+
+@pytest.mark.parametrize("rule_id", ["iam_access_key_created", "iam_access_key_for_other_user"])
+def test_a_created_key_is_called_failed_only_when_the_call_failed(rule_id: str) -> None:
+    """The detail names the new key; a record without its id does not make a success a failure."""
+    rule = get_rule(rule_id)
+    assert rule.describe is not None
+    positive = dict(rule.positive[0])
+    key = positive["responseElements"]["accessKey"]["accessKeyId"]
+    assert key in rule.describe(Event.from_record(positive))
+    trimmed = {**positive, "responseElements": None}
+    assert "(failed)" not in rule.describe(Event.from_record(trimmed))
+    assert "not in the record" in rule.describe(Event.from_record(trimmed))
+    failed = {**trimmed, "errorCode": "AccessDenied"}
+    assert "(failed)" in rule.describe(Event.from_record(failed))

@@ -26,6 +26,16 @@ def sub(value: object, key: str) -> Any:
     return value.get(key) if isinstance(value, Mapping) else None
 
 
+def created_key_id(event: Event) -> str:
+    """The id of the access key a ``CreateAccessKey`` call created, as a finding's detail names it:
+    ``(failed)`` only when the call failed; a successful call whose record lacks the id (a trimmed
+    or damaged record) says so rather than claiming a failure."""
+    key = sub(event.response.get("accessKey"), "accessKeyId")
+    if isinstance(key, str) and key:
+        return key
+    return "(failed)" if event.error_code else "(its id not in the record)"
+
+
 def caller_user_name(event: Event) -> str | None:
     """The IAM user name of the caller, when the caller is an IAM user."""
     if event.identity_type == "IAMUser":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from irkit.detect.event import Event
 from irkit.detect.records import AGENT_USER, record, user_identity
 from irkit.detect.rule import Rule
-from irkit.detect.rules._util import caller_user_name, req, sub
+from irkit.detect.rules._util import caller_user_name, created_key_id, req
 
 
 def _for_self(event: Event) -> bool:
@@ -24,8 +24,7 @@ def _match(event: Event) -> bool:
 
 
 def _describe(event: Event) -> str:
-    key = sub(event.response.get("accessKey"), "accessKeyId")
-    return f"created access key {key or '(failed)'} for the caller {event.principal_arn}"
+    return f"created access key {created_key_id(event)} for the caller {event.principal_arn}"
 
 
 RULE = Rule(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from irkit.detect.event import Event
 from irkit.detect.records import record, user_identity
 from irkit.detect.rule import Rule
-from irkit.detect.rules._util import caller_user_name, req, sub
+from irkit.detect.rules._util import caller_user_name, created_key_id, req
 
 
 def _match(event: Event) -> bool:
@@ -22,8 +22,7 @@ def _match(event: Event) -> bool:
 
 
 def _describe(event: Event) -> str:
-    key = sub(event.response.get("accessKey"), "accessKeyId")
-    return f"created access key {key or '(failed)'} for user {req(event, 'userName')}"
+    return f"created access key {created_key_id(event)} for user {req(event, 'userName')}"
 
 
 RULE = Rule(
