@@ -20,7 +20,6 @@ from functools import lru_cache
 
 from irkit.detect.baseline import network_of
 from irkit.detect.detector import DetectorContext
-from irkit.detect.event import Event
 
 RARE_NETWORK_MIN_CALLS = 100
 RARE_NETWORK_SHARE = 0.01
@@ -159,9 +158,6 @@ class NetworkUse:
     def __init__(self) -> None:
         self.addresses = AddressCounts()
         self._networks: dict[str, Counter[str]] = {}
-
-    def add(self, event: Event) -> None:
-        self.addresses.add(event.issuer_arn or event.principal_arn, event.source_ip)
 
     def add_calls(self, calls: Iterable[tuple[str, str]]) -> None:
         """Count each (actor, source address) call (:meth:`AddressCounts.add_calls`)."""
