@@ -1,14 +1,17 @@
 """Read log files and analyse them in one pass: the reader (:mod:`irkit.cloudtrail.reader`) feeds the
 pure analyzer (:mod:`irkit.detect.analyzer`). Detection itself never opens a file.
 
-On a big archive the pass uses two cores for the whole analysis, not only for decompression: the
-files (in reading order) are cut in two shares of about equal bytes; a second process reads and
-analyses the later share while this one does the first, then hands its analyzer state back
-(:func:`~irkit.detect.analyzer.share_parts`, pickled part by part into an unnamed temporary file
-this process gave it: nothing an archive wrote is ever unpickled, only what irkit built of it) and
-this process merges it part by part once the worker has exited (:meth:`Analyzer.merge_parts`): the
-result is the one-process result (``tests/detect/test_merge_*``). A worker that cannot start, fails
-or leaves its output cut short costs time, never data: its share is then read here.
+On a big archive the pass uses two cores for the whole analysis, not only for decompression: this
+process reads the files (in reading order) from the front while a second process, each time it
+asks, is handed the later part of what is not read yet (:func:`handed_cut`) — so both finish
+together, whatever each one's speed. For each run of files it was handed, the worker writes its
+analyzer state (:func:`~irkit.detect.analyzer.share_parts`, pickled part by part) into an unnamed
+temporary file this process gave it: nothing an archive wrote is ever unpickled, only what irkit
+built of it. Once the worker has exited, this process merges the runs part by part, the latest
+handed (the earliest files) first (:meth:`Analyzer.merge_parts`): the result is the one-process
+result (``tests/detect/test_merge_*``, ``tests/perf/test_parallel_analyze.py``). A worker that
+cannot start, fails or leaves its output cut short costs time, never data: what it was handed is
+then read here.
 
 Only an unfiltered analysis splits (every principal: attribution to a given agent learns from
 earlier events, file after file, and runs in one pass), and only without Sigma rules (they are
@@ -17,9 +20,11 @@ compiled in this process). ``IRKIT_ANALYZE_PROCESSES=1`` forces one process.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gc
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -36,24 +41,18 @@ from irkit.detect.sigma import SigmaRuleSet
 PARALLEL_MIN_BYTES = 8 << 20
 """Below this many bytes on disk a second process costs more (its start, ~0.2 s) than it saves."""
 PARALLEL_MIN_FILES = 16
-WORKER_START_SECONDS = 0.35
-"""What the second process spends before its first byte (interpreter, imports, request)."""
-SECONDS_PER_MIB = 0.11
-"""About what a process spends on a MiB of gzip logs (measured: bench/bench_analyze.py, 2 cores)."""
+HANDED = 0.4
+"""The part of the bytes not yet read that the worker is handed each time it asks."""
+MIN_HANDED_BYTES = 128 << 10
+"""The least the worker is handed at once (~0.05 s of work): a smaller run costs more in its
+round trip, its share's pickling and merging than it saves."""
 ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
-
-
-def worker_share(total_bytes: int) -> float:
-    """The later share's part of the bytes: half, less what the worker's start costs it — both
-    processes then finish together (0.44 of a 27 MB archive, 0.49 of 137 MB, 0.5 of 700 MB)."""
-    work = SECONDS_PER_MIB * total_bytes / (1 << 20)
-    return min(0.5, max(0.3, 0.5 - WORKER_START_SECONDS / (2 * work))) if work > 0 else 0.0
 
 
 _PACKAGE_ROOT = str(Path(irkit.__file__).resolve().parent.parent)
 _WORKER = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main())"
+    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main(int(sys.argv[2])))"
 )
 
 
@@ -72,21 +71,13 @@ def analyze_paths(
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
     files = log_files(paths, stats)
-    later = _later_share(files, analyzer, sigma, processes)
-    worker = _Worker.start(later, principals, baseline) if later else None
-    first = files[: len(files) - len(later)] if worker is not None else files
+    sizes = _parallel_sizes(files, analyzer, sigma, processes)
+    worker = _Worker.start(files, principals, baseline) if sizes is not None else None
     with _collector_paused():
-        _feed(analyzer, iter_file_batches(first, stats, lazy=True, workers=0 if worker is not None else None))
-        if worker is not None:
-            result = worker.result()
-            if result is None:  # the worker failed: its share is read here, nothing is lost
-                _feed(analyzer, iter_file_batches(later, stats, lazy=True))
-            else:
-                their_stats, parts = result
-                analyzer.merge_parts(parts)
-                stats.files += their_stats.files
-                stats.events += their_stats.events
-                stats.gaps.extend(their_stats.gaps)
+        if worker is None:
+            _feed(analyzer, iter_file_batches(files, stats, lazy=True))
+        else:
+            _feed_shared(analyzer, files, sizes or [], stats, worker)
         # Inside the pause too: finish builds a finding (and its dicts) per group and burst, and
         # each collection they set off walked the whole fed state (200k bench: 0.30 -> 0.17 s);
         # and the state is freed before the collector is back: its first collection walks every
@@ -100,6 +91,60 @@ def _feed(analyzer: Analyzer, files: Iterator[list[Event]]) -> None:
     feed = analyzer.feed_file
     for events in files:
         feed(events)
+
+
+def _feed_shared(analyzer: Analyzer, files: list[Path], sizes: list[int], stats: ReadStats, worker: _Worker) -> None:
+    """The pass over ``files`` with the worker: this process reads from the front; each time the
+    worker asks for work it is handed the later part of what this process has not read yet
+    (:func:`handed_cut`), so the two finish together however fast each turns out to be (no
+    estimate of either's speed or start). What it was handed is always the run of files right
+    after this process's own: its runs, merged latest handed first, follow this analyzer's files
+    in reading order. A worker that fails, at any point, costs time, never data: everything it
+    was handed is read here."""
+    below = [0]
+    for size in sizes:
+        below.append(below[-1] + size)
+    read, end = 0, len(files)  # this process reads files[read:end]; the worker has files[end:]
+    one_file = analyzer.feed_file
+    while True:
+        if worker.asked(wait=read >= end):
+            cut = handed_cut(below, read, end)
+            if cut is None:
+                worker.stop()
+            else:
+                worker.hand(cut, end)
+                end = cut
+        if read >= end:
+            if not worker.live or not worker.handed:
+                break  # stopped, failed (what it had is read below), or it never asked in time
+            continue  # all handed out: wait for the worker to ask once more, then stop it
+        for events in iter_file_batches(files[read : read + 1], stats, lazy=True, workers=0):
+            one_file(events)
+        read += 1
+    shares = worker.result()
+    if shares is None:  # it ended without its whole output: what it was handed is read here
+        _feed(analyzer, iter_file_batches(files[end:], stats, lazy=True))
+        return
+    for their_stats, parts in shares:  # the latest handed (the earliest files) first
+        analyzer.merge_parts(parts)
+        stats.files += their_stats.files
+        stats.events += their_stats.events
+        stats.gaps.extend(their_stats.gaps)
+
+
+def handed_cut(below: Sequence[int], read: int, end: int) -> int | None:
+    """Where the files not yet read (``read`` to ``end``, ``below[i]`` the bytes before file ``i``)
+    are cut when the worker asks: it gets the later :data:`HANDED` of their bytes, this process
+    keeps at least the file it is at. Less than half, because this process cannot take work back:
+    a worker that is quicker asks again, a slower one has less left when this process is done.
+    None when the run would be smaller than :data:`MIN_HANDED_BYTES` (not worth a hand-over)."""
+    left = below[end] - below[read]
+    handed = int(left * HANDED)
+    if end - read < 2 or handed < MIN_HANDED_BYTES:
+        return None
+    # the longest run of whole files within that; one file at the least (a file bigger than
+    # the run is handed all the same: the worker is not left idle behind it)
+    return min(bisect.bisect_left(below, below[end] - handed, read + 1, end), end - 1)
 
 
 @contextlib.contextmanager
@@ -118,10 +163,10 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _later_share(
+def _parallel_sizes(
     files: list[Path], analyzer: Analyzer, sigma: SigmaRuleSet | None, processes: int | None
-) -> list[Path]:
-    """The files a second process should analyse (none: one process)."""
+) -> list[int] | None:
+    """Each file's size on disk when the pass should use a second process, else None."""
     if processes is None:
         env = os.environ.get(ENV_PROCESSES, "")
         processes = int(env) if env.isdigit() else (2 if default_workers() >= 1 else 1)
@@ -131,121 +176,214 @@ def _later_share(
         or (sigma is not None and sigma.rules)
         or len(files) < PARALLEL_MIN_FILES
     ):
-        return []
+        return None
     sizes = []
     for path in files:
         try:
             sizes.append(path.stat().st_size)
         except OSError:
-            sizes.append(0)  # read (and named a gap) by whichever share gets it
-    total = sum(sizes)
-    if total < PARALLEL_MIN_BYTES:
-        return []
-    kept, cut = 0, len(files)
-    share = worker_share(total)
-    while cut > 1 and kept + sizes[cut - 1] <= total * share:
-        cut -= 1
-        kept += sizes[cut]
-    return files[cut:]
+            sizes.append(0)  # read (and named a gap) by whichever process gets it
+    return sizes if sum(sizes) >= PARALLEL_MIN_BYTES else None
 
 
 class _Worker:
-    """The second process: ``python -I`` running :func:`worker_main` over the later share."""
+    """The second process: ``python -I`` running :func:`worker_main`. It is given the file list
+    once; it asks (``want OFFSET`` on a pipe of its own) and is told, on its stdin, which run of
+    files to analyse next (``take FIRST END``) or to stop. Each run's analysis goes, as its stats
+    and then its share's parts, to an unnamed temporary file this process gave it as stdout;
+    ``OFFSET`` is where the runs written so far end."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes]) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes], asks: int) -> None:
         self.proc = proc
         self.out = out
+        self._asks = asks
+        self._pending = b""
+        self.live = True
+        self.handed: list[tuple[int, int]] = []
+        """The runs handed out, in order: (first file, end)."""
+        self._ends: list[int] = []
+        """Where each handed run's output ends in ``out`` (as the worker reported it)."""
+        self.failed = False
 
     @classmethod
     def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
         import pickle  # only a big archive's run starts a worker
+        import tempfile
 
         request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
         # The worker's output goes to an unnamed temporary file, not a pipe: this process holds no
         # copy of it while the worker lives, and reads it part by part once the worker is gone.
-        import tempfile
-
         try:
             out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result()
         except OSError:
             return None
+        asks = writes = -1
         try:
+            asks, writes = os.pipe()
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT],
-                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL,
+                [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT, str(writes)],
+                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, pass_fds=(writes,),
             )  # fmt: skip
+            os.close(writes)
             assert proc.stdin is not None
-            proc.stdin.write(request)
-            proc.stdin.close()
+            proc.stdin.write(len(request).to_bytes(8, "big") + request)
+            proc.stdin.flush()
         except (OSError, ValueError):
+            for fd in (asks, writes):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             out.close()
             return None
-        return cls(proc, out)
+        os.set_blocking(asks, False)
+        return cls(proc, out, asks)
 
-    def result(self) -> tuple[ReadStats, Iterator[Any]] | None:
-        """The worker's stats and its share's parts (unpickled one at a time, as merged), or None
-        when it failed: nothing of a share is merged unless the whole of it arrived."""
+    def asked(self, *, wait: bool) -> bool:
+        """Whether the worker asks for work now; ``wait``: block until it does (or is gone: then
+        it failed, and False)."""
+        if not self.live:
+            return False
+        while b"\n" not in self._pending:
+            if wait:
+                select.select([self._asks], [], [])
+            try:
+                chunk = os.read(self._asks, 64)
+            except BlockingIOError:
+                return False
+            except OSError:
+                chunk = b""
+            if not chunk:
+                return self._fail()
+            self._pending += chunk
+        line, _, self._pending = self._pending.partition(b"\n")
+        word, _, offset = line.partition(b" ")
+        if word != b"want" or not offset.isdigit():
+            return self._fail()
+        if self.handed:  # it asks again: the run handed last is written, up to ``offset``
+            self._ends.append(int(offset))
+        return True
+
+    def hand(self, first: int, end: int) -> None:
+        """Hand the worker ``files[first:end]`` (unless it is gone: then it failed)."""
+        if self._tell(b"take %d %d\n" % (first, end)):
+            self.handed.append((first, end))
+
+    def stop(self) -> None:
+        """Tell the worker there is no more work; it exits (its output is written by then)."""
+        if self._tell(b"stop\n"):
+            self.live = False
+
+    def _tell(self, line: bytes) -> bool:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            self._fail()
+            return False
+        return True
+
+    def _fail(self) -> bool:
+        self.live = False
+        self.failed = True
+        return False
+
+    def result(self) -> list[tuple[ReadStats, Iterator[Any]]] | None:
+        """Each handed run's stats and share parts (unpickled one at a time, as merged), the
+        latest handed first; or None when the worker failed: nothing of its work is merged unless
+        all of it arrived, each run's output ending where the worker said and with the end mark."""
         import pickle
 
+        with contextlib.suppress(OSError):
+            os.close(self._asks)
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.proc.stdin.close()
+        if self.failed or not self.handed:  # it failed, or was handed nothing: not waited for
+            self.proc.kill()
+            self.proc.wait()
+            self.out.close()
+            return None
         out, end = self.out, _end()
-        stats: object = None
+        runs: list[tuple[ReadStats, int]] = []
         try:
             code = self.proc.wait()
             size = out.seek(0, os.SEEK_END)
-            if code == 0 and size >= len(end):
-                out.seek(size - len(end))
-                if out.read() == end:
-                    out.seek(0)
-                    stats = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
+            starts = [0, *self._ends[:-1]]
+            if code != 0 or size != self._ends[-1] or len(self._ends) != len(self.handed):
+                raise ValueError("the worker's output is not what it said")
+            for begin, finish in zip(starts, self._ends, strict=True):
+                if finish - begin < len(end):
+                    raise ValueError("a run's output is cut short")
+                out.seek(finish - len(end))
+                if out.read(len(end)) != end:
+                    raise ValueError("a run's output does not end with the end mark")
+                out.seek(begin)
+                stats = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
+                if not isinstance(stats, ReadStats):
+                    raise ValueError("a run's output does not start with its stats")
+                runs.append((stats, out.tell()))
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
-            stats = None
-        if not isinstance(stats, ReadStats):
             out.close()
             return None
-        return stats, _parts(out)
+        return [(stats, _parts(out, at, last=i == 0)) for i, (stats, at) in reversed(list(enumerate(runs)))]
 
 
 def _end() -> bytes:
-    """How the worker's output ends (its last part pickled): a cut or foreign stream does not."""
+    """How a run's output ends (its last part pickled): a cut or foreign stream does not."""
     import pickle
 
     return pickle.dumps(SHARE_END, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _parts(out: IO[bytes]) -> Iterator[Any]:
-    """The parts pickled one after another in ``out``, each unpickled when asked for (irkit's own
-    worker wrote them, and they ended as it ends them); the file is closed at the end."""
+def _parts(out: IO[bytes], at: int, *, last: bool) -> Iterator[Any]:
+    """The parts pickled one after another in ``out`` from ``at``, each unpickled when asked for
+    (irkit's own worker wrote them, and they ended as it ends them); ``last``: the file is closed
+    at the end."""
     import pickle
 
-    with out:
+    try:
+        out.seek(at)
         while True:
             part = pickle.load(out)  # noqa: S301 - irkit's own worker, into a file of ours
             yield part
             if type(part) is str and part == SHARE_END:
                 return
+    finally:
+        if last:
+            out.close()
 
 
-def worker_main() -> int:
-    """The worker's side: a pickled request on stdin; on stdout its stats, then its share's parts
-    (:func:`~irkit.detect.analyzer.share_parts`), pickled one after another."""
+def worker_main(asks: int) -> int:
+    """The worker's side: the pickled file list (and filter) on stdin, length first; then, each
+    time it asks on ``asks``, a run of files to analyse or ``stop``. Each run's output — its stats,
+    then its share's parts (:func:`~irkit.detect.analyzer.share_parts`), pickled one after
+    another — is written to stdout before it asks again."""
     import pickle
 
-    files, principals, baseline = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from the parent irkit
-    stats = ReadStats()
-    analyzer = Analyzer(principals=principals, baseline=baseline)
-    with _collector_paused():
-        _feed(analyzer, iter_file_batches([Path(f) for f in files], stats, lazy=True, workers=0))
-        share = analyzer.share()
-        del analyzer
-        # one part after another, each let go once written: the pickler's memo (an entry per object)
-        # is one part's, and pickle.dump writes frames as it goes, not one buffer of the whole
-        out = sys.stdout.buffer
-        pickle.dump(stats, out, protocol=pickle.HIGHEST_PROTOCOL)
-        for part in share_parts(share):
-            dump_part(part, out)
-            del part
-        out.flush()
-    return 0
+    commands = sys.stdin.buffer
+    length = int.from_bytes(commands.read(8), "big")
+    files, principals, baseline = pickle.loads(commands.read(length))  # noqa: S301 - from the parent irkit
+    out = sys.stdout.buffer
+    with os.fdopen(asks, "wb", buffering=0) as ask, _collector_paused():
+        while True:
+            ask.write(b"want %d\n" % out.tell())
+            word, *run = commands.readline().split()
+            if word != b"take" or len(run) != 2:
+                return 0
+            stats = ReadStats()
+            analyzer = Analyzer(principals=principals, baseline=baseline)
+            first, end = int(run[0]), int(run[1])
+            _feed(analyzer, iter_file_batches([Path(f) for f in files[first:end]], stats, lazy=True, workers=0))
+            share = analyzer.share()
+            del analyzer
+            # one part after another, each let go once written: the pickler's memo (an entry per
+            # object) is one part's, and pickle.dump writes frames as it goes, not one buffer
+            pickle.dump(stats, out, protocol=pickle.HIGHEST_PROTOCOL)
+            for part in share_parts(share):
+                dump_part(part, out)
+                del part
+            del share
+            out.flush()
 
 
 def dump_part(part: Any, out: IO[bytes]) -> None:

@@ -106,41 +106,124 @@ def _dump(analysis: Analysis, stats: ReadStats) -> bytes:
 def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int]:
     monkeypatch.setattr(analyze_module, "PARALLEL_MIN_BYTES", 0)  # a small archive, split all the same
     monkeypatch.setattr(analyze_module, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(analyze_module, "MIN_HANDED_BYTES", 1)  # any run of files is worth handing
     root = tmp_path / "archive"
     return root, _archive(root)
 
 
-def test_two_processes_give_the_one_process_result(archive: tuple[Path, int]) -> None:
+def _handed(monkeypatch: pytest.MonkeyPatch, waits: int) -> list[list[tuple[int, int]]]:
+    """Make this process wait, before each of its first files, until the worker asks (``waits``
+    times): the hand-outs are then the same on every run, however fast either process is.
+    Returns, per analysis, the runs handed out."""
+    runs: list[list[tuple[int, int]]] = []
+    asked, result = analyze_module._Worker.asked, analyze_module._Worker.result
+
+    def waiting(self: Any, *, wait: bool) -> bool:
+        return asked(self, wait=wait or len(self.handed) < waits)
+
+    def recorded(self: Any) -> Any:
+        runs.append(list(self.handed))
+        return result(self)
+
+    monkeypatch.setattr(analyze_module._Worker, "asked", waiting)
+    monkeypatch.setattr(analyze_module._Worker, "result", recorded)
+    return runs
+
+
+def test_two_processes_give_the_one_process_result(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
     root, events = archive
     one = analyze_paths([root], processes=1)
-    later = analyze_module._later_share(log_files([root], ReadStats()), analyze_module.Analyzer(), None, 2)
-    assert later and len(later) < 25  # really split: the key made in the first share, used in the later
-    assert [p.name for p in later[-3:]] == ["022.json.gz", "023.json.gz", "zzz.json.gz"]
-    assert "000.json.gz" not in [p.name for p in later]
+    runs = _handed(monkeypatch, waits=3)
     two = analyze_paths([root], processes=2)
-    assert one[1].events == events and one[1].gaps  # the broken file is named
+    files = [p.name for p in log_files([root], ReadStats())]
+    (handed,) = runs
+    # three runs at least (more when the worker asks again in time), each the later part of what
+    # was left, each ending where the one before began
+    assert len(handed) >= 3 and handed[0][1] == len(files) == 25
+    assert all(later[0] == earlier[1] for earlier, later in zip(handed[1:], handed, strict=False))
+    assert 1 <= handed[-1][0] < handed[0][0] < len(files) - 2  # the key made here, used in the worker's files
+    assert files[handed[0][0] :][-3:] == ["022.json.gz", "023.json.gz", "zzz.json.gz"]
+    assert one[1].events == events and one[1].gaps  # the broken file is named (by the worker)
     assert _dump(*two) == _dump(*one)
     crossing = {f.rule_id for f in one[0].findings if "AKIABACKDOOR0000001" in f.detail}
     assert "iam_user_backdoor_sequence" in crossing  # the key made in one share, used in the other
     assert "ec2_instance_burst" in {f.rule_id for f in one[0].findings}
 
 
-def test_a_failed_worker_costs_time_not_data(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_however_the_files_are_handed_out_the_result_is_the_same(
+    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = archive
+    one = _dump(*analyze_paths([root], processes=1))
+    runs = _handed(monkeypatch, waits=1)
+    for handed in (0.1, 0.5, 0.9):
+        monkeypatch.setattr(analyze_module, "HANDED", handed)
+        assert _dump(*analyze_paths([root], processes=2)) == one
+    assert len({runs[i][0] for i in range(3)}) == 3  # three different first cuts
+
+
+def test_handed_cut_gives_the_worker_the_later_part_of_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analyze_module, "MIN_HANDED_BYTES", 100)
+    sizes = [100] * 10
+    below = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+    cut = analyze_module.handed_cut
+    assert cut(below, 0, 10) == 6  # 40 % of 1,000 bytes: the last four files
+    assert cut(below, 5, 10) == 8  # 40 % of 500: two files
+    assert cut(below, 8, 10) is None  # 80 bytes: below the least worth handing
+    assert cut(below, 9, 10) is None  # this process keeps the file it is at
+    lumpy = [0, 10, 20, 5_000]  # one big file at the end: handed all the same, not left behind
+    assert cut(lumpy, 0, 3) == 2
+    for read in range(10):
+        for end in range(read + 1, 11):
+            at = cut(below, read, end)
+            assert at is None or (read < at < end and below[end] - below[at] <= 0.4 * (below[end] - below[read]))
+
+
+_DIES_AFTER_ITS_FIRST_RUN = (
+    "import sys, os; sys.path.insert(0, sys.argv[1]); import irkit.cloudtrail.analyze as a; "
+    "runs = []; real = a._feed\n"
+    "def feed(*args):\n"
+    "    runs.append(1)\n"
+    "    if len(runs) > 1: os._exit(5)\n"
+    "    real(*args)\n"
+    "a._feed = feed; sys.exit(a.worker_main(int(sys.argv[2])))"
+)
+_WRITES_A_BAD_SECOND_RUN = (
+    "import sys; sys.path.insert(0, sys.argv[1]); import irkit.cloudtrail.analyze as a; "
+    "runs = []; real = a.share_parts\n"
+    "def parts(share):\n"
+    "    runs.append(1)\n"
+    "    yield from real(share) if len(runs) == 1 else iter([b'garbage'])\n"
+    "a.share_parts = parts; sys.exit(a.worker_main(int(sys.argv[2])))"
+)
+
+
+@pytest.mark.parametrize(
+    "worker",
+    ["import sys; sys.exit(3)", "import sys; sys.stdout.write('garbage'); sys.exit(0)",
+     "import sys; sys.stderr.write('want 0'); sys.exit(0)", _DIES_AFTER_ITS_FIRST_RUN, _WRITES_A_BAD_SECOND_RUN],
+    ids=["exits", "writes-garbage", "never-asks", "dies-mid-way", "bad-second-run"],
+)  # fmt: skip
+def test_a_failed_worker_costs_time_not_data(
+    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, worker: str
+) -> None:
     root, _ = archive
     one = analyze_paths([root], processes=1)
-    monkeypatch.setattr(analyze_module, "_WORKER", "import sys; sys.exit(3)")
+    runs = _handed(monkeypatch, waits=2)
+    monkeypatch.setattr(analyze_module, "_WORKER", worker)
     assert _dump(*analyze_paths([root], processes=2)) == _dump(*one)
-    monkeypatch.setattr(analyze_module, "_WORKER", "import sys; sys.stdout.write('garbage'); sys.exit(0)")
-    assert _dump(*analyze_paths([root], processes=2)) == _dump(*one)
+    if worker in (_DIES_AFTER_ITS_FIRST_RUN, _WRITES_A_BAD_SECOND_RUN):
+        assert len(runs[0]) >= 1  # it was handed work, and failed on it
 
 
 def test_a_filtered_analysis_runs_in_one_process(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
     root, _ = archive
     files = log_files([root], ReadStats())
     agent = ["arn:aws:iam::111111111111:role/agent-ops"]
-    assert analyze_module._later_share(files, analyze_module.Analyzer(principals=agent), None, 2) == []
-    assert analyze_module._later_share(files, analyze_module.Analyzer(), None, 1) == []
+    sizes = analyze_module._parallel_sizes
+    assert sizes(files, analyze_module.Analyzer(principals=agent), None, 2) is None
+    assert sizes(files, analyze_module.Analyzer(), None, 1) is None
     monkeypatch.setenv(analyze_module.ENV_PROCESSES, "1")
-    assert analyze_module._later_share(files, analyze_module.Analyzer(), None, None) == []
+    assert sizes(files, analyze_module.Analyzer(), None, None) is None
     monkeypatch.setenv(analyze_module.ENV_PROCESSES, "2")
-    assert analyze_module._later_share(files, analyze_module.Analyzer(), None, None)
+    assert sizes(files, analyze_module.Analyzer(), None, None) == [p.stat().st_size for p in files]
