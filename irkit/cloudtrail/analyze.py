@@ -52,7 +52,7 @@ ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
 _PACKAGE_ROOT = str(Path(irkit.__file__).resolve().parent.parent)
 _WORKER = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main(int(sys.argv[2])))"
+    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main(int(sys.argv[2]), int(sys.argv[3])))"
 )
 
 
@@ -187,16 +187,18 @@ def _parallel_sizes(
 
 
 class _Worker:
-    """The second process: ``python -I`` running :func:`worker_main`. It is given the file list
-    once; it asks (``want OFFSET`` on a pipe of its own) and is told, on its stdin, which run of
-    files to analyse next (``take FIRST END``) or to stop. Each run's analysis goes, as its stats
-    and then its share's parts, to an unnamed temporary file this process gave it as stdout;
-    ``OFFSET`` is where the runs written so far end."""
+    """The second process: ``python -I`` running :func:`worker_main`. Its stdin is a temporary
+    file holding the file list (a pipe would hold this process up until the worker, done with its
+    imports, read it: the list of 400 files is more than a pipe's 64 KiB). It asks (``want OFFSET``
+    on a pipe) and is told, on another, which run of files to analyse next (``take FIRST END``) or
+    to stop. Each run's analysis goes, as its stats and then its share's parts, to an unnamed
+    temporary file this process gave it as stdout; ``OFFSET`` is where the runs written so far end."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes], asks: int) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes], asks: int, commands: IO[bytes]) -> None:
         self.proc = proc
         self.out = out
         self._asks = asks
+        self._commands = commands
         self._pending = b""
         self.live = True
         self.handed: list[tuple[int, int]] = []
@@ -210,32 +212,36 @@ class _Worker:
         import pickle  # only a big archive's run starts a worker
         import tempfile
 
-        request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
         # The worker's output goes to an unnamed temporary file, not a pipe: this process holds no
         # copy of it while the worker lives, and reads it part by part once the worker is gone.
+        fds: list[int] = []
         try:
             out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result()
         except OSError:
             return None
-        asks = writes = -1
         try:
-            asks, writes = os.pipe()
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT, str(writes)],
-                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.DEVNULL, pass_fds=(writes,),
-            )  # fmt: skip
-            os.close(writes)
-            assert proc.stdin is not None
-            proc.stdin.write(len(request).to_bytes(8, "big") + request)
-            proc.stdin.flush()
-        except (OSError, ValueError):
-            for fd in (asks, writes):
+            with tempfile.TemporaryFile() as request:
+                pickle.dump(([str(p) for p in files], list(principals) if principals else None, baseline), request)
+                request.seek(0)
+                asks, their_asks = os.pipe()
+                fds += (asks, their_asks)
+                their_commands, commands = os.pipe()
+                fds += (their_commands, commands)
+                proc = subprocess.Popen(
+                    [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT, str(their_asks), str(their_commands)],
+                    stdin=request, stdout=out, stderr=subprocess.DEVNULL, pass_fds=(their_asks, their_commands),
+                )  # fmt: skip
+            for fd in (their_asks, their_commands):
+                fds.remove(fd)
+                os.close(fd)
+        except (OSError, ValueError, pickle.PicklingError):
+            for fd in fds:
                 with contextlib.suppress(OSError):
                     os.close(fd)
             out.close()
             return None
         os.set_blocking(asks, False)
-        return cls(proc, out, asks)
+        return cls(proc, out, asks, os.fdopen(commands, "wb", buffering=0))
 
     def asked(self, *, wait: bool) -> bool:
         """Whether the worker asks for work now; ``wait``: block until it does (or is gone: then
@@ -273,10 +279,8 @@ class _Worker:
             self.live = False
 
     def _tell(self, line: bytes) -> bool:
-        assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(line)
-            self.proc.stdin.flush()
+            self._commands.write(line)
         except (OSError, ValueError):
             self._fail()
             return False
@@ -295,9 +299,8 @@ class _Worker:
 
         with contextlib.suppress(OSError):
             os.close(self._asks)
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self.proc.stdin.close()
+        with contextlib.suppress(OSError):
+            self._commands.close()
         if self.failed or not self.handed:  # it failed, or was handed nothing: not waited for
             self.proc.kill()
             self.proc.wait()
@@ -353,21 +356,19 @@ def _parts(out: IO[bytes], at: int, *, last: bool) -> Iterator[Any]:
             out.close()
 
 
-def worker_main(asks: int) -> int:
-    """The worker's side: the pickled file list (and filter) on stdin, length first; then, each
-    time it asks on ``asks``, a run of files to analyse or ``stop``. Each run's output — its stats,
+def worker_main(asks: int, commands: int) -> int:
+    """The worker's side: the pickled file list (and filter) on stdin; then, each time it asks on
+    ``asks``, a run of files to analyse or ``stop`` on ``commands``. Each run's output — its stats,
     then its share's parts (:func:`~irkit.detect.analyzer.share_parts`), pickled one after
     another — is written to stdout before it asks again."""
     import pickle
 
-    commands = sys.stdin.buffer
-    length = int.from_bytes(commands.read(8), "big")
-    files, principals, baseline = pickle.loads(commands.read(length))  # noqa: S301 - from the parent irkit
+    files, principals, baseline = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the parent irkit
     out = sys.stdout.buffer
-    with os.fdopen(asks, "wb", buffering=0) as ask, _collector_paused():
+    with os.fdopen(asks, "wb", buffering=0) as ask, os.fdopen(commands, "rb") as told, _collector_paused():
         while True:
             ask.write(b"want %d\n" % out.tell())
-            word, *run = commands.readline().split()
+            word, *run = told.readline().split() or [b""]
             if word != b"take" or len(run) != 2:
                 return 0
             stats = ReadStats()

@@ -186,7 +186,7 @@ _DIES_AFTER_ITS_FIRST_RUN = (
     "    runs.append(1)\n"
     "    if len(runs) > 1: os._exit(5)\n"
     "    real(*args)\n"
-    "a._feed = feed; sys.exit(a.worker_main(int(sys.argv[2])))"
+    "a._feed = feed; sys.exit(a.worker_main(int(sys.argv[2]), int(sys.argv[3])))"
 )
 _WRITES_A_BAD_SECOND_RUN = (
     "import sys; sys.path.insert(0, sys.argv[1]); import irkit.cloudtrail.analyze as a; "
@@ -194,7 +194,7 @@ _WRITES_A_BAD_SECOND_RUN = (
     "def parts(share):\n"
     "    runs.append(1)\n"
     "    yield from real(share) if len(runs) == 1 else iter([b'garbage'])\n"
-    "a.share_parts = parts; sys.exit(a.worker_main(int(sys.argv[2])))"
+    "a.share_parts = parts; sys.exit(a.worker_main(int(sys.argv[2]), int(sys.argv[3])))"
 )
 
 
