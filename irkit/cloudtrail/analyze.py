@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
+import itertools
 import os
 import select
 import subprocess
@@ -44,7 +45,7 @@ PARALLEL_MIN_FILES = 16
 HANDED = 0.4
 """The part of the bytes not yet read that the worker is handed each time it asks."""
 MIN_HANDED_BYTES = 128 << 10
-"""The least the worker is handed at once (~0.05 s of work): a smaller run costs more in its
+"""The least the worker is handed at once (~0.015 s of work): a smaller run costs more in its
 round trip, its share's pickling and merging than it saves."""
 ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
 
@@ -71,13 +72,13 @@ def analyze_paths(
     stats = ReadStats()
     analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
     files = log_files(paths, stats)
-    sizes = _parallel_sizes(files, analyzer, sigma, processes)
-    worker = _Worker.start(files, principals, baseline) if sizes is not None else None
+    below = _bytes_below(files, analyzer, sigma, processes)
+    worker = _Worker.start(files, principals, baseline) if below is not None else None
     with _collector_paused():
-        if worker is None:
+        if worker is None or below is None:
             _feed(analyzer, iter_file_batches(files, stats, lazy=True))
         else:
-            _feed_shared(analyzer, files, sizes or [], stats, worker)
+            _feed_shared(analyzer, files, below, stats, worker)
         # Inside the pause too: finish builds a finding (and its dicts) per group and burst, and
         # each collection they set off walked the whole fed state (200k bench: 0.30 -> 0.17 s);
         # and the state is freed before the collector is back: its first collection walks every
@@ -93,17 +94,14 @@ def _feed(analyzer: Analyzer, files: Iterator[list[Event]]) -> None:
         feed(events)
 
 
-def _feed_shared(analyzer: Analyzer, files: list[Path], sizes: list[int], stats: ReadStats, worker: _Worker) -> None:
+def _feed_shared(analyzer: Analyzer, files: list[Path], below: list[int], stats: ReadStats, worker: _Worker) -> None:
     """The pass over ``files`` with the worker: this process reads from the front; each time the
     worker asks for work it is handed the later part of what this process has not read yet
     (:func:`handed_cut`), so the two finish together however fast each turns out to be (no
     estimate of either's speed or start). What it was handed is always the run of files right
     after this process's own: its runs, merged latest handed first, follow this analyzer's files
     in reading order. A worker that fails, at any point, costs time, never data: everything it
-    was handed is read here."""
-    below = [0]
-    for size in sizes:
-        below.append(below[-1] + size)
+    was handed is read here. ``below[i]``: the bytes on disk before ``files[i]``."""
     read, end = 0, len(files)  # this process reads files[read:end]; the worker has files[end:]
     one_file = analyzer.feed_file
     while True:
@@ -163,10 +161,11 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _parallel_sizes(
+def _bytes_below(
     files: list[Path], analyzer: Analyzer, sigma: SigmaRuleSet | None, processes: int | None
 ) -> list[int] | None:
-    """Each file's size on disk when the pass should use a second process, else None."""
+    """The bytes on disk before each file (and, last, in all) when the pass should use a second
+    process, else None."""
     if processes is None:
         env = os.environ.get(ENV_PROCESSES, "")
         processes = int(env) if env.isdigit() else (2 if default_workers() >= 1 else 1)
@@ -183,7 +182,8 @@ def _parallel_sizes(
             sizes.append(path.stat().st_size)
         except OSError:
             sizes.append(0)  # read (and named a gap) by whichever process gets it
-    return sizes if sum(sizes) >= PARALLEL_MIN_BYTES else None
+    below = list(itertools.accumulate(sizes, initial=0))
+    return below if below[-1] >= PARALLEL_MIN_BYTES else None
 
 
 class _Worker:

@@ -220,10 +220,11 @@ def test_a_filtered_analysis_runs_in_one_process(archive: tuple[Path, int], monk
     root, _ = archive
     files = log_files([root], ReadStats())
     agent = ["arn:aws:iam::111111111111:role/agent-ops"]
-    sizes = analyze_module._parallel_sizes
+    sizes = analyze_module._bytes_below
     assert sizes(files, analyze_module.Analyzer(principals=agent), None, 2) is None
     assert sizes(files, analyze_module.Analyzer(), None, 1) is None
     monkeypatch.setenv(analyze_module.ENV_PROCESSES, "1")
     assert sizes(files, analyze_module.Analyzer(), None, None) is None
     monkeypatch.setenv(analyze_module.ENV_PROCESSES, "2")
-    assert sizes(files, analyze_module.Analyzer(), None, None) == [p.stat().st_size for p in files]
+    on_disk = [p.stat().st_size for p in files]
+    assert sizes(files, analyze_module.Analyzer(), None, None) == [sum(on_disk[:i]) for i in range(len(files) + 1)]
