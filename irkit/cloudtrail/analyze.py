@@ -15,7 +15,8 @@ then read here.
 
 Only an unfiltered analysis splits (every principal: attribution to a given agent learns from
 earlier events, file after file, and runs in one pass), and only without Sigma rules (they are
-compiled in this process). ``IRKIT_ANALYZE_PROCESSES=1`` forces one process.
+compiled in this process). ``IRKIT_ANALYZE_PROCESSES=1`` forces one process. The worker is started
+by :mod:`irkit.cloudtrail.worker`, ahead of the pass when the caller can (``started``).
 """
 
 from __future__ import annotations
@@ -26,35 +27,23 @@ import gc
 import itertools
 import os
 import select
-import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import irkit
-from irkit.cloudtrail.reader import ReadStats, default_workers, iter_file_batches, log_files
+from irkit.cloudtrail import worker as second
+from irkit.cloudtrail.reader import ReadStats, iter_file_batches, log_files
 from irkit.detect.analyzer import SHARE_END, Analysis, Analyzer, alias_free, share_parts
 from irkit.detect.baseline import Baseline
 from irkit.detect.event import Event
 from irkit.detect.sigma import SigmaRuleSet
 
-PARALLEL_MIN_BYTES = 8 << 20
-"""Below this many bytes on disk a second process costs more (its start, ~0.2 s) than it saves."""
-PARALLEL_MIN_FILES = 16
 HANDED = 0.4
 """The part of the bytes not yet read that the worker is handed each time it asks."""
 MIN_HANDED_BYTES = 128 << 10
 """The least the worker is handed at once (~0.015 s of work): a smaller run costs more in its
 round trip, its share's pickling and merging than it saves."""
-ENV_PROCESSES = "IRKIT_ANALYZE_PROCESSES"
-
-
-_PACKAGE_ROOT = str(Path(irkit.__file__).resolve().parent.parent)
-_WORKER = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from irkit.cloudtrail.analyze import worker_main; sys.exit(worker_main(int(sys.argv[2]), int(sys.argv[3])))"
-)
 
 
 def analyze_paths(
@@ -64,16 +53,22 @@ def analyze_paths(
     baseline: Baseline | None = None,
     sigma: SigmaRuleSet | None = None,
     processes: int | None = None,
+    started: second.Spawned | None = None,
 ) -> tuple[Analysis, ReadStats]:
     """Read every log under ``paths`` once and analyse it; unreadable input becomes gaps in the stats.
 
     ``processes``: 1 or 2 (default: 2 when the archive is big, the analysis unfiltered and the
-    machine has a second core)."""
-    stats = ReadStats()
-    analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
-    files = log_files(paths, stats)
-    below = _bytes_below(files, analyzer, sigma, processes)
-    worker = _Worker.start(files, principals, baseline) if below is not None else None
+    machine has a second core). ``started``: a worker already started for this pass
+    (:func:`irkit.cloudtrail.worker.prestart`); this pass uses it or kills it."""
+    try:
+        stats = ReadStats()
+        analyzer = Analyzer(principals=principals, baseline=baseline, sigma=sigma)
+        files = log_files(paths, stats)
+        below = _bytes_below(files, analyzer, sigma, processes)
+        worker = _Worker.start(files, principals, baseline, started) if below is not None else None
+    finally:
+        if started is not None and not started.sent:
+            started.abandon()
     with _collector_paused():
         if worker is None or below is None:
             _feed(analyzer, iter_file_batches(files, stats, lazy=True))
@@ -166,14 +161,12 @@ def _bytes_below(
 ) -> list[int] | None:
     """The bytes on disk before each file (and, last, in all) when the pass should use a second
     process, else None."""
-    if processes is None:
-        env = os.environ.get(ENV_PROCESSES, "")
-        processes = int(env) if env.isdigit() else (2 if default_workers() >= 1 else 1)
+    processes = second.processes(processes)
     if (
         processes < 2
         or not analyzer.mergeable
         or (sigma is not None and sigma.rules)
-        or len(files) < PARALLEL_MIN_FILES
+        or len(files) < second.PARALLEL_MIN_FILES
     ):
         return None
     sizes = []
@@ -183,22 +176,21 @@ def _bytes_below(
         except OSError:
             sizes.append(0)  # read (and named a gap) by whichever process gets it
     below = list(itertools.accumulate(sizes, initial=0))
-    return below if below[-1] >= PARALLEL_MIN_BYTES else None
+    return below if below[-1] >= second.PARALLEL_MIN_BYTES else None
 
 
 class _Worker:
-    """The second process: ``python -I`` running :func:`worker_main`. Its stdin is a temporary
-    file holding the file list (a pipe would hold this process up until the worker, done with its
-    imports, read it: the list of 400 files is more than a pipe's 64 KiB). It asks (``want OFFSET``
-    on a pipe) and is told, on another, which run of files to analyse next (``take FIRST END``) or
-    to stop. Each run's analysis goes, as its stats and then its share's parts, to an unnamed
-    temporary file this process gave it as stdout; ``OFFSET`` is where the runs written so far end."""
+    """The second process (:class:`irkit.cloudtrail.worker.Spawned`) at work on the pass. Its stdin
+    holds the request: the file list, filter and baseline. It asks (``want OFFSET`` on a pipe) and
+    is told, on another, which run of files to analyse next (``take FIRST END``) or to stop. Each
+    run's analysis goes, as its stats and then its share's parts, to an unnamed temporary file
+    this process gave it as stdout; ``OFFSET`` is where the runs written so far end."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], out: IO[bytes], asks: int, commands: IO[bytes]) -> None:
-        self.proc = proc
-        self.out = out
-        self._asks = asks
-        self._commands = commands
+    def __init__(self, spawned: second.Spawned) -> None:
+        self.proc = spawned.proc
+        self.out = spawned.out
+        self._asks = spawned.asks
+        self._commands = spawned.commands
         self._pending = b""
         self.live = True
         self.handed: list[tuple[int, int]] = []
@@ -208,40 +200,26 @@ class _Worker:
         self.failed = False
 
     @classmethod
-    def start(cls, files: list[Path], principals: Sequence[str] | None, baseline: Baseline | None) -> _Worker | None:
+    def start(
+        cls,
+        files: list[Path],
+        principals: Sequence[str] | None,
+        baseline: Baseline | None,
+        started: second.Spawned | None,
+    ) -> _Worker | None:
+        """The worker for a pass over ``files``: ``started`` (when given) or one started now, sent
+        its request; None when none could be started."""
         import pickle  # only a big archive's run starts a worker
-        import tempfile
 
-        # The worker's output goes to an unnamed temporary file, not a pipe: this process holds no
-        # copy of it while the worker lives, and reads it part by part once the worker is gone.
-        fds: list[int] = []
-        try:
-            out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by result()
-        except OSError:
+        spawned = started if started is not None else second.spawn()
+        if spawned is None:
             return None
         try:
-            with tempfile.TemporaryFile() as request:
-                pickle.dump(([str(p) for p in files], list(principals) if principals else None, baseline), request)
-                request.seek(0)
-                asks, their_asks = os.pipe()
-                fds += (asks, their_asks)
-                their_commands, commands = os.pipe()
-                fds += (their_commands, commands)
-                proc = subprocess.Popen(
-                    [sys.executable, "-I", "-c", _WORKER, _PACKAGE_ROOT, str(their_asks), str(their_commands)],
-                    stdin=request, stdout=out, stderr=subprocess.DEVNULL, pass_fds=(their_asks, their_commands),
-                )  # fmt: skip
-            for fd in (their_asks, their_commands):
-                fds.remove(fd)
-                os.close(fd)
-        except (OSError, ValueError, pickle.PicklingError):
-            for fd in fds:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            out.close()
+            request = pickle.dumps(([str(p) for p in files], list(principals) if principals else None, baseline))
+        except (ValueError, pickle.PicklingError):
+            spawned.abandon()
             return None
-        os.set_blocking(asks, False)
-        return cls(proc, out, asks, os.fdopen(commands, "wb", buffering=0))
+        return cls(spawned) if spawned.send(request) else None
 
     def asked(self, *, wait: bool) -> bool:
         """Whether the worker asks for work now; ``wait``: block until it does (or is gone: then
@@ -363,9 +341,11 @@ def worker_main(asks: int, commands: int) -> int:
     another — is written to stdout before it asks again."""
     import pickle
 
-    files, principals, baseline = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the parent irkit
     out = sys.stdout.buffer
     with os.fdopen(asks, "wb", buffering=0) as ask, os.fdopen(commands, "rb") as told, _collector_paused():
+        if told.readline() != b"go\n":  # started ahead of a pass that did not need it
+            return 0
+        files, principals, baseline = pickle.load(sys.stdin.buffer)  # noqa: S301 - from the parent irkit
         while True:
             ask.write(b"want %d\n" % out.tell())
             word, *run = told.readline().split() or [b""]

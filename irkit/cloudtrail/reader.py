@@ -38,6 +38,7 @@ from irkit.cloudtrail import inflate, typed
 from irkit.cloudtrail.inflate import TooManyValues, read_log, refusal_text
 from irkit.cloudtrail.keys import inside
 from irkit.cloudtrail.manifest import MANIFEST_NAME
+from irkit.cloudtrail.worker import cores
 from irkit.detect.event import Event, MalformedRecord, parse_time
 from irkit.gaps import Gap
 
@@ -336,11 +337,7 @@ def _inflated(
 def default_workers() -> int:
     """Processes for decompression (0: inflate in this process): the cores this process may use,
     less the one that parses."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(cores - 1, 4))
+    return max(0, min(cores() - 1, 4))
 
 
 def log_files(paths: Iterable[Path], stats: ReadStats) -> list[Path]:

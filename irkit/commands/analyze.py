@@ -252,8 +252,7 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 analysed · 1 a finding at or above --fail-on · 2 usage error · 3 coverage gaps
         (unreadable files, a refused Sigma rule, a --principal with no events).
         """
-        from irkit.cloudtrail.analyze import analyze_paths
-        from irkit.detect.sigma import load_sigma
+        from irkit.cloudtrail.worker import prestart
 
         if fail_on is not None and fail_on.lower() not in SEVERITIES:
             raise UsageError(f"--fail-on {fail_on!r}: expected one of {', '.join(SEVERITIES)}")
@@ -263,12 +262,25 @@ def register(app: typer.Typer) -> None:
         for arn in principal or ():
             if not _PRINCIPAL.match(arn):
                 raise UsageError(f"--principal {arn!r} is not an IAM user or role ARN")
-        learned = load_baseline(baseline) if baseline is not None else None
         for folder in sigma_dirs or ():
             if not folder.exists():
                 raise UsageError(f"--sigma {folder}: no such folder")
-        sigma = load_sigma(sigma_dirs) if sigma_dirs else None
-        analysis, stats = analyze_paths([path], principals=principal or None, baseline=learned, sigma=sigma)
+        # A pass over every principal of a big folder shares its work with a second process: that
+        # one is started now, so its imports run beside this one's (the pass kills it if unneeded).
+        started = prestart(path) if not principal and not sigma_dirs else None
+        try:
+            from irkit.cloudtrail.analyze import analyze_paths
+            from irkit.detect.sigma import load_sigma
+
+            learned = load_baseline(baseline) if baseline is not None else None
+            sigma = load_sigma(sigma_dirs) if sigma_dirs else None
+        except BaseException:
+            if started is not None:
+                started.abandon()
+            raise
+        analysis, stats = analyze_paths(
+            [path], principals=principal or None, baseline=learned, sigma=sigma, started=started
+        )
         missing = no_event_gaps(principal or [], analysis)
         if as_json:
             doc = contract(analysis, stats, sigma, missing)

@@ -13,10 +13,14 @@ from typing import Any
 
 import orjson
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from irkit.cloudtrail import analyze as analyze_module
+from irkit.cloudtrail import worker as worker_module
 from irkit.cloudtrail.analyze import analyze_paths
 from irkit.cloudtrail.reader import ReadStats, log_files
+from irkit.commands import analyze as analyze_command
 from irkit.detect.analyzer import Analysis
 from irkit.detect.labelled import generate
 
@@ -104,8 +108,8 @@ def _dump(analysis: Analysis, stats: ReadStats) -> bytes:
 
 @pytest.fixture
 def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int]:
-    monkeypatch.setattr(analyze_module, "PARALLEL_MIN_BYTES", 0)  # a small archive, split all the same
-    monkeypatch.setattr(analyze_module, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(worker_module, "PARALLEL_MIN_BYTES", 0)  # a small archive, split all the same
+    monkeypatch.setattr(worker_module, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(analyze_module, "MIN_HANDED_BYTES", 1)  # any run of files is worth handing
     root = tmp_path / "archive"
     return root, _archive(root)
@@ -204,14 +208,18 @@ _WRITES_A_BAD_SECOND_RUN = (
      "import sys; sys.stderr.write('want 0'); sys.exit(0)", _DIES_AFTER_ITS_FIRST_RUN, _WRITES_A_BAD_SECOND_RUN],
     ids=["exits", "writes-garbage", "never-asks", "dies-mid-way", "bad-second-run"],
 )  # fmt: skip
+@pytest.mark.parametrize("early", [False, True], ids=["started-by-the-pass", "started-ahead"])
 def test_a_failed_worker_costs_time_not_data(
-    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, worker: str
+    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, worker: str, early: bool
 ) -> None:
     root, _ = archive
     one = analyze_paths([root], processes=1)
     runs = _handed(monkeypatch, waits=2)
-    monkeypatch.setattr(analyze_module, "_WORKER", worker)
-    assert _dump(*analyze_paths([root], processes=2)) == _dump(*one)
+    monkeypatch.setattr(worker_module, "_WORKER", worker)
+    started = worker_module.spawn() if early else None
+    assert _dump(*analyze_paths([root], processes=2, started=started)) == _dump(*one)
+    if started is not None:
+        assert started.proc.poll() is not None  # no process is left behind
     if worker in (_DIES_AFTER_ITS_FIRST_RUN, _WRITES_A_BAD_SECOND_RUN):
         assert len(runs[0]) >= 1  # it was handed work, and failed on it
 
@@ -223,8 +231,81 @@ def test_a_filtered_analysis_runs_in_one_process(archive: tuple[Path, int], monk
     sizes = analyze_module._bytes_below
     assert sizes(files, analyze_module.Analyzer(principals=agent), None, 2) is None
     assert sizes(files, analyze_module.Analyzer(), None, 1) is None
-    monkeypatch.setenv(analyze_module.ENV_PROCESSES, "1")
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "1")
     assert sizes(files, analyze_module.Analyzer(), None, None) is None
-    monkeypatch.setenv(analyze_module.ENV_PROCESSES, "2")
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "2")
     on_disk = [p.stat().st_size for p in files]
     assert sizes(files, analyze_module.Analyzer(), None, None) == [sum(on_disk[:i]) for i in range(len(files) + 1)]
+
+
+def test_a_worker_started_ahead_is_used_or_killed(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``irkit analyze`` starts the worker before the pass lists its files: a pass that shares
+    its work uses it (same result as one process); one that does not kills it."""
+    root, _ = archive
+    one = _dump(*analyze_paths([root], processes=1))
+    started = worker_module.prestart(root)
+    assert started is not None
+    runs = _handed(monkeypatch, waits=2)
+    assert _dump(*analyze_paths([root], started=started)) == one
+    assert started.sent and len(runs[0]) >= 2 and started.proc.returncode == 0
+    agent = ["arn:aws:iam::111111111111:role/agent-ops"]
+    alone = _dump(*analyze_paths([root], principals=agent, processes=1))
+    for unneeded, expected in (({"principals": agent}, alone), ({"processes": 1}, one)):
+        started = worker_module.prestart(root)
+        assert started is not None
+        assert _dump(*analyze_paths([root], **unneeded, started=started)) == expected
+        assert not started.sent and started.proc.returncode is not None  # killed, and waited for
+        started.abandon()  # again: nothing happens
+
+
+def test_a_worker_is_started_ahead_only_for_a_big_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker_module, "PARALLEL_MIN_FILES", 3)
+    monkeypatch.setattr(worker_module, "PARALLEL_MIN_BYTES", 300)
+    folder = tmp_path / "AWSLogs" / "111111111111" / "CloudTrail"
+    for region, size in (("us-east-1", 100), ("us-west-2", 150)):
+        (folder / region).mkdir(parents=True)
+        (folder / region / "a.json.gz").write_bytes(b"x" * size)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "big.json.gz").write_bytes(b"x" * 1000)
+    (folder / "link").symlink_to(tmp_path / "elsewhere")  # not followed
+    assert not worker_module._looks_big(tmp_path / "AWSLogs")  # two files, 250 bytes
+    assert not worker_module._looks_big(folder / "us-east-1" / "a.json.gz")  # a file
+    assert not worker_module._looks_big(tmp_path / "missing")
+    (folder / "us-west-2" / "b.json.gz").write_bytes(b"x" * 49)
+    assert not worker_module._looks_big(tmp_path / "AWSLogs")  # three files, 299 bytes
+    (folder / "us-west-2" / "b.json.gz").write_bytes(b"x" * 50)
+    assert worker_module._looks_big(tmp_path / "AWSLogs")
+    assert worker_module.prestart(tmp_path / "AWSLogs" / "111111111111" / "CloudTrail" / "us-east-1") is None
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "1")
+    assert worker_module.prestart(tmp_path / "AWSLogs") is None
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "2")
+    started = worker_module.prestart(tmp_path / "AWSLogs")
+    assert started is not None
+    started.abandon()
+    assert started.proc.returncode is not None
+
+
+def test_irkit_analyze_starts_the_worker_ahead(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command starts the worker before its heavy imports, and its JSON is the one-process JSON."""
+    root, _ = archive
+    app = typer.Typer()
+    analyze_command.register(app)
+    started: list[worker_module.Spawned | None] = []
+    real = worker_module.prestart
+
+    def prestart(path: Path) -> worker_module.Spawned | None:
+        started.append(real(path))
+        return started[-1]
+
+    monkeypatch.setattr(worker_module, "prestart", prestart)
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "1")
+    one = CliRunner().invoke(app, [str(root), "--json"])
+    monkeypatch.setenv(worker_module.ENV_PROCESSES, "2")
+    _handed(monkeypatch, waits=2)
+    two = CliRunner().invoke(app, [str(root), "--json"])
+    assert one.exit_code == two.exit_code == 3  # the broken file is a gap
+    assert started[0] is None and started[1] is not None and started[1].sent
+    assert orjson.loads(two.stdout) == orjson.loads(one.stdout)
+    assert "AKIABACKDOOR0000001" in one.stdout
+    filtered = CliRunner().invoke(app, [str(root), "--json", "--principal", "arn:aws:iam::111111111111:role/agent-ops"])
+    assert filtered.exit_code == 3 and len(started) == 2  # a filtered pass starts none
