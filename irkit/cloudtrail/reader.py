@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import stat
 import subprocess
 import sys
 import zlib
@@ -80,37 +79,50 @@ SYMLINK_OUTSIDE = "refused: a symlink that leads outside the folder; not read"
 
 
 def iter_log_files(root: Path, *, refused: list[Gap] | None = None) -> Iterator[Path]:
-    """Every log file under ``root`` (or ``root`` itself), in a stable order.
+    """Every log file under ``root`` (or ``root`` itself), in a stable order: the order of the paths
+    sorted, each folder's entries by name, depth first.
 
     A file whose path, symlinks resolved, leaves ``root`` is not yielded: it goes to ``refused`` as a
     gap when a list is given (a link planted in an evidence folder must not make irkit read, as
-    evidence, a file from anywhere else)."""
+    evidence, a file from anywhere else); so does a folder that cannot be listed."""
     if root.is_file():
         yield root
         return
-    # A file that is not itself a link lies where its folder, links resolved, lies: a folder is
-    # resolved once, not every component of every file (400 files: 47 -> 11 ms).
-    folders: dict[Path, bool] = {}
-    for path in sorted(root.rglob("*")):
-        if not is_log_path(path):
-            continue
+    yield from _walk(root, root, refused)
+
+
+def _walk(root: Path, folder: Path, refused: list[Gap] | None) -> Iterator[Path]:
+    # A link to a folder is not followed, so every folder walked lies, links resolved, in ``root``
+    # (``root`` itself may be a link): only a file that is itself a link is resolved. A digest
+    # folder holds no log file; it is not walked. (One scandir a folder, sorted by name: 400 files,
+    # 19 -> ~4 ms; it was pathlib's rglob, sorted, and a resolve of every file's folder.)
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        if refused is not None:
+            refused.append(Gap(str(folder), f"folder not listed: {exc.strerror or type(exc).__name__}"))
+        return
+    for entry in entries:
+        path = folder / entry.name
         try:
-            mode = path.lstat().st_mode
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name != DIGEST_DIR:
+                    yield from _walk(root, path, refused)
+                continue
+            if not is_log_path(path):
+                continue
+            if entry.is_file(follow_symlinks=False):
+                yield path
+                continue
+            if not (entry.is_symlink() and path.is_file()):
+                continue
         except OSError:
             continue
-        if stat.S_ISREG(mode):
-            ok = folders.get(path.parent)
-            if ok is None:
-                ok = folders[path.parent] = inside(root, path.parent)
-        elif stat.S_ISLNK(mode) and path.is_file():
-            ok = inside(root, path)
-        else:
-            continue
-        if not ok:
-            if refused is not None:
-                refused.append(Gap(str(path), SYMLINK_OUTSIDE))
-            continue
-        yield path
+        if inside(root, path):
+            yield path
+        elif refused is not None:
+            refused.append(Gap(str(path), SYMLINK_OUTSIDE))
 
 
 def _inflate(path: str) -> tuple[bytes | bytearray | None, str | None]:

@@ -168,6 +168,38 @@ def test_folders_linked_out_of_the_folder_are_gaps_as_if_each_file_were_resolved
     assert len(again) == len(refused)
 
 
+def test_the_listing_is_the_sorted_paths_and_an_unlisted_folder_is_a_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Folders walked depth first, each one's entries by name: the order of the paths sorted (a
+    folder's files before a sibling file whose name extends the folder's, capitals first, hidden
+    files too); a digest folder is not read; a folder that cannot be listed is a named gap."""
+    root = tmp_path / "evidence"
+    names = ["a/x.json", "a.json", "a-b/y.json.gz", "A/z.jsonl", "a/b/c/d.json", "a/.hidden.json",
+             "10/e.json", "9/e.json", "a b/f.jsonl.gz", "a/CloudTrail-Digest/g.json.gz", "a/notes.txt",
+             "é/h.json"]  # fmt: skip
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"{}")
+    listed = list(reader.iter_log_files(root))
+    assert listed == [p for p in sorted(root.rglob("*")) if p.is_file() and reader.is_log_path(p)]
+    assert len(listed) == len(names) - 2 and root / "a" / "b" / "c" / "d.json" in listed
+    real = reader.os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path) == root / "a" / "b":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(reader.os, "scandir", scandir)
+    refused: list[reader.Gap] = []
+    assert list(reader.iter_log_files(root, refused=refused)) == [p for p in listed if p.name != "d.json"]
+    assert [(g.path, g.reason) for g in refused] == [(str(root / "a" / "b"), "folder not listed: Permission denied")]
+    stats = ReadStats()
+    reader.log_files([root], stats)
+    assert [g.path for g in stats.gaps] == [str(root / "a" / "b")]
+
+
 def test_a_newline_in_a_file_name_does_not_confuse_the_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(reader, "SHARED_MEMORY", tmp_path / "shm")
