@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,10 @@ from irkit.gaps import fold
 from irkit.redact import redact, register_secret
 
 DEFAULT_STATE = Path("irkit-watch")
+MAX_GROUP_LINES = 20
+"""Groups of new findings a pass prints (the rest are counted)."""
+MAX_DELIVERED_LINES = 5
+"""Delivered pages a pass names one a line; more are one line with their count."""
 
 if TYPE_CHECKING:
     from irkit.watch.run import PassResult
@@ -138,15 +143,13 @@ def _show(result: PassResult, *, as_json: bool) -> None:
             _line(row)
         _line(result.to_json())
         return
-    for row in result.findings:
-        echo(
-            f"! {row['severity']} {row['rule_id']}: {terminal(row['title'])} by {terminal(row['principal'], limit=200)}"
-            f" (first event {row['first_seen']}, detected after {row['latency_seconds']:.0f} s) → page: {row['page']}"
-        )
-        if row.get("detail"):
-            echo(f"    {terminal(row['detail'], limit=300)}")
-    for row in result.delivered:
-        echo(f"✓ page {row['dedup_key']} delivered (queued {row.get('queued_at')})")
+    _show_findings(result.findings)
+    if len(result.delivered) > MAX_DELIVERED_LINES:
+        queued = sorted(str(row.get("queued_at")) for row in result.delivered)
+        echo(f"✓ {len(result.delivered)} pages delivered (queued {queued[0]} to {queued[-1]})")
+    else:
+        for row in result.delivered:
+            echo(f"✓ page {row['dedup_key']} delivered (queued {row.get('queued_at')})")
     for gap in fold(result.gaps):
         echo(f"gap: {terminal(gap.path)}: {terminal(gap.reason)}")
     if result.contained:
@@ -157,6 +160,43 @@ def _show(result: PassResult, *, as_json: bool) -> None:
         f"pass {result.number}: {result.files} files, {result.events} new events, {len(result.findings)} new findings,"
         f" {result.pages_sent} pages sent, {result.pages_pending} pending"
     )
+
+
+def _show_findings(rows: list[dict[str, Any]]) -> None:
+    """Group before you list: one line per rule x principal x burst (the burst rule of ``analyze``'s
+    text), with its count, its pages and a sample of details; at most :data:`MAX_GROUP_LINES`
+    groups. ``--json`` still gives a row per finding."""
+    from datetime import datetime
+
+    from irkit.detect.groups import SAMPLE, bursts
+
+    groups = bursts(
+        rows, lambda r: (str(r["rule_id"]), str(r["principal"])), lambda r: datetime.fromisoformat(r["first_seen"])
+    )
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    groups.sort(key=lambda g: (min(order.get(r["severity"], 9) for r in g), g[0]["first_seen"]))
+    for group in groups[:MAX_GROUP_LINES]:
+        first = group[0]
+        severity = min((r["severity"] for r in group), key=lambda v: order.get(v, 9))
+        who = f"{terminal(first['title'])} by {terminal(first['principal'], limit=200)}"
+        if len(group) == 1:
+            when = f"first event {first['first_seen']}"
+            pages = f"page: {first['page']}"
+        else:
+            who += f": {len(group)} findings"
+            when = f"first event {first['first_seen']}, last {group[-1]['first_seen']}"
+            counts = Counter(str(r["page"]) for r in group)
+            pages = "pages: " + ", ".join(f"{n} {terminal(state, limit=100)}" for state, n in counts.most_common())
+        after = f"detected after {first['latency_seconds']:.0f} s"
+        echo(f"! {severity} {first['rule_id']}: {who} ({when}, {after}) → {pages}")
+        details = list(dict.fromkeys(str(r["detail"]) for r in group if r.get("detail")))
+        for detail in details[:SAMPLE]:
+            echo(f"    {terminal(detail, limit=300)}")
+        if len(details) > SAMPLE:
+            echo(f"    … and {len(details) - SAMPLE} more (irkit watch --json lists each finding)")
+    if len(groups) > MAX_GROUP_LINES:
+        more = sum(len(g) for g in groups[MAX_GROUP_LINES:])
+        echo(f"! … and {len(groups) - MAX_GROUP_LINES} more groups ({more} findings): irkit watch --json lists each")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,10 @@ fires once per session. A responder reads the groups; ``analyze --json`` keeps e
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from irkit.detect.rule import SEVERITIES, Finding, Severity
 
@@ -16,6 +17,7 @@ BURST_GAP = timedelta(minutes=30)
 """Findings of one rule and principal less than this apart are one burst."""
 SAMPLE = 2
 """Details kept per group (the rest are counted)."""
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -35,26 +37,38 @@ def _events(finding: Finding) -> int:
     return value if isinstance(value, int) and value >= 0 else len(finding.event_ids)
 
 
+def bursts(
+    items: Iterable[T], key: Callable[[T], tuple[str, str]], when: Callable[[T], datetime], gap: timedelta = BURST_GAP
+) -> list[list[T]]:
+    """``items`` in runs of one ``key`` (rule, principal) where each is less than ``gap`` after the
+    run's latest: sorted by key, then time, each run in time order. The one burst rule of
+    ``analyze``'s text and ``watch``'s lines."""
+    runs: list[list[T]] = []
+    latest: datetime | None = None
+    for item in sorted(items, key=lambda i: (key(i), when(i))):
+        at = when(item)
+        if not runs or key(runs[-1][0]) != key(item) or latest is None or at - latest > gap:
+            runs.append([])
+            latest = at
+        runs[-1].append(item)
+        latest = max(latest, at)
+    return runs
+
+
 def group_findings(findings: Iterable[Finding], gap: timedelta = BURST_GAP) -> list[FindingGroup]:
     """Groups, most severe first, then by first seen (stable for equal inputs)."""
-    ordered = sorted(findings, key=lambda f: (f.rule_id, f.principal, f.first_seen))
     groups: list[FindingGroup] = []
-    for f in ordered:
-        last = groups[-1] if groups else None
-        if (
-            last is None
-            or (last.rule_id, last.principal) != (f.rule_id, f.principal)
-            or f.first_seen - last.last_seen > gap
-        ):
-            last = FindingGroup(f.rule_id, f.principal, f.severity, f.first_seen, f.first_seen)
-            groups.append(last)
-        last.findings += 1
-        last.events += _events(f)
-        last.last_seen = max(last.last_seen, f.first_seen)
-        if SEVERITIES.index(f.severity) > SEVERITIES.index(last.severity):
-            last.severity = f.severity
-        detail = f.detail or f.title
-        if len(last.details) < SAMPLE and detail and detail not in last.details:
-            last.details.append(detail)
+    for run in bursts(findings, lambda f: (f.rule_id, f.principal), lambda f: f.first_seen, gap):
+        first = run[0]
+        group = FindingGroup(first.rule_id, first.principal, first.severity, first.first_seen, run[-1].first_seen)
+        for f in run:
+            group.findings += 1
+            group.events += _events(f)
+            if SEVERITIES.index(f.severity) > SEVERITIES.index(group.severity):
+                group.severity = f.severity
+            detail = f.detail or f.title
+            if len(group.details) < SAMPLE and detail and detail not in group.details:
+                group.details.append(detail)
+        groups.append(group)
     groups.sort(key=lambda g: (-SEVERITIES.index(g.severity), g.first_seen, g.rule_id, g.principal))
     return groups
