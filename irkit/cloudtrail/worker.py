@@ -73,7 +73,12 @@ class Spawned:
         """Give the worker its request and let it start; False when it is gone (then it is
         abandoned). ``os.pwrite`` leaves the file's offset, shared with the worker's stdin, at 0."""
         try:
-            os.pwrite(self.request.fileno(), request, 0)
+            done = 0
+            while done < len(request):  # a regular file takes it whole; a short write is not assumed away
+                wrote = os.pwrite(self.request.fileno(), request[done:], done)
+                if wrote <= 0:
+                    raise OSError("the request was not written")
+                done += wrote
             self.request.close()
             self.commands.write(b"go\n")
         except (OSError, ValueError):
