@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from irkit.detect.rule import SEVERITIES, Finding, Severity
@@ -18,6 +18,7 @@ BURST_GAP = timedelta(minutes=30)
 SAMPLE = 2
 """Details kept per group (the rest are counted)."""
 T = TypeVar("T")
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -38,20 +39,24 @@ def _events(finding: Finding) -> int:
 
 
 def bursts(
-    items: Iterable[T], key: Callable[[T], tuple[str, str]], when: Callable[[T], datetime], gap: timedelta = BURST_GAP
+    items: Iterable[T],
+    key: Callable[[T], tuple[str, str]],
+    when: Callable[[T], datetime | None],
+    gap: timedelta = BURST_GAP,
 ) -> list[list[T]]:
-    """``items`` in runs of one ``key`` (rule, principal) where each is less than ``gap`` after the
-    run's latest: sorted by key, then time, each run in time order. The one burst rule of
-    ``analyze``'s text and ``watch``'s lines."""
+    """``items`` in runs of one ``key`` (rule, principal) where each is at most ``gap`` after the
+    run's latest: sorted by key, then time, each run in time order. An item whose time is unknown
+    (None: a forged ``eventTime`` in the report's input) sorts last of its key and is a run of its
+    own. The one burst rule of ``analyze``'s text, ``watch``'s lines and the report."""
     runs: list[list[T]] = []
     latest: datetime | None = None
-    for item in sorted(items, key=lambda i: (key(i), when(i))):
-        at = when(item)
-        if not runs or key(runs[-1][0]) != key(item) or latest is None or at - latest > gap:
+    for item, at in sorted(((i, when(i)) for i in items), key=lambda p: (key(p[0]), p[1] is None, p[1] or _NEVER)):
+        if not runs or key(runs[-1][0]) != key(item) or at is None or latest is None or at - latest > gap:
             runs.append([])
             latest = at
         runs[-1].append(item)
-        latest = max(latest, at)
+        if at is not None and latest is not None:
+            latest = max(latest, at)
     return runs
 
 

@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from irkit.detect.groups import BURST_GAP as FINDING_BURST_GAP
+from irkit.detect.groups import bursts
 from irkit.detect.rules import get_rule
 from irkit.report.events import EventFacts, counter_rows
-from irkit.report.times import seconds_between, utc
+from irkit.report.times import parse, utc
 
 MAX_GROUPS = 100
 MAX_GROUP_RESOURCES = 50
@@ -23,8 +23,6 @@ MAX_ATTACK_EVENTS = 300
 MAX_STEPS_ITEMS = 40
 MAX_SOURCES = 10
 MAX_TAIL_ROWS = 30
-BURST_GAP = int(FINDING_BURST_GAP.total_seconds())
-"""One burst rule for the report and ``analyze``'s text (irkit.detect.groups), in seconds."""
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 PHASES = ("attack", "detection", "containment", "revert")
@@ -58,53 +56,44 @@ def _events_of(f: Mapping[str, Any]) -> int:
 
 
 def group_findings(findings: Sequence[Mapping[str, Any]], facts: EventFacts) -> tuple[list[dict[str, Any]], int]:
-    """One row per rule x principal x burst: a responder reads ten rows, not 140."""
-    ordered = sorted(findings, key=lambda f: (str(f.get("rule_id")), str(f.get("principal")), utc(f.get("first_seen"))))
+    """One row per rule x principal x burst (:func:`irkit.detect.groups.bursts`, the rule of
+    ``analyze``'s text): a responder reads ten rows, not 140."""
     groups: list[dict[str, Any]] = []
-    for f in ordered:
-        first = utc(f.get("first_seen"))
-        last_group = groups[-1] if groups else None
-        same = (
-            last_group is not None
-            and last_group["rule_id"] == str(f.get("rule_id"))
-            and last_group["principal"] == str(f.get("principal"))
-            and (gap := seconds_between(last_group["last_seen"], first)) is not None
-            and gap <= BURST_GAP
-        )
-        resources, _ = finding_resources(f, facts)
-        if same and last_group is not None:
-            group = last_group
-            group["findings"] += 1
+    runs = bursts(
+        findings,
+        lambda f: (str(f.get("rule_id")), str(f.get("principal"))),
+        lambda f: parse(utc(f.get("first_seen"))),  # to the second, as the rows show it
+    )
+    for run in runs:
+        head = run[0]
+        group: dict[str, Any] = {
+            "rule_id": str(head.get("rule_id", "")),
+            "severity": str(head.get("severity", "low")),
+            "title": str(head.get("title", "")),
+            "principal": str(head.get("principal", "")),
+            "attribution": str(head.get("attribution", "")),
+            "mitre": [],
+            "first_seen": utc(head.get("first_seen")),
+            "last_seen": utc(run[-1].get("first_seen")),
+            "findings": len(run),
+            "events": 0,
+            "details": [],
+        }
+        resources: dict[str, None] = {}
+        for f in run:
             group["events"] += _events_of(f)
-            group["last_seen"] = max(group["last_seen"], first)
             if SEVERITY_ORDER.get(str(f.get("severity")), 9) < SEVERITY_ORDER.get(group["severity"], 9):
                 group["severity"] = str(f.get("severity"))
-        else:
-            group = {
-                "rule_id": str(f.get("rule_id", "")),
-                "severity": str(f.get("severity", "low")),
-                "title": str(f.get("title", "")),
-                "principal": str(f.get("principal", "")),
-                "attribution": str(f.get("attribution", "")),
-                "mitre": [str(m) for m in f.get("mitre") or []][:10],
-                "first_seen": first,
-                "last_seen": first,
-                "findings": 1,
-                "events": _events_of(f),
-                "details": [],
-                "_resources": {},
-            }
-            groups.append(group)
-        group["_resources"].update((r, None) for r in resources)
-        if len(group["details"]) < 3 and f.get("detail"):
-            group["details"].append(str(f.get("detail")))
-        for m in f.get("mitre") or []:
-            if str(m) not in group["mitre"] and len(group["mitre"]) < 10:
-                group["mitre"].append(str(m))
-    for group in groups:
-        names = list(group.pop("_resources"))
+            resources.update((r, None) for r in finding_resources(f, facts)[0])
+            if len(group["details"]) < 3 and f.get("detail"):
+                group["details"].append(str(f.get("detail")))
+            for m in f.get("mitre") or []:
+                if str(m) not in group["mitre"] and len(group["mitre"]) < 10:
+                    group["mitre"].append(str(m))
+        names = list(resources)
         group["resources"] = names[:MAX_GROUP_RESOURCES]
         group["resources_total"] = len(names)
+        groups.append(group)
     groups.sort(key=lambda g: (SEVERITY_ORDER.get(g["severity"], 9), g["first_seen"], g["rule_id"]))
     return groups[:MAX_GROUPS], len(groups)
 

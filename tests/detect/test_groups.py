@@ -50,3 +50,20 @@ def test_the_text_report_is_bounded_whatever_the_findings() -> None:
     assert len(rows) == MAX_GROUP_ROWS
     assert f"… and {500 - MAX_GROUP_ROWS} more group(s)" in text
     assert "111111111111:role/r0" in text
+
+
+def test_bursts_is_the_one_burst_rule_with_unknown_times_apart() -> None:
+    from irkit.detect.groups import BURST_GAP, bursts
+
+    late = T0 + 2 * BURST_GAP + timedelta(seconds=1)
+    items = [("r", "p", T0 + BURST_GAP), ("r", "p", T0), ("r", "p", None), ("r", "p", late),
+             ("r", "q", T0), ("a", "p", None), ("r", "p", None)]  # fmt: skip
+    runs = bursts(items, lambda i: (i[0], i[1]), lambda i: i[2])
+    assert runs == [
+        [("a", "p", None)],
+        [("r", "p", T0), ("r", "p", T0 + BURST_GAP)],  # exactly the gap apart: one burst
+        [("r", "p", late)],  # a second more than the gap after the burst's latest: its own
+        [("r", "p", None)],  # an unknown time sorts last and joins nothing
+        [("r", "p", None)],
+        [("r", "q", T0)],
+    ]
