@@ -14,7 +14,7 @@ from typing import TypeVar
 from irkit.detect.rule import SEVERITIES, Finding, Severity
 
 BURST_GAP = timedelta(minutes=30)
-"""Findings of one rule and principal less than this apart are one burst."""
+"""Findings of one rule and principal at most this apart (from the burst's latest) are one burst."""
 SAMPLE = 2
 """Details kept per group (the rest are counted)."""
 T = TypeVar("T")
