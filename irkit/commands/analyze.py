@@ -267,7 +267,8 @@ def register(app: typer.Typer) -> None:
                 raise UsageError(f"--sigma {folder}: no such folder")
         # A pass over every principal of a big folder shares its work with a second process: that
         # one is started now, so its imports run beside this one's (the pass kills it if unneeded).
-        started = prestart(path) if not principal and not sigma_dirs else None
+        # Not with --baseline: an agent's baseline analyses the agent's principals (one process).
+        started = prestart(path) if not principal and not sigma_dirs and baseline is None else None
         try:
             from irkit.cloudtrail.analyze import analyze_paths
             from irkit.detect.sigma import load_sigma

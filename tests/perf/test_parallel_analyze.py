@@ -22,6 +22,7 @@ from irkit.cloudtrail.analyze import analyze_paths
 from irkit.cloudtrail.reader import ReadStats, log_files
 from irkit.commands import analyze as analyze_command
 from irkit.detect.analyzer import Analysis
+from irkit.detect.baseline import Baseline
 from irkit.detect.labelled import generate
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -285,7 +286,9 @@ def test_a_worker_is_started_ahead_only_for_a_big_folder(tmp_path: Path, monkeyp
     assert started.proc.returncode is not None
 
 
-def test_irkit_analyze_starts_the_worker_ahead(archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_irkit_analyze_starts_the_worker_ahead(
+    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The command starts the worker before its heavy imports, and its JSON is the one-process JSON."""
     root, _ = archive
     app = typer.Typer()
@@ -309,3 +312,35 @@ def test_irkit_analyze_starts_the_worker_ahead(archive: tuple[Path, int], monkey
     assert "AKIABACKDOOR0000001" in one.stdout
     filtered = CliRunner().invoke(app, [str(root), "--json", "--principal", "arn:aws:iam::111111111111:role/agent-ops"])
     assert filtered.exit_code == 3 and len(started) == 2  # a filtered pass starts none
+    agents = tmp_path / "baseline.json"
+    Baseline(agent="ops", principals=("arn:aws:iam::111111111111:role/agent-ops",), events=1).save(agents)
+    assert CliRunner().invoke(app, [str(root), "--json", "--baseline", str(agents)]).exit_code == 3
+    assert len(started) == 2  # nor does one with an agent's baseline (it analyses the agent's principals)
+
+
+def test_two_processes_with_a_baseline_give_the_one_process_result(
+    archive: tuple[Path, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A baseline learned for every principal (one learned for an agent filters: one process) goes
+    to the worker in its request, pickled once the files are listed, also when the worker was
+    started ahead: its deviations, merged, are the one-process deviations. (Learned from the whole
+    archive less a few values, so that no principal meets more new values than the monitor names:
+    at that bound which values are named may differ, as ``BaselineMonitor.merge`` says.)"""
+    import dataclasses
+
+    from irkit.cloudtrail.reader import iter_events
+
+    root, _ = archive
+    whole = Baseline.learn(iter_events([root], ReadStats()), agent="everyone")
+    forget = {"apis": 4, "networks": 4, "regions": 1, "user_agents": 2}
+    learned = dataclasses.replace(
+        whole, **{kind: dict(list(getattr(whole, kind).items())[n:]) for kind, n in forget.items()}
+    )
+    assert analyze_module.Analyzer(baseline=learned).mergeable
+    one = _dump(*analyze_paths([root], baseline=learned, processes=1))
+    assert '"baseline_' in one.decode()  # the baseline has something to say
+    runs = _handed(monkeypatch, waits=2)
+    assert _dump(*analyze_paths([root], baseline=learned, processes=2)) == one
+    started = worker_module.prestart(root)
+    assert _dump(*analyze_paths([root], baseline=learned, started=started)) == one
+    assert len(runs) == 2 and all(len(handed) >= 2 for handed in runs)
