@@ -49,14 +49,14 @@ def bursts(
     (None: a forged ``eventTime`` in the report's input) sorts last of its key and is a run of its
     own. The one burst rule of ``analyze``'s text, ``watch``'s lines and the report."""
     runs: list[list[T]] = []
-    latest: datetime | None = None
-    for item, at in sorted(((i, when(i)) for i in items), key=lambda p: (key(p[0]), p[1] is None, p[1] or _NEVER)):
-        if not runs or key(runs[-1][0]) != key(item) or at is None or latest is None or at - latest > gap:
+    last: tuple[tuple[str, str], datetime | None] | None = None  # the key and time of the item before
+    # each item's key and time asked once; in time order, the item before is the run's latest
+    asked = ((key(i), when(i), i) for i in items)
+    for k, at, item in sorted(asked, key=lambda p: (p[0], p[1] is None, p[1] or _NEVER)):
+        if last is None or last[0] != k or at is None or last[1] is None or at - last[1] > gap:
             runs.append([])
-            latest = at
         runs[-1].append(item)
-        if at is not None and latest is not None:
-            latest = max(latest, at)
+        last = (k, at)
     return runs
 
 
