@@ -169,15 +169,16 @@ def _show_findings(rows: list[dict[str, Any]]) -> None:
     from datetime import datetime
 
     from irkit.detect.groups import SAMPLE, bursts
+    from irkit.detect.rule import SEVERITIES
 
-    groups = bursts(
+    runs = bursts(
         rows, lambda r: (str(r["rule_id"]), str(r["principal"])), lambda r: datetime.fromisoformat(r["first_seen"])
     )
-    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-    groups.sort(key=lambda g: (min(order.get(r["severity"], 9) for r in g), g[0]["first_seen"]))
-    for group in groups[:MAX_GROUP_LINES]:
+    # each group's severity is its most severe finding's; the most severe groups first, then the earliest
+    worst = [max((r["severity"] for r in run), key=SEVERITIES.index) for run in runs]
+    groups = sorted(zip(worst, runs, strict=True), key=lambda g: (-SEVERITIES.index(g[0]), g[1][0]["first_seen"]))
+    for severity, group in groups[:MAX_GROUP_LINES]:
         first = group[0]
-        severity = min((r["severity"] for r in group), key=lambda v: order.get(v, 9))
         who = f"{terminal(first['title'])} by {terminal(first['principal'], limit=200)}"
         if len(group) == 1:
             when = f"first event {first['first_seen']}"
@@ -195,7 +196,7 @@ def _show_findings(rows: list[dict[str, Any]]) -> None:
         if len(details) > SAMPLE:
             echo(f"    … and {len(details) - SAMPLE} more (irkit watch --json lists each finding)")
     if len(groups) > MAX_GROUP_LINES:
-        more = sum(len(g) for g in groups[MAX_GROUP_LINES:])
+        more = sum(len(group) for _, group in groups[MAX_GROUP_LINES:])
         echo(f"! … and {len(groups) - MAX_GROUP_LINES} more groups ({more} findings): irkit watch --json lists each")
 
 
