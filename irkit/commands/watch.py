@@ -186,8 +186,7 @@ def _show_findings(rows: list[dict[str, Any]]) -> None:
         else:
             who += f": {len(group)} findings"
             when = f"first event {first['first_seen']}, last {group[-1]['first_seen']}"
-            counts = Counter(str(r["page"]) for r in group)
-            pages = "pages: " + ", ".join(f"{n} {terminal(state, limit=100)}" for state, n in counts.most_common())
+            pages = _page_states(group)
         after = f"detected after {first['latency_seconds']:.0f} s"
         echo(f"! {severity} {first['rule_id']}: {who} ({when}, {after}) → {pages}")
         details = list(dict.fromkeys(str(r["detail"]) for r in group if r.get("detail")))
@@ -198,6 +197,28 @@ def _show_findings(rows: list[dict[str, Any]]) -> None:
     if len(groups) > MAX_GROUP_LINES:
         more = sum(len(group) for _, group in groups[MAX_GROUP_LINES:])
         echo(f"! … and {len(groups) - MAX_GROUP_LINES} more groups ({more} findings): irkit watch --json lists each")
+
+
+def _page_states(group: list[dict[str, Any]]) -> str:
+    """What became of a group's pages. A page carries a burst (its findings share a ``page_key``):
+    ``1 page queued for 10 findings``; a finding not paged counts as itself: ``20 below page_at``."""
+    findings: Counter[str] = Counter()
+    pages: Counter[str] = Counter()
+    carried: Counter[str] = Counter()
+    seen: set[str] = set()
+    for row in group:
+        state, key = str(row["page"]), row.get("page_key")
+        if key is None:
+            findings[state] += 1
+            continue
+        carried[state] += 1
+        if key not in seen:
+            seen.add(key)
+            pages[state] += 1
+    said = [f"{n} {terminal(state, limit=100)}" for state, n in findings.most_common()]
+    for state, n in pages.most_common():
+        said.append(f"{n} {'page' if n == 1 else 'pages'} {terminal(state, limit=100)} for {carried[state]} findings")
+    return ("pages: " if not pages else "") + ", ".join(said)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
-"""Pages: one PagerDuty Events v2 ``trigger`` per new finding, POSTed with urllib, never twice.
+"""Pages: one PagerDuty Events v2 ``trigger`` per burst of new findings (rule and principal, each at
+most 30 minutes after the one before), POSTed with urllib, never twice.
 
 The body (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/)::
 
@@ -21,14 +22,14 @@ import hashlib
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from irkit.detect.event import format_time
-from irkit.detect.rule import Finding
+from irkit.detect.rule import SEVERITIES, Finding
 from irkit.escape import terminal
 from irkit.redact import redact, redact_text
 
@@ -37,9 +38,15 @@ MAX_SUMMARY = 1024  # PagerDuty's limit for payload.summary
 MAX_TEXT = 500
 MAX_LIST = 20
 MAX_DETAILS_BYTES = 16_000
+BURST_SAMPLE = 10
+"""Details (and event ids per finding) a burst's page names; the count says the rest."""
 ATTEMPTS = 4
 BACKOFF_SECONDS = 1.0
 TIMEOUT_SECONDS = 10.0
+
+
+def _rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def dedup_key(agent: str, rule_id: str, first: str) -> str:
@@ -82,19 +89,36 @@ def build_page(
     detected_at: str,
     latency_seconds: float | None,
     case: Mapping[str, Any] | None = None,
+    burst: Sequence[Finding] = (),
+    continues: str | None = None,
 ) -> dict[str, Any]:
-    """The Events v2 body, without ``routing_key`` (added when it is sent, never stored)."""
+    """The Events v2 body, without ``routing_key`` (added when it is sent, never stored).
+
+    ``burst``: the findings this page stands for when there are more than ``finding`` (the first
+    of them): the same rule and principal, each at most 30 minutes after the one before. The page
+    is the first's, at the burst's worst severity, with the count, the last time, a sample of the
+    details and of each finding's event ids. ``continues``: when the burst carries on one paged in
+    an earlier pass (under the same dedup key), that page's first time."""
+    others = [f for f in burst if f is not finding]
+    severity = max((finding.severity, *(f.severity for f in others)), key=_rank)
     principal = terminal(redact_text(finding.principal), limit=200)
     detail = terminal(redact_text(finding.detail), limit=300)
-    summary = f"[irkit] {agent}: {finding.title} ({finding.severity}) by {principal}"
-    if detail:
+    summary = f"[irkit] {agent}: {finding.title} ({severity}) by {principal}"
+    if others:
+        last = format_time(max(f.first_seen for f in others))
+        summary += f": {len(others) + 1} findings, {format_time(finding.first_seen)} to {last}"
+        if continues:
+            summary += f" (more of the burst paged from {continues})"
+        if detail:
+            summary += f"; first: {detail}"
+    elif detail:
         summary += f": {detail}"
     if case:
         summary += f" | contained: case {case.get('case_id')} at {case.get('case_dir')}"
     details: dict[str, Any] = {
         "agent": agent,
         "rule_id": finding.rule_id,
-        "severity": finding.severity,
+        "severity": severity,
         "title": finding.title,
         "principal": finding.principal,
         "detail": finding.detail,
@@ -107,6 +131,15 @@ def build_page(
         "mitre": list(finding.mitre),
         "evidence": dict(finding.evidence),
     }
+    if others:
+        every = [finding, *others]
+        details["findings"] = len(every)
+        details["last_seen"] = format_time(max(f.first_seen for f in every))
+        details["details"] = list(dict.fromkeys(f.detail for f in every if f.detail))[:BURST_SAMPLE]
+        details["event_ids"] = [i for f in every[:BURST_SAMPLE] for i in f.event_ids[:BURST_SAMPLE]]
+        details["events"] = sum(len(f.event_ids) for f in every)
+        if continues:
+            details["continues"] = continues
     if case:
         details["case"] = dict(case)
     cleaned = clean(redact(details))
@@ -118,7 +151,7 @@ def build_page(
         "dedup_key": key,
         "payload": {
             "summary": terminal(summary, limit=MAX_SUMMARY - 40)[:MAX_SUMMARY],
-            "severity": PD_SEVERITY.get(finding.severity, "error"),
+            "severity": PD_SEVERITY.get(severity, "error"),
             "source": f"irkit watch {agent}",
             "timestamp": format_time(finding.first_seen),
             "component": finding.rule_id,

@@ -8,7 +8,8 @@ A pass, holding the state folder's lock:
    detectors, baseline and Sigma rules as ``irkit contain``;
 3. checks the telemetry (:mod:`irkit.watch.telemetry`);
 4. contains on policy (:mod:`irkit.watch.respond`), before paging, so that the page says a case was opened;
-5. queues one page per new finding at or above ``page_at`` and sends the queue (:mod:`irkit.watch.page`);
+5. queues one page per burst of new findings at or above ``page_at`` (rule and principal, each at most
+   30 minutes after the one before) and sends the queue (:mod:`irkit.watch.page`);
 6. saves the window and the state (atomic writes).
 
 Every AWS call of a pass goes through a dry-run session: the guard refuses any mutating call, so
@@ -36,6 +37,7 @@ from irkit.detect.attribution import CHAIN_EVENTS
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.detectors.iam_role_backdoor_sequence import SEQUENCE_WINDOW
 from irkit.detect.event import Event, MalformedRecord, format_time
+from irkit.detect.groups import BURST_GAP, bursts
 from irkit.detect.rule import SEVERITIES, Finding
 from irkit.detect.sigma import load_sigma
 from irkit.errors import IrkitError, UsageError
@@ -269,29 +271,19 @@ def run_pass(
         rows: dict[str, dict[str, Any]] = {}
         for finding, key in new:
             state.remember(key, finding.rule_id, finding.principal, finding.detail, finding.event_ids, detected_at)
-            latency = round((now - finding.first_seen).total_seconds(), 1)
-            row: dict[str, Any] = {
+            rows[key] = {
                 "type": "finding",
                 **finding.to_contract(),
                 "first_seen": format_time(finding.first_seen),
                 "detail": finding.detail,
                 "dedup_key": key,
                 "detected_at": detected_at,
-                "latency_seconds": latency,
-                "page": "below page_at",
+                "latency_seconds": round((now - finding.first_seen).total_seconds(), 1),
+                "page": "no page URL" if not opts.page_url else "below page_at",
             }
-            if opts.page_url and at_least(finding.severity, opts.page_at):
-                body = pages.build_page(
-                    opts.agent, finding, key, detected_at=detected_at, latency_seconds=latency, case=case
-                )
-                state.outbox.append(
-                    {"dedup_key": key, "page": body, "first_seen": row["first_seen"], "queued_at": detected_at,
-                     "attempts": 0}
-                )  # fmt: skip
-                row["page"] = "queued"
-            elif not opts.page_url:
-                row["page"] = "no page URL"
-            rows[key] = row
+        if opts.page_url:
+            paged = [(f, key) for f, key in new if at_least(f.severity, opts.page_at)]
+            _queue_pages(state, opts.agent, paged, rows, now=now, case=case)
         # On disk before anything is sent: a crash now re-sends (the dedup key makes it one
         # incident), it never loses a page.
         state.save_window(keep)
@@ -305,6 +297,44 @@ def run_pass(
         advance_cursors(state, now)
         state.save()
         return result
+
+
+def _queue_pages(
+    state: WatchState,
+    agent: str,
+    paged: list[tuple[Finding, str]],
+    rows: dict[str, dict[str, Any]],
+    *,
+    now: datetime,
+    case: dict[str, Any] | None,
+) -> None:
+    """Queue one page per burst of ``paged`` (rule and principal, each finding at most
+    :data:`~irkit.detect.groups.BURST_GAP` after the one before: the burst rule of ``analyze``'s
+    text): a responder's phone rings once for thirty calls of one burst, and the page counts them.
+    A burst that carries on one paged in an earlier pass is paged under that page's dedup key:
+    PagerDuty adds it to the same alert (one incident) while that alert is open. Each finding's
+    row names the page that carries it (``page_key``)."""
+    detected_at = format_time(now)
+    state.forget_bursts(now - WINDOW)
+    for run in bursts(paged, lambda p: (p[0].rule_id, p[0].principal), lambda p: p[0].first_seen):
+        first, key = run[0]
+        last = run[-1][0].first_seen
+        earlier = state.burst(first.rule_id, first.principal, first.first_seen, last, BURST_GAP)
+        if earlier is not None:
+            key = str(earlier["key"])
+        latency = round((now - first.first_seen).total_seconds(), 1)
+        body = pages.build_page(
+            agent, first, key, detected_at=detected_at, latency_seconds=latency, case=case,
+            burst=[f for f, _ in run], continues=str(earlier["first"]) if earlier is not None else None,
+        )  # fmt: skip
+        state.outbox.append(
+            {"dedup_key": key, "page": body, "first_seen": format_time(first.first_seen), "queued_at": detected_at,
+             "attempts": 0, "findings": [k for _, k in run]}
+        )  # fmt: skip
+        state.remember_burst(first.rule_id, first.principal, key, first.first_seen, last)
+        for _, finding_key in run:
+            rows[finding_key]["page"] = "queued"
+            rows[finding_key]["page_key"] = key
 
 
 def _flush(
@@ -324,24 +354,30 @@ def _flush(
             opts.page_url, opts.routing_key, item["page"], attempts=opts.attempts, backoff=opts.backoff, sleep=sleep
         )
         key = str(item["dedup_key"])
+        # the rows of this pass the page carries (an outbox kept by an older irkit: its own key)
+        mine = [rows[k] for k in item.get("findings") or (key,) if k in rows]
         if sent.ok:
             paged_at = clock()
-            first = datetime.fromisoformat(str(item["first_seen"]).replace("Z", "+00:00"))
-            latency = round((paged_at - first).total_seconds(), 1)
             result.pages_sent += 1
-            info = {"page": "sent", "paged_at": format_time(paged_at), "page_latency_seconds": latency}
-            if key in rows:
-                rows[key].update(info)
-            else:
+            for row in mine:  # each finding's latency from its own first event
+                row.update(_sent(paged_at, str(row["first_seen"])))
+            if not mine:
+                info = _sent(paged_at, str(item["first_seen"]))
                 result.delivered.append({"type": "page", "dedup_key": key, **info, "queued_at": item.get("queued_at")})
             continue
         item["attempts"] = int(item.get("attempts") or 0) + 1
         item["last_error"] = sent.error
         kept.append(item)
         echo(f"! page {key} not delivered ({sent.error}); kept, tried again next pass")
-        if key in rows:
-            rows[key]["page"] = f"pending: {sent.error}"
+        for row in mine:
+            row["page"] = f"pending: {sent.error}"
     state.outbox = kept
+
+
+def _sent(paged_at: datetime, first_seen: str) -> dict[str, Any]:
+    first = datetime.fromisoformat(first_seen.replace("Z", "+00:00"))
+    latency = round((paged_at - first).total_seconds(), 1)
+    return {"page": "sent", "paged_at": format_time(paged_at), "page_latency_seconds": latency}
 
 
 def watch_loop(

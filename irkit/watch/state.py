@@ -2,8 +2,10 @@
 
 - ``state.json``: per archive prefix the listing cursor and the keys already read; per account the
   newest delivery seen; every finding already reported (never paged twice); the pages not yet
-  delivered (without the routing key: it is a secret and stays in the environment); the telemetry
-  episodes already paged; the containment case, once one was opened.
+  delivered (without the routing key: it is a secret and stays in the environment); the bursts
+  paged lately (rule and principal: the page's dedup key, first and last time), so a burst that
+  carries on into the next pass is paged under the same key; the telemetry episodes already paged;
+  the containment case, once one was opened.
 - ``window.jsonl``: the recent events (raw CloudTrail records, one a line) that the next pass
   analyses again with the new ones, so a sequence split over two deliveries is still one finding.
 
@@ -19,12 +21,14 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from irkit.core.lock import CaseLock, CaseLocked
+from irkit.detect.event import format_time
 from irkit.errors import UsageError
 
 STATE_FORMAT = "irkit.watch-state/1"
@@ -34,6 +38,8 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 MAX_REPORTED = 20_000
 """Findings remembered as reported; the oldest are forgotten beyond this (bounded state)."""
+MAX_BURSTS = 1_000
+"""Bursts remembered as paged (the latest kept): enough for every rule and principal of a pass."""
 MAX_IDS_KEPT = 200
 """Event ids kept per reported finding: enough to recognise the same finding when its first event
 changes (an earlier event delivered late, the window moving on)."""
@@ -85,6 +91,8 @@ class WatchState:
     """Telemetry episode (a trail stop, a silence) → the dedup key it was reported under."""
     trails: list[str] = field(default_factory=list)
     """Trails seen logging before: one that disappears is a finding too."""
+    bursts: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Rule and principal → the burst last paged for them: its page's dedup key, first and last time."""
     contained: dict[str, Any] | None = None
     passes: int = 0
 
@@ -115,6 +123,7 @@ class WatchState:
             outbox=list(doc.get("outbox") or []),
             telemetry=dict(doc.get("telemetry") or {}),
             trails=list(doc.get("trails") or []),
+            bursts={k: v for k, v in dict(doc.get("bursts") or {}).items() if _burst_entry(v)},
             contained=doc.get("contained"),
             passes=int(doc.get("passes") or 0),
         )
@@ -131,6 +140,7 @@ class WatchState:
             "outbox": self.outbox,
             "telemetry": self.telemetry,
             "trails": self.trails,
+            "bursts": self.bursts,
             "contained": self.contained,
         }
         write_atomic(self.root / STATE_FILE, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -183,6 +193,57 @@ class WatchState:
                 "at": at,
             }
         )
+
+    # -- bursts paged ----------------------------------------------------------------------------
+
+    def burst(
+        self, rule_id: str, principal: str, first: datetime, last: datetime, gap: timedelta
+    ) -> dict[str, str] | None:
+        """The burst paged before for this rule and principal that the findings from ``first`` to
+        ``last`` carry on (they start at most ``gap`` after its last time and end at most ``gap``
+        before its first), or None."""
+        entry = self.bursts.get(_burst_id(rule_id, principal))
+        if entry is None:
+            return None
+        try:
+            begun, ended = _time(entry["first"]), _time(entry["last"])
+        except ValueError:
+            return None
+        return entry if first - ended <= gap and begun - last <= gap else None
+
+    def remember_burst(self, rule_id: str, principal: str, key: str, first: datetime, last: datetime) -> None:
+        """Remember a burst paged under ``key``; carrying on an earlier one widens its times."""
+        ident = _burst_id(rule_id, principal)
+        entry = self.bursts.pop(ident, None)
+        if entry is not None and entry.get("key") == key:
+            first = min(first, _time(entry["first"]))
+            last = max(last, _time(entry["last"]))
+        self.bursts[ident] = {"key": key, "first": format_time(first), "last": format_time(last)}  # the latest last
+        while len(self.bursts) > MAX_BURSTS:
+            del self.bursts[next(iter(self.bursts))]
+
+    def forget_bursts(self, before: datetime) -> None:
+        """Forget the bursts whose last finding is older than ``before``: nothing can carry them on."""
+        self.bursts = {k: v for k, v in self.bursts.items() if _time(v["last"]) >= before}
+
+
+def _burst_id(rule_id: str, principal: str) -> str:
+    return f"{rule_id}\x1f{principal}"
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _burst_entry(value: object) -> bool:
+    """A ``bursts`` entry as this irkit writes it (anything else in the file is dropped)."""
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("key", "first", "last")):
+        return False
+    try:
+        _time(value["first"]), _time(value["last"])
+    except ValueError:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -69,3 +69,29 @@ def test_severities_map_to_pagerduty() -> None:
         for ours in wanted
     }
     assert got == wanted
+
+
+def test_a_burst_page_counts_samples_and_stays_escaped_and_bounded() -> None:
+    hostile = "i-\x1b[2J\u202e" + "A" * 5_000
+    burst = [
+        _finding(
+            detail=f"password data of {hostile}{n}", event_ids=tuple(f"e-{n}-{i}" for i in range(50)),
+            first_seen=datetime(2026, 12, 1, 12, n % 60, tzinfo=UTC),
+        )
+        for n in range(40)
+    ]
+    body = build_page("a1", burst[0], "k", detected_at="t", latency_seconds=1.0, burst=burst)
+    raw = orjson.dumps(body).decode()
+    assert "\x1b" not in raw and "\u202e" not in raw
+    assert len(body["payload"]["summary"]) <= MAX_SUMMARY
+    assert "40 findings, 2026-12-01T12:00:00Z to 2026-12-01T12:39:00Z" in body["payload"]["summary"]
+    details = body["payload"]["custom_details"]
+    assert details["findings"] == 40 and details["events"] == 40 * 50
+    assert details["last_seen"] == "2026-12-01T12:39:00Z"
+    assert len(details["details"]) == 10 and len(details["event_ids"]) == 21  # 20 and "… 80 more"
+    assert len(orjson.dumps(details)) <= MAX_DETAILS_BYTES + 2_000
+
+    # one finding: the page it always was (no burst keys)
+    alone = build_page("a1", burst[0], "k", detected_at="t", latency_seconds=1.0, burst=burst[:1])
+    assert alone == build_page("a1", burst[0], "k", detected_at="t", latency_seconds=1.0)
+    assert "findings" not in alone["payload"]["custom_details"]

@@ -87,11 +87,11 @@ def test_pages_backdoor_and_stopped_trail_once_and_changes_nothing(
     stopped = next(p for p in pages if p["payload"]["custom_details"]["rule_id"] == "watch_trail_stopped")
     assert stopped["payload"]["severity"] == "critical"
     assert BACKDOOR in orjson.dumps(backdoor["payload"]["custom_details"]).decode()
-    assert len({p["dedup_key"] for p in pages}) == len(pages)  # one page a finding
+    assert len({p["dedup_key"] for p in pages}) == len(pages)  # one page a burst, each once
 
     findings = [line for line in lines if line.get("type") == "finding"]
     paged = [f for f in findings if f["page"] == "sent"]
-    assert {f["dedup_key"] for f in paged} == {p["dedup_key"] for p in pages}
+    assert {f["page_key"] for f in paged} == {p["dedup_key"] for p in pages}
     assert all(f["latency_seconds"] > 0 and f["page_latency_seconds"] >= f["latency_seconds"] for f in paged)
     (summary,) = [line for line in lines if line.get("type") == "pass"]
     assert summary["pages_sent"] == len(pages) and summary["pages_pending"] == 0
@@ -179,7 +179,7 @@ def test_undelivered_pages_are_kept_and_delivered_once(compromised: Scene, recei
     first = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
     assert first.pages_sent == 0 and first.pages_pending > 0
     assert receiver.accepted() == []
-    pending = {f["dedup_key"] for f in first.findings if str(f["page"]).startswith("pending")}
+    pending = {f["page_key"] for f in first.findings if str(f["page"]).startswith("pending")}
     assert len(pending) == first.pages_pending
     assert len(receiver.bodies) == 3 * first.pages_pending  # each retried, then kept
     on_disk = (opts.state_dir / "state.json").read_bytes()

@@ -53,6 +53,17 @@ def test_a_burst_is_one_line_with_its_count_pages_and_a_sample(capsys: pytest.Ca
     assert lines[-1].startswith("pass 1: 0 files, 0 new events, 32 new findings")
 
 
+def test_a_page_that_carries_a_burst_counts_once(capsys: pytest.CaptureFixture[str]) -> None:
+    # 10 findings in one page (their page_key), 2 below page_at, then a burst of 3 in a page not delivered
+    paged = [_row("ec2_password_data_read", m, page="sent", page_key="irkit-p1") for m in range(10)]
+    below = [_row("ec2_password_data_read", m + 0.5, page="below page_at") for m in range(2)]
+    pending = [_row("iam_role_created", m, page="pending: HTTP 503", page_key="irkit-p2") for m in range(3)]
+    heads = [line for line in _lines(capsys, PassResult(1, "now", findings=[*paged, *below, *pending]))
+             if line.startswith("!")]  # fmt: skip
+    assert heads[0].endswith("→ 2 below page_at, 1 page sent for 10 findings")
+    assert heads[1].endswith("→ 1 page pending: HTTP 503 for 3 findings")
+
+
 def test_the_lines_are_bounded_and_json_keeps_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [_row(f"rule_{i:03d}", i) for i in range(60)]
     delivered = [{"type": "page", "dedup_key": f"irkit-{i}", "queued_at": f"2026-11-25T0{i % 10}:00:00Z"}
