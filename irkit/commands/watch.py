@@ -158,7 +158,7 @@ def _show(result: PassResult, *, as_json: bool) -> None:
         echo(f"case {c.get('case_id')} at {c.get('case_dir')}: {state}")
     echo(
         f"pass {result.number}: {result.files} files, {result.events} new events, {len(result.findings)} new findings,"
-        f" {result.pages_sent} pages sent, {result.pages_pending} pending"
+        f" {result.pages_sent} {'page' if result.pages_sent == 1 else 'pages'} sent, {result.pages_pending} pending"
     )
 
 
