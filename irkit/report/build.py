@@ -35,7 +35,7 @@ from irkit.report.times import seconds_between, utc
 
 SCHEMA = "irkit.report/2"
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+SEVERITY_ORDER = sections.SEVERITY_ORDER
 CONTAINMENT_STEPS = CONTAIN_STEPS | {"lock_trust"}
 
 MAX_FINDINGS = 200

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from irkit.detect.groups import bursts
+from irkit.detect.rule import SEVERITIES
 from irkit.detect.rules import get_rule
 from irkit.report.events import EventFacts, counter_rows
 from irkit.report.times import parse, utc
@@ -24,7 +25,8 @@ MAX_STEPS_ITEMS = 40
 MAX_SOURCES = 10
 MAX_TAIL_ROWS = 30
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+SEVERITY_ORDER: dict[str, int] = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
+"""Severity → its place in the report, the most severe first (``critical`` 0, ``low`` 3)."""
 PHASES = ("attack", "detection", "containment", "revert")
 _DETECTION_STEPS = {"collect", "verify", "detect"}
 _CONTAINMENT_STEPS = {"contain", "contain_chain", "lock_trust"}
