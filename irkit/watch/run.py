@@ -347,15 +347,26 @@ def _flush(
     echo: Callable[[str], None],
     sleep: Callable[[float], None],
 ) -> None:
+    """Send the outbox, in order. Once a page is still refused after its retries for a reason that
+    may pass (5xx, 429, no connection), the rest of the queue is kept untried for the next pass: a
+    paging service that is down does not hold a pass up for the retries of every page queued."""
     assert opts.page_url is not None and opts.routing_key is not None
     kept: list[dict[str, Any]] = []
+    down: str | None = None
+    untried = 0
     for item in state.outbox:
-        sent = pages.send(
-            opts.page_url, opts.routing_key, item["page"], attempts=opts.attempts, backoff=opts.backoff, sleep=sleep
-        )
         key = str(item["dedup_key"])
         # the rows of this pass the page carries (an outbox kept by an older irkit: its own key)
         mine = [rows[k] for k in item.get("findings") or (key,) if k in rows]
+        if down is not None:
+            kept.append(item)
+            untried += 1
+            for row in mine:
+                row["page"] = f"pending: not tried this pass ({down})"
+            continue
+        sent = pages.send(
+            opts.page_url, opts.routing_key, item["page"], attempts=opts.attempts, backoff=opts.backoff, sleep=sleep
+        )
         if sent.ok:
             paged_at = clock()
             result.pages_sent += 1
@@ -371,6 +382,10 @@ def _flush(
         echo(f"! page {key} not delivered ({sent.error}); kept, tried again next pass")
         for row in mine:
             row["page"] = f"pending: {sent.error}"
+        if pages.retryable(sent):
+            down = f"the paging service failed: {sent.error}"
+    if untried:
+        echo(f"! {untried} more {'page' if untried == 1 else 'pages'} kept untried ({down}); tried again next pass")
     state.outbox = kept
 
 

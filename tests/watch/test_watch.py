@@ -180,8 +180,12 @@ def test_undelivered_pages_are_kept_and_delivered_once(compromised: Scene, recei
     assert first.pages_sent == 0 and first.pages_pending > 0
     assert receiver.accepted() == []
     pending = {f["page_key"] for f in first.findings if str(f["page"]).startswith("pending")}
-    assert len(pending) == first.pages_pending
-    assert len(receiver.bodies) == 3 * first.pages_pending  # each retried, then kept
+    assert len(pending) == first.pages_pending > 1
+    # the first page retried, then kept; the service is down: the rest kept untried, not retried each
+    assert len(receiver.bodies) == 3
+    untried = [f for f in first.findings if str(f["page"]).startswith("pending: not tried this pass")]
+    assert len({f["page_key"] for f in untried}) == first.pages_pending - 1
+    assert all("HTTP 503" in f["page"] for f in untried)
     on_disk = (opts.state_dir / "state.json").read_bytes()
     assert ROUTING_KEY.encode() not in on_disk  # kept without its routing key
 
@@ -196,6 +200,20 @@ def test_undelivered_pages_are_kept_and_delivered_once(compromised: Scene, recei
 
     third = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
     assert third.pages_sent == 0 and len(receiver.accepted()) == len(pending)
+
+
+def test_a_page_refused_for_good_does_not_hold_back_the_others(compromised: Scene, receiver: Receiver) -> None:
+    settings = load_config(compromised.config)
+    opts = WatchOptions(
+        agent=AGENT, state_dir=compromised.tmp / "state", hours=3, page_url=receiver.url, routing_key=ROUTING_KEY,
+        attempts=3, backoff=0,
+    )  # fmt: skip
+    receiver.statuses = [400]  # the first page refused (not a reason that may pass: not retried), then up
+    said: list[str] = []
+    result = run_pass(settings, opts, aws=Aws(settings.aws, dry_run=True), echo=said.append)
+    assert result.pages_pending == 1 and result.pages_sent >= 1
+    assert len(receiver.bodies) == result.pages_sent + 1  # every page tried once
+    assert not any("untried" in line for line in said)
 
 
 def test_an_unreachable_paging_service_keeps_the_pages(compromised: Scene) -> None:
