@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from irkit.aws.session import Aws
-from irkit.config import load_config
-from irkit.drill.world import AGENT
+from irkit.config import Settings, load_config
+from irkit.drill.world import AGENT, World
 from irkit.watch.page import finding_key
 from irkit.watch.run import WINDOW, PassResult, WatchOptions, run_pass
 from irkit.watch.state import WatchState
@@ -44,20 +44,26 @@ def _rows(result: PassResult) -> list[dict[str, Any]]:
     return [f for f in result.findings if f["rule_id"] == RULE]
 
 
-def test_a_burst_is_one_page_and_carries_on_under_its_key(
-    aws_endpoint: str, tmp_path: Path, receiver: Receiver
-) -> None:
+def _watching(
+    aws_endpoint: str, tmp_path: Path, receiver: Receiver, **options: Any
+) -> tuple[World, Scene, Settings, WatchOptions, Aws]:
+    """A drill world with its background delivered, and a watcher paging ``receiver`` at medium."""
     world = new_world(aws_endpoint, tmp_path)
     scene = Scene(world, write_config(world, tmp_path / "irkit.yaml", public_key=tmp_path / "none.pem"), tmp_path)
     settings = load_config(scene.config)
     opts = WatchOptions(
-        agent=AGENT,
-        state_dir=tmp_path / "state", hours=3, page_url=receiver.url, routing_key=ROUTING_KEY,
-        page_at="medium", backoff=0,
+        agent=AGENT, state_dir=tmp_path / "state", hours=3, page_url=receiver.url, routing_key=ROUTING_KEY,
+        page_at="medium", backoff=0, **options,
     )  # fmt: skip
-    aws = Aws(settings.aws, dry_run=True)
-    start = world.now - timedelta(minutes=40)
     world.deliver()
+    return world, scene, settings, opts, Aws(settings.aws, dry_run=True)
+
+
+def test_a_burst_is_one_page_and_carries_on_under_its_key(
+    aws_endpoint: str, tmp_path: Path, receiver: Receiver
+) -> None:
+    world, scene, settings, opts, aws = _watching(aws_endpoint, tmp_path, receiver)
+    start = world.now - timedelta(minutes=40)
 
     # 12 reads a minute apart: 12 findings (one an instance), one page.
     scene.deliver(_password_reads(scene, start, range(12)))
@@ -100,15 +106,7 @@ def test_a_burst_is_one_page_and_carries_on_under_its_key(
 def test_a_burst_page_not_delivered_marks_each_of_its_findings(
     aws_endpoint: str, tmp_path: Path, receiver: Receiver
 ) -> None:
-    world = new_world(aws_endpoint, tmp_path)
-    scene = Scene(world, write_config(world, tmp_path / "irkit.yaml", public_key=tmp_path / "none.pem"), tmp_path)
-    settings = load_config(scene.config)
-    opts = WatchOptions(
-        agent=AGENT, state_dir=tmp_path / "state", hours=3, page_url=receiver.url,
-        routing_key=ROUTING_KEY, page_at="medium", attempts=2, backoff=0,
-    )  # fmt: skip
-    aws = Aws(settings.aws, dry_run=True)
-    world.deliver()
+    world, scene, settings, opts, aws = _watching(aws_endpoint, tmp_path, receiver, attempts=2)
     scene.deliver(_password_reads(scene, world.now - timedelta(minutes=60), range(5)))
     receiver.statuses = [503] * 1000
     first = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
@@ -121,19 +119,7 @@ def test_a_burst_page_not_delivered_marks_each_of_its_findings(
     second = run_pass(settings, opts, aws=aws, echo=lambda _line: None)
     delivered = [d for d in second.delivered if d["dedup_key"] == rows[0]["page_key"]]
     assert len(delivered) == 1 and len(_pages(receiver)) == 1
-    key = finding_key(AGENT, _first(rows))
-    assert rows[0]["page_key"] == key
-
-
-def _first(rows: list[dict[str, Any]]) -> Any:
-    """A stand-in finding with the earliest row's rule and event ids (what its dedup key is made of)."""
-    from irkit.detect.rule import Finding
-
-    row = min(rows, key=lambda r: (r["first_seen"], r["dedup_key"]))
-    return Finding(
-        rule_id=row["rule_id"], severity=row["severity"], title=row["title"], event_ids=tuple(row["event_ids"]),
-        principal=row["principal"], mitre=tuple(row["mitre"]), first_seen=datetime.fromisoformat(row["first_seen"]),
-    )  # fmt: skip
+    assert rows[0]["page_key"] == min(rows, key=lambda r: (r["first_seen"], r["dedup_key"]))["dedup_key"]
 
 
 def _finding(minute: float, *, rule: str = RULE, principal: str = "arn:aws:iam::123456789012:user/bot") -> Any:
