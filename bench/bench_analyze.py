@@ -222,26 +222,31 @@ def available(tool: str) -> bool:
 
 
 def _tree_rss(root: int) -> int:
-    """Resident KiB of ``root`` and all its descendants now (Linux /proc; 0 elsewhere)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):  # noqa: PTH208 - names, not paths
-        if not entry.isdigit():
+    """Resident KiB of ``root`` and all its descendants now (Linux /proc; 0 elsewhere).
+
+    The tree is walked through each thread's ``children`` file: a few reads a sample. Scanning
+    every process in /proc (the first version) cost ~1 ms of CPU a sample, 5 % of a core at one
+    sample every 20 ms, taken from the tool measured when it keeps both cores busy (irkit), not
+    from one that keeps one (zcat)."""
+    page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
+    total, todo, seen = 0, [root], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
             continue
+        seen.add(pid)
         try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:  # noqa: PTH123
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total = 0
-    for pid in rss:
-        seen, cur = 0, pid
-        while cur and cur != root and seen < 64:
-            cur, seen = parents.get(cur, 0), seen + 1
-        if cur == root:
-            total += rss[pid]
+            with open(f"/proc/{pid}/statm", "rb") as fh:  # noqa: PTH123
+                total += int(fh.read().split()[1]) * page_kib
+            tasks = os.listdir(f"/proc/{pid}/task")  # noqa: PTH208 - names, not paths
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:  # noqa: PTH123
+                    todo.extend(int(child) for child in fh.read().split())
+            except (OSError, ValueError):
+                continue
     return total
 
 
