@@ -123,7 +123,7 @@ class WatchState:
             outbox=list(doc.get("outbox") or []),
             telemetry=dict(doc.get("telemetry") or {}),
             trails=list(doc.get("trails") or []),
-            bursts={k: v for k, v in dict(doc.get("bursts") or {}).items() if _burst_entry(v)},
+            bursts=_bursts(doc.get("bursts")),
             contained=doc.get("contained"),
             passes=int(doc.get("passes") or 0),
         )
@@ -233,6 +233,14 @@ def _burst_id(rule_id: str, principal: str) -> str:
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _bursts(value: object) -> dict[str, dict[str, str]]:
+    """The ``bursts`` of a state file: the entries this irkit writes (anything else is dropped: a
+    burst forgotten only pages it under a key of its own)."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and _burst_entry(v)}
 
 
 def _burst_entry(value: object) -> bool:

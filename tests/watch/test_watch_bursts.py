@@ -177,6 +177,10 @@ def test_a_burst_carries_on_across_passes_within_the_gap_only(tmp_path: Path) ->
     doc["bursts"]["more"] = "junk"
     (tmp_path / "state.json").write_bytes(orjson.dumps(doc))
     assert WatchState.load(tmp_path, AGENT).bursts == state.bursts
+    for junk in ([1, 2], "text", 7):
+        (tmp_path / "state.json").write_bytes(orjson.dumps({**doc, "bursts": junk}))
+        assert WatchState.load(tmp_path, AGENT).bursts == {}
+    state.save()
 
     # once its last finding is older than the window, a burst is forgotten: nothing carries it on
     _queued(state, [], minute=81 + WINDOW.total_seconds() / 60 + 1)
