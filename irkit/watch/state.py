@@ -17,6 +17,7 @@ at a time (an exclusive lock held for each pass).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
@@ -92,7 +93,8 @@ class WatchState:
     trails: list[str] = field(default_factory=list)
     """Trails seen logging before: one that disappears is a finding too."""
     bursts: dict[str, dict[str, str]] = field(default_factory=dict)
-    """Rule and principal → the burst last paged for them: its page's dedup key, first and last time."""
+    """Rule and principal (a digest of them) → the burst last paged for them: its page's dedup key,
+    first and last time."""
     contained: dict[str, Any] | None = None
     passes: int = 0
 
@@ -228,7 +230,9 @@ class WatchState:
 
 
 def _burst_id(rule_id: str, principal: str) -> str:
-    return f"{rule_id}\x1f{principal}"
+    """The state's key of a rule and principal: a digest, so a principal as long as a planted record
+    makes it costs the state 32 characters, whatever its length."""
+    return hashlib.sha256(f"{rule_id}\x1f{principal}".encode(errors="surrogatepass")).hexdigest()[:32]
 
 
 def _time(text: str) -> datetime:
