@@ -324,6 +324,24 @@ def write_docs(text: str, marker: str = "bench") -> None:
     doc.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
+_SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(10_000_000): x += i\nprint(time.perf_counter() - t)"
+
+
+def _spin(copies: int) -> list[float]:
+    """Seconds each of ``copies`` processes running the same pure-Python loop at once took."""
+    procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE) for _ in range(copies)]
+    return [float(proc.communicate()[0]) for proc in procs]
+
+
+def two_process_factor(rounds: int = 3) -> float:
+    """How much slower each of two CPU-bound processes runs when both run at once than one alone
+    (medians of ``rounds``): 1.0 where the two cores are independent. This machine's vCPUs are
+    not always: zcat uses one core and irkit two, so the factor moves irkit's ratio to zcat's."""
+    alone = statistics.median(_spin(1)[0] for _ in range(rounds))
+    together = statistics.median(t for _ in range(rounds) for t in _spin(2))
+    return together / alone
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -348,6 +366,7 @@ def main() -> int:
     skipped = sorted(set(args.tools) - set(tools))
     tmp = None if args.keep else tempfile.mkdtemp(prefix="irkit-bench-")
     rows = []
+    factors = [two_process_factor()]
     try:
         for events in args.events:
             folder = str(events) if args.mix == "stress" else f"{events}-{args.mix}"
@@ -370,10 +389,13 @@ def main() -> int:
                 )
         text = table(rows)
         load = os.getloadavg()
+        factors.append(two_process_factor())
         note = (
             f"\n\n{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, "
             f"medians of {args.repeat} alternating cold runs; load average {load[0]:.1f} / {load[1]:.1f} "
-            f"(1 / 5 min) when the run ended." + (f" Not available: {', '.join(skipped)}." if skipped else "")
+            f"(1 / 5 min) when the run ended; two CPU-bound processes run at once each took "
+            f"{factors[0]:.2f}× / {factors[1]:.2f}× as long as one alone (before / after)."  # noqa: RUF001
+            + (f" Not available: {', '.join(skipped)}." if skipped else "")
         )
         print(text + note)
         if args.write_docs:
