@@ -324,7 +324,10 @@ def write_docs(text: str, marker: str = "bench") -> None:
     doc.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
 
 
-_SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(10_000_000): x += i\nprint(time.perf_counter() - t)"
+_SPIN = (
+    "import time\nt = time.perf_counter()\nx = 0\nfor i in range(10_000_000): x += i\n"
+    "print(time.perf_counter() - t)"
+)
 
 
 def _spin(copies: int) -> list[float]:
