@@ -51,6 +51,8 @@ from irkit.watch.telemetry import check_archive, check_trails
 WINDOW = SEQUENCE_WINDOW + DELIVERY_LAG
 """How long events are kept for the next pass: the longest sequence a detector looks for, plus the lag."""
 MAX_WINDOW_EVENTS = 100_000
+MAX_REFUSED_IN_A_ROW = 3
+"""Pages refused one after another (a 4xx each) before the rest of the outbox waits for the next pass."""
 MAX_CHAIN_EVENTS = 5_000
 """Credential-creating events kept beyond the window: a key made hours ago still makes its use the agent's."""
 
@@ -348,12 +350,14 @@ def _flush(
     sleep: Callable[[float], None],
 ) -> None:
     """Send the outbox, in order. Once a page is still refused after its retries for a reason that
-    may pass (5xx, 429, no connection), the rest of the queue is kept untried for the next pass: a
-    paging service that is down does not hold a pass up for the retries of every page queued."""
+    may pass (5xx, 429, no connection), or :data:`MAX_REFUSED_IN_A_ROW` pages in a row are refused
+    for any reason (a 4xx: a routing key revoked refuses them all), the rest of the queue is kept
+    untried for the next pass: a paging service that is down, or a key it no longer accepts, does
+    not cost a pass a request (and its retries) for every page queued."""
     assert opts.page_url is not None and opts.routing_key is not None
     kept: list[dict[str, Any]] = []
     down: str | None = None
-    untried = 0
+    untried = refused = 0
     for item in state.outbox:
         key = str(item["dedup_key"])
         # the rows of this pass the page carries (an outbox kept by an older irkit: its own key)
@@ -368,6 +372,7 @@ def _flush(
             opts.page_url, opts.routing_key, item["page"], attempts=opts.attempts, backoff=opts.backoff, sleep=sleep
         )
         if sent.ok:
+            refused = 0
             paged_at = clock()
             result.pages_sent += 1
             for row in mine:  # each finding's latency from its own first event
@@ -382,8 +387,11 @@ def _flush(
         echo(f"! page {key} not delivered ({sent.error}); kept, tried again next pass")
         for row in mine:
             row["page"] = f"pending: {sent.error}"
+        refused += 1
         if pages.retryable(sent):
             down = f"the paging service failed: {sent.error}"
+        elif refused >= MAX_REFUSED_IN_A_ROW:  # every page refused: a routing key revoked, say
+            down = f"{refused} pages in a row refused: {sent.error}"
     if untried:
         echo(f"! {untried} more {'page' if untried == 1 else 'pages'} kept untried ({down}); tried again next pass")
     state.outbox = kept

@@ -16,7 +16,7 @@ from irkit.config import load_config
 from irkit.drill.server import free_port
 from irkit.drill.world import ACCOUNT, AGENT, AGENT_ROLE, AGENT_USER, ARCHIVE_BUCKET, ORG_ID, TRAIL
 from irkit.errors import Terminated
-from irkit.watch.run import WatchOptions, run_pass
+from irkit.watch.run import MAX_REFUSED_IN_A_ROW, WatchOptions, run_pass
 from tests.watch.conftest import (
     BACKDOOR,
     ROUTING_KEY,
@@ -214,6 +214,26 @@ def test_a_page_refused_for_good_does_not_hold_back_the_others(compromised: Scen
     assert result.pages_pending == 1 and result.pages_sent >= 1
     assert len(receiver.bodies) == result.pages_sent + 1  # every page tried once
     assert not any("untried" in line for line in said)
+
+
+def test_a_routing_key_refused_for_every_page_stops_the_pass_sending(
+    compromised: Scene, receiver: Receiver
+) -> None:
+    settings = load_config(compromised.config)
+    opts = WatchOptions(
+        agent=AGENT, state_dir=compromised.tmp / "state", hours=3, page_url=receiver.url, routing_key=ROUTING_KEY,
+        attempts=3, backoff=0,
+    )  # fmt: skip
+    receiver.statuses = [400] * 1000  # the key revoked: every page refused
+    said: list[str] = []
+    first = run_pass(settings, opts, aws=Aws(settings.aws, dry_run=True), echo=said.append)
+    assert first.pages_pending > MAX_REFUSED_IN_A_ROW and first.pages_sent == 0
+    assert len(receiver.bodies) == MAX_REFUSED_IN_A_ROW  # three refused, the rest kept untried
+    assert any("untried (3 pages in a row refused: HTTP 400)" in line for line in said)
+
+    receiver.statuses = []  # a new key
+    second = run_pass(settings, opts, aws=Aws(settings.aws, dry_run=True), echo=said.append)
+    assert second.pages_sent == first.pages_pending and second.pages_pending == 0
 
 
 def test_an_unreachable_paging_service_keeps_the_pages(compromised: Scene) -> None:
