@@ -166,14 +166,11 @@ def _show_findings(rows: list[dict[str, Any]]) -> None:
     """Group before you list: one line per rule x principal x burst (the burst rule of ``analyze``'s
     text), with its count, its pages and a sample of details; at most :data:`MAX_GROUP_LINES`
     groups. ``--json`` still gives a row per finding."""
-    from datetime import datetime
-
+    from irkit.detect.event import parse_time
     from irkit.detect.groups import SAMPLE, bursts
     from irkit.detect.rule import SEVERITIES
 
-    runs = bursts(
-        rows, lambda r: (str(r["rule_id"]), str(r["principal"])), lambda r: datetime.fromisoformat(r["first_seen"])
-    )
+    runs = bursts(rows, lambda r: (str(r["rule_id"]), str(r["principal"])), lambda r: parse_time(r["first_seen"]))
     # each group's severity is its most severe finding's; the most severe groups first, then the earliest
     worst = [max((r["severity"] for r in run), key=SEVERITIES.index) for run in runs]
     groups = sorted(zip(worst, runs, strict=True), key=lambda g: (-SEVERITIES.index(g[0]), g[1][0]["first_seen"]))

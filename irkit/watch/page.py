@@ -104,9 +104,9 @@ def build_page(
     principal = terminal(redact_text(finding.principal), limit=200)
     detail = terminal(redact_text(finding.detail), limit=300)
     summary = f"[irkit] {agent}: {finding.title} ({severity}) by {principal}"
+    last_seen = format_time(max(f.first_seen for f in (finding, *others)))
     if others:
-        last = format_time(max(f.first_seen for f in others))
-        summary += f": {len(others) + 1} findings, {format_time(finding.first_seen)} to {last}"
+        summary += f": {len(others) + 1} findings, {format_time(finding.first_seen)} to {last_seen}"
         if continues:
             summary += f" (more of the burst paged from {continues})"
         if detail:
@@ -134,7 +134,7 @@ def build_page(
     if others:
         every = [finding, *others]
         details["findings"] = len(every)
-        details["last_seen"] = format_time(max(f.first_seen for f in every))
+        details["last_seen"] = last_seen
         details["details"] = list(dict.fromkeys(f.detail for f in every if f.detail))[:BURST_SAMPLE]
         details["event_ids"] = [i for f in every[:BURST_SAMPLE] for i in f.event_ids[:BURST_SAMPLE]]
         details["events"] = sum(len(f.event_ids) for f in every)

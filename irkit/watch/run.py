@@ -36,7 +36,7 @@ from irkit.detect.analyzer import Analyzer
 from irkit.detect.attribution import CHAIN_EVENTS
 from irkit.detect.baseline import Baseline, default_baseline_path
 from irkit.detect.detectors.iam_role_backdoor_sequence import SEQUENCE_WINDOW
-from irkit.detect.event import Event, MalformedRecord, format_time
+from irkit.detect.event import Event, MalformedRecord, format_time, parse_time
 from irkit.detect.groups import BURST_GAP, bursts
 from irkit.detect.rule import SEVERITIES, Finding
 from irkit.detect.sigma import load_sigma
@@ -398,8 +398,7 @@ def _flush(
 
 
 def _sent(paged_at: datetime, first_seen: str) -> dict[str, Any]:
-    first = datetime.fromisoformat(first_seen.replace("Z", "+00:00"))
-    latency = round((paged_at - first).total_seconds(), 1)
+    latency = round((paged_at - parse_time(first_seen)).total_seconds(), 1)
     return {"page": "sent", "paged_at": format_time(paged_at), "page_latency_seconds": latency}
 
 

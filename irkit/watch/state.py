@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from irkit.core.lock import CaseLock, CaseLocked
-from irkit.detect.event import format_time
+from irkit.detect.event import format_time, parse_time
 from irkit.errors import UsageError
 
 STATE_FORMAT = "irkit.watch-state/1"
@@ -204,39 +204,32 @@ class WatchState:
         """The burst paged before for this rule and principal that the findings from ``first`` to
         ``last`` carry on (they start at most ``gap`` after its last time and end at most ``gap``
         before its first), or None."""
-        entry = self.bursts.get(_burst_id(rule_id, principal))
+        entry = self.bursts.get(_burst_id(rule_id, principal))  # its times checked when loaded
         if entry is None:
             return None
-        try:
-            begun, ended = _time(entry["first"]), _time(entry["last"])
-        except ValueError:
-            return None
-        return entry if first - ended <= gap and begun - last <= gap else None
+        carries_on = first - parse_time(entry["last"]) <= gap and parse_time(entry["first"]) - last <= gap
+        return entry if carries_on else None
 
     def remember_burst(self, rule_id: str, principal: str, key: str, first: datetime, last: datetime) -> None:
         """Remember a burst paged under ``key``; carrying on an earlier one widens its times."""
         ident = _burst_id(rule_id, principal)
         entry = self.bursts.pop(ident, None)
         if entry is not None and entry.get("key") == key:
-            first = min(first, _time(entry["first"]))
-            last = max(last, _time(entry["last"]))
+            first = min(first, parse_time(entry["first"]))
+            last = max(last, parse_time(entry["last"]))
         self.bursts[ident] = {"key": key, "first": format_time(first), "last": format_time(last)}  # the latest last
         while len(self.bursts) > MAX_BURSTS:
             del self.bursts[next(iter(self.bursts))]
 
     def forget_bursts(self, before: datetime) -> None:
         """Forget the bursts whose last finding is older than ``before``: nothing can carry them on."""
-        self.bursts = {k: v for k, v in self.bursts.items() if _time(v["last"]) >= before}
+        self.bursts = {k: v for k, v in self.bursts.items() if parse_time(v["last"]) >= before}
 
 
 def _burst_id(rule_id: str, principal: str) -> str:
     """The state's key of a rule and principal: a digest, so a principal as long as a planted record
     makes it costs the state 32 characters, whatever its length."""
     return hashlib.sha256(f"{rule_id}\x1f{principal}".encode(errors="surrogatepass")).hexdigest()[:32]
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _bursts(value: object) -> dict[str, dict[str, str]]:
@@ -252,7 +245,7 @@ def _burst_entry(value: object) -> bool:
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("key", "first", "last")):
         return False
     try:
-        _time(value["first"]), _time(value["last"])
+        parse_time(value["first"]), parse_time(value["last"])
     except ValueError:
         return False
     return True
