@@ -197,9 +197,14 @@ def finding(
     severity: Severity | None = None,
     principal: str | None = None,
     samples: Sequence[tuple[datetime, str]] | None = None,
+    events: int | None = None,
 ) -> Finding:
     """A finding over ``hits`` (the earliest one names time, principal and attribution); its event
-    ids come from the hits, or from ``samples`` (time, id) when the detector kept only a sample."""
+    ids come from the hits, or from ``samples`` (time, id) when the detector kept only a sample.
+
+    Its evidence says how many events it stands for (``events``): the count given, else one an
+    event hit and a cell's count for a :class:`Cell` hit. The ids listed are bounded (at most
+    :data:`MAX_FINDING_EVENT_IDS`, or a sample) and never stand in for the count."""
     ordered = sorted(hits, key=lambda h: (h.time, h.event_id))
     listed = sorted(samples) if samples is not None else [(h.time, h.event_id) for h in ordered]
     ids: list[str] = []
@@ -220,8 +225,13 @@ def finding(
         first_seen=ordered[0].time,
         detail=detail,
         attribution=ordered[0].attribution,
-        evidence=dict(evidence or {}),
+        evidence={**(evidence or {}), "events": _counted(hits) if events is None else events},
     )
+
+
+def _counted(hits: Sequence[Hit]) -> int:
+    """The events ``hits`` stand for: a :class:`Cell` hit its cell's count, any other hit one."""
+    return sum(h.extra.count if type(h.extra) is Cell else 1 for h in hits)
 
 
 def windows(

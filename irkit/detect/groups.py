@@ -33,7 +33,9 @@ class FindingGroup:
     details: list[str] = field(default_factory=list)
 
 
-def _events(finding: Finding) -> int:
+def finding_events(finding: Finding) -> int:
+    """The events a finding stands for: its evidence's count (rules and detectors say it), else the
+    ids it lists (which are bounded: a count, when given, is exact)."""
     value = finding.evidence.get("events")
     return value if isinstance(value, int) and value >= 0 else len(finding.event_ids)
 
@@ -68,7 +70,7 @@ def group_findings(findings: Iterable[Finding], gap: timedelta = BURST_GAP) -> l
         group = FindingGroup(first.rule_id, first.principal, first.severity, first.first_seen, run[-1].first_seen)
         for f in run:
             group.findings += 1
-            group.events += _events(f)
+            group.events += finding_events(f)
             if SEVERITIES.index(f.severity) > SEVERITIES.index(group.severity):
                 group.severity = f.severity
             detail = f.detail or f.title

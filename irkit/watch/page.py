@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from irkit.detect.event import format_time
+from irkit.detect.groups import finding_events
 from irkit.detect.rule import SEVERITIES, Finding
 from irkit.escape import terminal
 from irkit.redact import redact, redact_text
@@ -127,7 +128,7 @@ def build_page(
         "detected_at": detected_at,
         "latency_seconds": latency_seconds,
         "event_ids": list(finding.event_ids),
-        "events": len(finding.event_ids),
+        "events": finding_events(finding),
         "mitre": list(finding.mitre),
         "evidence": dict(finding.evidence),
     }
@@ -137,7 +138,7 @@ def build_page(
         details["last_seen"] = last_seen
         details["details"] = list(dict.fromkeys(f.detail for f in every if f.detail))[:BURST_SAMPLE]
         details["event_ids"] = [i for f in every[:BURST_SAMPLE] for i in f.event_ids[:BURST_SAMPLE]]
-        details["events"] = sum(len(f.event_ids) for f in every)
+        details["events"] = sum(finding_events(f) for f in every)
         if continues:
             details["continues"] = continues
     if case:

@@ -77,6 +77,7 @@ def test_a_burst_page_counts_samples_and_stays_escaped_and_bounded() -> None:
         _finding(
             detail=f"password data of {hostile}{n}", event_ids=tuple(f"e-{n}-{i}" for i in range(50)),
             first_seen=datetime(2026, 12, 1, 12, n % 60, tzinfo=UTC),
+            evidence={"events": 1_200},  # more events than the 50 ids listed (ids are bounded)
         )
         for n in range(40)
     ]
@@ -86,7 +87,7 @@ def test_a_burst_page_counts_samples_and_stays_escaped_and_bounded() -> None:
     assert len(body["payload"]["summary"]) <= MAX_SUMMARY
     assert "40 findings, 2026-12-01T12:00:00Z to 2026-12-01T12:39:00Z" in body["payload"]["summary"]
     details = body["payload"]["custom_details"]
-    assert details["findings"] == 40 and details["events"] == 40 * 50
+    assert details["findings"] == 40 and details["events"] == 40 * 1_200  # counted, not listed
     assert details["last_seen"] == "2026-12-01T12:39:00Z"
     assert len(details["details"]) == 10 and len(details["event_ids"]) == 21  # 20 and "… 80 more"
     assert len(orjson.dumps(details)) <= MAX_DETAILS_BYTES + 2_000
@@ -95,3 +96,4 @@ def test_a_burst_page_counts_samples_and_stays_escaped_and_bounded() -> None:
     alone = build_page("a1", burst[0], "k", detected_at="t", latency_seconds=1.0, burst=burst[:1])
     assert alone == build_page("a1", burst[0], "k", detected_at="t", latency_seconds=1.0)
     assert "findings" not in alone["payload"]["custom_details"]
+    assert alone["payload"]["custom_details"]["events"] == 1_200

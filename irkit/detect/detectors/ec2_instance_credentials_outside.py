@@ -187,6 +187,7 @@ class InstanceCredentialsOutside:
                             "calls": seen.count,
                             "instance_networks": sorted(own),
                         },
+                        events=seen.count,
                     )
                 )
         return found

@@ -264,6 +264,7 @@ class UnusualRegion:
                         "baseline_regions": sorted(self._context.known_regions or ()),
                     },
                     samples=[(h.time, h.event_id) for h in launches.sample],
+                    events=calls,
                 )
             )
         return found

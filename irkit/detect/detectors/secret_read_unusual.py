@@ -363,6 +363,7 @@ class UnusualAccess:
                     detail=f"{reads.count} secret read(s) from {why}: " + ", ".join(names[:10]),
                     evidence={"network": net, "reads": reads.count, "secrets": names},
                     severity=severity,
+                    events=reads.count,
                 )
             )
         return found
@@ -387,6 +388,7 @@ class UnusualAccess:
                     calls.hits,
                     detail=f"{calls.count} invocation(s) of {', '.join(models[:5])}: " + "; ".join(reasons),
                     evidence={"network": net, "invocations": calls.count, "models": dict(calls.models)},
+                    events=calls.count,
                 )
             )
         return found
