@@ -83,3 +83,31 @@ def test_log_rewrite_drill_finds_the_backdoor_the_rewrite_hid(
     # Its user and key were contained, then disarmed by the revert: nothing of the attacker's is left.
     assert scenario["residual"] == []
     assert any("log(s) rewritten" in loss for loss in scenario["losses"])
+
+
+def test_a_scenario_that_cannot_be_staged_is_not_run_not_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without terraform the IaC drills cannot be staged: the table says NOT RUN (nothing was tried,
+    so no "contained: no"), the reason is printed, no empty report line, and the exit is still 1
+    (not every scenario passed); ``--json`` says ``ran: false``."""
+    from irkit.drill import runner
+    from irkit.drill.iac import DrillUnavailable
+
+    def unavailable(*args: object, **kwargs: object) -> object:
+        raise DrillUnavailable("the IaC drill needs terraform (on PATH, or the dev extra)")
+
+    monkeypatch.setattr(runner, "stage", unavailable)
+    code = main(["drill", "iac-drift", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("iac-drift ")]
+    assert " NOT RUN " in row and " FAIL " not in row and " no " not in row, out
+    assert "iac-drift: cannot run: the IaC drill needs terraform" in out
+    assert "iac-drift: report" not in out
+    assert "1 scenario(s) not run here, so not passed either: iac-drift" in out
+    assert code == 1
+
+    code, card = drill(["iac-drift", "--out", str(tmp_path)], capsys)
+    (scenario,) = card["scenarios"]  # type: ignore[misc]
+    assert scenario["ran"] is False and scenario["passed"] is False and code == 1
+    assert set(scenario) >= SCORECARD_KEYS

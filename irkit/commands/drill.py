@@ -72,7 +72,14 @@ def drill(
                 echo(f"  {r.name}: lost, not reversible: {item}")
             for item in r.false_positives:
                 echo(f"  {r.name}: flagged on the agent's normal activity: {item}")
-            echo(f"  {r.name}: report {r.report}")
+            if r.report:
+                echo(f"  {r.name}: report {r.report}")
+        not_run = [r.name for r in results if not r.ran]
+        if not_run:
+            echo(
+                f"  {len(not_run)} scenario(s) not run here, so not passed either: {', '.join(not_run)}"
+                " (exit 1 until every scenario ran and passed)"
+            )
     # `passed` includes an empty residual, except in a dry run (where nothing may change at all).
     raise typer.Exit(0 if all(r.passed for r in results) else 1)
 
@@ -80,9 +87,12 @@ def drill(
 def scorecard(results: list[ScenarioResult]) -> str:
     from tabulate import tabulate
 
-    rows = []
+    rows: list[list[object]] = []
     for r in results:
         rev = r.reverted
+        if not r.ran:  # nothing was tried: no column but the time says anything
+            rows.append([r.name, "NOT RUN", "-", "-", "-", "-", "-", "-", "-", f"{r.seconds:.1f}s", "-"])
+            continue
         rows.append(
             [
                 r.name,

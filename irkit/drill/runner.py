@@ -56,6 +56,9 @@ class ScenarioResult:
     """Seconds from the run's start to the agent's credentials verified contained."""
     reverted: dict[str, int] = field(default_factory=dict)
     """The revert stage's changes, verified undone, not reversible."""
+    ran: bool = True
+    """False: the scenario could not be staged here (the IaC drills without terraform): nothing
+    was tried, so it neither passed nor showed a failure of the response (``problems`` says why)."""
 
     def to_json(self) -> dict[str, Any]:
         """The ``drill --json`` scenario shape (docs/contracts.md); keep these keys."""
@@ -74,6 +77,7 @@ class ScenarioResult:
             "false_positives": self.false_positives,
             "time_to_contain": self.time_to_contain,
             "reverted": self.reverted,
+            "ran": self.ran,
         }
 
 
@@ -151,6 +155,7 @@ def run_scenario(
                 round(time.monotonic() - started, 2),
                 1,
                 [f"cannot run: {exc}"],
+                ran=False,
             )
         before = world_state(world)
         case_id = f"DRILL-{world.now:%Y%m%d-%H%M%S}-{scenario.name}"
