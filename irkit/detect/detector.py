@@ -124,10 +124,12 @@ class Detector(Protocol):
         ...
 
 
-def add_counts(counts: dict[Any, int], later: Mapping[Any, int], cap: int | None = None, overflow: Any = None) -> None:
+def add_counts(counts: dict[Any, int], later: Mapping[Any, int], cap: int | None = None, overflow: Any = None) -> int:
     """Add a later share's counts to ``counts``, as one pass over both would have counted: a key
     ``counts`` lacks joins (in the order the later share met it) while fewer than ``cap`` keys are
-    held; past the cap its count goes to ``overflow`` (dropped when that is None)."""
+    held; past the cap its count goes to ``overflow`` (dropped when that is None). Returns the
+    count dropped."""
+    dropped = 0
     for key, n in later.items():
         seen = counts.get(key)
         if seen is not None:
@@ -136,6 +138,9 @@ def add_counts(counts: dict[Any, int], later: Mapping[Any, int], cap: int | None
             counts[key] = n
         elif overflow is not None:
             counts[overflow] = counts.get(overflow, 0) + n
+        else:
+            dropped += n
+    return dropped
 
 
 def add_count_tables(

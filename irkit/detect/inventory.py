@@ -14,7 +14,10 @@ for event in analysed_events:
 inventory.finish().to_json()   # {"changes": [...], "secrets_read": [...], "models_invoked": [...], ...}
 ```
 Memory is bounded by resources, not events: at most ``MAX_GROUPS`` groups of each kind (the rest fold
-into one ``(other resources)`` group per service and are counted), ``MAX_IDS`` event ids a group.
+into one ``(other resources)`` group per service and are counted), ``MAX_IDS`` event ids a group, and
+``MAX_VALUES`` distinct calls, principals, addresses and regions a group: the calls of any further one
+are counted in the group's ``not_listed`` (``{"principals": 12, …}``), so a busy resource's list never
+hides that someone else changed it too.
 """
 
 from __future__ import annotations
@@ -245,13 +248,17 @@ def _resources(event: Event, raw: Mapping[str, Any] | None) -> list[str]:
     return ["(account)"]
 
 
-def _bump(counts: dict[str, int], value: str) -> None:
-    """Count ``value``, keeping at most ``MAX_VALUES`` distinct ones (plain dict updates: per event)."""
+def _bump(counts: dict[str, int], value: str) -> bool:
+    """Count ``value``, keeping at most ``MAX_VALUES`` distinct ones (plain dict updates: per event);
+    False when ``value`` is past the bound and was not counted by name."""
     seen = counts.get(value)
     if seen is not None:
         counts[value] = seen + 1
     elif len(counts) < MAX_VALUES:
         counts[value] = 1
+    else:
+        return False
+    return True
 
 
 def _by_count(counts: dict[str, int]) -> list[str]:
@@ -270,6 +277,9 @@ class _Group:
     regions: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     bulk: bool = False
+    unlisted: dict[str, int] | None = None
+    """Calls whose call name, principal, address or region was past ``MAX_VALUES`` (by kind:
+    ``calls``, ``principals``, ``networks``, ``regions``); None while there is none."""
 
     def add(self, event: Event, call: str | None = None) -> None:
         self.count += 1
@@ -278,11 +288,14 @@ class _Group:
             self.first = when
         elif when > self.last:
             self.last = when
-        if call is not None:
-            _bump(self.calls, call)
-        _bump(self.principals, event.issuer_arn or event.principal_arn)
-        _bump(self.addresses, event.source_ip)
-        _bump(self.regions, event.region)
+        if call is not None and not _bump(self.calls, call):
+            self._unlisted("calls", 1)
+        if not _bump(self.principals, event.issuer_arn or event.principal_arn):
+            self._unlisted("principals", 1)
+        if not _bump(self.addresses, event.source_ip):
+            self._unlisted("networks", 1)
+        if not _bump(self.regions, event.region):
+            self._unlisted("regions", 1)
         if len(self.ids) < MAX_IDS:
             self.ids.append(event.event_id)
 
@@ -293,12 +306,25 @@ class _Group:
             self.first = later.first
         if later.last > self.last:
             self.last = later.last
-        add_counts(self.calls, later.calls, MAX_VALUES)
-        add_counts(self.principals, later.principals, MAX_VALUES)
-        add_counts(self.addresses, later.addresses, MAX_VALUES)
-        add_counts(self.regions, later.regions, MAX_VALUES)
+        for kind, mine, theirs in (
+            ("calls", self.calls, later.calls),
+            ("principals", self.principals, later.principals),
+            ("networks", self.addresses, later.addresses),
+            ("regions", self.regions, later.regions),
+        ):
+            dropped = add_counts(mine, theirs, MAX_VALUES)
+            if dropped:
+                self._unlisted(kind, dropped)
+        for kind, n in (later.unlisted or {}).items():
+            self._unlisted(kind, n)
         self.ids.extend(later.ids[: MAX_IDS - len(self.ids)])
         self.bulk = self.bulk or later.bulk
+
+    def _unlisted(self, kind: str, calls: int) -> None:
+        unlisted = self.unlisted
+        if unlisted is None:
+            unlisted = self.unlisted = {}
+        unlisted[kind] = unlisted.get(kind, 0) + calls
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -309,6 +335,7 @@ class _Group:
             "regions": sorted(self.regions),
             "networks": list(dict.fromkeys(network_of(ip) or ip[:100] for ip in _by_count(self.addresses))),
             "event_ids": list(self.ids),
+            **({"not_listed": dict(self.unlisted)} if self.unlisted else {}),
         }
 
 

@@ -156,3 +156,45 @@ def test_the_inventory_is_in_the_analysis_json() -> None:
     doc = _feed([record("CreateUser", "iam.amazonaws.com", request={"userName": "svc-a"})]).to_json()
     assert set(doc["inventory"]) == {"changes", "secrets_read", "models_invoked", "folded"}
     assert doc["inventory"]["changes"][0]["resource"] == "user/svc-a"
+
+
+def _busy_security_group(principals: int) -> list[dict[str, Any]]:
+    """One security group changed by many roles, the last of them an attacker's, from many addresses."""
+    request = {"groupId": "sg-0shared", "ipPermissions": {"items": []}}
+    return [
+        record(
+            "AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", request=request, event_id=f"e{n:03d}",
+            identity=role_identity(f"arn:aws:iam::{ACCOUNT}:role/ci-{n:02d}", session=f"s{n}", key=f"ASIAQCI{n:013d}"),
+            ip=f"198.51.100.{n}",
+        )
+        for n in range(principals)
+    ]  # fmt: skip
+
+
+def test_a_busy_resource_says_how_many_calls_its_lists_leave_out() -> None:
+    """Past MAX_VALUES distinct principals (addresses, regions, calls) a group lists no more, but it
+    counts their calls in ``not_listed``: the 21st principal to change a shared security group is not
+    silently absent; a group under every bound has no ``not_listed``."""
+    inv = _feed(_busy_security_group(inventory.MAX_VALUES + 5)).inventory
+    [group] = [c for c in inv.changes if c["resource"].endswith("sg-0shared")]
+    assert group["count"] == inventory.MAX_VALUES + 5
+    assert len(group["principals"]) == inventory.MAX_VALUES
+    assert group["not_listed"] == {"principals": 5, "networks": 5}
+    [calm] = [c for c in _feed(_busy_security_group(3)).inventory.changes if c["resource"].endswith("sg-0shared")]
+    assert "not_listed" not in calm
+
+
+def test_not_listed_counts_add_up_across_a_merge() -> None:
+    """Two shares merged (the two-process pass) count what one pass counts."""
+    recs = _busy_security_group(inventory.MAX_VALUES + 7)
+    one = inventory.Inventory()
+    for rec in recs:
+        one.feed(Event.from_record(rec))
+    first, second = inventory.Inventory(), inventory.Inventory()
+    for rec in recs[:12]:
+        first.feed(Event.from_record(rec))
+    for rec in recs[12:]:
+        second.feed(Event.from_record(rec))
+    first.merge(second)
+    assert first.finish().to_json() == one.finish().to_json()
+    assert one.finish().changes[0]["not_listed"] == {"principals": 7, "networks": 7}
