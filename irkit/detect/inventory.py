@@ -277,9 +277,11 @@ class _Group:
     regions: dict[str, int] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)
     bulk: bool = False
-    unlisted: dict[str, int] | None = None
-    """Calls whose call name, principal, address or region was past ``MAX_VALUES`` (by kind:
-    ``calls``, ``principals``, ``networks``, ``regions``); None while there is none."""
+    # calls whose call name, principal, address or region was past MAX_VALUES: ``not_listed``
+    unlisted_calls: int = 0
+    unlisted_principals: int = 0
+    unlisted_networks: int = 0
+    unlisted_regions: int = 0
 
     def add(self, event: Event, call: str | None = None) -> None:
         self.count += 1
@@ -289,13 +291,13 @@ class _Group:
         elif when > self.last:
             self.last = when
         if call is not None and not _bump(self.calls, call):
-            self._unlisted("calls", 1)
+            self.unlisted_calls += 1
         if not _bump(self.principals, event.issuer_arn or event.principal_arn):
-            self._unlisted("principals", 1)
+            self.unlisted_principals += 1
         if not _bump(self.addresses, event.source_ip):
-            self._unlisted("networks", 1)
+            self.unlisted_networks += 1
         if not _bump(self.regions, event.region):
-            self._unlisted("regions", 1)
+            self.unlisted_regions += 1
         if len(self.ids) < MAX_IDS:
             self.ids.append(event.event_id)
 
@@ -306,25 +308,24 @@ class _Group:
             self.first = later.first
         if later.last > self.last:
             self.last = later.last
-        for kind, mine, theirs in (
-            ("calls", self.calls, later.calls),
-            ("principals", self.principals, later.principals),
-            ("networks", self.addresses, later.addresses),
-            ("regions", self.regions, later.regions),
-        ):
-            dropped = add_counts(mine, theirs, MAX_VALUES)
-            if dropped:
-                self._unlisted(kind, dropped)
-        for kind, n in (later.unlisted or {}).items():
-            self._unlisted(kind, n)
+        self.unlisted_calls += later.unlisted_calls + add_counts(self.calls, later.calls, MAX_VALUES)
+        self.unlisted_principals += later.unlisted_principals + add_counts(
+            self.principals, later.principals, MAX_VALUES
+        )
+        self.unlisted_networks += later.unlisted_networks + add_counts(self.addresses, later.addresses, MAX_VALUES)
+        self.unlisted_regions += later.unlisted_regions + add_counts(self.regions, later.regions, MAX_VALUES)
         self.ids.extend(later.ids[: MAX_IDS - len(self.ids)])
         self.bulk = self.bulk or later.bulk
 
-    def _unlisted(self, kind: str, calls: int) -> None:
-        unlisted = self.unlisted
-        if unlisted is None:
-            unlisted = self.unlisted = {}
-        unlisted[kind] = unlisted.get(kind, 0) + calls
+    def not_listed(self) -> dict[str, int]:
+        """The calls left out of each list (kinds with none omitted)."""
+        kinds = (
+            ("calls", self.unlisted_calls),
+            ("principals", self.unlisted_principals),
+            ("networks", self.unlisted_networks),
+            ("regions", self.unlisted_regions),
+        )
+        return {kind: n for kind, n in kinds if n}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -335,7 +336,7 @@ class _Group:
             "regions": sorted(self.regions),
             "networks": list(dict.fromkeys(network_of(ip) or ip[:100] for ip in _by_count(self.addresses))),
             "event_ids": list(self.ids),
-            **({"not_listed": dict(self.unlisted)} if self.unlisted else {}),
+            **({"not_listed": unlisted} if (unlisted := self.not_listed()) else {}),
         }
 
 
