@@ -77,7 +77,10 @@ what the report's *what was changed* reads, and the list of secrets to rotate. I
 routine change stays out of the findings and is still listed. `irkit analyze --json` carries it under
 `inventory` (`changes`, `secrets_read`, `models_invoked`, `folded`), the detect step in `findings.json`.
 Groups are bounded (10,000 per kind, the rest folded into one `(other resources)` group per service and
-counted).
+counted), and so are a group's lists: 20 distinct calls, principals, networks' addresses and regions
+each. The calls of any further one still count in the group's `count` and in its `not_listed`
+(`{"principals": 5, "networks": 5}`, present only when something was left out), so a resource changed
+by more principals than its list shows says so.
 
 ## Severity policy
 

@@ -75,3 +75,19 @@ def test_docs_rules_md_is_generated_from_the_current_metadata() -> None:
         "docs/rules.md is stale: run `python -m irkit.detect.docs > docs/rules.md`"
     )
     assert "| rule | incidents |" in committed, "the measured quality table is missing"
+
+
+def test_a_workload_past_the_address_bound_has_no_home_and_no_rare_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Lambda function outside a VPC calls from a new AWS address every start. Past the per-principal
+    address bound its calls are counted together (OVERFLOW); counted as one network, that bucket made
+    the function look as if it had a home, and each of its routine secret reads "from a network it
+    almost never uses": docs/rules.md's account run (50,000 workload events) went from 0.046 % to
+    11.8 % of benign events at medium. The bound is made small here so 20,000 events reach it."""
+    from irkit.detect.detectors import _networks
+
+    monkeypatch.setattr(_networks, "MAX_ADDRESSES", 40)
+    data = account_data(20_000, 3)
+    quality = measure(data, account=True)
+    assert quality.benign_rate_medium <= 0.01

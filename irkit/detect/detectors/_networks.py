@@ -189,7 +189,14 @@ class NetworkUse:
         used = counts.get(net, 0)
         if total < RARE_NETWORK_MIN_CALLS or used >= RARE_NETWORK_SHARE * total:
             return False, used, total
-        home = sum(n for _, n in counts.most_common(HOME_NETWORKS))
+        # The calls past the address bound (OVERFLOW) came from the principal's 501st address on:
+        # spread over many, never a home. Counted as one network they made a Lambda function's
+        # thousands of addresses look like a home, and its every secret read "rare".
+        if OVERFLOW in counts:
+            networks = sorted((n for network, n in counts.items() if network != OVERFLOW), reverse=True)
+            home = sum(networks[:HOME_NETWORKS])
+        else:
+            home = sum(n for _, n in counts.most_common(HOME_NETWORKS))
         return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:
