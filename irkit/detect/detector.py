@@ -235,8 +235,11 @@ def finding(
 
 
 def _counted(hits: Sequence[Hit]) -> int:
-    """The events ``hits`` stand for: a :class:`Cell` hit its cell's count, any other hit one."""
-    return sum(h.extra.count if type(h.extra) is Cell else 1 for h in hits)
+    """The events ``hits`` stand for: a :class:`Cell` hit its cell's count, the other hits their
+    distinct events (a sequence may name one call twice: a CreateRole is the role created and the
+    outside trust it set)."""
+    cells = sum(h.extra.count for h in hits if type(h.extra) is Cell)
+    return cells + len({h.event_id for h in hits if type(h.extra) is not Cell})
 
 
 def windows(

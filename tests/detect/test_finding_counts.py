@@ -103,3 +103,11 @@ def test_every_finding_of_the_labelled_set_says_its_events() -> None:
             assert counted == f.evidence[own], f
         if "reads" in f.evidence or "invocations" in f.evidence:
             assert counted == f.evidence.get("reads", f.evidence.get("invocations")), f
+
+
+def test_a_call_two_steps_of_a_sequence_name_is_one_event() -> None:
+    """A CreateRole is both the role created and the outside trust it set: one event, not two."""
+    info = InstanceBurst.info
+    create = Hit(_START, "create-1", "userIdentity.arn", "arn:p")
+    admin = Hit(_START + timedelta(seconds=40), "attach-1", "userIdentity.arn", "arn:p")
+    assert finding(info, [create, admin, create], detail="d").evidence["events"] == 2
