@@ -96,6 +96,8 @@ class Report:
     """Seconds (None: not measurable): ``time_to_detect``, ``time_to_contain``, ``time_to_revert``,
     ``dwell_time``, and the instants they are measured between."""
     next_steps: list[dict[str, Any]] = field(default_factory=list)
+    next_steps_omitted: dict[str, int] = field(default_factory=dict)
+    """Next steps past the list's bound, by kind (the list names the first ones of each)."""
     finding_groups: list[dict[str, Any]] = field(default_factory=list)
     """One row per rule x principal x burst, with the resources its events touched."""
     sessions: list[dict[str, Any]] = field(default_factory=list)
@@ -269,9 +271,9 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     facts = read_facts(case.evidence_dir, flagged_ids, attributed)
     groups, groups_total = sections.group_findings(all_findings, facts)
     report.finding_groups = groups
-    timeline = sections.attack_timeline(facts, all_findings) + sections.irkit_timeline(entries, step_types)
-    timeline.sort(key=lambda row: (row["time"], sections.PHASES.index(row["phase"])))
-    report.timeline = timeline[:MAX_TIMELINE]
+    irkit_rows = sections.irkit_timeline(entries, step_types)
+    attack_rows = sections.attack_timeline(facts, all_findings)
+    report.timeline = sections.bounded_timeline(attack_rows, irkit_rows, MAX_TIMELINE)
     report.sessions = [s.to_json() for s in sorted(facts.sessions.values(), key=lambda s: s.first_at)][:MAX_CHAIN]
     report.activity = sections.activity(facts)
     report.evidence = _evidence(case)
@@ -281,7 +283,7 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
     changes = [c for c in (inventory or {}).get("changes") or [] if isinstance(c, Mapping)]
     secrets = [c for c in (inventory or {}).get("secrets_read") or [] if isinstance(c, Mapping)]
     awaiting = _awaiting(entries)
-    report.next_steps = sections.next_steps(
+    report.next_steps, report.next_steps_omitted = sections.next_steps(
         groups=groups,
         revert=report.revert,
         secrets=secrets,
@@ -306,7 +308,9 @@ def build_report(case: Case, *, agent_principals: list[str]) -> Report:
         "sessions": facts.sessions_total,
         "gaps": folded_count(gaps.items),
         "containment_gaps": folded_count(containment_gaps.items),
-        "timeline": len(timeline),
+        "timeline": len(attack_rows) + len(irkit_rows),
+        "timeline_irkit": len(irkit_rows),
+        "next_steps": len(report.next_steps) + sum(report.next_steps_omitted.values()),
         "chain": len(chain),
         "revert": revert_totals,
         "containment": len(actions.rows()),
@@ -396,9 +400,9 @@ def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attri
     complete = not report.containment_gaps and not report.dry_run and total > 0 and verified == total
     revert_summary = report.revert.get("summary") if isinstance(report.revert.get("summary"), Mapping) else None
     by_service = Counter(str(c.get("service", "")) for c in changes)
-    remains = [
-        s for s in report.next_steps if s["kind"] in {"contain", "revert", "review", "rotate", "approve", "rerun"}
-    ]
+    urgent = {"contain", "revert", "review", "rotate", "approve", "rerun"}
+    remains = [s for s in report.next_steps if s["kind"] in urgent]
+    remains_total = len(remains) + sum(n for kind, n in report.next_steps_omitted.items() if kind in urgent)
     findings_total = report.total("findings")
     sev = severity_text(report.findings_by_severity)
     if not report.analysed:
@@ -422,8 +426,8 @@ def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attri
             f" Reverted: {int(revert_summary.get('undone') or 0)}/{int(revert_summary.get('changes') or 0)} "
             "changes undone and verified."
         )
-    if remains:
-        verdict += f" {len(remains)} item(s) remain for a human (Next steps)."
+    if remains_total:
+        verdict += f" {remains_total} item(s) remain for a human (Next steps)."
     return {
         "verdict": verdict,
         "principals": sorted(attributed)[:20],
@@ -441,7 +445,7 @@ def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attri
         },
         "contained": {"verified": verified, "actions": total, "complete": complete},
         "reverted": dict(revert_summary) if revert_summary else None,
-        "remains": len(remains),
+        "remains": remains_total,
     }
 
 

@@ -472,7 +472,19 @@ def _next_steps(doc: Doc) -> list[str]:
     rows = [[i + 1, it.get("kind"), it.get("text"), it.get("resource"), it.get("reversibility")] for i, it in
             enumerate(items)]  # fmt: skip
     lines.append(_table(rows, ["#", "do", "what", "resource", "reversibility"], codes=(3,), limit=400))
+    omitted = doc.get("next_steps_omitted")
+    if isinstance(omitted, Mapping) and omitted:
+        counted = [(str(kind), n) for kind, n in omitted.items() if _count(n)]
+        kinds = ", ".join(f"{md_inline(_s(kind))} {n}" for kind, n in sorted(counted))
+        total = sum(n for _, n in counted)
+        if total:
+            lines += ["", f"… and {total} more item(s) not listed ({kinds}): each kind's first ones are above; "
+                      "findings.json (inventory) and plans/ hold the rest."]  # fmt: skip
     return [*lines, ""]
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _containment(doc: Doc) -> list[str]:
@@ -596,7 +608,8 @@ def _timeline(doc: Doc) -> list[str]:
             limits={6: 40, 7: 80},  # the client and the rules: whole in report.json
         )
     )  # fmt: skip
-    lines += _more(min(len(irkit_rows), MAX_IRKIT_ROWS), len(irkit_rows), "irkit rows", "report.json and the journal")
+    irkit_total = max(len(irkit_rows), doc.total("timeline_irkit"))
+    lines += _more(min(len(irkit_rows), MAX_IRKIT_ROWS), irkit_total, "irkit rows", "the journal")
     hidden = attack[MAX_TIMELINE_ROWS:]
     flagged_total = int(doc.counts.get("flagged_events") or 0)
     not_listed = max(0, flagged_total - sum(1 for r in shown if r.get("event_id")))

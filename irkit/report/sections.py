@@ -22,6 +22,9 @@ MAX_GROUPS = 100
 MAX_GROUP_RESOURCES = 50
 MAX_ATTACK_EVENTS = 300
 MAX_STEPS_ITEMS = 40
+MAX_REVIEWED_CHANGES = 10
+"""Changed resources named one by one in the next steps when the revert did not run (then one item
+counts the rest)."""
 MAX_SOURCES = 10
 MAX_TAIL_ROWS = 30
 
@@ -208,6 +211,18 @@ def irkit_timeline(entries: Sequence[Mapping[str, Any]], step_types: Mapping[str
     return rows
 
 
+def bounded_timeline(
+    attack: Sequence[dict[str, Any]], irkit: Sequence[dict[str, Any]], bound: int
+) -> list[dict[str, Any]]:
+    """At most ``bound`` rows in time order, irkit's own (what the response did) with room of their
+    own: cut together by time, ``bound`` attack rows would push every containment and revert row
+    out. What is not kept is counted (``flagged_events``, ``timeline_irkit``)."""
+    kept_irkit = list(irkit[: bound // 2])
+    rows = [*attack[: bound - len(kept_irkit)], *kept_irkit]
+    rows.sort(key=lambda row: (row["time"], PHASES.index(row["phase"])))
+    return rows
+
+
 def activity(facts: EventFacts) -> dict[str, Any]:
     """The long tail: the attributed principals' calls counted per API and region."""
     rows: list[dict[str, Any]] = [
@@ -235,17 +250,22 @@ def next_steps(
     revert_ran: bool,
     changes: Sequence[Mapping[str, Any]],
     contained: Sequence[str] = (),
-) -> list[dict[str, Any]]:
-    """What a human must still do, each item concrete (a resource, a command, a secret).
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """What a human must still do, each item concrete (a resource, a command, a secret), most
+    urgent first, at most :data:`MAX_STEPS_ITEMS`; and the items past that bound, counted by kind
+    (never dropped unsaid).
 
     ``contained``: the principals containment cut off (verified or not). Something is always left
     after a containment: the agent no longer works, and how its credentials leaked is not known.
     """
     items: list[dict[str, Any]] = []
+    omitted: Counter[str] = Counter()
 
     def add(kind: str, text: str, resource: str = "", reversibility: str = "") -> None:
         if len(items) < MAX_STEPS_ITEMS:
             items.append({"kind": kind, "text": text, "resource": resource, "reversibility": reversibility})
+        else:
+            omitted[kind] += 1
 
     if dry_run:
         add("rerun", "Nothing was changed (dry run): run `irkit contain` again without --dry-run to contain.")
@@ -267,6 +287,13 @@ def next_steps(
             str(change.get("resource", "")),
             str(change.get("reversibility", "")),
         )
+    # a secret the attacker read works for them now: before the reviews of what they changed
+    for secret in secrets:
+        add(
+            "rotate",
+            f"The attacker read this {secret.get('service', '')} secret: rotate it and review who used it since",
+            str(secret.get("secret") or secret.get("name") or ""),
+        )
     for unknown in revert.get("unknown") or []:
         if isinstance(unknown, Mapping):
             add(
@@ -276,18 +303,18 @@ def next_steps(
                 "unknown",
             )
     if not revert_ran:
-        for change in changes[:10]:
+        for change in changes[:MAX_REVIEWED_CHANGES]:
             add(
                 "review",
                 f"changed by the attacker ({', '.join(change.get('calls') or {})}); not reverted by irkit: review it",
                 f"{change.get('service', '')} {change.get('resource', '')}",
             )
-    for secret in secrets:
-        add(
-            "rotate",
-            f"The attacker read this {secret.get('service', '')} secret: rotate it and review who used it since",
-            str(secret.get("secret") or secret.get("name") or ""),
-        )
+        if len(changes) > MAX_REVIEWED_CHANGES:
+            add(
+                "review",
+                f"{len(changes) - MAX_REVIEWED_CHANGES} more resource(s) changed by the attacker, not reverted "
+                "by irkit: findings.json's inventory (changes) lists each; review them",
+            )
     # A rule whose every change the revert undid and verified needs no remediation by hand.
     undone: set[str] = set()
     pending: set[str] = set()
@@ -316,7 +343,7 @@ def next_steps(
             f"irkit restore {case_id}",
             names,
         )
-    return items
+    return items, dict(omitted)
 
 
 def source_rows(counter: Counter[str]) -> list[dict[str, Any]]:

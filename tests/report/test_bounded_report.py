@@ -140,3 +140,47 @@ def test_folding_a_folded_list_keeps_its_counts() -> None:
     twice = fold(once)
     assert folded_count(once) == folded_count(twice) == len(gaps)
     assert any(g.path.startswith("… and 9995 more like f.json#5") for g in twice)
+
+
+def _row(time: str, phase: str, what: str) -> dict[str, object]:
+    return {"time": time, "phase": phase, "who": "x", "what": what, "target": "", "source_ip": "",
+            "user_agent": "", "region": "", "detail": "", "event_id": "e" if phase == "attack" else ""}  # fmt: skip
+
+
+def test_the_timeline_keeps_irkits_own_rows_past_many_attack_rows() -> None:
+    """Cut together by time, 300 attack rows (all before irkit's run) pushed every containment and
+    revert row out of the report's timeline: irkit's rows keep room of their own."""
+    from irkit.report.sections import bounded_timeline
+
+    attack = [_row(f"2026-11-25T01:{n // 60:02d}:{n % 60:02d}Z", "attack", f"call-{n}") for n in range(300)]
+    irkit = [_row("2026-11-25T03:00:00Z", "containment", f"contain-{n}") for n in range(12)]
+    rows = bounded_timeline(attack, irkit, 200)
+    assert len(rows) == 200
+    assert [r["what"] for r in rows if r["phase"] == "containment"] == [f"contain-{n}" for n in range(12)]
+    assert [r["what"] for r in rows[:3]] == ["call-0", "call-1", "call-2"]  # the earliest attack rows
+    assert bounded_timeline(attack[:5], irkit, 200) == [*attack[:5], *irkit]  # under the bound: all
+
+
+def test_next_steps_past_the_bound_are_counted_by_kind_and_said() -> None:
+    """Over 40 items the rest are counted by kind and the markdown says so; past 10 changed resources
+    one item counts the rest; a secret to rotate comes before the reviews of changed resources."""
+    from irkit.report.markdown import Doc, _next_steps
+    from irkit.report.sections import MAX_STEPS_ITEMS, next_steps
+
+    changes = [{"service": "ec2", "resource": f"instance/i-{n}", "calls": {"RunInstances": 1}} for n in range(30)]
+    unknown = [{"event_name": "PutRolePolicy", "resource": f"role/r-{n}"} for n in range(45)]
+    secrets = [{"service": "secretsmanager", "secret": f"prod/db-{n}"} for n in range(3)]
+    items, omitted = next_steps(
+        groups=[], revert={"unknown": unknown}, secrets=secrets, containment_gaps=[], awaiting=[],
+        case_id="C", dry_run=False, revert_ran=False, changes=changes,
+    )  # fmt: skip
+    assert len(items) == MAX_STEPS_ITEMS
+    assert [i["resource"] for i in items[:3]] == ["prod/db-0", "prod/db-1", "prod/db-2"]  # rotate first
+    assert omitted == {"review": 45 + 10 + 1 - (MAX_STEPS_ITEMS - 3)}
+    text = "\n".join(_next_steps(Doc({"next_steps": items, "next_steps_omitted": omitted})))
+    assert f"… and {omitted['review']} more item(s) not listed (review {omitted['review']})" in text
+    few, none = next_steps(
+        groups=[], revert={}, secrets=[], containment_gaps=[], awaiting=[], case_id="C", dry_run=False,
+        revert_ran=False, changes=changes,
+    )  # fmt: skip
+    assert none == {} and len(few) == 11 and "20 more resource(s) changed by the attacker" in few[-1]["text"]
