@@ -246,6 +246,7 @@ def _revert(doc: Doc) -> list[str]:
                 codes=(0,),
             )
         )
+        lines += _more(len(commits), _int((totals or {}).get("commits"), len(commits)), "commits", "the journal")
         lines.append("")
     plans = [t for t in rv.get("terraform") or [] if isinstance(t, dict)]
     if plans:
@@ -266,6 +267,7 @@ def _revert(doc: Doc) -> list[str]:
                 codes=(0, 1),
             )
         )
+        lines += _more(len(plans), _int((totals or {}).get("terraform"), len(plans)), "terraform roots", "the journal")
         lines.append("")
     unknown = [u for u in rv.get("unknown") or [] if isinstance(u, dict)]
     if unknown:
@@ -276,6 +278,9 @@ def _revert(doc: Doc) -> list[str]:
             + (f"; terraform restores it ({code(u['managed_by'])})" if u.get("managed_by") else "")
             for u in unknown
         ]
+        # cut in the plan (50) and in report.json (200): the plan says how many there were
+        total = max(len(unknown), _int((totals or {}).get("unknown"), 0), _int(rv.get("unknown_total"), 0))
+        lines += _more(len(unknown), total, "changes without an undo", "findings.json's inventory lists every change")
         lines.append("")
     return lines
 
@@ -481,6 +486,10 @@ def _next_steps(doc: Doc) -> list[str]:
             lines += ["", f"… and {total} more item(s) not listed ({kinds}): each kind's first ones are above; "
                       "findings.json (inventory) and plans/ hold the rest."]  # fmt: skip
     return [*lines, ""]
+
+
+def _int(value: Any, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _count(value: Any) -> bool:

@@ -224,6 +224,7 @@ def plan_revert(ctx: RunContext, step_id: str, options: RevertOptions) -> Plan:
             "events": events.events,
             "changes": [p.to_json() for p in changes],
             "unknown": unknown[:MAX_UNKNOWN],
+            "unknown_total": len(unknown),
             "collapsed": collapsed,
             "iac": iac.to_json() if iac else None,
         }

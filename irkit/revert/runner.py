@@ -302,6 +302,7 @@ class _Run:
             "git": self.git,
             "terraform": self.terraform,
             "unknown": list(self.data.get("unknown") or []),
+            "unknown_total": self.data.get("unknown_total", len(self.data.get("unknown") or [])),
             "collapsed": list(self.data.get("collapsed") or []),
             "summary": counts | {"changes": len(out)},
         }
