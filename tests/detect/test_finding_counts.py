@@ -111,3 +111,17 @@ def test_a_call_two_steps_of_a_sequence_name_is_one_event() -> None:
     create = Hit(_START, "create-1", "userIdentity.arn", "arn:p")
     admin = Hit(_START + timedelta(seconds=40), "attach-1", "userIdentity.arn", "arn:p")
     assert finding(info, [create, admin, create], detail="d").evidence["events"] == 2
+
+
+def test_a_detail_that_names_some_says_how_many_more() -> None:
+    from irkit.detect.detectors.secret_read_unusual import _names
+    from irkit.detect.rules.rolesanywhere_trust_anchor_created import RULE
+
+    assert _names(["a", "b"]) == "a, b"
+    assert _names([f"s{n}" for n in range(14)]) == "s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 and 4 more"
+    assert _names([f"s{n}" for n in range(100)]).endswith("s9 and 90+ more")  # the bound: at least
+    roles = [f"arn:aws:iam::111111111111:role/r{n}" for n in range(8)]
+    event = event_from_record(
+        record("CreateProfile", "rolesanywhere.amazonaws.com", request={"name": "p", "roleArns": roles})
+    )
+    assert RULE.describe is not None and RULE.describe(event).endswith("for roles r0, r1, r2, r3, r4 and 3 more")

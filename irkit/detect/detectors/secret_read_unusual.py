@@ -346,7 +346,7 @@ class UnusualAccess:
                     finding(
                         SECRET_INFO,
                         first_reads,
-                        detail=f"{len(names)} secret(s) the baseline never read: " + ", ".join(names[:10]),
+                        detail=f"{len(names)} secret(s) the baseline never read: " + _names(names),
                         evidence={"secrets": names[:100], "baseline": base.summary()},
                     )
                 )
@@ -360,7 +360,7 @@ class UnusualAccess:
                 finding(
                     SECRET_INFO,
                     reads.hits,
-                    detail=f"{reads.count} secret read(s) from {why}: " + ", ".join(names[:10]),
+                    detail=f"{reads.count} secret read(s) from {why}: " + _names(names),
                     evidence={"network": net, "reads": reads.count, "secrets": names},
                     severity=severity,
                     events=reads.count,
@@ -395,6 +395,15 @@ class UnusualAccess:
 
 
 # -- instance credentials ----------------------------------------------------------------------------
+
+
+def _names(names: list[str], shown: int = 10) -> str:
+    """The first ``shown`` names, then how many more (a detail never reads as the whole list when
+    it is not; a network keeps at most :data:`MAX_HITS` names, so at that bound "90+ more")."""
+    more = len(names) - shown
+    if more <= 0:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {more}{'+' if len(names) >= MAX_HITS else ''} more"
 
 
 DETECTOR = UnusualAccess

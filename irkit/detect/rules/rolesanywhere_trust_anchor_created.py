@@ -24,7 +24,8 @@ def _match(event: Event) -> bool:
 def _describe(event: Event) -> str:
     name = req(event, "name", "trustAnchorId", "profileId") or ""
     roles = [str(r).rsplit("/", 1)[-1] for r in as_list(req(event, "roleArns"))]
-    return f"{event.event_name} {name}" + (f" for roles {', '.join(roles[:5])}" if roles else "")
+    more = f" and {len(roles) - 5} more" if len(roles) > 5 else ""
+    return f"{event.event_name} {name}" + (f" for roles {', '.join(roles[:5])}{more}" if roles else "")
 
 
 RULE = Rule(
