@@ -55,7 +55,8 @@ class Session:
             "last": self.last,
             "calls": self.calls,
             "flagged": self.flagged,
-            "source_ips": [ip for ip, _ in self.source_ips.most_common(5)],
+            "source_ips": [ip for ip, _ in self.source_ips.most_common(SESSION_IPS_LISTED)],
+            "source_ips_total": len(self.source_ips),
         }
 
 
@@ -83,6 +84,12 @@ class EventFacts:
 
 def _cut(value: str) -> str:
     return value if len(value) <= MAX_VALUE else f"{value[:MAX_VALUE]}… ({len(value)} chars)"
+
+
+SESSION_IPS_LISTED = 5
+"""A session's source addresses listed (the busiest)."""
+SESSION_IPS_COUNTED = 20
+"""A session's distinct source addresses counted (``source_ips_total`` stops there: "20+")."""
 
 
 def _bounded_counter_add(counter: Counter[str], key: str, limit: int = 1000) -> None:
@@ -160,7 +167,7 @@ def _session(facts: EventFacts, event: Event, flagged: bool) -> None:
     session.last_at = max(session.last_at, when)
     session.calls += 1
     session.flagged += int(flagged)
-    _bounded_counter_add(session.source_ips, _cut(event.source_ip or "unknown"), limit=20)
+    _bounded_counter_add(session.source_ips, _cut(event.source_ip or "unknown"), limit=SESSION_IPS_COUNTED)
 
 
 def counter_rows(counter: Mapping[str, int], limit: int) -> list[dict[str, Any]]:

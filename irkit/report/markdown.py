@@ -21,6 +21,7 @@ from tabulate import tabulate
 from irkit.escape import md_cell, md_code, md_inline, mermaid_text
 from irkit.redact import redact_text
 from irkit.report.build import APPLIED_UNVERIFIED, FAILED, INTERRUPTED, SEVERITY_ORDER, VERIFIED, Report
+from irkit.report.events import SESSION_IPS_COUNTED
 from irkit.report.times import duration, parse, utc
 
 __all__ = ["render_markdown"]
@@ -488,6 +489,16 @@ def _next_steps(doc: Doc) -> list[str]:
     return [*lines, ""]
 
 
+def _session_ips(session: Mapping[str, Any]) -> str:
+    """A session's busiest source addresses, and how many more it used ("15+ more" at the bound)."""
+    ips = [str(i) for i in session.get("source_ips") or []]
+    more = _int(session.get("source_ips_total"), len(ips)) - len(ips)
+    if more <= 0:
+        return ", ".join(ips)
+    capped = "+" if _int(session.get("source_ips_total"), 0) >= SESSION_IPS_COUNTED else ""
+    return ", ".join(ips) + f" and {more}{capped} more"
+
+
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -634,7 +645,7 @@ def _timeline(doc: Doc) -> list[str]:
         lines.append(
             _table(
                 [[short(s.get("principal")), short(s.get("session")), utc(s.get("first")), utc(s.get("last")),
-                  s.get("calls"), s.get("flagged"), ", ".join(str(i) for i in s.get("source_ips") or [])]
+                  s.get("calls"), s.get("flagged"), _session_ips(s)]
                  for s in sessions[:MAX_SESSION_ROWS]],
                 ["principal", "session", "first", "last", "calls", "flagged", "source IPs"],
                 codes=(0, 1, 6),

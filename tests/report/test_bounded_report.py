@@ -184,3 +184,14 @@ def test_next_steps_past_the_bound_are_counted_by_kind_and_said() -> None:
         revert_ran=False, changes=changes,
     )  # fmt: skip
     assert none == {} and len(few) == 11 and "20 more resource(s) changed by the attacker" in few[-1]["text"]
+
+
+def test_a_session_says_how_many_more_addresses_it_used() -> None:
+    from irkit.report.markdown import _session_ips
+
+    five = [f"203.0.113.{n}" for n in range(5)]
+    assert _session_ips({"source_ips": five[:2], "source_ips_total": 2}) == "203.0.113.0, 203.0.113.1"
+    assert _session_ips({"source_ips": five, "source_ips_total": 9}).endswith("203.0.113.4 and 4 more")
+    assert _session_ips({"source_ips": five, "source_ips_total": 20}).endswith("and 15+ more")  # the bound
+    assert _session_ips({"source_ips": five, "source_ips_total": "x"}) == ", ".join(five)  # a damaged total
+    assert _session_ips({"source_ips": five}) == ", ".join(five)  # a report from before the total
