@@ -15,6 +15,11 @@ from irkit.detect.rules._util import sub
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
 USES_PER_KEY = 20
+NEW_IP_USES_PER_KEY = 20
+"""Past its first :data:`USES_PER_KEY` uses, a key's use from an address none of its kept uses came
+from is still kept, up to this many more: an attacker who drives the new key from the creator's own
+network first (20 calls), then from theirs, is still seen."""
+MAX_KEY_USES = USES_PER_KEY + NEW_IP_USES_PER_KEY
 """Uses kept of a created key (the earliest recorded)."""
 MAX_PENDING_KEYS = 2_000
 MAX_PENDING_SESSION_KEYS = 100
@@ -24,10 +29,19 @@ _USER_EVENTS = frozenset({"CreateUser", "CreateAccessKey", *_GRANTS})
 
 
 def _append(kept: list[Hit], more: list[Hit]) -> None:
-    """``more`` after ``kept``, up to :data:`USES_PER_KEY`."""
+    """``more`` after ``kept``, as one pass would have kept them: the first :data:`USES_PER_KEY`,
+    then those from an address new to the list, up to :data:`MAX_KEY_USES`."""
     room = USES_PER_KEY - len(kept)
     if room > 0:
         kept.extend(more[:room])
+        more = more[room:]
+    seen = {h.extra for h in kept}
+    for hit in more:
+        if len(kept) >= MAX_KEY_USES:
+            return
+        if hit.extra not in seen:
+            seen.add(hit.extra)
+            kept.append(hit)
 
 
 def _new_ip(ip: str, creator_ips: Mapping[str, int]) -> bool:
@@ -114,7 +128,8 @@ class UserBackdoor:
         self._grants: dict[str, list[Hit]] = {}
         self._keys: dict[str, tuple[str, Hit]] = {}
         self._uses: dict[str, list[Hit]] = {}
-        """Uses of each key created here, from its creation on (at most :data:`USES_PER_KEY`)."""
+        """Uses of each key created here, from its creation on (the first :data:`USES_PER_KEY`, then
+        those from a new address, at most :data:`MAX_KEY_USES`)."""
         self._pending: dict[str, list[Hit]] = {}
         """Uses of keys this detector saw no creation of (yet): the key's uses once its creation
         is read (files are read region folder by region folder, not in time order) or an earlier
@@ -123,6 +138,8 @@ class UserBackdoor:
         never returns those, so the table stays free for the keys that can matter."""
         self._pending_sessions = 0
         self._track: dict[str, list[Hit]] = {}
+        self._seen: dict[str, set[str]] = {}
+        """The addresses of a key's kept uses once it has :data:`USES_PER_KEY` (a cache, rebuilt after a merge)."""
         """Each key → the list its next use goes to (its ``_uses`` or its ``_pending``)."""
         self._ips = AddressCounts()
         """Calls per actor and source IP (bounded: past the bounds an IP is new to its creator)."""
@@ -147,11 +164,25 @@ class UserBackdoor:
                             uses = self._pend(key, True)
                     elif len(self._pending) - self._pending_sessions < MAX_PENDING_KEYS:
                         uses = self._pend(key, False)
-                if uses is not None and len(uses) < USES_PER_KEY:
-                    actor = event.issuer_arn or event.principal_arn
-                    uses.append(Hit(event.event_time, event.event_id, attribution, actor, event.source_ip))
+                if uses is not None:
+                    kept = len(uses)
+                    if kept < USES_PER_KEY:
+                        actor = event.issuer_arn or event.principal_arn
+                        uses.append(Hit(event.event_time, event.event_id, attribution, actor, event.source_ip))
+                    elif kept < MAX_KEY_USES:
+                        self._use_from_new_ip(key, uses, event, attribution)
             if event.event_source == "iam.amazonaws.com" and event.event_name in _USER_EVENTS and not event.error_code:
                 self._iam(event, attribution, event.issuer_arn or event.principal_arn)
+
+    def _use_from_new_ip(self, key: str, uses: list[Hit], event: Event, attribution: str) -> None:
+        """A use past the first :data:`USES_PER_KEY`: kept when no kept use came from its address."""
+        seen = self._seen.get(key)
+        if seen is None:
+            seen = self._seen[key] = {str(h.extra) for h in uses}
+        if event.source_ip not in seen:
+            seen.add(event.source_ip)
+            actor = event.issuer_arn or event.principal_arn
+            uses.append(Hit(event.event_time, event.event_id, attribution, actor, event.source_ip))
 
     def _pend(self, key: str, session: bool) -> list[Hit]:
         """A new pending list: the uses of a key first used here without its creation."""
@@ -199,7 +230,7 @@ class UserBackdoor:
         """Fold in a later share. Exact while no table was full: IP counts add
         (:meth:`AddressCounts.merge`); users and keys keep the last creation; a key created here
         and used there gets the later share's uses (kept pending there, as it never saw the
-        creation) after this share's, up to :data:`USES_PER_KEY`."""
+        creation) after this share's, as one pass keeps them (:func:`_append`)."""
         self._ips.merge(later._ips)
         self._users.update(later._users)
         for user, hits in later._grants.items():
@@ -229,6 +260,7 @@ class UserBackdoor:
                 _append(kept, uses)
         self._keys.update(later._keys)
         self._track = {**self._pending, **self._uses}
+        self._seen = {}
 
     def folded(self) -> list[str]:
         """What the bounds folded (the analysis says it)."""
