@@ -42,14 +42,19 @@ def _remediation(rule_id: str) -> str:
         return ""  # a Sigma rule or one this version does not ship
 
 
-def finding_resources(finding: Mapping[str, Any], facts: EventFacts) -> tuple[list[str], int]:
-    """The resource ids the finding's events touched (instance ids, role names, group ids)."""
+def finding_resources(finding: Mapping[str, Any], facts: EventFacts) -> tuple[list[str], dict[str, int]]:
+    """The resource ids the finding's events touched (instance ids, role names, group ids), and,
+    per event, how many more it named than it lists (an event keeps 10: a launch of 50 instances)."""
     out: dict[str, None] = {}
+    unlisted: dict[str, int] = {}
     for event_id in finding.get("all_event_ids") or finding.get("event_ids") or []:
         detail = facts.detailed.get(str(event_id))
         if detail:
             out.update((r, None) for r in detail["resources"])
-    return list(out), len(out)
+            more = int(detail.get("resources_total") or 0) - len(detail["resources"])
+            if more > 0:
+                unlisted[str(event_id)] = more
+    return list(out), unlisted
 
 
 def _events_of(f: Mapping[str, Any]) -> int:
@@ -85,11 +90,14 @@ def group_findings(findings: Sequence[Mapping[str, Any]], facts: EventFacts) -> 
             "details": [],
         }
         resources: dict[str, None] = {}
+        unlisted: dict[str, int] = {}  # event id -> resources it named past the ones it lists
         for f in run:
             group["events"] += _events_of(f)
             if SEVERITY_ORDER.get(str(f.get("severity")), 9) < SEVERITY_ORDER.get(group["severity"], 9):
                 group["severity"] = str(f.get("severity"))
-            resources.update((r, None) for r in finding_resources(f, facts)[0])
+            named, more = finding_resources(f, facts)
+            resources.update((r, None) for r in named)
+            unlisted.update(more)
             if len(group["details"]) < 3 and f.get("detail"):
                 group["details"].append(str(f.get("detail")))
             for m in f.get("mitre") or []:
@@ -97,7 +105,7 @@ def group_findings(findings: Sequence[Mapping[str, Any]], facts: EventFacts) -> 
                     group["mitre"].append(str(m))
         names = list(resources)
         group["resources"] = names[:MAX_GROUP_RESOURCES]
-        group["resources_total"] = len(names)
+        group["resources_total"] = len(names) + sum(unlisted.values())
         groups.append(group)
     groups.sort(key=lambda g: (SEVERITY_ORDER.get(g["severity"], 9), g["first_seen"], g["rule_id"]))
     return groups[:MAX_GROUPS], len(groups)

@@ -195,3 +195,17 @@ def test_a_session_says_how_many_more_addresses_it_used() -> None:
     assert _session_ips({"source_ips": five, "source_ips_total": 20}).endswith("and 15+ more")  # the bound
     assert _session_ips({"source_ips": five, "source_ips_total": "x"}) == ", ".join(five)  # a damaged total
     assert _session_ips({"source_ips": five}) == ", ".join(five)  # a report from before the total
+
+
+def test_a_group_counts_the_resources_its_events_named_past_the_ones_they_list() -> None:
+    """An event keeps 10 resource ids: a launch of 50 instances made a group read "10 resources"."""
+    from irkit.report.events import EventFacts
+    from irkit.report.sections import group_findings
+
+    facts = EventFacts()
+    facts.detailed["run-1"] = {"resources": [f"instance/i-{n}" for n in range(10)], "resources_total": 50}
+    facts.detailed["run-2"] = {"resources": ["instance/i-0"], "resources_total": 1}
+    finding = {"rule_id": "ec2_large_or_gpu_instance", "severity": "high", "principal": "p",
+               "first_seen": "2026-11-25T01:00:00Z", "event_ids": ["run-1", "run-2", "run-1"]}  # fmt: skip
+    (group,), _ = group_findings([finding, dict(finding, first_seen="2026-11-25T01:05:00Z")], facts)
+    assert group["resources_total"] == 50  # 10 listed + 40 more of run-1, counted once
