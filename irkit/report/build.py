@@ -30,7 +30,7 @@ from irkit.detect.event import parse_time
 from irkit.gaps import Gap, fold, folded_count
 from irkit.redact import redact
 from irkit.report import sections
-from irkit.report.events import read_facts
+from irkit.report.events import DISTINCT_VALUES, read_facts
 from irkit.report.times import seconds_between, utc
 
 SCHEMA = "irkit.report/2"
@@ -434,8 +434,10 @@ def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attri
         "principals_total": len(attributed),
         "source_ips": sections.source_rows(facts.source_ips),
         "source_ips_total": len(facts.source_ips),
+        "source_ips_capped": len(facts.source_ips) >= DISTINCT_VALUES,
         "user_agents": sections.source_rows(facts.user_agents),
         "user_agents_total": len(facts.user_agents),
+        "user_agents_capped": len(facts.user_agents) >= DISTINCT_VALUES,
         "first_event": facts.first,
         "last_event": facts.last,
         "changed": {

@@ -92,7 +92,12 @@ SESSION_IPS_COUNTED = 20
 """A session's distinct source addresses counted (``source_ips_total`` stops there: "20+")."""
 
 
-def _bounded_counter_add(counter: Counter[str], key: str, limit: int = 1000) -> None:
+DISTINCT_VALUES = 1000
+"""Distinct source addresses and user agents of the flagged events counted (the summary's totals
+stop there: "N+ more")."""
+
+
+def _bounded_counter_add(counter: Counter[str], key: str, limit: int = DISTINCT_VALUES) -> None:
     # An attacker can vary the user agent per call: keep the first `limit` distinct values.
     if key in counter or len(counter) < limit:
         counter[key] += 1

@@ -410,8 +410,9 @@ def _summary(doc: Doc) -> list[str]:
     def ranked(key: str) -> str:
         rows = [r for r in sm.get(key) or [] if isinstance(r, dict)]
         shown = ", ".join(f"{code(r.get('value'), limit=80)} ({r.get('count')})" for r in rows)
-        hidden = int(sm.get(f"{key}_total") or 0) - len(rows)
-        return (shown + (f" and {hidden} more" if hidden > 0 else "")) or "unknown"
+        hidden = _int(sm.get(f"{key}_total"), 0) - len(rows)
+        capped = "+" if sm.get(f"{key}_capped") is True else ""  # the count stopped at its bound
+        return (shown + (f" and {hidden}{capped} more" if hidden > 0 else "")) or "unknown"
 
     lines.append(f"- **From where**: {ranked('source_ips')}")
     lines.append(f"- **User agents**: {ranked('user_agents')}")

@@ -209,3 +209,13 @@ def test_a_group_counts_the_resources_its_events_named_past_the_ones_they_list()
                "first_seen": "2026-11-25T01:00:00Z", "event_ids": ["run-1", "run-2", "run-1"]}  # fmt: skip
     (group,), _ = group_findings([finding, dict(finding, first_seen="2026-11-25T01:05:00Z")], facts)
     assert group["resources_total"] == 50  # 10 listed + 40 more of run-1, counted once
+
+
+def test_the_summary_says_when_its_address_count_stopped_at_its_bound() -> None:
+    from irkit.report.markdown import Doc, _summary
+
+    rows = [{"value": f"203.0.113.{n}", "count": 1} for n in range(5)]
+    summary = {"verdict": "v", "source_ips": rows, "source_ips_total": 1000, "source_ips_capped": True,
+               "user_agents": rows[:1], "user_agents_total": 3, "user_agents_capped": False}  # fmt: skip
+    text = "\n".join(_summary(Doc({"summary": summary})))
+    assert "and 995+ more" in text and "and 2 more" in text
