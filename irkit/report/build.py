@@ -579,14 +579,17 @@ def _integrity(integrity: dict[str, Any]) -> dict[str, Any]:
     if not integrity:
         return {}
     out = dict(integrity)
-    for key, limit in (("problems", MAX_PROBLEMS), ("recovered", MAX_PROBLEMS), ("unrecovered", MAX_PROBLEMS)):
+    for key, limit in (
+        ("problems", MAX_PROBLEMS),
+        ("recovered", MAX_PROBLEMS),
+        ("unrecovered", MAX_PROBLEMS),
+        ("notes", MAX_NOTES),
+        ("pending", MAX_CONTAINMENT),  # logs no digest vouches for yet: every one named in the journal
+    ):
         items = out.get(key)
         if isinstance(items, list) and len(items) > limit:
             out[key] = items[:limit]
             out[f"{key}_total"] = len(items)
-    notes = out.get("notes")
-    if isinstance(notes, list) and len(notes) > MAX_NOTES:
-        out["notes"] = notes[:MAX_NOTES]
     return out
 
 

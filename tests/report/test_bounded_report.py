@@ -219,3 +219,12 @@ def test_the_summary_says_when_its_address_count_stopped_at_its_bound() -> None:
                "user_agents": rows[:1], "user_agents_total": 3, "user_agents_capped": False}  # fmt: skip
     text = "\n".join(_summary(Doc({"summary": summary})))
     assert "and 995+ more" in text and "and 2 more" in text
+
+
+def test_the_integrity_lists_cut_in_report_json_carry_their_totals() -> None:
+    from irkit.report.build import MAX_CONTAINMENT, MAX_NOTES, _integrity
+
+    out = _integrity({"notes": [f"n{i}" for i in range(80)], "pending": [f"p{i}" for i in range(1_500)]})
+    assert len(out["notes"]) == MAX_NOTES and out["notes_total"] == 80
+    assert len(out["pending"]) == MAX_CONTAINMENT and out["pending_total"] == 1_500
+    assert "notes_total" not in _integrity({"notes": ["one"]})
