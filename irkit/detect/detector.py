@@ -234,6 +234,16 @@ def finding(
     )
 
 
+def named(names: Sequence[str], shown: int, *, bound: int | None = None) -> str:
+    """The first ``shown`` names joined, then how many more ("and 4 more"; "and 90+ more" when the
+    list is at ``bound``, the most its detector keeps): a detail never reads as the whole list when
+    it is not."""
+    more = len(names) - shown
+    if more <= 0:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {more}{'+' if bound is not None and len(names) >= bound else ''} more"
+
+
 def _counted(hits: Sequence[Hit]) -> int:
     """The events ``hits`` stand for: a :class:`Cell` hit its cell's count, the other hits their
     distinct events (a sequence may name one call twice: a CreateRole is the role created and the

@@ -125,3 +125,12 @@ def test_a_detail_that_names_some_says_how_many_more() -> None:
         record("CreateProfile", "rolesanywhere.amazonaws.com", request={"name": "p", "roleArns": roles})
     )
     assert RULE.describe is not None and RULE.describe(event).endswith("for roles r0, r1, r2, r3, r4 and 3 more")
+
+
+def test_named_lists_some_and_counts_the_rest() -> None:
+    from irkit.detect.detector import named
+
+    ips = [f"198.51.100.{n}" for n in range(7)]
+    assert named(ips[:5], 5) == ", ".join(ips[:5])
+    assert named(ips, 5) == ", ".join(ips[:5]) + " and 2 more"
+    assert named(ips, 5, bound=7).endswith("and 2+ more") and named(ips, 5, bound=8).endswith("and 2 more")

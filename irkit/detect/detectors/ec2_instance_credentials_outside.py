@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding, named
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, MAX_NETWORKS, private
 from irkit.detect.event import Event
@@ -179,7 +179,7 @@ class InstanceCredentialsOutside:
                     finding(
                         self.info,
                         seen.hits,
-                        detail=f"session {instance} of {actor.rsplit('/', 1)[-1]} used from {', '.join(ips[:5])} "
+                        detail=f"session {instance} of {actor.rsplit('/', 1)[-1]} used from {named(ips, 5)} "
                         f"({seen.count} calls); the instance calls from {', '.join(sorted(own))}",
                         evidence={
                             "instance": instance,

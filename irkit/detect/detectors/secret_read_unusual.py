@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from irkit.detect.baseline import network_of
-from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding, windows
+from irkit.detect.detector import DetectorContext, DetectorInfo, Hit, Scenarios, earlier, finding, named, windows
 from irkit.detect.detectors._common import at
 from irkit.detect.detectors._networks import MAX_HITS, NetworkUse, unusual_network
 from irkit.detect.event import Event
@@ -386,7 +386,8 @@ class UnusualAccess:
                 finding(
                     BEDROCK_INFO,
                     calls.hits,
-                    detail=f"{calls.count} invocation(s) of {', '.join(models[:5])}: " + "; ".join(reasons),
+                    detail=f"{calls.count} invocation(s) of {named(models, 5, bound=_MAX_MODELS)}: "
+                    + "; ".join(reasons),
                     evidence={"network": net, "invocations": calls.count, "models": dict(calls.models)},
                     events=calls.count,
                 )
@@ -397,13 +398,9 @@ class UnusualAccess:
 # -- instance credentials ----------------------------------------------------------------------------
 
 
-def _names(names: list[str], shown: int = 10) -> str:
-    """The first ``shown`` names, then how many more (a detail never reads as the whole list when
-    it is not; a network keeps at most :data:`MAX_HITS` names, so at that bound "90+ more")."""
-    more = len(names) - shown
-    if more <= 0:
-        return ", ".join(names)
-    return ", ".join(names[:shown]) + f" and {more}{'+' if len(names) >= MAX_HITS else ''} more"
+def _names(names: list[str]) -> str:
+    """Ten secrets named, then how many more (a network keeps at most :data:`MAX_HITS`)."""
+    return named(names, 10, bound=MAX_HITS)
 
 
 DETECTOR = UnusualAccess

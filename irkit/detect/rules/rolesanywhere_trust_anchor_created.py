@@ -8,6 +8,7 @@ events: [CreateTrustAnchor, UpdateTrustAnchor, EnableTrustAnchor, CreateProfile,
 
 from __future__ import annotations
 
+from irkit.detect.detector import named
 from irkit.detect.event import Event
 from irkit.detect.policy import as_list
 from irkit.detect.records import record
@@ -24,8 +25,7 @@ def _match(event: Event) -> bool:
 def _describe(event: Event) -> str:
     name = req(event, "name", "trustAnchorId", "profileId") or ""
     roles = [str(r).rsplit("/", 1)[-1] for r in as_list(req(event, "roleArns"))]
-    more = f" and {len(roles) - 5} more" if len(roles) > 5 else ""
-    return f"{event.event_name} {name}" + (f" for roles {', '.join(roles[:5])}{more}" if roles else "")
+    return f"{event.event_name} {name}" + (f" for roles {named(roles, 5)}" if roles else "")
 
 
 RULE = Rule(
