@@ -443,6 +443,7 @@ def _summary(report: Report, facts: Any, changes: list[Mapping[str, Any]], attri
         "changed": {
             "resources": len(changes),
             "by_service": dict(by_service.most_common(20)),
+            "services": len(by_service),
             "sample": [f"{c.get('service')} {c.get('resource')}" for c in changes[:10]],
         },
         "contained": {"verified": verified, "actions": total, "complete": complete},

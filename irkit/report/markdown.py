@@ -417,9 +417,12 @@ def _summary(doc: Doc) -> list[str]:
     lines.append(f"- **From where**: {ranked('source_ips')}")
     lines.append(f"- **User agents**: {ranked('user_agents')}")
     changed = sm.get("changed") or {}
-    services = ", ".join(f"{text(k)} {v}" for k, v in (changed.get("by_service") or {}).items())
+    listed = changed.get("by_service") or {}
+    services = ", ".join(f"{text(k)} {v}" for k, v in listed.items())
+    if _int(changed.get("services"), 0) > len(listed):  # the 20 busiest listed
+        services += f" and {_int(changed.get('services'), 0) - len(listed)} more services"
     lines.append(
-        f"- **Changed**: {int(changed.get('resources') or 0)} resource(s)" + (f" ({services})" if services else "")
+        f"- **Changed**: {_int(changed.get('resources'), 0)} resource(s)" + (f" ({services})" if services else "")
     )
     contained = sm.get("contained") or {}
     state = "complete, verified" if contained.get("complete") else "NOT complete"

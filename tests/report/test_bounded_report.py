@@ -228,3 +228,12 @@ def test_the_integrity_lists_cut_in_report_json_carry_their_totals() -> None:
     assert len(out["notes"]) == MAX_NOTES and out["notes_total"] == 80
     assert len(out["pending"]) == MAX_CONTAINMENT and out["pending_total"] == 1_500
     assert "notes_total" not in _integrity({"notes": ["one"]})
+
+
+def test_the_summary_counts_the_services_past_the_twenty_it_lists() -> None:
+    from irkit.report.markdown import Doc, _summary
+
+    by_service = {f"svc{n}": 1 for n in range(20)}
+    summary = {"verdict": "v", "changed": {"resources": 25, "by_service": by_service, "services": 25, "sample": []}}
+    text = "\n".join(_summary(Doc({"summary": summary})))
+    assert "25 resource(s) (svc0 1" in text and "svc19 1 and 5 more services)" in text
