@@ -15,12 +15,12 @@ from irkit.detect.rules._util import sub
 NEW_IP_MIN_CALLS = 100
 NEW_IP_SHARE = 0.01
 USES_PER_KEY = 20
+"""Uses kept of a created key (the earliest recorded)."""
 NEW_IP_USES_PER_KEY = 20
 """Past its first :data:`USES_PER_KEY` uses, a key's use from an address none of its kept uses came
 from is still kept, up to this many more: an attacker who drives the new key from the creator's own
 network first (20 calls), then from theirs, is still seen."""
 MAX_KEY_USES = USES_PER_KEY + NEW_IP_USES_PER_KEY
-"""Uses kept of a created key (the earliest recorded)."""
 MAX_PENDING_KEYS = 2_000
 MAX_PENDING_SESSION_KEYS = 100
 _GRANTS = ("AttachUserPolicy", "PutUserPolicy", "AddUserToGroup", "CreateLoginProfile")
@@ -138,9 +138,9 @@ class UserBackdoor:
         never returns those, so the table stays free for the keys that can matter."""
         self._pending_sessions = 0
         self._track: dict[str, list[Hit]] = {}
+        """Each key → the list its next use goes to (its ``_uses`` or its ``_pending``)."""
         self._seen: dict[str, set[str]] = {}
         """The addresses of a key's kept uses once it has :data:`USES_PER_KEY` (a cache, rebuilt after a merge)."""
-        """Each key → the list its next use goes to (its ``_uses`` or its ``_pending``)."""
         self._ips = AddressCounts()
         """Calls per actor and source IP (bounded: past the bounds an IP is new to its creator)."""
 
