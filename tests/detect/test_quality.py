@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from irkit.detect.docs import render, strip_quality
+from irkit.detect.docs import measured_quality, render, strip_quality
 from irkit.detect.labelled import LabelledSet, generate
 from irkit.detect.quality import Quality, account_data, measure
 
@@ -75,6 +75,17 @@ def test_docs_rules_md_is_generated_from_the_current_metadata() -> None:
         "docs/rules.md is stale: run `python -m irkit.detect.docs > docs/rules.md`"
     )
     assert "| rule | incidents |" in committed, "the measured quality table is missing"
+
+
+def test_docs_rules_md_quality_is_what_the_code_measures_now() -> None:
+    """The measured section is part of the document too: a change that moves detection quality
+    shows in docs/rules.md's diff, where a reviewer reads it. (It was left out of the comparison,
+    and an account-wide regression — 46 benign events at medium became 11,803 — went unseen.)"""
+    committed = DOCS.read_text(encoding="utf-8")
+    assert committed == render(measured_quality()), (
+        "docs/rules.md's measured quality is stale: run `python -m irkit.detect.docs > docs/rules.md` "
+        "and read what moved"
+    )
 
 
 def test_a_workload_past_the_address_bound_has_no_home_and_no_rare_network(
