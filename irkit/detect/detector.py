@@ -207,9 +207,9 @@ def finding(
     """A finding over ``hits`` (the earliest one names time, principal and attribution); its event
     ids come from the hits, or from ``samples`` (time, id) when the detector kept only a sample.
 
-    Its evidence says how many events it stands for (``events``): the count given, else one an
-    event hit and a cell's count for a :class:`Cell` hit. The ids listed are bounded (at most
-    :data:`MAX_FINDING_EVENT_IDS`, or a sample) and never stand in for the count."""
+    Its evidence says how many events it stands for (``events``): the count given, else the hits'
+    (:func:`_counted`). The ids listed are bounded (at most :data:`MAX_FINDING_EVENT_IDS`, or a
+    sample) and never stand in for the count."""
     ordered = sorted(hits, key=lambda h: (h.time, h.event_id))
     listed = sorted(samples) if samples is not None else [(h.time, h.event_id) for h in ordered]
     ids: list[str] = []

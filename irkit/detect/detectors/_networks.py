@@ -13,6 +13,7 @@ Not a detector: the leading underscore keeps it out of the registry.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable
@@ -192,11 +193,7 @@ class NetworkUse:
         # The calls past the address bound (OVERFLOW) came from the principal's 501st address on:
         # spread over many, never a home. Counted as one network they made a Lambda function's
         # thousands of addresses look like a home, and its every secret read "rare".
-        if OVERFLOW in counts:
-            networks = sorted((n for network, n in counts.items() if network != OVERFLOW), reverse=True)
-            home = sum(networks[:HOME_NETWORKS])
-        else:
-            home = sum(n for _, n in counts.most_common(HOME_NETWORKS))
+        home = sum(heapq.nlargest(HOME_NETWORKS, (n for network, n in counts.items() if network != OVERFLOW)))
         return home >= HOME_SHARE * total, used, total
 
     def size(self) -> int:

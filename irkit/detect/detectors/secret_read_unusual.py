@@ -395,12 +395,12 @@ class UnusualAccess:
         return found
 
 
-# -- instance credentials ----------------------------------------------------------------------------
-
-
 def _names(names: list[str]) -> str:
     """Ten secrets named, then how many more (a network keeps at most :data:`MAX_HITS`)."""
     return named(names, 10, bound=MAX_HITS)
+
+
+# -- instance credentials ----------------------------------------------------------------------------
 
 
 DETECTOR = UnusualAccess
