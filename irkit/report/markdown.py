@@ -419,8 +419,9 @@ def _summary(doc: Doc) -> list[str]:
     changed = sm.get("changed") or {}
     listed = changed.get("by_service") or {}
     services = ", ".join(f"{text(k)} {v}" for k, v in listed.items())
-    if _int(changed.get("services"), 0) > len(listed):  # the 20 busiest listed
-        services += f" and {_int(changed.get('services'), 0) - len(listed)} more services"
+    more_services = _int(changed.get("services"), 0) - len(listed)  # the 20 busiest listed
+    if more_services > 0:
+        services += f" and {more_services} more services"
     lines.append(
         f"- **Changed**: {_int(changed.get('resources'), 0)} resource(s)" + (f" ({services})" if services else "")
     )
@@ -484,7 +485,7 @@ def _next_steps(doc: Doc) -> list[str]:
     lines.append(_table(rows, ["#", "do", "what", "resource", "reversibility"], codes=(3,), limit=400))
     omitted = doc.get("next_steps_omitted")
     if isinstance(omitted, Mapping) and omitted:
-        counted = [(str(kind), n) for kind, n in omitted.items() if _count(n)]
+        counted = [(str(kind), n) for kind, n in omitted.items() if _int(n, 0) > 0]
         kinds = ", ".join(f"{md_inline(_s(kind))} {n}" for kind, n in sorted(counted))
         total = sum(n for _, n in counted)
         if total:
@@ -496,19 +497,15 @@ def _next_steps(doc: Doc) -> list[str]:
 def _session_ips(session: Mapping[str, Any]) -> str:
     """A session's busiest source addresses, and how many more it used ("15+ more" at the bound)."""
     ips = [str(i) for i in session.get("source_ips") or []]
-    more = _int(session.get("source_ips_total"), len(ips)) - len(ips)
-    if more <= 0:
+    total = _int(session.get("source_ips_total"), len(ips))
+    if total <= len(ips):
         return ", ".join(ips)
-    capped = "+" if _int(session.get("source_ips_total"), 0) >= SESSION_IPS_COUNTED else ""
-    return ", ".join(ips) + f" and {more}{capped} more"
+    capped = "+" if total >= SESSION_IPS_COUNTED else ""
+    return ", ".join(ips) + f" and {total - len(ips)}{capped} more"
 
 
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _containment(doc: Doc) -> list[str]:
